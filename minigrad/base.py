@@ -1,0 +1,330 @@
+"""The foundation every other module builds on: `Parameter`, `Module` and `Layer`.
+
+A *module* is anything that owns parameters or contains other modules; a *layer* is a
+module with a hand-written ``forward``/``backward`` pair on one input. This file knows
+nothing of any concrete layer, container, loss or optimizer.
+
+Conventions kept by every built-in layer (and expected of yours):
+
+* ``forward`` stores everything ``backward`` needs in ``self.cache`` and nothing else
+  on ``self``. That single slot is what lets a container run one layer instance at
+  several places (weight sharing): it stashes the slot after each use and restores it
+  before the matching ``backward``.
+* ``backward`` *accumulates* into ``Parameter.grad`` (``+=``) and returns the gradient
+  with respect to the input. It never mutates the incoming gradient or the cache.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, NoReturn, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import Self, TypeVar
+
+Array: TypeAlias = npt.NDArray[Any]
+"""A NumPy array; minigrad computes in floating dtypes (float64 unless a layer says otherwise)."""
+
+CacheT = TypeVar("CacheT", default=None)
+"""What a layer's ``forward`` leaves in ``self.cache`` for its ``backward``."""
+
+_REAL_KINDS = frozenset("biuf")  # bool, signed int, unsigned int, float
+
+
+class Parameter:
+    """A trainable array and the gradient accumulated for it.
+
+    Attributes
+    ----------
+    data : ndarray
+        The values. Optimizers update it *in place*, so references to it stay valid.
+    grad : ndarray
+        Same shape and dtype as ``data``; ``backward`` adds to it, ``zero_grad`` clears it.
+    name : str
+        A label for messages (the attribute name it is stored under, by convention).
+    """
+
+    __slots__ = ("data", "grad", "name")
+
+    def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
+        array = np.array(data)  # a private copy: the caller's array is never trained
+        if array.dtype.kind != "f":
+            raise TypeError(
+                f"Parameter {name!r} needs a floating dtype, got {array.dtype}"
+            )
+        self.data: Array = array
+        self.grad: Array = np.zeros_like(array)
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def zero_grad(self) -> None:
+        """Set ``grad`` to zero in place."""
+        self.grad.fill(0)
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+class Module(ABC, Generic[CacheT]):
+    """Common machinery of layers and containers.
+
+    Parameters are discovered, not registered: any attribute holding a `Parameter`
+    is one of this module's parameters, any attribute holding a `Module` is a child
+    (containers override `named_children`). Nothing is intercepted in ``__setattr__``.
+
+    Attributes
+    ----------
+    training : bool
+        Training mode (the default) or evaluation mode; see `train` and `eval`.
+    cache : CacheT or None
+        What the latest ``forward`` saved for ``backward``; None before any forward.
+    """
+
+    # Class-level defaults, so a subclass that forgets ``super().__init__()`` still works.
+    training: bool = True
+    cache: CacheT | None = None
+
+    # -- the tree -------------------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, Module[Any]]]:
+        """Direct sub-modules with their names (attribute names by default)."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter in the tree, under its dotted path, each object once.
+
+        A parameter reachable along several paths (a shared layer) is reported under
+        the first path met, so optimizers and `state_dict` see it exactly once.
+        """
+        seen: set[int] = set()
+        for name, param in self._walk_parameters(""):
+            if id(param) not in seen:
+                seen.add(id(param))
+                yield name, param
+
+    def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child._walk_parameters(f"{prefix}{name}.")
+
+    def parameters(self) -> list[Parameter]:
+        """The trainable parameters of this module and all its descendants."""
+        return [param for _, param in self.named_parameters()]
+
+    def modules(self) -> Iterator[Module[Any]]:
+        """This module and every descendant, depth first (a shared one once per path)."""
+        yield self
+        for _, child in self.named_children():
+            yield from child.modules()
+
+    def zero_grad(self) -> None:
+        """Zero the gradient of every parameter in the tree."""
+        for param in self.parameters():
+            param.zero_grad()
+
+    # -- modes ----------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Self:
+        """Put this module and all its descendants in training mode (or eval if False)."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Self:
+        """Put this module and all its descendants in evaluation mode."""
+        return self.train(False)
+
+    # -- state ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Array]:
+        """A copy of every parameter's values, keyed by dotted path (``"1.weight"``)."""
+        return {name: param.data.copy() for name, param in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, npt.ArrayLike], strict: bool = True) -> None:
+        """Copy values from ``state`` into the parameters, in place.
+
+        Everything is checked before anything is written, so on error the module is
+        unchanged. With ``strict`` (the default) missing and unexpected keys are errors;
+        a shape or dtype mismatch always is.
+
+        Raises
+        ------
+        KeyError
+            A missing or unexpected key (strict mode), naming it.
+        ValueError
+            A shape or dtype mismatch, naming the key.
+        """
+        params = dict(self.named_parameters())
+        if strict:
+            missing = sorted(params.keys() - state.keys())
+            unexpected = sorted(state.keys() - params.keys())
+            if missing or unexpected:
+                raise KeyError(
+                    f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                    f"unexpected keys {unexpected}"
+                )
+        updates: list[tuple[Parameter, Array]] = []
+        for name, param in params.items():
+            if name not in state:
+                continue
+            value = np.asarray(state[name])
+            if value.shape != param.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: {name!r} has shape "
+                    f"{value.shape}, the parameter has shape {param.shape}"
+                )
+            if value.dtype != param.dtype:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: {name!r} has dtype "
+                    f"{value.dtype}, the parameter has dtype {param.dtype}"
+                )
+            updates.append((param, value))
+        for param, value in updates:
+            np.copyto(param.data, value)
+
+    # -- per-use cache (weight sharing) ----------------------------------------------
+    def saved(self) -> CacheT:
+        """The cache of the latest ``forward``; raises if there has been none."""
+        cache = self.cache
+        if cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        return cache
+
+    def clear_cache(self) -> None:
+        """Forget the latest forward in this module and its descendants (frees memory)."""
+        self.cache = None
+        for _, child in self.named_children():
+            child.clear_cache()
+
+    def stash(self) -> object:
+        """Everything this module's next ``backward`` depends on (containers: all of it)."""
+        return self.cache
+
+    def unstash(self, stashed: object) -> None:
+        """Restore what `stash` returned, so ``backward`` sees that forward again."""
+        self.cache = stashed  # type: ignore[assignment]  # it came from stash()
+
+    # -- display --------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class Layer(Module[CacheT]):
+    """A module with one input: ``forward(x) -> y`` and ``backward(dL/dy) -> dL/dx``.
+
+    Subclasses implement `forward` and `backward`; calling the layer is `forward`.
+    """
+
+    @abstractmethod
+    def forward(self, x: Array) -> Array:
+        """Compute the output for a batch ``x`` and cache what ``backward`` needs."""
+
+    @abstractmethod
+    def backward(self, grad_out: Array) -> Array:
+        """Given dL/d(output) of the latest forward, accumulate parameter gradients
+        and return dL/d(input)."""
+
+    def __call__(self, x: npt.ArrayLike) -> Array:
+        return self.forward(x)  # type: ignore[arg-type]  # layers validate their input
+
+
+# -- input validation shared by the layers ----------------------------------------------
+
+
+def as_batch(
+    layer: Module[Any],
+    x: object,
+    *,
+    features: int | None = None,
+    dtype: np.dtype[Any] | None = None,
+) -> Array:
+    """Validate a layer's input and return it as a 2-D array ``(batch, features)``.
+
+    Accepts any real array-like; computes in ``dtype`` when given (the layer's
+    parameter dtype), otherwise keeps a floating input's dtype and turns bool/int
+    into float64. Raises `TypeError`/`ValueError` naming ``layer``.
+    """
+    # Fast path: the common case costs a handful of attribute reads.
+    if (
+        type(x) is np.ndarray
+        and x.ndim == 2
+        and (x.dtype == dtype if dtype is not None else x.dtype.kind == "f")
+        and (features is None or x.shape[1] == features)
+        and x.shape[0] > 0
+    ):
+        return x
+    return _as_batch_slow(layer, x, features, dtype)
+
+
+def _as_batch_slow(
+    layer: Module[Any], x: object, features: int | None, dtype: np.dtype[Any] | None
+) -> Array:
+    expected = f"(batch, {features if features is not None else 'features'})"
+    try:
+        array = np.asarray(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{layer!r} expected input of shape {expected}: {exc}") from None
+    if array.dtype.kind not in _REAL_KINDS:
+        raise TypeError(
+            f"{layer!r} expected a real numeric input, got dtype {array.dtype}"
+        )
+    if array.ndim != 2 or (features is not None and array.shape[1] != features):
+        raise ValueError(f"{layer!r} expected input of shape {expected}, got {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{layer!r} got an empty input of shape {array.shape}")
+    if dtype is None:
+        dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
+    return array.astype(dtype, copy=False)
+
+
+def as_grad(
+    layer: Module[Any], grad: object, shape: tuple[int, ...], dtype: np.dtype[Any]
+) -> Array:
+    """Validate the gradient handed to ``layer.backward``: the shape of its last output."""
+    if type(grad) is np.ndarray and grad.shape == shape and grad.dtype == dtype:
+        return grad
+    array = np.asarray(grad)
+    if array.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{layer!r}.backward expected a real gradient, got dtype {array.dtype}")
+    if array.shape != shape:
+        raise ValueError(
+            f"{layer!r}.backward expected a gradient of shape {shape} "
+            f"(the shape of the last output), got {array.shape}"
+        )
+    return array.astype(dtype, copy=False)
+
+
+def raise_located(exc: Exception, container: str, where: str) -> NoReturn:
+    """Re-raise ``exc`` with ``where`` (``"[2]"``, ``"['res']"``) prepended to its path.
+
+    Containers wrap the errors of their children so a message reads
+    ``at Sequential[2][1]: Dense(4→3) expected ...`` -- the indexing expression that
+    reaches the failing layer. The original traceback is kept; exceptions of other
+    types than ValueError, TypeError, RuntimeError and KeyError pass through unchanged.
+    """
+    if type(exc) not in (ValueError, TypeError, RuntimeError, KeyError):
+        raise exc
+    path = where + getattr(exc, "minigrad_path", "")
+    message = getattr(exc, "minigrad_message", exc.args[0] if exc.args else "")
+    wrapped = type(exc)(f"at {container}{path}: {message}")
+    wrapped.minigrad_path = path  # type: ignore[attr-defined]
+    wrapped.minigrad_message = message  # type: ignore[attr-defined]
+    raise wrapped.with_traceback(exc.__traceback__) from None

@@ -1,0 +1,152 @@
+"""Weight initializers: ``init(shape, rng, dtype) -> array``.
+
+Each factory returns a small callable object with a readable repr. ``shape`` is
+``(fan_in, fan_out)`` for a `Dense` weight. Randomness comes only from the ``rng``
+passed in -- NumPy's global RNG is never read or reseeded -- so a fixed ``rng`` gives
+the same weights every time.
+
+>>> import numpy as np, minigrad as mg
+>>> w = mg.init.he_normal()((4, 3), np.random.default_rng(0), np.dtype(np.float32))
+>>> w.shape, w.dtype
+((4, 3), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeAlias
+
+import numpy as np
+
+from minigrad.base import Array
+
+RNG: TypeAlias = np.random.Generator | np.random.RandomState
+"""Either NumPy random API; `RandomState` reproduces legacy ``np.random.seed`` streams."""
+
+SeedLike: TypeAlias = int | RNG | None
+
+
+def make_rng(seed: SeedLike) -> RNG:
+    """An explicit generator from a seed, a generator, or None (fresh OS entropy)."""
+    if isinstance(seed, (np.random.Generator, np.random.RandomState)):
+        return seed
+    return np.random.default_rng(seed)
+
+
+class Initializer(Protocol):
+    """Anything that draws a weight array of a given shape and dtype from ``rng``."""
+
+    def __call__(self, shape: tuple[int, ...], rng: RNG, dtype: np.dtype[Any]) -> Array: ...
+
+
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    fan_in = shape[0] if shape else 1
+    fan_out = shape[1] if len(shape) > 1 else fan_in
+    return fan_in, fan_out
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """U(low, high): ``low + (high - low) * rng.random(shape)``."""
+
+    low: float
+    high: float
+
+    def __call__(self, shape: tuple[int, ...], rng: RNG, dtype: np.dtype[Any]) -> Array:
+        return (self.low + (self.high - self.low) * rng.random(shape)).astype(dtype)
+
+
+@dataclass(frozen=True)
+class Normal:
+    """N(mean, std²)."""
+
+    std: float
+    mean: float = 0.0
+
+    def __call__(self, shape: tuple[int, ...], rng: RNG, dtype: np.dtype[Any]) -> Array:
+        return rng.normal(self.mean, self.std, shape).astype(dtype)
+
+
+@dataclass(frozen=True)
+class VarianceScaling:
+    """Zero-mean weights with variance ``scale / fan`` (Glorot/Xavier and He/Kaiming).
+
+    ``fan`` is ``fan_in`` or ``(fan_in + fan_out) / 2``; a uniform draw uses the bound
+    ``sqrt(3 · scale / fan)``, a normal draw the std ``sqrt(scale / fan)``.
+    """
+
+    scale: float
+    mode: str  # "fan_in" | "fan_avg"
+    distribution: str  # "uniform" | "normal"
+
+    def __call__(self, shape: tuple[int, ...], rng: RNG, dtype: np.dtype[Any]) -> Array:
+        fan_in, fan_out = _fans(shape)
+        fan = fan_in if self.mode == "fan_in" else (fan_in + fan_out) / 2
+        variance = self.scale / fan
+        if self.distribution == "uniform":
+            bound = math.sqrt(3.0 * variance)
+            return Uniform(-bound, bound)(shape, rng, dtype)
+        return Normal(math.sqrt(variance))(shape, rng, dtype)
+
+
+@dataclass(frozen=True)
+class Zeros:
+    """All zeros (for weights this stalls learning; useful for tests and biases)."""
+
+    def __call__(self, shape: tuple[int, ...], rng: RNG, dtype: np.dtype[Any]) -> Array:
+        return np.zeros(shape, dtype=dtype)
+
+
+def uniform(low: float, high: float) -> Initializer:
+    """U(low, high); ``uniform(-1, 1)`` with ``RandomState(1)`` is the blog post's init."""
+    if not low < high:
+        raise ValueError(f"uniform needs low < high, got low={low}, high={high}")
+    return Uniform(low, high)
+
+
+def normal(std: float = 1.0, mean: float = 0.0) -> Initializer:
+    """N(mean, std²), as ``torch.nn.init.normal_``."""
+    if not std > 0:
+        raise ValueError(f"normal needs std > 0, got {std}")
+    return Normal(std, mean)
+
+
+def xavier_uniform(gain: float = 1.0) -> Initializer:
+    """Glorot uniform: U(-a, a), ``a = gain · sqrt(6 / (fan_in + fan_out))``."""
+    return VarianceScaling(gain**2, "fan_avg", "uniform")
+
+
+def xavier_normal(gain: float = 1.0) -> Initializer:
+    """Glorot normal: N(0, σ²), ``σ = gain · sqrt(2 / (fan_in + fan_out))``."""
+    return VarianceScaling(gain**2, "fan_avg", "normal")
+
+
+def he_uniform() -> Initializer:
+    """He/Kaiming uniform for ReLU: U(-a, a), ``a = sqrt(6 / fan_in)``."""
+    return VarianceScaling(2.0, "fan_in", "uniform")
+
+
+def he_normal() -> Initializer:
+    """He/Kaiming normal for ReLU: N(0, σ²), ``σ = sqrt(2 / fan_in)``."""
+    return VarianceScaling(2.0, "fan_in", "normal")
+
+
+def zeros() -> Initializer:
+    """All zeros."""
+    return Zeros()
+
+
+__all__ = [
+    "RNG",
+    "Initializer",
+    "SeedLike",
+    "he_normal",
+    "he_uniform",
+    "make_rng",
+    "normal",
+    "uniform",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+]

@@ -1,0 +1,129 @@
+"""Structural layers: `Dense` (the weights), `Bias` (the bias node) and `Identity`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import override
+
+from minigrad import init as initializers
+from minigrad.base import Array, Layer, Parameter, as_batch, as_grad
+
+
+class Dense(Layer[Array]):
+    """Fully connected layer without bias: ``y = x @ W``.
+
+    Pair it with a `Bias` in front to get an affine map, as in the blog post.
+
+    Shapes: ``x (N, in_features) -> y (N, out_features)``; ``W (in_features, out_features)``.
+
+    Backward, for upstream gradient ``G = dL/dy``::
+
+        dL/dW += x.T @ G        dL/dx = G @ W.T
+
+    Cache: the input ``x`` (in the layer's dtype).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    init : Initializer, default `init.xavier_uniform()`
+        Glorot uniform, Keras' default: keeps activations' variance steady through
+        sigmoid/tanh layers. Use `init.he_normal()` before ReLUs.
+    rng : int, numpy Generator or RandomState, optional
+        Source of the initial weights; None draws fresh OS entropy.
+    dtype : float dtype, default float64
+        Dtype of ``W`` and of all computation in this layer.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        init: initializers.Initializer | None = None,
+        rng: initializers.SeedLike = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Dense: {name} must be a positive int, got {value!r}")
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Dense: dtype must be a floating dtype, got {dtype}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        shape = (self.in_features, self.out_features)
+        draw = init if init is not None else initializers.xavier_uniform()
+        self.weight = Parameter(draw(shape, initializers.make_rng(rng), dtype), name="weight")
+
+    @override
+    def forward(self, x: Array) -> Array:
+        w = self.weight.data
+        x = as_batch(self, x, features=self.in_features, dtype=w.dtype)
+        self.cache = x
+        y: Array = x @ w
+        return y
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        x = self.saved()
+        w = self.weight.data
+        g = as_grad(self, grad_out, (x.shape[0], self.out_features), w.dtype)
+        self.weight.grad += x.T @ g
+        grad_in: Array = g @ w.T
+        return grad_in
+
+    @override
+    def extra_repr(self) -> str:
+        dtype = self.weight.dtype
+        return f"{self.in_features}→{self.out_features}" + (
+            "" if dtype == np.float64 else f", dtype={dtype}"
+        )
+
+
+OutputSpec = tuple[tuple[int, ...], np.dtype[Any]]
+"""Shape and dtype of a parameter-free layer's last output: all its backward needs."""
+
+
+class Bias(Layer[OutputSpec]):
+    """The blog post's *bias node*: prepend a constant-1 column.
+
+    ``x (N, d) -> [1 | x] (N, d + 1)``. The next `Dense` then learns the bias as the
+    first row of its weight. Backward drops the constant column's gradient:
+    ``dL/dx = G[:, 1:]`` (a view, no copy). Parameter-free.
+
+    Cache: the output's shape and dtype, to validate the incoming gradient.
+    """
+
+    @override
+    def forward(self, x: Array) -> Array:
+        x = as_batch(self, x)
+        n, d = x.shape
+        out = np.empty((n, d + 1), dtype=x.dtype)
+        out[:, 0] = 1
+        out[:, 1:] = x
+        self.cache = (out.shape, out.dtype)
+        return out
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        return as_grad(self, grad_out, *self.saved())[:, 1:]
+
+
+class Identity(Layer[OutputSpec]):
+    """``y = x``; ``dL/dx = dL/dy``. Useful as an explicit linear output activation.
+
+    Cache: the output's shape and dtype, to validate the incoming gradient.
+    """
+
+    @override
+    def forward(self, x: Array) -> Array:
+        x = as_batch(self, x)
+        self.cache = (x.shape, x.dtype)
+        return x
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        return as_grad(self, grad_out, *self.saved())

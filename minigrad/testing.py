@@ -1,0 +1,207 @@
+"""The contract a layer must meet, as functions you can call from your own pytest.
+
+* `gradcheck` compares a function's analytic gradients with central finite
+  differences.
+* `check_layer` runs every check a `Layer` must pass: backward against finite
+  differences for the input and every parameter (in float64), stable output shape and
+  dtype, inputs and incoming gradients never mutated, backward-before-forward refused,
+  parameter gradients accumulating, float32 in -> float32 out, and a cache that can be
+  stashed and restored (what weight sharing relies on).
+
+Each failure is an `AssertionError` naming the check, the input or parameter, and the
+worst mismatch. Only the base module is needed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from minigrad.base import Array, Layer, Module
+
+
+def numerical_gradient(value: Callable[[], float], x: Array, eps: float = 1e-6) -> Array:
+    """Central differences ``(f(x + ε·e_i) − f(x − ε·e_i)) / 2ε`` for every element of
+    ``x``, which is perturbed *in place* (and restored) while ``value()`` is called."""
+    if not x.flags.c_contiguous:
+        raise ValueError("numerical_gradient needs a C-contiguous array to perturb in place")
+    grad = np.zeros(x.shape, dtype=np.float64)
+    flat = x.reshape(-1)  # a view, since x is contiguous: writes reach x
+    for i in range(flat.size):
+        original = flat[i]
+        flat[i] = original + eps
+        plus = value()
+        flat[i] = original - eps
+        minus = value()
+        flat[i] = original
+        grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def assert_close(
+    what: str, analytic: Array, numeric: Array, *, rtol: float, atol: float
+) -> None:
+    """Raise `AssertionError` describing the worst element where the two differ."""
+    analytic = np.asarray(analytic, dtype=np.float64)
+    if analytic.shape != numeric.shape:
+        raise AssertionError(
+            f"{what}: analytic gradient has shape {analytic.shape}, expected {numeric.shape}"
+        )
+    excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    if not np.all(np.isfinite(analytic)) or excess.max(initial=-np.inf) > 0:
+        worst = np.unravel_index(np.nanargmax(np.where(np.isfinite(excess), excess, np.inf)),
+                                 excess.shape)
+        index = tuple(int(i) for i in worst)
+        raise AssertionError(
+            f"{what}: analytic and numeric gradients differ; worst at index {index}: "
+            f"analytic {analytic[worst]:.6g}, numeric {numeric[worst]:.6g} "
+            f"(rtol={rtol}, atol={atol})"
+        )
+
+
+def gradcheck(
+    fn: Callable[..., tuple[float, Sequence[Array]]],
+    *inputs: Array,
+    names: Sequence[str] | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    eps: float = 1e-6,
+) -> None:
+    """Check ``fn``'s analytic gradients against central finite differences.
+
+    ``fn(*inputs)`` returns ``(value, grads)``: a scalar and d(value)/d(input) for each
+    input. The inputs must be float64 arrays; they are perturbed in place one element
+    at a time (and restored), so ``fn`` may also read them through other references.
+
+    >>> import numpy as np
+    >>> gradcheck(lambda x: (float(np.sum(x**3)), [3 * x**2]), np.array([1.0, -2.0]))
+    """
+    names = list(names) if names is not None else [f"input {i}" for i in range(len(inputs))]
+    for name, x in zip(names, inputs):
+        if x.dtype != np.float64:
+            raise TypeError(f"gradcheck: {name} must be float64 for finite differences, "
+                            f"got {x.dtype}")
+    _, analytic = fn(*inputs)
+    analytic = [np.array(g, dtype=np.float64) for g in analytic]  # copies: fn may reuse
+    if len(analytic) != len(inputs):
+        raise AssertionError(
+            f"gradcheck: fn returned {len(analytic)} gradients for {len(inputs)} inputs"
+        )
+    for name, x, grad in zip(names, inputs, analytic):
+        numeric = numerical_gradient(lambda: fn(*inputs)[0], x, eps)
+        assert_close(f"gradient of {name}", grad, numeric, rtol=rtol, atol=atol)
+
+
+def _with_dtype(module: Module[Any], dtype: type[np.floating[Any]]) -> Any:
+    """A deep copy of ``module`` with every parameter (and its grad) cast to ``dtype``."""
+    clone = copy.deepcopy(module)
+    for param in clone.parameters():
+        param.data = param.data.astype(dtype)
+        param.grad = np.zeros_like(param.data)
+    return clone
+
+
+def _fail(layer: Module[Any], check: str, detail: str) -> AssertionError:
+    return AssertionError(f"check_layer({layer!r}) -- {check}: {detail}")
+
+
+def check_layer(
+    layer: Layer[Any], x: Array, *, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0
+) -> None:
+    """Run the layer contract on ``layer`` with the example input ``x``.
+
+    The checks run on deep copies; ``layer`` itself is left untouched. Stochastic
+    layers must be deterministic while checked (e.g. put them in eval mode).
+
+    Raises
+    ------
+    AssertionError
+        Naming the failed check and, for gradients, the input or parameter and the
+        worst mismatch (index, analytic vs numeric).
+    """
+    rng = np.random.default_rng(seed)
+    x64 = np.array(x, dtype=np.float64)
+
+    # Backward before any forward must raise, not return garbage.
+    fresh = copy.deepcopy(layer)
+    fresh.clear_cache()
+    probe = _with_dtype(layer, np.float64)
+    y = probe.forward(x64.copy())
+    try:
+        fresh.backward(np.ones_like(y))
+    except (RuntimeError, ValueError):
+        pass
+    else:
+        raise _fail(layer, "backward before forward", "backward() did not raise")
+
+    # Forward leaves its input alone; output shape and dtype are stable.
+    model = _with_dtype(layer, np.float64)
+    x_in = x64.copy()
+    y = model.forward(x_in)
+    if not np.array_equal(x_in, x64):
+        raise _fail(layer, "input mutation", "forward() modified its input array")
+    if y.dtype != np.float64:
+        raise _fail(layer, "dtype", f"float64 input gave a {y.dtype} output")
+    y_again = model.forward(x64.copy())
+    if y_again.shape != y.shape or y_again.dtype != y.dtype:
+        raise _fail(layer, "output stability", f"shape/dtype changed from {y.shape} "
+                    f"{y.dtype} to {y_again.shape} {y_again.dtype} on the same input")
+
+    # Gradients against finite differences of  L = Σ y ⊙ R  for a random R.
+    upstream = rng.standard_normal(y.shape)
+    params = model.parameters()
+
+    def loss_and_grads(x_arg: Array, *_params: Array) -> tuple[float, list[Array]]:
+        model.zero_grad()
+        value = float(np.sum(model.forward(x_arg) * upstream))
+        return value, [model.backward(upstream), *(p.grad for p in params)]
+
+    g = upstream.copy()
+    model.forward(x64.copy())
+    model.backward(g)
+    if not np.array_equal(g, upstream):
+        raise _fail(layer, "gradient mutation", "backward() modified its grad_out")
+
+    names = ["input", *(f"parameter {n!r}" for n, _ in model.named_parameters())]
+    try:
+        gradcheck(loss_and_grads, x64.copy(), *(p.data for p in params),
+                  names=names, rtol=rtol, atol=atol)
+    except AssertionError as exc:
+        raise _fail(layer, "finite differences", str(exc)) from None
+
+    # Parameter gradients accumulate over two backward passes.
+    model.zero_grad()
+    model.forward(x64.copy())
+    model.backward(upstream)
+    once = [p.grad.copy() for p in params]
+    model.forward(x64.copy())
+    model.backward(upstream)
+    for (name, p), g1 in zip(model.named_parameters(), once):
+        if not np.allclose(p.grad, 2 * g1, rtol=1e-12, atol=1e-12):
+            raise _fail(layer, "gradient accumulation",
+                        f"parameter {name!r}: two backward passes did not add up")
+
+    # The cache can be stashed and restored: backward sees the forward it belongs to.
+    model.zero_grad()
+    model.forward(x64.copy())
+    stashed = model.stash()
+    expected = [model.backward(upstream).copy(), *(p.grad.copy() for p in params)]
+    model.zero_grad()
+    model.forward(x64.copy() + rng.standard_normal(x64.shape))
+    model.unstash(stashed)
+    got = [model.backward(upstream), *(p.grad for p in params)]
+    if not all(np.allclose(a, b, rtol=1e-12, atol=1e-12) for a, b in zip(got, expected)):
+        raise _fail(layer, "stash/unstash", "backward after unstash() did not match the "
+                    "stashed forward; keep all forward state in self.cache")
+
+    # float32 end to end.
+    model32 = _with_dtype(layer, np.float32)
+    y32 = model32.forward(x64.astype(np.float32))
+    grad32 = model32.backward(upstream.astype(np.float32))
+    for what, array in [("output", y32), ("input gradient", grad32),
+                        *((f"gradient of {n!r}", p.grad) for n, p in model32.named_parameters())]:
+        if array.dtype != np.float32:
+            raise _fail(layer, "float32", f"float32 model and input gave a {array.dtype} {what}")

@@ -1,0 +1,17 @@
+"""The README's Quickstart and CI's command must not drift apart."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    commands = re.findall(r"```bash\n(.+?)\n```", readme)
+    assert len(commands) == 2, commands
+    run_cmd, test_cmd = commands
+    assert "examples/blog_net.py" in run_cmd
+    assert f"TEST_COMMAND='{test_cmd}'" in ci
