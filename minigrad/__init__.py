@@ -9,12 +9,13 @@
 """
 
 from minigrad import init, testing
-from minigrad.activations import Sigmoid
+from minigrad.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.base import Array, Layer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import Loss, MSELoss
 from minigrad.optimizers import SGD, Optimizer
+from minigrad.regularization import Dropout
 
 __version__ = "0.1.0"
 
@@ -23,15 +24,20 @@ __all__ = [
     "Array",
     "Bias",
     "Dense",
+    "Dropout",
     "Identity",
     "Layer",
+    "LeakyReLU",
     "Loss",
     "MSELoss",
     "Module",
     "Optimizer",
     "Parameter",
+    "ReLU",
     "Sequential",
     "Sigmoid",
+    "Softmax",
+    "Tanh",
     "__version__",
     "init",
     "testing",
