@@ -13,7 +13,7 @@ from minigrad.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.base import Array, Layer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.layers import Bias, Dense, Identity
-from minigrad.losses import Loss, MSELoss
+from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from minigrad.optimizers import SGD, Optimizer
 from minigrad.regularization import Dropout
 
@@ -22,7 +22,9 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD",
     "Array",
+    "BCEWithLogitsLoss",
     "Bias",
+    "CrossEntropyLoss",
     "Dense",
     "Dropout",
     "Identity",
