@@ -14,13 +14,14 @@ from minigrad.base import Array, Layer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
-from minigrad.optimizers import SGD, Optimizer
+from minigrad.optimizers import SGD, Adam, Optimizer
 from minigrad.regularization import Dropout
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SGD",
+    "Adam",
     "Array",
     "BCEWithLogitsLoss",
     "Bias",

@@ -24,6 +24,16 @@ def value_and_grad(loss, target):
     return lambda pred: (loss(pred, target), [loss.backward()])
 
 
+def assert_matches_torch(loss, torch_loss, pred, target):
+    """Value and gradient of ``loss`` equal ``torch_loss`` (a torch.nn.functional loss)'s."""
+    torch = pytest.importorskip("torch")
+    t_pred = torch.tensor(pred, requires_grad=True)
+    expected = torch_loss(t_pred, torch.tensor(target), reduction=loss.reduction)
+    expected.backward()
+    assert loss(pred, target) == pytest.approx(expected.item(), rel=1e-13)
+    np.testing.assert_allclose(loss.backward(), t_pred.grad.numpy(), rtol=1e-12, atol=1e-300)
+
+
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
@@ -58,14 +68,8 @@ def test_bce_matches_torch(reduction):
     z[0] = [1e4, -1e4, 40.0]
     t = rng.random((8, 3))
     t[1] = [0.0, 1.0, 1.0]
-    tz = torch.tensor(z, requires_grad=True)
-    expected = torch.nn.functional.binary_cross_entropy_with_logits(
-        tz, torch.tensor(t), reduction=reduction
-    )
-    expected.backward()
-    loss = mg.BCEWithLogitsLoss(reduction=reduction)
-    assert loss(z, t) == pytest.approx(expected.item(), rel=1e-13)
-    np.testing.assert_allclose(loss.backward(), tz.grad.numpy(), rtol=1e-13, atol=1e-300)
+    assert_matches_torch(mg.BCEWithLogitsLoss(reduction=reduction),
+                         torch.nn.functional.binary_cross_entropy_with_logits, z, t)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -145,12 +149,8 @@ def test_cross_entropy_matches_torch(kind, reduction):
         "probabilities": rng.dirichlet(np.ones(5), 8),
         "unnormalized": rng.random((8, 5)) * 2,
     }[kind]
-    tz = torch.tensor(z, requires_grad=True)
-    expected = torch.nn.functional.cross_entropy(tz, torch.tensor(target), reduction=reduction)
-    expected.backward()
-    loss = mg.CrossEntropyLoss(reduction=reduction)
-    assert loss(z, target) == pytest.approx(expected.item(), rel=1e-13)
-    np.testing.assert_allclose(loss.backward(), tz.grad.numpy(), rtol=1e-12, atol=1e-16)
+    assert_matches_torch(mg.CrossEntropyLoss(reduction=reduction),
+                         torch.nn.functional.cross_entropy, z, target)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
