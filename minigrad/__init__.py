@@ -10,23 +10,29 @@
 
 from minigrad import init, testing
 from minigrad.activations import Sigmoid
-from minigrad.base import Array, Layer, Module, Parameter
+from minigrad.base import Array, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
+from minigrad.graph import Graph
 from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import Loss, MSELoss
+from minigrad.merge import Add, Concat
 from minigrad.optimizers import SGD, Optimizer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SGD",
+    "Add",
     "Array",
     "Bias",
+    "Concat",
     "Dense",
+    "Graph",
     "Identity",
     "Layer",
     "Loss",
     "MSELoss",
+    "MergeLayer",
     "Module",
     "Optimizer",
     "Parameter",
