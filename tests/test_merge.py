@@ -32,7 +32,8 @@ def test_add_does_not_broadcast_and_names_every_shape():
 
 def test_merge_layers_need_two_inputs():
     for layer in (mg.Add(), mg.Concat()):
-        with pytest.raises(ValueError, match=re.escape(f"{layer!r} takes at least 2 inputs, got 1")):
+        message = f"{layer!r} takes at least 2 inputs, got 1"
+        with pytest.raises(ValueError, match=re.escape(message)):
             layer(A)
 
 

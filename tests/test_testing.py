@@ -158,7 +158,8 @@ def test_forgotten_parameter_gradient_is_caught_and_named():
 
 def test_overwritten_instead_of_accumulated_gradient_is_caught():
     message = failure(OverwritingDense(3, 2, rng=0), X)
-    assert "gradient accumulation: parameter 'weight': two backward passes did not add up" in message
+    assert ("gradient accumulation: parameter 'weight': two backward passes did not add up"
+            in message)
 
 
 def test_input_mutating_forward_is_caught():
