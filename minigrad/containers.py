@@ -84,7 +84,9 @@ class Container(Layer[None]):
         children, own = stashed
         for (_, child), item in zip(self.named_children(), children):
             child.unstash(item)
-        self._stashes = own
+        # A copy: the next forward writes into its own slots, and must not reach into
+        # `stashed`, which an enclosing container may restore again.
+        self._stashes = None if own is None else list(own)
 
 
 class Sequential(Container):
