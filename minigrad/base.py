@@ -262,8 +262,8 @@ class MergeLayer(Module[CacheT]):
     ----------
     min_inputs, max_inputs : int, int or None
         How many inputs the layer takes (class attributes; ``max_inputs=None``: no
-        limit). A `Graph` checks a node's arity against them at construction, and
-        `check_arity` lets ``forward`` check it too.
+        limit), enforced by `check_arity`: a `Graph` checks each node at construction,
+        the built-in merge layers check again in ``forward``.
     """
 
     min_inputs: int = 2
@@ -280,19 +280,6 @@ class MergeLayer(Module[CacheT]):
 
     def __call__(self, *xs: npt.ArrayLike) -> Array:
         return self.forward(*xs)  # type: ignore[arg-type]  # layers validate their inputs
-
-    def check_arity(self, count: int) -> None:
-        """Raise `ValueError` naming this layer unless it takes ``count`` inputs."""
-        low, high = self.min_inputs, self.max_inputs
-        if low <= count and (high is None or count <= high):
-            return
-        if high is None:
-            takes = f"at least {low}"
-        elif low == high:
-            takes = f"exactly {low}"
-        else:
-            takes = f"{low} to {high}"
-        raise ValueError(f"{self!r} takes {takes} inputs, got {count}")
 
 
 # -- input validation shared by the layers ----------------------------------------------
@@ -359,6 +346,24 @@ def as_grad(
             f"(the shape of the last output), got {array.shape}"
         )
     return array.astype(dtype, copy=False)
+
+
+def check_arity(layer: Layer[Any] | MergeLayer[Any], count: int) -> None:
+    """Raise `ValueError` naming ``layer`` unless it takes ``count`` inputs: a `Layer`
+    takes one, a `MergeLayer` from ``min_inputs`` to ``max_inputs``."""
+    if isinstance(layer, MergeLayer):
+        low, high = layer.min_inputs, layer.max_inputs
+    else:
+        low, high = 1, 1
+    if low <= count and (high is None or count <= high):
+        return
+    if high is None:
+        takes = f"at least {low} inputs"
+    elif low == high:
+        takes = f"exactly {low} input{'' if low == 1 else 's'}"
+    else:
+        takes = f"{low} to {high} inputs"
+    raise ValueError(f"{layer!r} takes {takes}, got {count}")
 
 
 def raise_located(exc: Exception, container: str, where: str) -> NoReturn:

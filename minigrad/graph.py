@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 from typing_extensions import override
 
-from minigrad.base import Array, Layer, MergeLayer, Module, raise_located
+from minigrad.base import Array, Layer, MergeLayer, Module, check_arity, raise_located
 from minigrad.containers import Container, describe, shared_children, tree_repr
 
 INPUT = "input"
@@ -97,15 +97,12 @@ def _parse_node(name: object, spec: object, seen: Mapping[str, object]) -> tuple
     sources = (source,) if isinstance(source, str) else tuple(source)
     if not all(isinstance(s, str) for s in sources):
         raise TypeError(f"Graph: node {name!r} must name its inputs as strings, got {source!r}")
-    if isinstance(layer, MergeLayer):
-        try:
-            layer.check_arity(len(sources))
-        except ValueError as exc:
-            raise ValueError(f"Graph: node {name!r}: {exc}") from None
-    elif len(sources) != 1:
-        raise ValueError(f"Graph: node {name!r}: {layer!r} takes one input, got "
-                         f"{len(sources)} {sources}; join them with a merge layer "
-                         "such as Add() or Concat()")
+    try:
+        check_arity(layer, len(sources))
+    except ValueError as exc:
+        hint = "" if isinstance(layer, MergeLayer) or len(sources) < 2 else (
+            f" {sources}; join them with a merge layer such as Add() or Concat()")
+        raise ValueError(f"Graph: node {name!r}: {exc}{hint}") from None
     return name, layer, sources
 
 

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 from typing_extensions import override
 
-from minigrad.base import Array, MergeLayer, as_batch, as_grad
+from minigrad.base import Array, MergeLayer, as_batch, as_grad, check_arity
 
 
 def _batches(layer: MergeLayer[Any], xs: tuple[Array, ...]) -> tuple[list[Array], np.dtype[Any]]:
     """Validate the count and each of ``xs``; return them and their common dtype."""
-    layer.check_arity(len(xs))
+    check_arity(layer, len(xs))
     batches = [as_batch(layer, x) for x in xs]
     return batches, np.result_type(*batches)
 

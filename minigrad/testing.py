@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from minigrad.base import Array, Layer, MergeLayer, Module
+from minigrad.base import Array, Layer, MergeLayer, Module, check_arity
 
 
 def numerical_gradient(value: Callable[[], float], x: Array, eps: float = 1e-6) -> Array:
@@ -144,14 +144,10 @@ def check_layer(
     >>> check_layer(mg.Dense(3, 2, rng=0), np.ones((4, 3)))
     >>> check_layer(mg.Add(), np.ones((4, 3)), np.zeros((4, 3)))
     """
-    if isinstance(layer, MergeLayer):
-        try:
-            layer.check_arity(len(inputs))
-        except ValueError as exc:
-            raise TypeError(f"check_layer: {exc}") from None
-    elif len(inputs) != 1:
-        raise TypeError(f"check_layer: {layer!r} is a Layer and takes one example input, "
-                        f"got {len(inputs)}")
+    try:
+        check_arity(layer, len(inputs))
+    except ValueError as exc:
+        raise TypeError(f"check_layer: {exc} (example inputs)") from None
     merge = isinstance(layer, MergeLayer)
     rng = np.random.default_rng(seed)
     xs = [np.array(x, dtype=np.float64) for x in inputs]

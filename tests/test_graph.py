@@ -294,9 +294,9 @@ D = mg.Dense(2, 2, rng=0)
     ({"a": (mg.Concat(), ("input",))}, None, ValueError,
      "Graph: node 'a': Concat(axis=-1) takes at least 2 inputs, got 1"),
     ({"a": (D, ("input", "input"))}, None, ValueError,
-     "Graph: node 'a': Dense(2→2) takes one input, got 2 ('input', 'input'); join them with "
-     "a merge layer such as Add() or Concat()"),
-    ({"a": (D, ())}, None, ValueError, "Graph: node 'a': Dense(2→2) takes one input, got 0"),
+     "Graph: node 'a': Dense(2→2) takes exactly 1 input, got 2 ('input', 'input'); join "
+     "them with a merge layer such as Add() or Concat()"),
+    ({"a": (D, ())}, None, ValueError, "Graph: node 'a': Dense(2→2) takes exactly 1 input, got 0"),
     ({"a": (mg.Sigmoid, "input")}, None, TypeError,
      "Graph: node 'a' needs a Layer or MergeLayer, got the class Sigmoid; did you mean "
      "Sigmoid()?"),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.base import check_arity
 
 rng = np.random.default_rng(0)
 A, B, C = (rng.standard_normal((4, 3)) for _ in range(3))
@@ -45,10 +46,10 @@ def test_arity_messages_for_bounded_merge_layers():
         max_inputs = 3
 
     with pytest.raises(ValueError, match="takes exactly 2 inputs, got 3"):
-        Pair().check_arity(3)
+        check_arity(Pair(), 3)
     with pytest.raises(ValueError, match="takes 2 to 3 inputs, got 4"):
-        Few().check_arity(4)
-    Few().check_arity(3)
+        check_arity(Few(), 4)
+    check_arity(Few(), 3)
 
 
 def test_concat_joins_features_and_splits_the_gradient_back():
