@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, overload
 
 from typing_extensions import override
 
@@ -75,9 +75,10 @@ def topological_order(inputs: Mapping[str, Sequence[str]]) -> list[str]:
     return order
 
 
-def _parse_node(name: object, spec: object, seen: Mapping[str, object]) -> tuple[str, AnyLayer,
-                                                                                 tuple[str, ...]]:
-    """Validate one ``name: (layer, sources)`` entry on its own."""
+def _parse_node(
+    name: object, spec: object, seen: Mapping[str, object]
+) -> tuple[str, AnyLayer, tuple[str, ...]]:
+    """Validate one ``name: (layer, sources)`` entry on its own; return its parts."""
     if not isinstance(name, str):
         raise TypeError(f"Graph: node names must be strings, got {name!r}")
     if not name or "." in name:
@@ -94,8 +95,8 @@ def _parse_node(name: object, spec: object, seen: Mapping[str, object]) -> tuple
     if not isinstance(layer, (Layer, MergeLayer)):
         raise TypeError(f"Graph: node {name!r} needs a Layer or MergeLayer, "
                         f"got {describe(layer)}")
-    sources = (source,) if isinstance(source, str) else tuple(source)
-    if not all(isinstance(s, str) for s in sources):
+    sources = (source,) if isinstance(source, str) else source
+    if not isinstance(sources, (tuple, list)) or not all(isinstance(s, str) for s in sources):
         raise TypeError(f"Graph: node {name!r} must name its inputs as strings, got {source!r}")
     try:
         check_arity(layer, len(sources))
@@ -103,7 +104,7 @@ def _parse_node(name: object, spec: object, seen: Mapping[str, object]) -> tuple
         hint = "" if isinstance(layer, MergeLayer) or len(sources) < 2 else (
             f" {sources}; join them with a merge layer such as Add() or Concat()")
         raise ValueError(f"Graph: node {name!r}: {exc}{hint}") from None
-    return name, layer, sources
+    return name, layer, tuple(sources)
 
 
 class Graph(Container):
@@ -174,6 +175,12 @@ class Graph(Container):
     ['fc.weight']
     """
 
+    # Two signatures, so type checkers infer a dict literal's node specs from the first.
+    @overload
+    def __init__(self, nodes: Mapping[str, NodeSpec], output: str | None = None) -> None: ...
+    @overload
+    def __init__(self, nodes: Iterable[tuple[str, NodeSpec]], output: str | None = None) -> None:
+        ...
     def __init__(
         self,
         nodes: Mapping[str, NodeSpec] | Iterable[tuple[str, NodeSpec]],
