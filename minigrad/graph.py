@@ -137,6 +137,8 @@ class Graph(Container):
     inputs : dict
         name -> tuple of the names it reads.
     output : str
+        Read-only, all three: the plan is built from them once; to rewire, build a
+        new `Graph` (from the same layer objects, if you like).
 
     Raises
     ------
