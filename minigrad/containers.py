@@ -1,4 +1,8 @@
-"""`Sequential`: layers applied one after another -- itself a `Layer`."""
+"""`Sequential`: layers applied one after another -- itself a `Layer`.
+
+Also the `Container` base it shares with `Graph` (the per-position stashes of weight
+sharing) and the helpers both use.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ def describe(value: object) -> str:
 
 
 class Container(Layer[None]):
-    """Base of the containers: layers holding child layers at fixed positions.
+    """Base of the containers: layers holding child modules at fixed positions.
 
     A child whose subtree also appears at another position (weight sharing) has its
     cache stashed after its forward, into ``_stashes`` (one slot per position, or None
