@@ -241,7 +241,8 @@ class Graph(Container):
         stashes = self._stashes
         name = INPUT
         try:
-            for index, (name, layer, sources, shared) in enumerate(self._plan):  # noqa: B007  # name: for errors
+            for index, step in enumerate(self._plan):
+                name, layer, sources, shared = step  # name: for the error path
                 if isinstance(layer, MergeLayer):
                     values.append(layer.forward(*[values[s] for s in sources]))
                 else:
