@@ -282,6 +282,12 @@ class Graph(Container):
                     held = grads[source]
                     if held is None:
                         grads[source] = input_grad
+                    elif held.shape != input_grad.shape:  # never let `+` broadcast
+                        raise ValueError(
+                            f"{layer!r}.backward returned a gradient of shape "
+                            f"{input_grad.shape}, but the other consumers of that input "
+                            f"returned shape {held.shape}"
+                        )
                     elif owned[source]:
                         held += input_grad
                     else:

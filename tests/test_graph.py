@@ -353,3 +353,21 @@ def test_random_graphs_meet_the_layer_contract(data, width, batch, count, seed):
     ends = sorted(unread)
     nodes["out"] = (mg.Concat(), tuple(ends)) if len(ends) > 1 else (mg.Identity(), ends[0])
     check_layer(mg.Graph(nodes), rng.standard_normal((batch, width)))
+
+
+def test_fan_out_refuses_a_wrongly_shaped_branch_gradient_instead_of_broadcasting():
+    class BadShape(mg.Layer[None]):
+        def forward(self, x):
+            self.cache = None
+            return x
+
+        def backward(self, grad_out):
+            return grad_out[:1]  # (1, d): would broadcast against the other branch's (n, d)
+
+    graph = mg.Graph({"a": (mg.Identity(), "input"), "b": (BadShape(), "input"),
+                      "out": (mg.Add(), ("a", "b"))})
+    graph(np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"at Graph\['a'\]: Identity\(\).backward returned a "
+                                         r"gradient of shape \(3, 2\), but the other consumers "
+                                         r"of that input returned shape \(1, 2\)"):
+        graph.backward(np.ones((3, 2)))
