@@ -1,7 +1,5 @@
 """minigrad: a small, typed neural-network framework on NumPy with hand-written backward passes.
 
-Examples
---------
 >>> import numpy as np, minigrad as mg
 >>> model = mg.Sequential(
 ...     mg.Bias(), mg.Dense(3, 3, rng=0), mg.Sigmoid(), mg.Bias(), mg.Dense(4, 1, rng=1)

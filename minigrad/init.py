@@ -5,8 +5,6 @@ Each factory returns a small callable object with a readable repr. ``shape`` is
 passed in -- NumPy's global RNG is never read or reseeded -- so a fixed ``rng`` gives
 the same weights every time.
 
-Examples
---------
 >>> import numpy as np, minigrad as mg
 >>> w = mg.init.he_normal()((4, 3), np.random.default_rng(0), np.dtype(np.float32))
 >>> w.shape, w.dtype

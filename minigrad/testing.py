@@ -76,8 +76,6 @@ def gradcheck(
     input. The inputs must be float64 arrays; they are perturbed in place one element
     at a time (and restored), so ``fn`` may also read them through other references.
 
-    Examples
-    --------
     >>> import numpy as np
     >>> gradcheck(lambda x: (float(np.sum(x**3)), [3 * x**2]), np.array([1.0, -2.0]))
     """
