@@ -105,7 +105,7 @@ def test_api_reference_lists_every_export(tmp_path: Path) -> None:
     pytest.importorskip("mkdocstrings")
     site = tmp_path / "site"
     build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )
     assert build.returncode == 0, build.stderr
