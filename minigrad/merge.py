@@ -74,13 +74,13 @@ class Concat(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], list[int]]]):
     (N, d_1 + ... + d_k)``. Backward splits ``G`` back into the inputs' pieces (views
     of ``G``, no copies).
 
+    Cache: the output's shape and dtype and the offsets where the inputs start.
+
     Parameters
     ----------
     axis : {-1, 0, 1, -2}
         The axis of the ``(batch, features)`` inputs to join along; the inputs must
         agree on the other one.
-
-    Cache: the output's shape and dtype and the offsets where the inputs start.
 
     Raises
     ------
