@@ -10,10 +10,12 @@
 
 from minigrad import init, testing
 from minigrad.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from minigrad.base import Array, Layer, Module, Parameter
+from minigrad.base import Array, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
+from minigrad.graph import Graph
 from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from minigrad.merge import Add, Concat
 from minigrad.optimizers import SGD, Adam, Optimizer
 from minigrad.regularization import Dropout
 
@@ -22,17 +24,21 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD",
     "Adam",
+    "Add",
     "Array",
     "BCEWithLogitsLoss",
     "Bias",
+    "Concat",
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
+    "Graph",
     "Identity",
     "Layer",
     "LeakyReLU",
     "Loss",
     "MSELoss",
+    "MergeLayer",
     "Module",
     "Optimizer",
     "Parameter",

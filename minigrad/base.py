@@ -1,7 +1,8 @@
 """The foundation every other module builds on: `Parameter`, `Module` and `Layer`.
 
 A *module* is anything that owns parameters or contains other modules; a *layer* is a
-module with a hand-written ``forward``/``backward`` pair on one input. This file knows
+module with a hand-written ``forward``/``backward`` pair on one input; a *merge layer*
+has such a pair on several inputs (returning one gradient per input). This file knows
 nothing of any concrete layer, container, loss or optimizer.
 
 Conventions kept by every built-in layer (and expected of yours):
@@ -11,7 +12,9 @@ Conventions kept by every built-in layer (and expected of yours):
   several places (weight sharing): it stashes the slot after each use and restores it
   before the matching ``backward``.
 * ``backward`` *accumulates* into ``Parameter.grad`` (``+=``) and returns the gradient
-  with respect to the input. It never mutates the incoming gradient or the cache.
+  with respect to the input (a merge layer: a tuple, one per input). It never mutates
+  the incoming gradient or the cache, and callers never mutate what it returns (it may
+  be the incoming gradient itself, or a view of it).
 """
 
 from __future__ import annotations
@@ -246,6 +249,39 @@ class Layer(Module[CacheT]):
         return self.forward(x)  # type: ignore[arg-type]  # layers validate their input
 
 
+class MergeLayer(Module[CacheT]):
+    """A module with several inputs: ``forward(x_1, ..., x_k) -> y`` and
+    ``backward(dL/dy) -> (dL/dx_1, ..., dL/dx_k)``, one gradient per input, in order.
+
+    Merge layers (`Add`, `Concat`, yours) join the branches of a `Graph`. A merge layer
+    is not a `Layer` -- that promises one input and one returned gradient -- but shares
+    all of `Module`: parameters, modes, state and the per-use cache. Calling one is
+    `forward`.
+
+    Attributes
+    ----------
+    min_inputs, max_inputs : int, int or None
+        How many inputs the layer takes (class attributes; ``max_inputs=None``: no
+        limit), enforced by `check_arity`: a `Graph` checks each node at construction,
+        the built-in merge layers check again in ``forward``.
+    """
+
+    min_inputs: int = 2
+    max_inputs: int | None = None
+
+    @abstractmethod
+    def forward(self, *xs: Array) -> Array:
+        """Combine the batches ``xs`` into one output and cache what ``backward`` needs."""
+
+    @abstractmethod
+    def backward(self, grad_out: Array) -> tuple[Array, ...]:
+        """Given dL/d(output) of the latest forward, accumulate parameter gradients
+        and return dL/d(input) for each input of that forward, in order."""
+
+    def __call__(self, *xs: npt.ArrayLike) -> Array:
+        return self.forward(*xs)  # type: ignore[arg-type]  # layers validate their inputs
+
+
 # -- input validation shared by the layers ----------------------------------------------
 
 
@@ -310,6 +346,24 @@ def as_grad(
             f"(the shape of the last output), got {array.shape}"
         )
     return array.astype(dtype, copy=False)
+
+
+def check_arity(layer: Layer[Any] | MergeLayer[Any], count: int) -> None:
+    """Raise `ValueError` naming ``layer`` unless it takes ``count`` inputs: a `Layer`
+    takes one, a `MergeLayer` from ``min_inputs`` to ``max_inputs``."""
+    if isinstance(layer, MergeLayer):
+        low, high = layer.min_inputs, layer.max_inputs
+    else:
+        low, high = 1, 1
+    if low <= count and (high is None or count <= high):
+        return
+    if high is None:
+        takes = f"at least {low} inputs"
+    elif low == high:
+        takes = f"exactly {low} input{'' if low == 1 else 's'}"
+    else:
+        takes = f"{low} to {high} inputs"
+    raise ValueError(f"{layer!r} takes {takes}, got {count}")
 
 
 def raise_located(exc: Exception, container: str, where: str) -> NoReturn:

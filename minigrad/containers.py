@@ -1,8 +1,12 @@
-"""`Sequential`: layers applied one after another -- itself a `Layer`."""
+"""`Sequential`: layers applied one after another -- itself a `Layer`.
+
+Also the `Container` base it shares with `Graph` (the per-position stashes of weight
+sharing) and the helpers both use.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from typing_extensions import override
@@ -30,17 +34,66 @@ def shared_children(children: list[Module[Any]]) -> list[bool]:
     return flags
 
 
-def tree_repr(module: Module[Any]) -> str:
-    """PyTorch-style multi-line repr: one ``(name): child`` line per child, indented."""
+def tree_repr(module: Module[Any], inputs: Mapping[str, Sequence[str]] | None = None) -> str:
+    """PyTorch-style multi-line repr: one ``(name): child`` line per child, indented.
+
+    With ``inputs`` (a graph's wiring), each line ends like a call on the child's
+    inputs: ``(out): Add()(input, act)``.
+    """
     lines = [f"{type(module).__name__}("]
     for name, child in module.named_children():
         child_text = repr(child).replace("\n", "\n  ")
-        lines.append(f"  ({name}): {child_text}")
+        call = "" if inputs is None else f"({', '.join(inputs[name])})"
+        lines.append(f"  ({name}): {child_text}{call}")
     lines.append(")")
     return "\n".join(lines)
 
 
-class Sequential(Layer[None]):
+def describe(value: object) -> str:
+    """What a container got where it wanted a layer, with a hint for a forgotten ``()``."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}; did you mean {value.__name__}()?"
+    return type(value).__name__
+
+
+class Container(Layer[None]):
+    """Base of the containers: layers holding child modules at fixed positions.
+
+    A child whose subtree also appears at another position (weight sharing) has its
+    cache stashed after its forward, into ``_stashes`` (one slot per position, or None
+    when nothing is shared), and restored before the matching backward. `stash`,
+    `unstash` and `clear_cache` cover the children *and* those slots, so a container
+    can itself be shared, nested in another container.
+    """
+
+    _stashes: list[object] | None = None
+
+    @override
+    def clear_cache(self) -> None:
+        super().clear_cache()
+        if self._stashes is not None:
+            self._stashes = [None] * len(self._stashes)
+
+    @override
+    def stash(self) -> object:
+        own = None if self._stashes is None else list(self._stashes)
+        return [child.stash() for _, child in self.named_children()], own
+
+    @override
+    def unstash(self, stashed: object) -> None:
+        if stashed is None:  # a position that has not run forward yet
+            self.clear_cache()
+            return
+        assert isinstance(stashed, tuple), "unstash() takes what stash() returned"
+        children, own = stashed
+        for (_, child), item in zip(self.named_children(), children):
+            child.unstash(item)
+        # A copy: the next forward writes into its own slots, and must not reach into
+        # `stashed`, which an enclosing container may restore again.
+        self._stashes = None if own is None else list(own)
+
+
+class Sequential(Container):
     """Apply ``layers`` in order; backward runs them in reverse.
 
     Supports ``len``, iteration and indexing (``model[1].weight``; a slice gives a new
@@ -54,12 +107,9 @@ class Sequential(Layer[None]):
     def __init__(self, *layers: Layer[Any]) -> None:
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
-                got = (
-                    f"the class {layer.__name__}; did you mean {layer.__name__}()?"
-                    if isinstance(layer, type)
-                    else type(layer).__name__
+                raise TypeError(
+                    f"Sequential: argument {index} must be a Layer, got {describe(layer)}"
                 )
-                raise TypeError(f"Sequential: argument {index} must be a Layer, got {got}")
         self.layers: tuple[Layer[Any], ...] = layers
         flags = shared_children(list(layers))
         # Stashed caches, one slot per position, only for positions that need them.
@@ -104,28 +154,6 @@ class Sequential(Layer[None]):
         except Exception as exc:
             raise_located(exc, type(self).__name__, f"[{index}]")
         return grad_out
-
-    @override
-    def clear_cache(self) -> None:
-        super().clear_cache()
-        if self._stashes is not None:
-            self._stashes = [None] * len(self.layers)
-
-    @override
-    def stash(self) -> object:
-        own = None if self._stashes is None else list(self._stashes)
-        return [layer.stash() for layer in self.layers], own
-
-    @override
-    def unstash(self, stashed: object) -> None:
-        if stashed is None:  # a position that has not run forward yet
-            self.clear_cache()
-            return
-        assert isinstance(stashed, tuple), "unstash() takes what stash() returned"
-        children, own = stashed
-        for layer, item in zip(self.layers, children):
-            layer.unstash(item)
-        self._stashes = own
 
     def __len__(self) -> int:
         return len(self.layers)

@@ -252,6 +252,8 @@ class SGD(Optimizer):
 
     With the defaults this is plain ``θ ← θ − γ g``, the cheapest path.
 
+    State: ``"momentum_buffer"`` (b) per parameter when ``momentum > 0``.
+
     Parameters
     ----------
     params : iterable of Parameter
@@ -261,8 +263,6 @@ class SGD(Optimizer):
         Nesterov momentum; needs ``momentum > 0``. Keyword-only (its position differs
         from PyTorch's, where ``dampening`` comes first).
     weight_decay : float ≥ 0, default 0
-
-    State: ``"momentum_buffer"`` (b) per parameter when ``momentum > 0``.
 
     Raises
     ------
@@ -346,6 +346,8 @@ class Adam(Optimizer):
         m̂ = m / (1 − β₁ᵗ)     v̂ = v / (1 − β₂ᵗ)
         θ ← θ − γ m̂ / (√v̂ + ε)
 
+    State: ``"exp_avg"`` (m) and ``"exp_avg_sq"`` (v) per parameter.
+
     Parameters
     ----------
     params : iterable of Parameter
@@ -353,8 +355,6 @@ class Adam(Optimizer):
     betas : (float, float), each in [0, 1), default (0.9, 0.999)
     eps : float ≥ 0, default 1e-8
     weight_decay : float ≥ 0, default 0
-
-    State: ``"exp_avg"`` (m) and ``"exp_avg_sq"`` (v) per parameter.
 
     Raises
     ------

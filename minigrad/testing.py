@@ -2,11 +2,12 @@
 
 * `gradcheck` compares a function's analytic gradients with central finite
   differences.
-* `check_layer` runs every check a `Layer` must pass: backward against finite
-  differences for the input and every parameter (in float64), stable output shape and
-  dtype, inputs and incoming gradients never mutated, backward-before-forward refused,
-  parameter gradients accumulating, float32 in -> float32 out, and a cache that can be
-  stashed and restored (what weight sharing relies on).
+* `check_layer` runs every check a `Layer` or `MergeLayer` must pass: backward
+  against finite differences for every input and every parameter (in float64), stable
+  output shape and dtype, inputs and incoming gradients never mutated,
+  backward-before-forward refused, one gradient per input, parameter gradients
+  accumulating, float32 in -> float32 out, and a cache that can be stashed and
+  restored (what weight sharing relies on).
 
 Each failure is an `AssertionError` naming the check, the input or parameter, and the
 worst mismatch. Only the base module is needed.
@@ -19,8 +20,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from minigrad.base import Array, Layer, Module
+from minigrad.base import Array, Layer, MergeLayer, Module, check_arity
 
 
 def numerical_gradient(value: Callable[[], float], x: Array, eps: float = 1e-6) -> Array:
@@ -109,27 +111,66 @@ def _fail(layer: Module[Any], check: str, detail: str) -> AssertionError:
 
 
 def check_layer(
-    layer: Layer[Any], x: Array, *, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0
+    layer: Layer[Any] | MergeLayer[Any],
+    *inputs: npt.ArrayLike,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    seed: int = 0,
 ) -> None:
-    """Run the layer contract on ``layer`` with the example input ``x``.
+    """Run the layer contract on ``layer`` with example inputs (one for a `Layer`,
+    one per input for a `MergeLayer`).
 
-    The checks run on deep copies; ``layer`` itself is left untouched. Stochastic
-    layers must be deterministic while checked (e.g. put them in eval mode).
+    The checks, in order: backward before forward raises; forward leaves its inputs
+    alone and gives a stable output shape and dtype; backward leaves its incoming
+    gradient alone and returns one gradient per input; every input's and parameter's
+    gradient matches central finite differences (in float64); parameter gradients
+    add up over two backward passes; backward after ``unstash()`` sees the stashed
+    forward (all state is in ``self.cache``); float32 in -> float32 out.
+
+    They run on deep copies; ``layer`` itself is left untouched. Stochastic layers
+    must be deterministic while checked (e.g. put them in eval mode).
 
     Raises
     ------
     AssertionError
         Naming the failed check and, for gradients, the input or parameter and the
         worst mismatch (index, analytic vs numeric).
+    TypeError
+        ``inputs`` do not suit ``layer`` (count), a misuse rather than a failure.
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg
+    >>> check_layer(mg.Dense(3, 2, rng=0), np.ones((4, 3)))
+    >>> check_layer(mg.Add(), np.ones((4, 3)), np.zeros((4, 3)))
     """
+    try:
+        check_arity(layer, len(inputs))
+    except ValueError as exc:
+        raise TypeError(f"check_layer: {exc} (example inputs)") from None
+    merge = isinstance(layer, MergeLayer)
     rng = np.random.default_rng(seed)
-    x64 = np.array(x, dtype=np.float64)
+    xs = [np.array(x, dtype=np.float64) for x in inputs]
+    names = ["input"] if len(xs) == 1 and not merge else [f"input {i}" for i in range(len(xs))]
+
+    def forward(model: Any, arrays: Sequence[Array]) -> Array:
+        y: Array = model.forward(*arrays)
+        return y
+
+    def backward(model: Any, grad: Array) -> list[Array]:
+        grads = list(model.backward(grad)) if merge else [model.backward(grad)]
+        if len(grads) != len(xs):
+            raise _fail(layer, "gradient count",
+                        f"backward() returned {len(grads)} gradients for {len(xs)} inputs")
+        return grads
+
+    def fresh_inputs() -> list[Array]:
+        return [x.copy() for x in xs]
 
     # Backward before any forward must raise, not return garbage.
     fresh = copy.deepcopy(layer)
     fresh.clear_cache()
-    probe = _with_dtype(layer, np.float64)
-    y = probe.forward(x64.copy())
+    y = forward(_with_dtype(layer, np.float64), fresh_inputs())
     try:
         fresh.backward(np.ones_like(y))
     except (RuntimeError, ValueError):
@@ -137,15 +178,16 @@ def check_layer(
     else:
         raise _fail(layer, "backward before forward", "backward() did not raise")
 
-    # Forward leaves its input alone; output shape and dtype are stable.
+    # Forward leaves its inputs alone; output shape and dtype are stable.
     model = _with_dtype(layer, np.float64)
-    x_in = x64.copy()
-    y = model.forward(x_in)
-    if not np.array_equal(x_in, x64):
-        raise _fail(layer, "input mutation", "forward() modified its input array")
+    given = fresh_inputs()
+    y = forward(model, given)
+    for name, x_in, x in zip(names, given, xs):
+        if not np.array_equal(x_in, x):
+            raise _fail(layer, "input mutation", f"forward() modified its {name} array")
     if y.dtype != np.float64:
         raise _fail(layer, "dtype", f"float64 input gave a {y.dtype} output")
-    y_again = model.forward(x64.copy())
+    y_again = forward(model, fresh_inputs())
     if y_again.shape != y.shape or y_again.dtype != y.dtype:
         raise _fail(layer, "output stability", f"shape/dtype changed from {y.shape} "
                     f"{y.dtype} to {y_again.shape} {y_again.dtype} on the same input")
@@ -153,32 +195,30 @@ def check_layer(
     # Gradients against finite differences of  L = Σ y ⊙ R  for a random R.
     upstream = rng.standard_normal(y.shape)
     params = model.parameters()
-
-    def loss_and_grads(x_arg: Array, *_params: Array) -> tuple[float, list[Array]]:
-        model.zero_grad()
-        value = float(np.sum(model.forward(x_arg) * upstream))
-        return value, [model.backward(upstream), *(p.grad for p in params)]
-
     g = upstream.copy()
-    model.forward(x64.copy())
-    model.backward(g)
+    backward(model, g)
     if not np.array_equal(g, upstream):
         raise _fail(layer, "gradient mutation", "backward() modified its grad_out")
 
-    names = ["input", *(f"parameter {n!r}" for n, _ in model.named_parameters())]
+    def loss_and_grads(*arrays: Array) -> tuple[float, list[Array]]:
+        model.zero_grad()
+        value = float(np.sum(forward(model, arrays[: len(xs)]) * upstream))
+        return value, [*backward(model, upstream), *(p.grad for p in params)]
+
+    names += [f"parameter {n!r}" for n, _ in model.named_parameters()]
     try:
-        gradcheck(loss_and_grads, x64.copy(), *(p.data for p in params),
+        gradcheck(loss_and_grads, *fresh_inputs(), *(p.data for p in params),
                   names=names, rtol=rtol, atol=atol)
     except AssertionError as exc:
         raise _fail(layer, "finite differences", str(exc)) from None
 
     # Parameter gradients accumulate over two backward passes.
     model.zero_grad()
-    model.forward(x64.copy())
-    model.backward(upstream)
+    forward(model, fresh_inputs())
+    backward(model, upstream)
     once = [p.grad.copy() for p in params]
-    model.forward(x64.copy())
-    model.backward(upstream)
+    forward(model, fresh_inputs())
+    backward(model, upstream)
     for (name, p), g1 in zip(model.named_parameters(), once):
         if not np.allclose(p.grad, 2 * g1, rtol=1e-12, atol=1e-12):
             raise _fail(layer, "gradient accumulation",
@@ -186,22 +226,23 @@ def check_layer(
 
     # The cache can be stashed and restored: backward sees the forward it belongs to.
     model.zero_grad()
-    model.forward(x64.copy())
+    forward(model, fresh_inputs())
     stashed = model.stash()
-    expected = [model.backward(upstream).copy(), *(p.grad.copy() for p in params)]
+    expected = [g.copy() for g in backward(model, upstream)] + [p.grad.copy() for p in params]
     model.zero_grad()
-    model.forward(x64.copy() + rng.standard_normal(x64.shape))
+    forward(model, [x + rng.standard_normal(x.shape) for x in xs])
     model.unstash(stashed)
-    got = [model.backward(upstream), *(p.grad for p in params)]
+    got = [*backward(model, upstream), *(p.grad for p in params)]
     if not all(np.allclose(a, b, rtol=1e-12, atol=1e-12) for a, b in zip(got, expected)):
         raise _fail(layer, "stash/unstash", "backward after unstash() did not match the "
                     "stashed forward; keep all forward state in self.cache")
 
     # float32 end to end.
     model32 = _with_dtype(layer, np.float32)
-    y32 = model32.forward(x64.astype(np.float32))
-    grad32 = model32.backward(upstream.astype(np.float32))
-    for what, array in [("output", y32), ("input gradient", grad32),
+    y32 = forward(model32, [x.astype(np.float32) for x in xs])
+    grads32 = backward(model32, upstream.astype(np.float32))
+    for what, array in [("output", y32),
+                        *((f"gradient of {n}", g) for n, g in zip(names, grads32)),
                         *((f"gradient of {n!r}", p.grad) for n, p in model32.named_parameters())]:
         if array.dtype != np.float32:
             raise _fail(layer, "float32", f"float32 model and input gave a {array.dtype} {what}")

@@ -1,0 +1,131 @@
+"""Merge layers: `Add` and `Concat` join several branches of a `Graph` into one.
+
+Both are parameter-free merge layers (`MergeLayer`). Inputs are ``(batch, features)``
+batches like every layer's; they compute in the NumPy promotion of the inputs' floating dtypes
+(float32 branches stay float32; bool/int inputs count as float64), and return each
+input's gradient in that dtype -- the layer upstream casts it to its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from typing_extensions import override
+
+from minigrad.base import Array, MergeLayer, as_batch, as_grad, check_arity
+
+
+def _batches(layer: MergeLayer[Any], xs: tuple[Array, ...]) -> tuple[list[Array], np.dtype[Any]]:
+    """Validate the count and each of ``xs``; return them and their common dtype."""
+    check_arity(layer, len(xs))
+    batches = [as_batch(layer, x) for x in xs]
+    return batches, np.result_type(*batches)
+
+
+def _shapes(batches: list[Array]) -> str:
+    return ", ".join(str(batch.shape) for batch in batches)
+
+
+class Add(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], int]]):
+    """Elementwise sum of two or more batches of one shape: ``y = x_1 + ... + x_k``.
+
+    Backward: ``dL/dx_i = G`` for every ``i`` -- the incoming gradient itself, once
+    per input, with no copies (callers never mutate it). No broadcasting: inputs of
+    different shapes are an error, not a silently stretched sum.
+
+    Cache: the output's shape and dtype and the number of inputs.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two inputs, or inputs of different shapes (all are named).
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg
+    >>> mg.Add()(np.ones((2, 3)), np.full((2, 3), 2.0))
+    array([[3., 3., 3.],
+           [3., 3., 3.]])
+    """
+
+    @override
+    def forward(self, *xs: Array) -> Array:
+        batches, dtype = _batches(self, xs)
+        shape = batches[0].shape
+        if any(batch.shape != shape for batch in batches):
+            raise ValueError(f"{self!r} expected inputs of one shape, got {_shapes(batches)}")
+        out = np.add(batches[0], batches[1], dtype=dtype)
+        for batch in batches[2:]:
+            out += batch
+        self.cache = (shape, dtype, len(batches))
+        return out
+
+    @override
+    def backward(self, grad_out: Array) -> tuple[Array, ...]:
+        shape, dtype, count = self.saved()
+        return (as_grad(self, grad_out, shape, dtype),) * count
+
+
+class Concat(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], list[int]]]):
+    """Join two or more batches along ``axis``: ``y = [x_1 | x_2 | ... | x_k]``.
+
+    With the default ``axis=-1`` the features are joined: ``(N, d_1), ..., (N, d_k) ->
+    (N, d_1 + ... + d_k)``. Backward splits ``G`` back into the inputs' pieces (views
+    of ``G``, no copies).
+
+    Cache: the output's shape and dtype and the offsets where the inputs start.
+
+    Parameters
+    ----------
+    axis : {-1, 0, 1, -2}
+        The axis of the ``(batch, features)`` inputs to join along; the inputs must
+        agree on the other one.
+
+    Raises
+    ------
+    ValueError
+        A bad ``axis`` (at construction); fewer than two inputs, or inputs whose
+        shapes disagree off ``axis`` (all are named).
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg
+    >>> mg.Concat()(np.zeros((2, 1)), np.ones((2, 2)))
+    array([[0., 1., 1.],
+           [0., 1., 1.]])
+    """
+
+    def __init__(self, axis: int = -1) -> None:
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool) or not (
+            -2 <= axis <= 1
+        ):
+            raise ValueError(
+                f"Concat: axis must be -1, 0, 1 or -2 for (batch, features) inputs, "
+                f"got {axis!r}"
+            )
+        self.axis = int(axis)
+
+    @override
+    def forward(self, *xs: Array) -> Array:
+        batches, dtype = _batches(self, xs)
+        other = 1 - self.axis % 2  # the axis that must agree
+        if any(batch.shape[other] != batches[0].shape[other] for batch in batches):
+            raise ValueError(
+                f"{self!r} expected inputs of one size along axis {other}, "
+                f"got {_shapes(batches)}"
+            )
+        out = np.concatenate(batches, axis=self.axis, dtype=dtype)
+        offsets = np.cumsum([batch.shape[self.axis] for batch in batches[:-1]]).tolist()
+        self.cache = (out.shape, dtype, offsets)
+        return out
+
+    @override
+    def backward(self, grad_out: Array) -> tuple[Array, ...]:
+        shape, dtype, offsets = self.saved()
+        grad = as_grad(self, grad_out, shape, dtype)
+        return tuple(np.split(grad, offsets, axis=self.axis))
+
+    @override
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"

@@ -1,0 +1,64 @@
+"""Every built-in layer, merge layer and container meets the contract of `check_layer`.
+
+To cover a new built-in, add one line to `BUILTINS`: a name, a factory, and the shapes
+of its example inputs (one shape per input). `test_every_exported_layer_is_listed`
+fails until an exported layer class has a line.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.testing import check_layer
+
+
+def residual_block(width: int, seed: int) -> mg.Graph:
+    return mg.Graph({
+        "fc": (mg.Dense(width, width, rng=seed), "input"),
+        "act": (mg.Sigmoid(), "fc"),
+        "out": (mg.Add(), ("input", "act")),
+    })
+
+
+# name -> (factory, input shapes)
+BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
+    "Dense": (lambda: mg.Dense(3, 2, rng=0), [(4, 3)]),
+    "Dense-float32": (lambda: mg.Dense(3, 2, rng=0, dtype=np.float32), [(4, 3)]),
+    "Bias": (lambda: mg.Bias(), [(4, 3)]),
+    "Identity": (lambda: mg.Identity(), [(4, 3)]),
+    "Sigmoid": (lambda: mg.Sigmoid(), [(4, 3)]),
+    "ReLU": (lambda: mg.ReLU(), [(4, 3)]),
+    "LeakyReLU": (lambda: mg.LeakyReLU(0.1), [(4, 3)]),
+    "Tanh": (lambda: mg.Tanh(), [(4, 3)]),
+    "Softmax": (lambda: mg.Softmax(), [(4, 3)]),
+    "Dropout-eval": (lambda: mg.Dropout(0.5, rng=0).eval(), [(4, 3)]),
+    "Add": (lambda: mg.Add(), [(4, 3), (4, 3)]),
+    "Add-3": (lambda: mg.Add(), [(2, 2), (2, 2), (2, 2)]),
+    "Concat": (lambda: mg.Concat(), [(4, 3), (4, 1)]),
+    "Concat-axis0": (lambda: mg.Concat(axis=0), [(2, 3), (1, 3), (3, 3)]),
+    "Sequential": (lambda: mg.Sequential(mg.Bias(), mg.Dense(4, 2, rng=1), mg.Sigmoid()),
+                   [(4, 3)]),
+    "Graph": (lambda: residual_block(3, 2), [(4, 3)]),
+}
+
+
+@pytest.mark.parametrize("name", list(BUILTINS))
+def test_builtin_meets_the_layer_contract(name):
+    factory, shapes = BUILTINS[name]
+    rng = np.random.default_rng(len(name))
+    check_layer(factory(), *(2 * rng.standard_normal(shape) for shape in shapes))
+
+
+def test_every_exported_layer_is_listed():
+    exported = {
+        value for value in vars(mg).values()
+        if inspect.isclass(value) and issubclass(value, (mg.Layer, mg.MergeLayer))
+        and not inspect.isabstract(value)
+    }
+    listed = {type(factory()) for factory, _ in BUILTINS.values()}
+    assert exported - listed == set(), "add these to BUILTINS"
