@@ -56,8 +56,10 @@ class Optimizer(ABC):
     """Base: the parameter list, hyperparameters, per-parameter state and scratch space.
 
     A subclass validates its hyperparameters in `_validated`, names the per-parameter
-    arrays it keeps in `_state_names`, and implements `step`. Hyperparameters are plain
-    attributes (``opt.lr = 0.01`` changes the learning rate from the next step).
+    arrays it keeps in `_state_names`, passes its constructor's hyperparameters to
+    `_configure`, and implements `step`; `state_dict` and `load_state_dict` then work
+    unchanged. Hyperparameters are plain attributes (``opt.lr = 0.01`` changes the
+    learning rate from the next step).
 
     Attributes
     ----------
