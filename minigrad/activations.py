@@ -65,6 +65,15 @@ class Activation(Layer[Array]):
     validation and caching.
 
     Cache: the output ``y``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        From ``forward``: an input that is not a non-empty real 2-D batch; from
+        ``backward``: a gradient of another shape than the last output. Both name the
+        layer.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     @abstractmethod

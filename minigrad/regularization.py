@@ -42,7 +42,12 @@ class Dropout(Layer[DropoutCache]):
     Raises
     ------
     ValueError
-        If ``p`` is not a number in [0, 1).
+        If ``p`` is not a number in [0, 1); an input that is not a non-empty 2-D batch,
+        or a gradient of another shape than the last output (naming the layer).
+    TypeError
+        A non-real input or gradient.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     def __init__(self, p: float = 0.5, rng: init.SeedLike = None) -> None:

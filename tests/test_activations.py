@@ -230,3 +230,18 @@ def test_train_and_eval_propagate_through_sequential_and_drive_dropout():
 def test_reprs():
     assert repr(mg.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
     assert repr(mg.Dropout(0.25)) == "Dropout(p=0.25)"
+
+
+@pytest.mark.parametrize("make", LAYERS.values(), ids=LAYERS.keys())
+def test_bad_input_and_gradients_raise_naming_the_layer(make):
+    layer = make()
+    name = type(layer).__name__
+    with pytest.raises(ValueError, match=rf"{name}\(.*\) expected input of shape \(batch, "
+                                         r"features\), got \(3,\)"):
+        layer(np.zeros(3))
+    with pytest.raises(TypeError, match=rf"{name}\(.*\) expected a real numeric input"):
+        layer(np.array([["a"]]))
+    layer(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=rf"{name}\(.*\)\.backward expected a gradient of "
+                                         r"shape \(2, 2\) .* got \(3, 2\)"):
+        layer.backward(np.zeros((3, 2)))
