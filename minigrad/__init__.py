@@ -12,9 +12,14 @@ from minigrad import init, testing
 from minigrad.activations import Sigmoid
 from minigrad.base import Array, Layer, Module, Parameter
 from minigrad.containers import Sequential
+from minigrad.data import batches
+from minigrad.io import load, save
 from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import Loss, MSELoss
+from minigrad.metrics import accuracy
 from minigrad.optimizers import SGD, Optimizer
+from minigrad.summary import summary
+from minigrad.training import Callback, EarlyStopping, History, fit, predict
 
 __version__ = "0.1.0"
 
@@ -22,7 +27,10 @@ __all__ = [
     "SGD",
     "Array",
     "Bias",
+    "Callback",
     "Dense",
+    "EarlyStopping",
+    "History",
     "Identity",
     "Layer",
     "Loss",
@@ -33,6 +41,13 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "__version__",
+    "accuracy",
+    "batches",
+    "fit",
     "init",
+    "load",
+    "predict",
+    "save",
+    "summary",
     "testing",
 ]
