@@ -153,22 +153,24 @@ def _read(path: str) -> dict[str, Array]:
     Errors of the operating system (no such file, no permission) pass through as they
     are; anything wrong with the contents becomes a ValueError naming ``path``.
     """
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a NumPy file at all
-        raise _unreadable(path, exc) from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise _unreadable(path, "it holds a single .npy array, not an .npz archive")
-    with archive:
-        state: dict[str, Array] = {}
-        for key in archive:
-            try:
-                state[key] = archive[key]
-            except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-                reason: object = exc
-                if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
-                    reason = "it holds pickled Python objects, which are never loaded"
-                raise _unreadable(path, f"entry {key!r}: {reason}") from None
+    # Opened here, not by np.load, so the file is closed however the parse fails.
+    with open(path, "rb") as file:
+        try:
+            archive = np.load(file, allow_pickle=False)
+        except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a NumPy file at all
+            raise _unreadable(path, exc) from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise _unreadable(path, "it holds a single .npy array, not an .npz archive")
+        with archive:
+            state: dict[str, Array] = {}
+            for key in archive:
+                try:
+                    state[key] = archive[key]
+                except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                    reason: object = exc
+                    if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
+                        reason = "it holds pickled Python objects, which are never loaded"
+                    raise _unreadable(path, f"entry {key!r}: {reason}") from None
     return state
 
 

@@ -88,7 +88,8 @@ def summary(model: Layer[Any], input_shape: Sequence[int | None]) -> str:
     input_shape : sequence of int or None
         The input's shape including the batch dimension, e.g. ``(None, 64)``.
     """
-    batch, *rest = input_shape
+    shape = tuple(input_shape)
+    batch, rest = (shape[0], shape[1:]) if shape else (None, ())
     features = tuple(d for d in rest if isinstance(d, int) and d > 0)
     if not rest or len(features) != len(rest):
         raise ValueError(
