@@ -9,7 +9,7 @@
 """
 
 from minigrad import init, testing
-from minigrad.activations import Sigmoid
+from minigrad.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.base import Array, Layer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.data import batches
@@ -18,6 +18,7 @@ from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import Loss, MSELoss
 from minigrad.metrics import accuracy
 from minigrad.optimizers import SGD, Optimizer
+from minigrad.regularization import Dropout
 from minigrad.summary import summary
 from minigrad.training import Callback, EarlyStopping, History, fit, predict
 
@@ -29,17 +30,22 @@ __all__ = [
     "Bias",
     "Callback",
     "Dense",
+    "Dropout",
     "EarlyStopping",
     "History",
     "Identity",
     "Layer",
+    "LeakyReLU",
     "Loss",
     "MSELoss",
     "Module",
     "Optimizer",
     "Parameter",
+    "ReLU",
     "Sequential",
     "Sigmoid",
+    "Softmax",
+    "Tanh",
     "__version__",
     "accuracy",
     "batches",

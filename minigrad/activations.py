@@ -1,4 +1,8 @@
-"""Elementwise activations: parameter-free layers that cache their output."""
+"""Activations: parameter-free layers that cache their output.
+
+Each keeps a floating input's dtype (bool/int become float64) and is finite for every
+finite input: nothing here overflows, even at ±1e4 in float32.
+"""
 
 from __future__ import annotations
 
@@ -48,4 +52,134 @@ class Sigmoid(Layer[Array]):
         grad_in = np.subtract(1, y)
         grad_in *= y
         grad_in *= g
+        return grad_in
+
+
+class ReLU(Layer[Array]):
+    """Rectified linear unit: ``y = max(x, 0)``; ``dL/dx = G ⊙ [y > 0]``.
+
+    At ``x = 0`` the gradient is taken as 0, as in PyTorch. Shapes: ``(N, D) -> (N, D)``.
+
+    Cache: the output ``y`` (its sign is the input's).
+    """
+
+    @override
+    def forward(self, x: Array) -> Array:
+        y = np.maximum(as_batch(self, x), 0)
+        self.cache = y
+        return y
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        y = self.saved()
+        g = as_grad(self, grad_out, y.shape, y.dtype)
+        grad_in: Array = g * (y > 0)
+        return grad_in
+
+
+class LeakyReLU(Layer[Array]):
+    """``y = x`` for ``x > 0``, ``y = a · x`` otherwise; ``dL/dx = G ⊙ (1 or a)``.
+
+    At ``x = 0`` the slope ``a`` is used, as in PyTorch. Shapes: ``(N, D) -> (N, D)``.
+
+    Cache: the output ``y``. With ``a ≥ 0``, ``y > 0`` exactly where ``x > 0``.
+
+    Parameters
+    ----------
+    negative_slope : float ≥ 0, default 0.01
+        ``a``, the slope for ``x ≤ 0`` (Keras' rule; it keeps the cached output
+        enough for backward).
+
+    Raises
+    ------
+    ValueError
+        If ``negative_slope`` is not a finite number ≥ 0.
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        if (
+            isinstance(negative_slope, bool)
+            or not isinstance(negative_slope, (int, float, np.integer, np.floating))
+            or not (np.isfinite(negative_slope) and negative_slope >= 0)
+        ):
+            raise ValueError(
+                f"LeakyReLU: negative_slope must be a finite number >= 0, got {negative_slope!r}"
+            )
+        self.negative_slope = float(negative_slope)
+
+    @override
+    def forward(self, x: Array) -> Array:
+        x = as_batch(self, x)
+        y = np.where(x > 0, x, x * self.negative_slope)
+        self.cache = y
+        return y
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        y = self.saved()
+        g = as_grad(self, grad_out, y.shape, y.dtype)
+        grad_in: Array = np.where(y > 0, g, g * self.negative_slope)
+        return grad_in
+
+    @override
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Tanh(Layer[Array]):
+    """``y = tanh(x)``; ``dL/dx = G ⊙ (1 − y²)``. Shapes: ``(N, D) -> (N, D)``.
+
+    Cache: the output ``y``.
+    """
+
+    @override
+    def forward(self, x: Array) -> Array:
+        y = np.tanh(as_batch(self, x))
+        self.cache = y
+        return y
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        y = self.saved()
+        g = as_grad(self, grad_out, y.shape, y.dtype)
+        grad_in = np.square(y)
+        np.subtract(1, grad_in, out=grad_in)
+        grad_in *= g
+        return grad_in
+
+
+class Softmax(Layer[Array]):
+    """Softmax over the last axis: each row becomes a probability vector.
+
+    ``y_i = exp(x_i − m) / Σ_j exp(x_j − m)`` with ``m = max_j x_j``: subtracting the
+    row max leaves ``y`` unchanged and keeps every ``exp`` in (0, 1], so nothing
+    overflows. Shapes: ``(N, C) -> (N, C)``.
+
+    Backward, with ``G = dL/dy`` and the Jacobian ``diag(y) − y yᵀ`` of each row::
+
+        dL/dx = y ⊙ (G − Σ_j G_j y_j)
+
+    computed row by row in O(N·C), never forming the (N, C, C) Jacobian.
+
+    Cache: the output ``y``.
+
+    For classification, feed raw logits to `CrossEntropyLoss` instead: it fuses the
+    softmax with the log and is more accurate.
+    """
+
+    @override
+    def forward(self, x: Array) -> Array:
+        x = as_batch(self, x)
+        y: Array = x - x.max(axis=-1, keepdims=True)
+        np.exp(y, out=y)
+        y /= y.sum(axis=-1, keepdims=True)
+        self.cache = y
+        return y
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        y = self.saved()
+        g = as_grad(self, grad_out, y.shape, y.dtype)
+        grad_in: Array = g - np.sum(g * y, axis=-1, keepdims=True)
+        grad_in *= y
         return grad_in

@@ -54,9 +54,12 @@ class Sequential(Layer[None]):
     def __init__(self, *layers: Layer[Any]) -> None:
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
-                raise TypeError(
-                    f"Sequential: argument {index} must be a Layer, got {type(layer).__name__}"
+                got = (
+                    f"the class {layer.__name__}; did you mean {layer.__name__}()?"
+                    if isinstance(layer, type)
+                    else type(layer).__name__
                 )
+                raise TypeError(f"Sequential: argument {index} must be a Layer, got {got}")
         self.layers: tuple[Layer[Any], ...] = layers
         flags = shared_children(list(layers))
         # Stashed caches, one slot per position, only for positions that need them.

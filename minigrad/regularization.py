@@ -1,0 +1,81 @@
+"""`Dropout`: the layer that behaves differently in training and evaluation mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from typing_extensions import override
+
+from minigrad import init
+from minigrad.base import Array, Layer, as_batch, as_grad
+
+DropoutCache = tuple[Array | None, tuple[int, ...], np.dtype[Any]]
+"""The multiplier of the latest forward (None if it was the identity), output shape, dtype."""
+
+
+class Dropout(Layer[DropoutCache]):
+    """Inverted dropout: in training, zero each unit with probability ``p``.
+
+    With a mask ``k`` of independent Bernoulli(1 − p) draws, in training mode::
+
+        y = x ⊙ k / (1 − p)        dL/dx = G ⊙ k / (1 − p)
+
+    The kept units are scaled up so that ``E[y] = x``: evaluation mode needs no
+    rescaling and is the identity, ``y = x``, ``dL/dx = G``. The mode is the layer's
+    ``training`` flag (`train` / `eval`, propagated by containers); ``backward`` uses
+    the mask of the forward it belongs to whatever the mode is by then.
+
+    Shapes: ``(N, D) -> (N, D)``; keeps a floating input's dtype.
+
+    Cache: the multiplier ``k / (1 − p)`` in the input's dtype (None in evaluation mode
+    or for ``p = 0``), and the output's shape and dtype.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Probability of dropping a unit.
+    rng : int, numpy Generator or RandomState, optional
+        Source of the masks; None draws fresh OS entropy. A fixed ``rng`` gives the same
+        sequence of masks.
+
+    Raises
+    ------
+    ValueError
+        If ``p`` is not a number in [0, 1).
+    """
+
+    def __init__(self, p: float = 0.5, rng: init.SeedLike = None) -> None:
+        if (
+            isinstance(p, bool)
+            or not isinstance(p, (int, float, np.integer, np.floating))
+            or not 0 <= p < 1
+        ):
+            raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = init.make_rng(rng)
+
+    @override
+    def forward(self, x: Array) -> Array:
+        x = as_batch(self, x)
+        if not self.training or self.p == 0:
+            self.cache = (None, x.shape, x.dtype)
+            return x
+        keep = self.rng.random(x.shape) >= self.p
+        multiplier = np.multiply(keep, 1 / (1 - self.p), dtype=x.dtype)
+        self.cache = (multiplier, x.shape, x.dtype)
+        y: Array = x * multiplier
+        return y
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        multiplier, shape, dtype = self.saved()
+        g = as_grad(self, grad_out, shape, dtype)
+        if multiplier is None:
+            return g
+        grad_in: Array = g * multiplier
+        return grad_in
+
+    @override
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
