@@ -94,6 +94,15 @@ def test_the_model_is_left_as_it_was():
     assert all("forward" not in vars(m) for m in model.modules())
 
 
+def test_dropout_is_off_and_its_rng_untouched():
+    dropout = mg.Dropout(0.5, rng=0)
+    model = mg.Sequential(mg.Dense(3, 3, rng=0), dropout)
+    state = dropout.rng.bit_generator.state
+    assert "(None, 3)" in mg.summary(model, (None, 3))
+    assert dropout.rng.bit_generator.state == state
+    assert dropout.training
+
+
 def test_a_failing_forward_leaves_no_trace():
     model = mg.Sequential(mg.Dense(3, 3, rng=0), mg.Sigmoid())
     with pytest.raises(ValueError, match=r"at Sequential\[0\]: Dense\(3→3\) expected"):

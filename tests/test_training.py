@@ -138,15 +138,18 @@ def test_history_has_loss_metrics_and_their_validation_twins():
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == 4 for v in history.history.values())
     assert history.epoch == [0, 1, 2, 3]
-    pred = model(Xv)  # the final model, full batch
+    pred = model.eval()(Xv)  # the final model, full batch, without dropout
+    model.train()
     assert history.history["val_loss"][-1] == pytest.approx(mg.MSELoss()(pred, yv), rel=1e-12)
     assert history.history["val_accuracy"][-1] == mg.accuracy(pred, yv)
     assert history.history["loss"][-1] < history.history["loss"][0]
+    assert not np.array_equal(model(Xv), pred)  # dropout really is on in training mode
 
 
 def make_model_2d(seed=0):
-    return mg.Sequential(mg.Bias(), mg.Dense(3, 4, rng=seed), mg.Sigmoid(), mg.Bias(),
-                         mg.Dense(5, 1, rng=seed + 1), mg.Sigmoid())
+    return mg.Sequential(mg.Bias(), mg.Dense(3, 4, rng=seed), mg.Sigmoid(),
+                         mg.Dropout(0.5, rng=seed), mg.Bias(), mg.Dense(5, 1, rng=seed + 1),
+                         mg.Sigmoid())
 
 
 def test_training_mode_during_epochs_eval_for_validation_and_modes_restored():
