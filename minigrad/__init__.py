@@ -15,9 +15,9 @@ from minigrad.containers import Sequential
 from minigrad.data import batches
 from minigrad.io import load, save
 from minigrad.layers import Bias, Dense, Identity
-from minigrad.losses import Loss, MSELoss
+from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from minigrad.metrics import accuracy
-from minigrad.optimizers import SGD, Optimizer
+from minigrad.optimizers import SGD, Adam, Optimizer
 from minigrad.regularization import Dropout
 from minigrad.summary import summary
 from minigrad.training import Callback, EarlyStopping, History, fit, predict
@@ -26,9 +26,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SGD",
+    "Adam",
     "Array",
+    "BCEWithLogitsLoss",
     "Bias",
     "Callback",
+    "CrossEntropyLoss",
     "Dense",
     "Dropout",
     "EarlyStopping",

@@ -6,6 +6,8 @@ finite input: nothing here overflows, even at ±1e4 in float32.
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 from typing_extensions import override
 
@@ -55,7 +57,37 @@ class Sigmoid(Layer[Array]):
         return grad_in
 
 
-class ReLU(Layer[Array]):
+class Activation(Layer[Array]):
+    """A layer whose backward needs only its own output ``y = f(x)``.
+
+    Subclasses give ``function`` (f on a validated batch) and ``gradient`` (dL/dx from
+    ``y`` and ``G = dL/dy``, without modifying either); forward and backward do the
+    validation and caching.
+
+    Cache: the output ``y``.
+    """
+
+    @abstractmethod
+    def function(self, x: Array) -> Array:
+        """``y = f(x)`` for a validated 2-D floating batch ``x`` (not to be modified)."""
+
+    @abstractmethod
+    def gradient(self, y: Array, g: Array) -> Array:
+        """``dL/dx`` given the output ``y`` and ``g = dL/dy`` (both read-only)."""
+
+    @override
+    def forward(self, x: Array) -> Array:
+        y = self.function(as_batch(self, x))
+        self.cache = y
+        return y
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        y = self.saved()
+        return self.gradient(y, as_grad(self, grad_out, y.shape, y.dtype))
+
+
+class ReLU(Activation):
     """Rectified linear unit: ``y = max(x, 0)``; ``dL/dx = G ⊙ [y > 0]``.
 
     At ``x = 0`` the gradient is taken as 0, as in PyTorch. Shapes: ``(N, D) -> (N, D)``.
@@ -64,20 +96,16 @@ class ReLU(Layer[Array]):
     """
 
     @override
-    def forward(self, x: Array) -> Array:
-        y = np.maximum(as_batch(self, x), 0)
-        self.cache = y
-        return y
+    def function(self, x: Array) -> Array:
+        return np.maximum(x, 0)
 
     @override
-    def backward(self, grad_out: Array) -> Array:
-        y = self.saved()
-        g = as_grad(self, grad_out, y.shape, y.dtype)
+    def gradient(self, y: Array, g: Array) -> Array:
         grad_in: Array = g * (y > 0)
         return grad_in
 
 
-class LeakyReLU(Layer[Array]):
+class LeakyReLU(Activation):
     """``y = x`` for ``x > 0``, ``y = a · x`` otherwise; ``dL/dx = G ⊙ (1 or a)``.
 
     At ``x = 0`` the slope ``a`` is used, as in PyTorch. Shapes: ``(N, D) -> (N, D)``.
@@ -108,16 +136,12 @@ class LeakyReLU(Layer[Array]):
         self.negative_slope = float(negative_slope)
 
     @override
-    def forward(self, x: Array) -> Array:
-        x = as_batch(self, x)
-        y = np.where(x > 0, x, x * self.negative_slope)
-        self.cache = y
+    def function(self, x: Array) -> Array:
+        y: Array = np.where(x > 0, x, x * self.negative_slope)
         return y
 
     @override
-    def backward(self, grad_out: Array) -> Array:
-        y = self.saved()
-        g = as_grad(self, grad_out, y.shape, y.dtype)
+    def gradient(self, y: Array, g: Array) -> Array:
         grad_in: Array = np.where(y > 0, g, g * self.negative_slope)
         return grad_in
 
@@ -126,29 +150,25 @@ class LeakyReLU(Layer[Array]):
         return f"negative_slope={self.negative_slope}"
 
 
-class Tanh(Layer[Array]):
+class Tanh(Activation):
     """``y = tanh(x)``; ``dL/dx = G ⊙ (1 − y²)``. Shapes: ``(N, D) -> (N, D)``.
 
     Cache: the output ``y``.
     """
 
     @override
-    def forward(self, x: Array) -> Array:
-        y = np.tanh(as_batch(self, x))
-        self.cache = y
-        return y
+    def function(self, x: Array) -> Array:
+        return np.tanh(x)
 
     @override
-    def backward(self, grad_out: Array) -> Array:
-        y = self.saved()
-        g = as_grad(self, grad_out, y.shape, y.dtype)
+    def gradient(self, y: Array, g: Array) -> Array:
         grad_in = np.square(y)
         np.subtract(1, grad_in, out=grad_in)
         grad_in *= g
         return grad_in
 
 
-class Softmax(Layer[Array]):
+class Softmax(Activation):
     """Softmax over the last axis: each row becomes a probability vector.
 
     ``y_i = exp(x_i − m) / Σ_j exp(x_j − m)`` with ``m = max_j x_j``: subtracting the
@@ -168,18 +188,14 @@ class Softmax(Layer[Array]):
     """
 
     @override
-    def forward(self, x: Array) -> Array:
-        x = as_batch(self, x)
+    def function(self, x: Array) -> Array:
         y: Array = x - x.max(axis=-1, keepdims=True)
         np.exp(y, out=y)
         y /= y.sum(axis=-1, keepdims=True)
-        self.cache = y
         return y
 
     @override
-    def backward(self, grad_out: Array) -> Array:
-        y = self.saved()
-        g = as_grad(self, grad_out, y.shape, y.dtype)
+    def gradient(self, y: Array, g: Array) -> Array:
         grad_in: Array = g - np.sum(g * y, axis=-1, keepdims=True)
         grad_in *= y
         return grad_in
