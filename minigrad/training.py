@@ -341,6 +341,15 @@ def _metric_names(metrics: Sequence[Metric]) -> list[str]:
     return names
 
 
+def _validation_set(validation_data: object) -> tuple[Array, Array]:
+    if not isinstance(validation_data, tuple) or len(validation_data) != 2:
+        raise TypeError("fit: validation_data must be a tuple (X_val, y_val)")
+    X, y = as_dataset("fit (validation_data)", *validation_data)
+    if len(X) == 0:
+        raise ValueError("fit: the validation data is empty")
+    return X, y
+
+
 def _evaluate(
     model: Layer[Any],
     loss_fn: Loss,
@@ -430,13 +439,7 @@ def fit(
     X, y = as_dataset("fit", X, y)
     if len(X) == 0:
         raise ValueError("fit: the training data is empty")
-    validation = None
-    if validation_data is not None:
-        if not isinstance(validation_data, tuple) or len(validation_data) != 2:
-            raise TypeError("fit: validation_data must be a tuple (X_val, y_val)")
-        validation = as_dataset("fit (validation_data)", *validation_data)
-        if len(validation[0]) == 0:
-            raise ValueError("fit: the validation data is empty")
+    validation = None if validation_data is None else _validation_set(validation_data)
     named = dict(zip(_metric_names(metrics), metrics))
     for callback in callbacks:
         if not isinstance(callback, Callback):
@@ -453,11 +456,9 @@ def fit(
             for epoch in range(epochs):
                 if bar is not None:
                     bar.begin_epoch(epoch, steps)
-                logs = _train_epoch(
-                    model, loss_fn, optimizer, batches(X, y, size, shuffle=shuffle,
-                                                       rng=generator),
-                    named, bar, f"epoch {epoch + 1}/{epochs}", steps,
-                )
+                data = batches(X, y, size, shuffle=shuffle, rng=generator)
+                where = f"epoch {epoch + 1}/{epochs}"
+                logs = _train_epoch(model, loss_fn, optimizer, data, named, bar, where, steps)
                 if validation is not None:
                     logs.update(_evaluate(model, loss_fn, *validation, size, named))
                 history.append(epoch, logs)

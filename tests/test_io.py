@@ -98,6 +98,15 @@ def test_non_strict_loading_takes_what_matches():
 # -- save / load ------------------------------------------------------------------------
 
 
+def assert_load_refused(path, error, match):
+    """`mg.load` raises ``error`` and leaves the model exactly as it was."""
+    model = make_model(10)
+    before = weights(model)
+    with pytest.raises(error, match=match):
+        mg.load(model, path)
+    assert_weights_equal(model, before)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_save_load_round_trip_is_exact(tmp_path, dtype):
     source, target = make_model(0, dtype), make_model(10, dtype)
@@ -199,21 +208,13 @@ def test_objects_and_reserved_keys_are_not_saved(tmp_path):
 def test_load_names_the_file_when_keys_do_not_match(tmp_path):
     path = tmp_path / "model.npz"
     mg.save(mg.Sequential(mg.Dense(3, 3, rng=0)), path)
-    model = make_model(10)
-    before = weights(model)
-    with pytest.raises(KeyError, match=r"model.npz.*missing keys \['1.weight', '2.0.weight'\]"):
-        mg.load(model, path)
-    assert_weights_equal(model, before)
+    assert_load_refused(path, KeyError, r"model.npz.*missing keys \['1.weight', '2.0.weight'\]")
 
 
 def test_load_names_the_file_on_a_shape_mismatch(tmp_path):
     path = tmp_path / "model.npz"
     mg.save(mg.Sequential(mg.Bias(), mg.Dense(3, 4, rng=0), mg.Sequential(mg.Dense(4, 2))), path)
-    model = make_model(10)
-    before = weights(model)
-    with pytest.raises(ValueError, match=r"model.npz.*'1.weight' has shape \(3, 4\)"):
-        mg.load(model, path)
-    assert_weights_equal(model, before)
+    assert_load_refused(path, ValueError, r"model.npz.*'1.weight' has shape \(3, 4\)")
 
 
 @pytest.mark.parametrize("keep", [0, 1, 10, 100, 0.5, -1])
@@ -223,11 +224,7 @@ def test_a_truncated_file_is_refused_and_the_model_unchanged(tmp_path, keep):
     data = path.read_bytes()
     cut = int(len(data) * keep) if isinstance(keep, float) else keep % len(data)
     path.write_bytes(data[:cut])
-    model = make_model(10)
-    before = weights(model)
-    with pytest.raises(ValueError, match=r"model.npz' is not a readable minigrad .npz file"):
-        mg.load(model, path)
-    assert_weights_equal(model, before)
+    assert_load_refused(path, ValueError, r"model.npz' is not a readable minigrad .npz file")
 
 
 def test_a_corrupted_entry_is_refused(tmp_path):
@@ -236,11 +233,7 @@ def test_a_corrupted_entry_is_refused(tmp_path):
     data = bytearray(path.read_bytes())
     data[len(data) // 3] ^= 0xFF  # inside an array's bytes: the CRC check catches it
     path.write_bytes(bytes(data))
-    model = make_model(10)
-    before = weights(model)
-    with pytest.raises(ValueError, match=r"not a readable minigrad \.npz file"):
-        mg.load(model, path)
-    assert_weights_equal(model, before)
+    assert_load_refused(path, ValueError, r"not a readable minigrad \.npz file")
 
 
 @pytest.mark.parametrize(
@@ -263,11 +256,7 @@ def test_files_that_are_not_minigrad_files_are_refused(tmp_path, content, match)
         np.savez(path, __minigrad_format__=np.array(2), **make_model(0).state_dict())
     else:
         path.write_bytes(content)
-    model = make_model(10)
-    before = weights(model)
-    with pytest.raises(ValueError, match=match):
-        mg.load(model, path)
-    assert_weights_equal(model, before)
+    assert_load_refused(path, ValueError, match)
 
 
 def test_a_missing_file_is_a_file_not_found_error(tmp_path):
@@ -319,3 +308,68 @@ def test_a_whole_file_pickle_is_refused_and_never_executed(tmp_path):
     with pytest.raises(ValueError, match=r"not a readable minigrad \.npz file"):
         mg.load(make_model(), path)
     assert not sentinel.exists()
+
+
+# -- optimizer state ------------------------------------------------------------------
+
+
+OPTIMIZERS = {
+    "adam": lambda params: mg.Adam(params, lr=0.01),
+    "sgd-nesterov": lambda params: mg.SGD(params, lr=0.1, momentum=0.9, nesterov=True),
+}
+
+
+def fit_some(model, optimizer, seed):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 2)), rng.random(size=(10, 2))
+    mg.fit(model, mg.MSELoss(), optimizer, X, y, epochs=3, batch_size=4, rng=seed,
+           progress=False)
+
+
+@pytest.mark.parametrize("kind", OPTIMIZERS)
+def test_training_resumes_bit_identically_from_saved_model_and_optimizer(tmp_path, kind):
+    make_optimizer = OPTIMIZERS[kind]
+    model = make_model(0)
+    optimizer = make_optimizer(model.parameters())
+    fit_some(model, optimizer, seed=1)
+    mg.save(model, tmp_path / "model.npz")
+    mg.save(optimizer, tmp_path / "optimizer.npz")
+    fit_some(model, optimizer, seed=2)  # the uninterrupted run goes on
+
+    resumed = make_model(10)
+    resumed_optimizer = make_optimizer(resumed.parameters())
+    mg.load(resumed, tmp_path / "model.npz")
+    mg.load(resumed_optimizer, tmp_path / "optimizer.npz")
+    fit_some(resumed, resumed_optimizer, seed=2)
+    assert_weights_equal(resumed, weights(model))
+    assert resumed_optimizer.state_dict().keys() == optimizer.state_dict().keys()
+    for key, value in resumed_optimizer.state_dict().items():
+        np.testing.assert_array_equal(value, optimizer.state_dict()[key])
+
+    # Without the optimizer's state (moments, step count) the run is not the same.
+    restarted = make_model(10)
+    mg.load(restarted, tmp_path / "model.npz")
+    fit_some(restarted, make_optimizer(restarted.parameters()), seed=2)
+    assert not np.array_equal(restarted[1].weight.data, model[1].weight.data)
+
+
+def test_an_optimizer_file_does_not_load_into_the_wrong_object(tmp_path):
+    model = make_model(0)
+    adam = mg.Adam(model.parameters(), lr=0.01)
+    fit_some(model, adam, seed=1)
+    mg.save(adam, tmp_path / "adam.npz")
+    mg.save(model, tmp_path / "model.npz")
+
+    before = weights(model)
+    with pytest.raises(KeyError, match=r"adam\.npz.*unexpected keys"):
+        mg.load(model, tmp_path / "adam.npz")
+    assert_weights_equal(model, before)
+
+    sgd = mg.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sgd_state = sgd.state_dict()
+    with pytest.raises((KeyError, ValueError), match=r"adam\.npz.*SGD\.load_state_dict"):
+        mg.load(sgd, tmp_path / "adam.npz")
+    with pytest.raises(KeyError, match=r"model\.npz.*missing keys"):
+        mg.load(sgd, tmp_path / "model.npz")
+    for key, value in sgd.state_dict().items():
+        np.testing.assert_array_equal(value, sgd_state[key])
