@@ -60,7 +60,8 @@ def save(obj: Stateful, path: StrPath) -> None:
     Raises
     ------
     ValueError
-        A state key uses the reserved name ``"__minigrad_format__"``.
+        A state key uses the reserved name ``"__minigrad_format__"``, or a value is an
+        object array (it could only be stored pickled).
     OSError
         The directory does not exist or cannot be written.
     """
