@@ -171,6 +171,15 @@ class CrossEntropyLoss(Loss):
 
     Cache: ``e^(z − m)``, its row sums, and the targets.
 
+    >>> import numpy as np, minigrad as mg
+    >>> loss = mg.CrossEntropyLoss()
+    >>> logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> round(loss(logits, np.array([0, 2])), 4)  # (log(e² + 2) − 2 + log 3) / 2
+    0.6691
+    >>> loss.backward().round(4)  # (softmax − onehot) / N
+    array([[-0.1065,  0.0533,  0.0533],
+           [ 0.1667,  0.1667, -0.3333]])
+
     Raises
     ------
     ValueError

@@ -171,6 +171,19 @@ def test_dropout_training_gradient_by_finite_differences():
                          x.copy())
 
 
+def test_a_dropout_used_twice_keeps_one_mask_per_use():
+    drop = mg.Dropout(0.5, rng=8)
+    shared = mg.Sequential(drop, mg.Tanh(), drop)
+    # The same draws, from one generator, by two separate instances.
+    stream = np.random.default_rng(8)
+    separate = mg.Sequential(mg.Dropout(0.5, rng=stream), mg.Tanh(), mg.Dropout(0.5, rng=stream))
+    rng = np.random.default_rng(8)
+    x, g = rng.standard_normal((30, 6)), rng.standard_normal((30, 6))
+    np.testing.assert_array_equal(shared(x), separate(x))
+    assert not np.array_equal(separate[0].saved()[0], separate[2].saved()[0])
+    np.testing.assert_array_equal(shared.backward(g), separate.backward(g))
+
+
 def test_dropout_masks_are_deterministic_given_the_rng():
     x = np.ones((8, 8))
     a, b = mg.Dropout(0.5, rng=42), mg.Dropout(0.5, rng=np.random.default_rng(42))

@@ -86,10 +86,13 @@ def test_bce_is_exact_at_extreme_logits(dtype):
     assert grad.dtype == dtype
 
 
-def test_bce_keeps_tiny_gradients():
+def test_bce_keeps_tiny_values_and_gradients():
     loss = mg.BCEWithLogitsLoss(reduction="sum")
+    # A confident right answer costs log(1 + e^−40) ≈ 4e-18, not a rounded 0.
+    value = loss(np.array([40.0]), np.array([1.0]))
+    assert value == pytest.approx(math.exp(-40), rel=1e-15, abs=0)
     loss(np.array([-700.0]), np.array([0.0]))
-    assert loss.backward()[0] == pytest.approx(math.exp(-700), rel=1e-13)  # not rounded to 0
+    assert loss.backward()[0] == pytest.approx(math.exp(-700), rel=1e-13, abs=0)  # σ(−700), not 0
 
 
 # -- CrossEntropyLoss ------------------------------------------------------------------

@@ -298,6 +298,19 @@ def test_training_resumes_bit_identically_after_a_state_dict_round_trip(make_opt
         np.testing.assert_array_equal(value, fresh_opt.state_dict()[key], err_msg=key)
 
 
+def test_load_state_dict_reads_an_npz_archive_directly(tmp_path):
+    w = mg.Parameter(np.ones(3), name="w")
+    opt = mg.Adam([w], lr=0.1)
+    w.grad[...] = [1.0, -2.0, 3.0]
+    opt.step()
+    np.savez(tmp_path / "opt.npz", **opt.state_dict())
+    restored = mg.Adam([mg.Parameter(np.ones(3), name="w")])
+    with np.load(tmp_path / "opt.npz", allow_pickle=False) as archive:
+        restored.load_state_dict(archive)
+    assert restored.steps == 1 and restored.lr == 0.1
+    np.testing.assert_array_equal(restored.state["exp_avg_sq"][0], opt.state["exp_avg_sq"][0])
+
+
 def test_state_dict_is_flat_arrays_and_copies():
     w = mg.Parameter(np.ones((2, 3)), name="w")
     b = mg.Parameter(np.ones(3, np.float32), name="b")
