@@ -12,12 +12,17 @@ from minigrad import init, testing
 from minigrad.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.base import Array, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
+from minigrad.data import batches
 from minigrad.graph import Graph
+from minigrad.io import load, save
 from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from minigrad.merge import Add, Concat
+from minigrad.metrics import accuracy
 from minigrad.optimizers import SGD, Adam, Optimizer
 from minigrad.regularization import Dropout
+from minigrad.summary import summary
+from minigrad.training import Callback, EarlyStopping, History, fit, predict
 
 __version__ = "0.1.0"
 
@@ -28,11 +33,14 @@ __all__ = [
     "Array",
     "BCEWithLogitsLoss",
     "Bias",
+    "Callback",
     "Concat",
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
+    "EarlyStopping",
     "Graph",
+    "History",
     "Identity",
     "Layer",
     "LeakyReLU",
@@ -48,6 +56,13 @@ __all__ = [
     "Softmax",
     "Tanh",
     "__version__",
+    "accuracy",
+    "batches",
+    "fit",
     "init",
+    "load",
+    "predict",
+    "save",
+    "summary",
     "testing",
 ]

@@ -1,0 +1,95 @@
+"""Mini-batches: `batches` cuts a dataset into the pieces one training step sees.
+
+>>> import numpy as np, minigrad as mg
+>>> X, y = np.arange(10).reshape(5, 2), np.arange(5)
+>>> [yb.tolist() for _, yb in mg.batches(X, y, 2, shuffle=False)]
+[[0, 1], [2, 3], [4]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+
+from minigrad.base import Array
+from minigrad.init import SeedLike, make_rng
+
+
+def check_batch_size(owner: str, batch_size: object) -> int:
+    """``batch_size`` as an int >= 1, or a ValueError naming ``owner``."""
+    if (
+        not isinstance(batch_size, (int, np.integer))
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(f"{owner}: batch_size must be an int >= 1, got {batch_size!r}")
+    return int(batch_size)
+
+
+def as_dataset(owner: str, X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Array, Array]:
+    """``X`` and ``y`` as arrays (no copy when they already are) with one row per sample.
+
+    Raises ValueError naming ``owner`` if either is a scalar or their lengths differ.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(
+            f"{owner}: X and y need one row per sample, got shapes {X.shape} and {y.shape}"
+        )
+    if len(X) != len(y):
+        raise ValueError(
+            f"{owner}: X and y must have the same number of samples, "
+            f"got {len(X)} and {len(y)}"
+        )
+    return X, y
+
+
+def batches(
+    X: npt.ArrayLike,
+    y: npt.ArrayLike,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    rng: SeedLike = None,
+) -> Iterator[tuple[Array, Array]]:
+    """Iterate over ``(X[i:j], y[i:j])`` mini-batches, every sample exactly once.
+
+    All batches have ``batch_size`` rows except the last, which keeps the remainder
+    (``N % batch_size`` rows, when not zero) rather than dropping it.
+
+    Without shuffling the batches are views of ``X`` and ``y`` (no copy). With shuffling,
+    one permutation of the sample indices is drawn when `batches` is called and each
+    batch is gathered from it, so an epoch copies the data once, one batch at a time,
+    and never holds a shuffled copy of the whole dataset.
+
+    Parameters
+    ----------
+    X, y : array_like, shapes ``(N, ...)`` and ``(N, ...)``
+        Inputs and targets, indexed along their first axis.
+    batch_size : int >= 1
+    shuffle : bool, default True
+        Visit the samples in a random order.
+    rng : int, numpy Generator or RandomState, optional
+        Source of the permutation; None draws fresh OS entropy. Pass the same
+        generator every epoch to get a new, reproducible order each time.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` is not an int >= 1, or ``X`` and ``y`` differ in length.
+    """
+    X, y = as_dataset("batches", X, y)
+    size = check_batch_size("batches", batch_size)
+    order = make_rng(rng).permutation(len(X)) if shuffle else None
+    return _iterate(X, y, size, order)  # a separate generator: errors above are raised now
+
+
+def _iterate(X: Array, y: Array, size: int, order: Array | None) -> Iterator[tuple[Array, Array]]:
+    for start in range(0, len(X), size):
+        if order is None:
+            yield X[start : start + size], y[start : start + size]
+        else:
+            index = order[start : start + size]
+            yield X[index], y[index]

@@ -1,0 +1,179 @@
+"""Saving and loading state: `save` and `load`, for models and optimizers alike.
+
+Anything with ``state_dict()`` (a flat ``dict[str, ndarray]``) and
+``load_state_dict(state)`` can be saved: a model's parameters, an optimizer's moments
+and step counts. A file is a plain ``.npz`` archive -- one ``.npy`` entry per key, plus
+``"__minigrad_format__"`` -- readable by ``np.load`` without minigrad.
+
+Nothing a user saved is ever lost: `save` writes a temporary file beside the target,
+syncs it to disk and renames it over the target in one atomic step, so a crash leaves
+either the old file or the new one, never a mixture. `load` never unpickles: a file
+carrying Python objects is refused, not executed.
+
+>>> import os, tempfile, numpy as np, minigrad as mg
+>>> model = mg.Sequential(mg.Dense(2, 1, rng=0))
+>>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+>>> mg.save(model, path)
+>>> other = mg.Sequential(mg.Dense(2, 1, rng=1))
+>>> mg.load(other, path)
+>>> np.array_equal(other[0].weight.data, model[0].weight.data)
+True
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zipfile
+import zlib
+from collections.abc import Mapping
+from typing import BinaryIO, Protocol
+
+import numpy as np
+
+from minigrad.base import Array
+
+FORMAT_KEY = "__minigrad_format__"
+FORMAT_VERSION = 1
+"""The file format `save` writes; `load` reads this version and older ones."""
+
+StrPath = str | os.PathLike[str]
+
+
+class Stateful(Protocol):
+    """What `save` and `load` work on: models (`Module`) and optimizers."""
+
+    def state_dict(self) -> dict[str, Array]: ...
+
+    def load_state_dict(self, state: dict[str, Array]) -> None: ...
+
+
+def save(obj: Stateful, path: StrPath) -> None:
+    """Write ``obj.state_dict()`` to ``path`` as an ``.npz`` archive, atomically.
+
+    The archive goes to a temporary file in the same directory, which is flushed and
+    fsynced, then renamed over ``path`` with `os.replace`; the directory is fsynced
+    so the rename itself survives a power cut. On any error the temporary file is
+    removed and a previous file at ``path`` is untouched. ``path`` is used as given
+    (no ``.npz`` is appended).
+
+    Raises
+    ------
+    ValueError
+        A state key uses the reserved name ``"__minigrad_format__"``, or a value is an
+        object array (it could only be stored pickled).
+    OSError
+        The directory does not exist or cannot be written.
+    """
+    state = obj.state_dict()
+    if FORMAT_KEY in state:
+        raise ValueError(f"save: the state key {FORMAT_KEY!r} is reserved by minigrad")
+    arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), **state}
+    target = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(target))
+    temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+    # O_EXCL: never write through someone else's file; 0o666 & ~umask, like open().
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            _write_npz(file, arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
+    _fsync_directory(folder)
+
+
+def _write_npz(file: BinaryIO, arrays: Mapping[str, Array]) -> None:
+    """What ``np.savez`` writes, but refusing object arrays (they would be pickled)."""
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, value in arrays.items():
+            with archive.open(key + ".npy", "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asanyarray(value), allow_pickle=False)
+
+
+def _fsync_directory(folder: str) -> None:
+    """Make a rename in ``folder`` durable (POSIX; Windows cannot open directories)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load(obj: Stateful, path: StrPath) -> None:
+    """Read a file written by `save` into ``obj`` with ``obj.load_state_dict``.
+
+    The file is read with ``allow_pickle=False``: an entry holding pickled Python
+    objects is refused, never unpickled. ``obj`` is changed only if the whole file
+    reads and ``load_state_dict`` accepts it (which, for models, checks every key,
+    shape and dtype before writing anything).
+
+    Raises
+    ------
+    FileNotFoundError
+        There is no file at ``path``.
+    ValueError
+        The file is not a readable ``.npz`` archive (truncated, corrupt, another
+        format), holds pickled objects, lacks the format entry or was written by a newer
+        minigrad; or (from ``load_state_dict``) shapes or dtypes do not match. The
+        message names ``path``.
+    KeyError
+        Missing or unexpected keys (from ``load_state_dict``), with ``path`` named.
+    """
+    target = os.fspath(path)
+    state = _read(target)
+    version = state.pop(FORMAT_KEY, None)
+    if version is None or version.shape != () or version.dtype.kind not in "iu":
+        raise ValueError(
+            f"load: {target!r} was not written by mg.save (no {FORMAT_KEY!r} entry); "
+            "for a plain .npz of a state dict use obj.load_state_dict(dict(np.load(path)))"
+        )
+    if int(version) > FORMAT_VERSION:
+        raise ValueError(
+            f"load: {target!r} has format version {int(version)}, written by a newer "
+            f"minigrad; this one reads versions up to {FORMAT_VERSION}"
+        )
+    try:
+        obj.load_state_dict(state)
+    except (KeyError, ValueError, TypeError) as exc:
+        if type(exc) not in (KeyError, ValueError, TypeError):
+            raise
+        message = exc.args[0] if exc.args else ""
+        raise type(exc)(f"load: {target!r}: {message}") from exc
+
+
+def _read(path: str) -> dict[str, Array]:
+    """Every entry of the ``.npz`` at ``path``, without unpickling anything.
+
+    Errors of the operating system (no such file, no permission) pass through as they
+    are; anything wrong with the contents becomes a ValueError naming ``path``.
+    """
+    # Opened here, not by np.load, so the file is closed however the parse fails.
+    with open(path, "rb") as file:
+        try:
+            archive = np.load(file, allow_pickle=False)
+        except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a NumPy file at all
+            raise _unreadable(path, exc) from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise _unreadable(path, "it holds a single .npy array, not an .npz archive")
+        with archive:
+            state: dict[str, Array] = {}
+            for key in archive:
+                try:
+                    state[key] = archive[key]
+                except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                    reason: object = exc
+                    if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
+                        reason = "it holds pickled Python objects, which are never loaded"
+                    raise _unreadable(path, f"entry {key!r}: {reason}") from None
+    return state
+
+
+def _unreadable(path: str, reason: object) -> ValueError:
+    return ValueError(f"load: {path!r} is not a readable minigrad .npz file: {reason}")

@@ -1,0 +1,77 @@
+"""Metrics: ``metric(pred, target) -> float``, named by their ``__name__`` in `fit`'s logs.
+
+>>> import numpy as np, minigrad as mg
+>>> mg.accuracy(np.array([[0.2, 0.8], [0.9, 0.1], [0.3, 0.7]]), np.array([1, 0, 0]))
+0.6666666666666666
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from minigrad.base import Array
+
+
+def accuracy(pred: npt.ArrayLike, target: npt.ArrayLike, *, threshold: float = 0.5) -> float:
+    """The fraction of samples whose predicted class is the target class.
+
+    Several output columns (``pred`` of shape ``(N, C)``, ``C > 1``): the predicted class
+    is the column of the largest score (``argmax``), so probabilities and logits both
+    work. The target is either class indices ``(N,)`` in ``[0, C)`` or one row per sample
+    ``(N, C)`` (one-hot or probabilities), whose ``argmax`` is the class.
+
+    One output column (``pred`` of shape ``(N, 1)`` or ``(N,)``, binary): the predicted
+    class is ``pred > threshold``. The default 0.5 suits probabilities (after a sigmoid);
+    for logits, as fed to ``BCEWithLogitsLoss``, pass ``threshold=0``. The target holds
+    0/1 labels of shape ``(N,)`` or ``(N, 1)``.
+
+    Raises
+    ------
+    ValueError
+        Empty or mismatched shapes, class indices out of range, non-0/1 binary targets.
+    """
+    p, t = np.asarray(pred), np.asarray(target)
+    if p.ndim not in (1, 2) or p.shape[0] == 0:
+        raise ValueError(f"accuracy: pred must have shape (N,) or (N, C), N > 0, got {p.shape}")
+    if p.ndim == 2 and p.shape[1] > 1:
+        predicted = p.argmax(axis=1)
+        labels = _class_indices(t, p.shape)
+    else:
+        predicted = p.reshape(-1) > threshold
+        labels = _binary_labels(t, p.shape)
+    return float(np.count_nonzero(predicted == labels)) / len(predicted)
+
+
+def _class_indices(t: Array, shape: tuple[int, ...]) -> Array:
+    n, classes = shape
+    if t.shape == shape:
+        indices: Array = t.argmax(axis=1)
+        return indices
+    if t.shape != (n,):
+        raise ValueError(
+            f"accuracy: with pred of shape {shape} the target must be class indices ({n},) "
+            f"or one row per sample {shape}, got {t.shape}"
+        )
+    if t.dtype.kind not in "iu":
+        raise ValueError(f"accuracy: class indices must be integers, got dtype {t.dtype}")
+    if t.min() < 0 or t.max() >= classes:
+        raise ValueError(
+            f"accuracy: class indices must lie in [0, {classes}), "
+            f"got values from {t.min()} to {t.max()}"
+        )
+    return t
+
+
+def _binary_labels(t: Array, shape: tuple[int, ...]) -> Array:
+    n = shape[0]
+    if t.shape not in ((n,), (n, 1)):
+        raise ValueError(
+            f"accuracy: with one output column the target must have shape ({n},) or "
+            f"({n}, 1), got {t.shape}"
+        )
+    labels = t.reshape(-1)
+    if not np.all((labels == 0) | (labels == 1)):
+        raise ValueError("accuracy: binary targets must be 0 or 1")
+    positive: Array = labels == 1
+    return positive

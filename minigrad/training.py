@@ -1,0 +1,513 @@
+"""The training loop: `fit`, its `History`, `Callback` hooks with `EarlyStopping`, `predict`.
+
+One training step on a mini-batch ``(xb, yb)`` is the four lines every example repeats::
+
+    loss = loss_fn(model(xb), yb)
+    optimizer.zero_grad()
+    model.backward(loss_fn.backward())
+    optimizer.step()
+
+`fit` runs it over `batches` for a number of epochs and keeps the books: the mean loss
+and metrics per epoch, a validation pass in evaluation mode, progress output and the
+callbacks' verdicts.
+
+>>> import numpy as np, minigrad as mg
+>>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = 2 * X
+>>> model = mg.Sequential(mg.Dense(1, 1, rng=0))
+>>> opt = mg.SGD(model.parameters(), lr=0.05)
+>>> history = mg.fit(model, mg.MSELoss(), opt, X, y, epochs=200, batch_size=2,
+...                  rng=0, progress=False)
+>>> round(float(model[0].weight.data[0, 0]), 4), history.history["loss"][-1] < 1e-8
+(2.0, True)
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import override
+
+from minigrad.base import Array, Layer, Module
+from minigrad.data import as_dataset, batches, check_batch_size
+from minigrad.init import SeedLike, make_rng
+from minigrad.losses import Loss
+from minigrad.optimizers import Optimizer
+
+Metric = Callable[[Array, Array], float]
+"""``metric(pred, target) -> float``, logged under its ``__name__`` (e.g. `accuracy`)."""
+
+
+# -- modes ---------------------------------------------------------------------------
+
+
+@contextmanager
+def using_mode(model: Module[Any], training: bool) -> Iterator[None]:
+    """Put ``model`` in training (or evaluation) mode for a ``with`` block.
+
+    Afterwards every module gets back the exact mode it had, so a sub-module a user
+    had deliberately left in evaluation mode stays there.
+    """
+    saved = [(module, module.training) for module in model.modules()]
+    model.train(training)
+    try:
+        yield
+    finally:
+        for module, mode in saved:
+            module.training = mode
+
+
+def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array:
+    """The model's outputs for ``X``, computed in evaluation mode, ``batch_size`` rows at
+    a time.
+
+    The model's modes are restored afterwards and the caches of these forwards are
+    cleared (there is no backward to come).
+
+    Returns
+    -------
+    ndarray, shape ``(N, ...)``
+        The outputs of all batches, in the order of ``X``.
+    """
+    X = np.asarray(X)
+    size = check_batch_size("predict", batch_size)
+    if X.ndim == 0 or len(X) == 0:
+        raise ValueError(f"predict: X must hold at least one sample, got shape {X.shape}")
+    with using_mode(model, False):
+        try:
+            first = model.forward(X[:size])
+            out = np.empty((len(X), *first.shape[1:]), dtype=first.dtype)
+            out[: len(first)] = first
+            for start in range(size, len(X), size):
+                out[start : start + size] = model.forward(X[start : start + size])
+        finally:
+            model.clear_cache()
+    return out
+
+
+# -- history and callbacks -------------------------------------------------------------
+
+
+class History:
+    """What `fit` measured, epoch by epoch.
+
+    Attributes
+    ----------
+    history : dict of str to list of float
+        One list per quantity, one entry per completed epoch: ``"loss"``, each metric by
+        name, and with validation data ``"val_loss"`` and ``"val_<metric>"``.
+    epoch : list of int
+        The (0-based) indices of the completed epochs.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def append(self, epoch: int, logs: Mapping[str, float]) -> None:
+        """Record the logs of one completed epoch."""
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+class Callback:
+    """Hooks `fit` calls during training; subclass and override the ones you need.
+
+    Order: `on_train_begin` once, `on_epoch_end` after each epoch (training, validation
+    and logging done), `on_train_end` once when training ends normally (not when it is
+    stopped by an exception).
+    """
+
+    def on_train_begin(self, model: Module[Any]) -> None:
+        """Training starts on ``model`` (keep it, if later hooks need it)."""
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
+        """Epoch ``epoch`` (0-based) ended with ``logs`` (the keys of `History.history`).
+
+        Return True to stop training after this epoch.
+        """
+        return False
+
+    def on_train_end(self) -> None:
+        """Training ended: all epochs ran or a callback asked to stop."""
+
+
+class EarlyStopping(Callback):
+    """Stop when a monitored quantity has not improved for ``patience`` epochs.
+
+    An epoch *improves* when ``current < best - min_delta`` (for ``mode="min"``, or
+    ``current > best + min_delta`` for ``"max"``); the first epoch always does. After
+    ``patience`` epochs in a row without improvement, training stops (Keras semantics).
+
+    Parameters
+    ----------
+    patience : int >= 0
+        Epochs without improvement to tolerate before stopping.
+    monitor : str, default "val_loss"
+        A key of the epoch logs; ``fit`` needs ``validation_data`` for ``val_*`` keys.
+    min_delta : float >= 0, default 0
+        The smallest change that counts as an improvement.
+    mode : "auto", "min" or "max", default "auto"
+        Whether smaller or larger is better; "auto" picks "max" for keys ending in
+        ``accuracy`` and "min" otherwise.
+    restore_best_weights : bool, default False
+        When training ends, load the parameters of the best epoch back into the model.
+
+    Attributes
+    ----------
+    best : float
+        The best monitored value so far.
+    best_epoch : int
+        Its epoch (0-based); -1 before any epoch.
+    stopped_epoch : int or None
+        The epoch after which this callback stopped training, if it did.
+    """
+
+    def __init__(
+        self,
+        patience: int = 0,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        mode: Literal["auto", "min", "max"] = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
+        if not (math.isfinite(min_delta) and min_delta >= 0):
+            raise ValueError(
+                f"EarlyStopping: min_delta must be a finite number >= 0, got {min_delta!r}"
+            )
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.patience = patience
+        self.monitor = monitor
+        self.min_delta = float(min_delta)
+        self.mode = ("max" if monitor.endswith("accuracy") else "min") if mode == "auto" else mode
+        self.restore_best_weights = restore_best_weights
+        self._model: Module[Any] | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = -1
+        self.stopped_epoch: int | None = None
+        self._wait = 0
+        self._best_weights: dict[str, Array] | None = None
+
+    @override
+    def on_train_begin(self, model: Module[Any]) -> None:
+        self._model = model
+        self._reset()
+
+    @override
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
+        if self.monitor not in logs:
+            hint = " (pass validation_data to fit)" if self.monitor.startswith("val_") else ""
+            raise ValueError(
+                f"EarlyStopping: monitor {self.monitor!r} is not among the logged "
+                f"quantities {sorted(logs)}{hint}"
+            )
+        current = logs[self.monitor]
+        if self._improves(current):
+            self.best, self.best_epoch, self._wait = current, epoch, 0
+            if self.restore_best_weights and self._model is not None:
+                self._best_weights = self._model.state_dict()
+            return False
+        self._wait += 1
+        if self._wait >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def _improves(self, current: float) -> bool:
+        if self.mode == "min":
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    @override
+    def on_train_end(self) -> None:
+        if self._best_weights is not None and self._model is not None:
+            self._model.load_state_dict(self._best_weights)
+            self._best_weights = None
+
+    @override
+    def __repr__(self) -> str:
+        return (
+            f"EarlyStopping(patience={self.patience}, monitor={self.monitor!r}, "
+            f"min_delta={self.min_delta}, mode={self.mode!r}, "
+            f"restore_best_weights={self.restore_best_weights})"
+        )
+
+
+# -- progress output -------------------------------------------------------------------
+
+
+def _format_logs(logs: Mapping[str, float]) -> str:
+    return " - ".join(f"{key}: {value:.4g}" for key, value in logs.items())
+
+
+class _LineProgress:
+    """One summary line per epoch on stderr (no terminal needed: logs, CI)."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+        self.start = 0.0
+
+    def begin_epoch(self, epoch: int, steps: int) -> None:
+        self.start = time.perf_counter()
+
+    def batch_end(self, running_loss: float) -> None:
+        pass
+
+    def end_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
+        seconds = time.perf_counter() - self.start
+        print(
+            f"Epoch {epoch + 1}/{self.epochs} - {seconds:.2f}s - {_format_logs(logs)}",
+            file=sys.stderr,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+class _BarProgress(_LineProgress):
+    """A live tqdm bar per epoch, showing the running loss, then the epoch's logs."""
+
+    def __init__(self, epochs: int, tqdm: Any) -> None:
+        super().__init__(epochs)
+        self.tqdm = tqdm
+        self.bar: Any = None
+
+    @override
+    def begin_epoch(self, epoch: int, steps: int) -> None:
+        self.bar = self.tqdm(
+            total=steps, desc=f"Epoch {epoch + 1}/{self.epochs}", file=sys.stderr, leave=True
+        )
+
+    @override
+    def batch_end(self, running_loss: float) -> None:
+        self.bar.set_postfix_str(f"loss: {running_loss:.4g}", refresh=False)
+        self.bar.update()
+
+    @override
+    def end_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
+        self.bar.set_postfix_str(_format_logs(logs), refresh=False)
+        self.close()
+
+    @override
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _make_progress(progress: bool, epochs: int) -> _LineProgress | None:
+    """A tqdm bar when tqdm is installed and stderr is a terminal, else summary lines."""
+    if not progress:
+        return None
+    if sys.stderr.isatty():
+        try:
+            tqdm = importlib.import_module("tqdm").tqdm
+        except ImportError:
+            pass
+        else:
+            return _BarProgress(epochs, tqdm)
+    return _LineProgress(epochs)
+
+
+# -- fit ---------------------------------------------------------------------------------
+
+
+def _metric_names(metrics: Sequence[Metric]) -> list[str]:
+    names: list[str] = []
+    for metric in metrics:
+        name = getattr(metric, "__name__", None)
+        if not callable(metric) or not isinstance(name, str):
+            raise TypeError(f"fit: each metric must be a named function, got {metric!r}")
+        if name in names or name == "loss":
+            raise ValueError(f"fit: metric names must be unique and not 'loss', got {name!r}")
+        names.append(name)
+    return names
+
+
+def _validation_set(validation_data: object) -> tuple[Array, Array]:
+    if not isinstance(validation_data, tuple) or len(validation_data) != 2:
+        raise TypeError("fit: validation_data must be a tuple (X_val, y_val)")
+    X, y = as_dataset("fit (validation_data)", *validation_data)
+    if len(X) == 0:
+        raise ValueError("fit: the validation data is empty")
+    return X, y
+
+
+def _evaluate(
+    model: Layer[Any],
+    loss_fn: Loss,
+    X: Array,
+    y: Array,
+    batch_size: int,
+    metrics: Mapping[str, Metric],
+) -> dict[str, float]:
+    """Validation logs: the loss weighted per sample as in training, metrics on all of X."""
+    pred = predict(model, X, batch_size)
+    total = 0.0
+    for start in range(0, len(X), batch_size):
+        stop = start + batch_size
+        total += loss_fn(pred[start:stop], y[start:stop]) * len(pred[start:stop])
+    logs = {"val_loss": total / len(X)}
+    for name, metric in metrics.items():
+        logs["val_" + name] = float(metric(pred, y))
+    return logs
+
+
+def fit(
+    model: Layer[Any],
+    loss_fn: Loss,
+    optimizer: Optimizer,
+    X: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    rng: SeedLike = None,
+    validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    metrics: Sequence[Metric] = (),
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+) -> History:
+    """Train ``model`` on ``(X, y)`` by mini-batch gradient descent for ``epochs`` epochs.
+
+    Each epoch runs the model in training mode over `batches` of ``(X, y)``; per batch:
+    forward, loss, ``optimizer.zero_grad()``, backward, ``optimizer.step()``. The epoch's
+    ``"loss"`` is the mean of the batch losses weighted by batch size (the dataset mean
+    for a ``"mean"`` loss); each metric is weighted the same way, measured on the fly
+    while the weights change (as Keras does). With ``validation_data`` the model is then
+    run in evaluation mode on it, giving ``"val_loss"`` and ``"val_<metric>"``.
+    Afterwards every module is back in the mode it had before and the caches are cleared.
+
+    Parameters
+    ----------
+    model : Layer
+    loss_fn : Loss
+    optimizer : Optimizer
+        Built on (some of) ``model``'s parameters.
+    X, y : array_like, shapes ``(N, ...)``
+        Training inputs and targets.
+    epochs : int >= 0
+    batch_size : int >= 1, default 32
+    shuffle : bool, default True
+        A new random sample order every epoch.
+    rng : int, numpy Generator or RandomState, optional
+        Source of the shuffling; a fixed seed makes training reproducible.
+    validation_data : (X_val, y_val), optional
+    metrics : sequence of callables ``(pred, target) -> float``
+        E.g. ``[mg.accuracy]``; logged under their ``__name__``.
+    callbacks : sequence of Callback
+        E.g. ``[mg.EarlyStopping(patience=5)]``.
+    progress : bool, default True
+        Show progress on stderr: a tqdm bar per epoch if tqdm is installed and stderr is
+        a terminal, otherwise one summary line per epoch. False prints nothing.
+
+    Returns
+    -------
+    History
+        The per-epoch logs.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Before any work: ``epochs < 0``, ``batch_size < 1``, mismatched lengths, empty
+        data, bad metrics or callbacks.
+    FloatingPointError
+        A batch's loss is not finite; its message names the epoch and batch. The
+        parameters are left as they were before that batch (nothing is stepped).
+    """
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    size = check_batch_size("fit", batch_size)
+    X, y = as_dataset("fit", X, y)
+    if len(X) == 0:
+        raise ValueError("fit: the training data is empty")
+    validation = None if validation_data is None else _validation_set(validation_data)
+    named = dict(zip(_metric_names(metrics), metrics))
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"fit: callbacks must be Callback instances, got {callback!r}")
+
+    generator = make_rng(rng) if shuffle else None
+    steps = math.ceil(len(X) / size)
+    history = History()
+    bar = _make_progress(progress, int(epochs))
+    for callback in callbacks:
+        callback.on_train_begin(model)
+    try:
+        with using_mode(model, True):
+            for epoch in range(epochs):
+                if bar is not None:
+                    bar.begin_epoch(epoch, steps)
+                data = batches(X, y, size, shuffle=shuffle, rng=generator)
+                where = f"epoch {epoch + 1}/{epochs}"
+                logs = _train_epoch(model, loss_fn, optimizer, data, named, bar, where, steps)
+                if validation is not None:
+                    logs.update(_evaluate(model, loss_fn, *validation, size, named))
+                history.append(epoch, logs)
+                if bar is not None:
+                    bar.end_epoch(epoch, logs)
+                stop = [callback.on_epoch_end(epoch, logs) for callback in callbacks]
+                if any(stop):
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+        model.clear_cache()
+    for callback in callbacks:
+        callback.on_train_end()
+    return history
+
+
+def _train_epoch(
+    model: Layer[Any],
+    loss_fn: Loss,
+    optimizer: Optimizer,
+    data: Iterator[tuple[Array, Array]],
+    metrics: Mapping[str, Metric],
+    bar: _LineProgress | None,
+    where: str,
+    steps: int,
+) -> dict[str, float]:
+    """One pass over ``data``; returns the sample-weighted means of loss and metrics."""
+    loss_sum = 0.0
+    metric_sums = dict.fromkeys(metrics, 0.0)
+    seen = 0
+    for index, (xb, yb) in enumerate(data):
+        pred = model.forward(xb)
+        loss = loss_fn.forward(pred, yb)
+        if not math.isfinite(loss):  # before backward/step: the parameters stay as they are
+            raise FloatingPointError(
+                f"fit: the loss is {loss} at {where}, batch {index + 1}/{steps}; "
+                "training stopped with the parameters as they were before this batch"
+            )
+        optimizer.zero_grad()
+        model.backward(loss_fn.backward())
+        optimizer.step()
+        n = len(xb)
+        seen += n
+        loss_sum += loss * n
+        for name, metric in metrics.items():
+            metric_sums[name] += float(metric(pred, yb)) * n
+        if bar is not None:
+            bar.batch_end(loss_sum / seen)
+    logs = {"loss": loss_sum / seen}
+    logs.update((name, total / seen) for name, total in metric_sums.items())
+    return logs

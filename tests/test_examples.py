@@ -1,0 +1,99 @@
+"""The examples run, reach their stated results, and import without side effects."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("name", ["xor", "spirals", "digits"])
+def test_importing_an_example_trains_prints_and_writes_nothing(name, tmp_path, monkeypatch,
+                                                               capsys):
+    monkeypatch.chdir(tmp_path)
+    module = importlib.import_module(name)
+    importlib.reload(module)
+    assert capsys.readouterr() == ("", "")
+    assert os.listdir(tmp_path) == []
+    assert callable(module.main)
+
+
+def test_xor_is_solved(capsys):
+    import xor
+
+    assert xor.main(epochs=1000) == 1.0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    assert lines[1].startswith("[0 1] -> ") and lines[1].endswith("(target 1)")
+    assert lines[-1].endswith("accuracy 100%")
+
+
+def test_spirals_are_separated_and_plotted(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import spirals
+
+    png = tmp_path / "regions.png"
+    accuracy = spirals.main(epochs=20, png=str(png))
+    assert accuracy >= 0.95  # on 600 fresh points
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"decision regions saved to {png}" in capsys.readouterr().out
+
+
+def test_spirals_without_matplotlib_say_so(tmp_path, monkeypatch, capsys):
+    import spirals
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    png = tmp_path / "regions.png"
+    assert spirals.main(epochs=5, png=str(png)) > 1 / 3
+    assert "matplotlib is not installed" in capsys.readouterr().out
+    assert not png.exists()
+
+
+def test_spiral_data_are_balanced_and_bounded():
+    import spirals
+
+    X, y = spirals.make_spirals(per_class=50, classes=4, seed=3)
+    assert X.shape == (200, 2)
+    assert y.tolist() == [c for c in range(4) for _ in range(50)]
+    radius = (X**2).sum(axis=1) ** 0.5
+    assert radius.max() <= 1 + 1e-12 and radius.min() == 0
+
+
+def test_digits_reaches_97_5_percent(capsys):
+    pytest.importorskip("sklearn")
+    import digits
+
+    accuracy = digits.main()
+    assert accuracy >= 0.975
+    out = capsys.readouterr().out
+    assert f"test accuracy {accuracy:.2%}, trained in " in out
+
+
+def test_digits_split_is_the_stratified_75_25_one():
+    pytest.importorskip("sklearn")
+    import digits
+    import numpy as np
+
+    X_train, X_test, y_train, y_test = digits.load_split()
+    assert X_train.shape == (1347, 64) and X_test.shape == (450, 64)
+    assert X_train.min() == 0 and X_train.max() == 1
+    counts_test, counts_all = np.bincount(y_test), np.bincount(np.concatenate([y_train, y_test]))
+    assert np.all(np.abs(counts_test - counts_all / 4) <= 1)  # stratified: 1/4 of each class
+
+
+def test_digits_compare_runs_scikit_learn_on_the_same_split(monkeypatch, capsys):
+    sklearn_mlp = pytest.importorskip("sklearn.neural_network")
+    import digits
+
+    # A few epochs keep this test quick (and make MLPClassifier warn, which must be hushed).
+    monkeypatch.setattr(sklearn_mlp, "MLPClassifier",
+                        functools.partial(sklearn_mlp.MLPClassifier, max_iter=3))
+    digits.main(epochs=1, compare=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[1].startswith("scikit-learn MLPClassifier: test accuracy ")
+    assert lines[1].endswith(" s")
