@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.base import Array, Layer, Module
+from minigrad.base import Array, Layer, MergeLayer, Module
 from minigrad.training import using_mode
 
 
@@ -42,13 +42,13 @@ def _record_output_shapes(model: Layer[Any], x: Array) -> dict[int, list[tuple[i
     records the shape; the attribute is deleted afterwards, whatever happens.
     """
     shapes: dict[int, list[tuple[int, ...]]] = {}
-    layers = {id(m): m for m in model.modules() if isinstance(m, Layer)}
+    layers = {id(m): m for m in model.modules() if isinstance(m, (Layer, MergeLayer))}
 
-    def recorder(layer: Layer[Any]) -> Any:
+    def recorder(layer: Layer[Any] | MergeLayer[Any]) -> Any:
         forward = layer.forward
 
-        def record(x: Array) -> Array:
-            y = forward(x)
+        def record(*xs: Array) -> Array:
+            y = forward(*xs)
             shapes.setdefault(id(layer), []).append(y.shape)
             return y
 

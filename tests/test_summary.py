@@ -115,3 +115,11 @@ def test_a_failing_forward_leaves_no_trace():
 def test_bad_input_shapes_are_refused(shape):
     with pytest.raises(ValueError, match="input_shape must be"):
         mg.summary(mg.Dense(2, 2, rng=0), shape)
+
+
+def test_summary_records_merge_layer_output_shapes():
+    graph = mg.Graph({"a": (mg.Dense(3, 2, rng=0), "input"), "b": (mg.Dense(3, 4, rng=1), "input"),
+                      "out": (mg.Concat(), ("a", "b"))})
+    text = mg.summary(graph, (None, 3))
+    row = next(line for line in text.splitlines() if line.startswith("out (Concat)"))
+    assert "(None, 6)" in row
