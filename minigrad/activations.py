@@ -17,21 +17,23 @@ from minigrad.base import Array, Layer, as_batch, as_grad
 def sigmoid(x: Array) -> Array:
     """σ(x) = 1 / (1 + e^(-x)), stable for every finite ``x``, in ``x``'s dtype.
 
-    With ``z = e^(-|x|)`` (in (0, 1], so it cannot overflow)::
+    Multiplying through by ``e^min(x, 0)`` gives a form whose exponents are never
+    positive, so nothing can overflow::
 
-        σ(x) = 1 / (1 + z)   for x ≥ 0
-        σ(x) = z / (1 + z)   for x < 0
+        σ(x) = e^min(x, 0) / (1 + e^(-|x|))
 
-    The second form keeps tiny values such as σ(-700) ≈ 1e-304 that ``1 - 1/(1 + z)``
-    would round to 0. (``np.where`` on the naive formula would still evaluate
-    ``exp(-x)`` everywhere and overflow.)
+    (for x ≥ 0 that is ``1 / (1 + e^(-x))``, for x < 0 it is ``e^x / (1 + e^x)``). It
+    keeps tiny values such as σ(-700) ≈ 1e-304 that ``1 - 1/(1 + e^(-|x|))`` would round
+    to 0, and uses no ``np.where``, whose data-dependent branches cost more than a
+    second ``exp`` on mixed-sign inputs.
     """
-    z = np.abs(x)
-    np.negative(z, out=z)
-    np.exp(z, out=z)
-    out = np.where(x >= 0, 1, z).astype(x.dtype, copy=False)
-    z += 1
-    out /= z
+    denominator = np.abs(x)
+    np.negative(denominator, out=denominator)
+    np.exp(denominator, out=denominator)
+    denominator += 1
+    out = np.minimum(x, 0)
+    np.exp(out, out=out)
+    out /= denominator
     return out
 
 

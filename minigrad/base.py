@@ -245,6 +245,15 @@ class Layer(Module[CacheT]):
         """Given dL/d(output) of the latest forward, accumulate parameter gradients
         and return dL/d(input)."""
 
+    def backward_params(self, grad_out: Array) -> None:
+        """Like `backward` when dL/d(input) is not wanted -- for the model's input, in
+        a training step: accumulate the parameter gradients only.
+
+        This default calls `backward` and drops its result; layers override it to skip
+        computing the input gradient (for `Dense` that is a third of its backward work).
+        """
+        self.backward(grad_out)
+
     def __call__(self, x: npt.ArrayLike) -> Array:
         return self.forward(x)  # type: ignore[arg-type]  # layers validate their input
 

@@ -115,6 +115,10 @@ class Sequential(Container):
         # Stashed caches, one slot per position, only for positions that need them.
         self._stashes: list[object] | None = [None] * len(layers) if any(flags) else None
         self._shared = flags
+        # Where backward_params stops: nothing in front of this layer has parameters.
+        self._first_trainable = next(
+            (i for i, layer in enumerate(layers) if layer.parameters()), len(layers)
+        )
 
     @override
     def named_children(self) -> Iterator[tuple[str, Module[Any]]]:
@@ -140,16 +144,27 @@ class Sequential(Container):
 
     @override
     def backward(self, grad_out: Array) -> Array:
+        return self._backward(grad_out, stop=0, params_only=False)
+
+    @override
+    def backward_params(self, grad_out: Array) -> None:
+        """Backward without dL/dx: the first layer that has parameters only accumulates
+        them, and the parameter-free layers in front of it are not run at all."""
+        if self._first_trainable < len(self.layers):
+            self._backward(grad_out, stop=self._first_trainable, params_only=True)
+
+    def _backward(self, grad_out: Array, *, stop: int, params_only: bool) -> Array:
+        """Run ``layers[stop:]`` backward, last first; with ``params_only`` the layer at
+        ``stop`` gets `backward_params` (and ``grad_out`` for it is returned)."""
         index = len(self.layers) - 1
         try:
-            if self._stashes is None:
-                for index in range(len(self.layers) - 1, -1, -1):
-                    grad_out = self.layers[index].backward(grad_out)
-            else:
-                for index in range(len(self.layers) - 1, -1, -1):
-                    layer = self.layers[index]
-                    if self._shared[index]:
-                        layer.unstash(self._stashes[index])
+            for index in range(len(self.layers) - 1, stop - 1, -1):
+                layer = self.layers[index]
+                if self._stashes is not None and self._shared[index]:
+                    layer.unstash(self._stashes[index])
+                if params_only and index == stop:
+                    layer.backward_params(grad_out)
+                else:
                     grad_out = layer.backward(grad_out)
         except Exception as exc:
             raise_located(exc, type(self).__name__, f"[{index}]")

@@ -68,12 +68,20 @@ class Dense(Layer[Array]):
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        x = self.saved()
-        w = self.weight.data
-        g = as_grad(self, grad_out, (x.shape[0], self.out_features), w.dtype)
-        self.weight.grad += x.T @ g
-        grad_in: Array = g @ w.T
+        g = self._accumulate_weight_grad(grad_out)
+        grad_in: Array = g @ self.weight.data.T
         return grad_in
+
+    @override
+    def backward_params(self, grad_out: Array) -> None:
+        self._accumulate_weight_grad(grad_out)
+
+    def _accumulate_weight_grad(self, grad_out: Array) -> Array:
+        """``dL/dW += x.T @ G``; returns ``G`` validated."""
+        x = self.saved()
+        g = as_grad(self, grad_out, (x.shape[0], self.out_features), self.weight.dtype)
+        self.weight.grad += x.T @ g
+        return g
 
     @override
     def extra_repr(self) -> str:

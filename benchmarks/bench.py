@@ -1,0 +1,403 @@
+"""Training-step benchmarks: minigrad against hand-written NumPy, the blog post and PyTorch.
+
+    python benchmarks/bench.py [--steps N] [--dtype float32|float64|both] [--cases ...]
+
+Every case trains the same network from the same initial weights with each contender:
+
+* ``minigrad``  -- the library: forward, `MSELoss`, ``zero_grad``, ``backward_params``, `SGD`.
+* ``numpy``     -- the hand-written NumPy step: forward with ``np.hstack`` bias columns, MSE
+  gradient, backward with ``a.T @ g``, in-place SGD update -- nothing else, same math.
+* ``post``      -- the blog post's own algorithm (blog net only): broadcast outer products
+  averaged with ``np.average`` (O(batch·in·out) memory).
+* ``torch``     -- PyTorch CPU with ``nn.Linear`` layers (skipped with a note when missing).
+
+Before timing, each contender runs two steps and its loss and weight updates are compared
+with the hand-written reference (``np.allclose``), so a fast wrong answer cannot win.
+Timing is interleaved: round after round, each contender runs one untimed step (letting
+the other library's thread pool go idle) and then one timed block; the table shows the
+median per-step time over ``--steps`` rounds. GEMM peak is a big square matmul.
+
+Adding a case: write a function ``(dtype, quick) -> Case`` and register it in `CASES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# PyTorch's OpenMP workers otherwise spin after each op and steal the two cores from
+# OpenBLAS's threads in the interleaved rounds (set before torch is imported).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np
+
+import minigrad as mg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+import blog_net  # noqa: E402
+import post_script  # noqa: E402  # beside this file
+
+Weights = list[np.ndarray]
+"""Canonical weights: one ``(in + 1, out)`` matrix per layer, bias in row 0 (minigrad's)."""
+
+
+@dataclass
+class Contender:
+    """One implementation of a case: ``step()`` trains one step and returns the loss."""
+
+    step: Callable[[], float]
+    weights: Callable[[], Weights]
+
+
+@dataclass
+class Case:
+    name: str
+    dtype: np.dtype[Any]
+    contenders: dict[str, Contender]
+    flops: float  # per step, for the hand-written math (GEMMs only)
+    notes: list[str] = field(default_factory=list)
+
+
+# -- the contenders, for any stack of sigmoid layers with a linear output -------------------
+
+
+def sigmoid_mlp(weights: Weights, dtype: np.dtype[Any]) -> mg.Sequential:
+    """``[Bias, Dense, Sigmoid] * (L - 1) + [Bias, Dense, Identity]`` with given weights."""
+    layers: list[mg.Layer[Any]] = []
+    for index, w in enumerate(weights):
+        dense = mg.Dense(w.shape[0], w.shape[1], init=mg.init.zeros(), dtype=dtype)
+        dense.weight.data[...] = w
+        last = index == len(weights) - 1
+        layers += [mg.Bias(), dense, mg.Identity() if last else mg.Sigmoid()]
+    return mg.Sequential(*layers)
+
+
+def minigrad_contender(model: mg.Sequential, X: np.ndarray, Y: np.ndarray, lr: float) -> Contender:
+    loss_fn = mg.MSELoss()
+    optimizer = mg.SGD(model.parameters(), lr=lr)
+
+    def step() -> float:
+        loss = loss_fn(model(X), Y)
+        optimizer.zero_grad()
+        model.backward_params(loss_fn.backward())
+        optimizer.step()
+        return loss
+
+    return Contender(step, lambda: [p.data for p in model.parameters()])
+
+
+def numpy_contender(weights: Weights, X: np.ndarray, Y: np.ndarray, lr: float) -> Contender:
+    """The hand-written step: what one would type with NumPy and nothing else."""
+    Ws = [w.copy() for w in weights]
+    ones = np.ones((X.shape[0], 1), dtype=X.dtype)
+
+    def step() -> float:
+        inputs = []  # each layer's input with its bias column
+        h = X
+        for i, W in enumerate(Ws):
+            a = np.hstack((ones, h))
+            inputs.append(a)
+            z = a @ W
+            h = z if i == len(Ws) - 1 else 1 / (1 + np.exp(-z))
+        diff = h - Y
+        g = diff * (2 / diff.size)
+        for i in range(len(Ws) - 1, -1, -1):
+            a, W = inputs[i], Ws[i]
+            grad_W = a.T @ g
+            if i > 0:
+                s = a[:, 1:]  # the previous sigmoid's output
+                g = (g @ W[1:].T) * s * (1 - s)
+            W -= lr * grad_W
+        return float(np.vdot(diff, diff)) / diff.size
+
+    return Contender(step, lambda: Ws)
+
+
+def post_contender(weights: Weights, X: np.ndarray, Y: np.ndarray, lr: float) -> Contender:
+    """The blog post's loop body, from ``post_script.py`` (one hidden layer)."""
+    hidden_weights, output_weights = (w.copy() for w in weights)
+    alpha = 2 * lr  # the post's error is pred - y, MSELoss's gradient is 2 (pred - y)
+
+    def step() -> float:
+        _, error = post_script.train_step(X, Y, hidden_weights, output_weights, alpha)
+        return float(np.mean(error**2))
+
+    return Contender(step, lambda: [hidden_weights, output_weights])
+
+
+def torch_contender(
+    torch: Any, weights: Weights, X: np.ndarray, Y: np.ndarray, lr: float
+) -> Contender:
+    layers: list[Any] = []
+    for index, w in enumerate(weights):
+        linear = torch.nn.Linear(w.shape[0] - 1, w.shape[1], dtype=torch.from_numpy(w).dtype)
+        with torch.no_grad():
+            linear.bias.copy_(torch.from_numpy(w[0]))
+            linear.weight.copy_(torch.from_numpy(w[1:].T.copy()))
+        layers += [linear] if index == len(weights) - 1 else [linear, torch.nn.Sigmoid()]
+    model = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = torch.nn.MSELoss()
+    tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def step() -> float:
+        optimizer.zero_grad()
+        loss = loss_fn(model(tx), ty)
+        loss.backward()
+        optimizer.step()
+        return float(loss.item())
+
+    def canonical() -> Weights:
+        return [
+            np.vstack([m.bias.detach().numpy()[None, :], m.weight.detach().numpy().T])
+            for m in model
+            if isinstance(m, torch.nn.Linear)
+        ]
+
+    return Contender(step, canonical)
+
+
+def gemm_flops(weights: Weights, batch: int) -> float:
+    """FLOPs of the step's matrix products: forward, weight gradients, input gradients
+    (all but the first layer's, which nobody needs)."""
+    forward = sum(2 * batch * w.shape[0] * w.shape[1] for w in weights)
+    inputs = sum(2 * batch * (w.shape[0] - 1) * w.shape[1] for w in weights[1:])
+    return 2 * forward + inputs
+
+
+def make_case(
+    name: str, weights: Weights, X: np.ndarray, Y: np.ndarray, lr: float, *,
+    post: bool, torch: Any,
+) -> Case:
+    dtype = X.dtype
+    weights = [w.astype(dtype) for w in weights]
+    contenders = {
+        "minigrad": minigrad_contender(sigmoid_mlp(weights, dtype), X, Y, lr),
+        "numpy": numpy_contender(weights, X, Y, lr),
+    }
+    if post:
+        contenders["post"] = post_contender(weights, X, Y, lr)
+    notes = []
+    if torch is not None:
+        contenders["torch"] = torch_contender(torch, weights, X, Y, lr)
+    else:
+        notes.append("PyTorch not importable: its column is skipped")
+    return Case(name, dtype, contenders, gemm_flops(weights, X.shape[0]), notes)
+
+
+# -- the cases ------------------------------------------------------------------------------
+
+
+def blog_case(dtype: np.dtype[Any], quick: bool, torch: Any) -> Case:
+    """The blog post's net: 3 inputs + bias -> 3 sigmoid + bias -> 1, 6 samples, full batch."""
+    model = blog_net.build_model()
+    weights = [p.data for p in model.parameters()]
+    X = blog_net.X.astype(dtype)
+    Y = blog_net.Y.astype(dtype)
+    return make_case("blog net", weights, X, Y, blog_net.LEARNING_RATE, post=True, torch=torch)
+
+
+def mlp_case(dtype: np.dtype[Any], quick: bool, torch: Any) -> Case:
+    """784-1024-1024-10 sigmoid MLP (bias nodes), batch 256, MSE; --quick: 784-64-64-10, 32."""
+    sizes, batch = ([784, 64, 64, 10], 32) if quick else ([784, 1024, 1024, 10], 256)
+    rng = np.random.default_rng(0)
+    draw = mg.init.xavier_uniform()
+    weights = [draw((a + 1, b), rng, np.dtype(np.float64)) for a, b in itertools.pairwise(sizes)]
+    X = rng.standard_normal((batch, sizes[0])).astype(dtype)
+    Y = rng.random((batch, sizes[-1])).astype(dtype)
+    name = "MLP " + "-".join(map(str, sizes)) + f", batch {batch}"
+    return make_case(name, weights, X, Y, 0.1, post=False, torch=torch)
+
+
+CASES: dict[str, tuple[Callable[[np.dtype[Any], bool, Any], Case], tuple[str, ...]]] = {
+    "blog": (blog_case, ("float64",)),
+    "mlp": (mlp_case, ("float32", "float64")),
+}
+"""name -> (builder, dtypes it runs in); ``--dtype`` picks among those."""
+
+
+# -- checking and timing --------------------------------------------------------------------
+
+
+def check(case: Case, steps: int = 2) -> None:
+    """Every contender's losses and weight updates must match the hand-written step's."""
+    tol = 1e-4 if case.dtype == np.float32 else 1e-9
+    before = [w.copy() for w in case.contenders["numpy"].weights()]
+    results = {}
+    for name, contender in case.contenders.items():
+        losses = [contender.step() for _ in range(steps)]
+        updates = [w - w0 for w, w0 in zip(contender.weights(), before)]
+        results[name] = (np.array(losses), updates)
+    ref_losses, ref_updates = results["numpy"]
+    for name, (losses, updates) in results.items():
+        ok = np.allclose(losses, ref_losses, rtol=tol, atol=0) and all(
+            u.shape == r.shape and np.allclose(u, r, rtol=tol, atol=tol * np.abs(r).max())
+            for u, r in zip(updates, ref_updates)
+        )
+        if not ok:
+            raise SystemExit(f"{case.name} {case.dtype}: {name} disagrees with the hand-written "
+                             f"NumPy step (losses {losses} vs {ref_losses})")
+
+
+def calibrate(step: Callable[[], float], target: float) -> int:
+    """How many steps make a timed block of about ``target`` seconds (at least 1)."""
+    start = time.perf_counter()
+    step()
+    once = time.perf_counter() - start
+    return max(1, int(target / max(once, 1e-7)))
+
+
+def measure(contenders: dict[str, Contender], rounds: int) -> dict[str, float]:
+    """Median seconds per step of each contender, interleaved round by round."""
+    blocks = {name: calibrate(c.step, 2e-3) for name, c in contenders.items()}
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for round_ in range(rounds):
+        for name in names[round_ % len(names):] + names[: round_ % len(names)]:
+            step, n = contenders[name].step, blocks[name]
+            step()  # untimed: the previous contender's threads settle meanwhile
+            start = time.perf_counter()
+            for _ in range(n):
+                step()
+            samples[name].append((time.perf_counter() - start) / n)
+    return {name: float(np.median(times)) for name, times in samples.items()}
+
+
+def gemm_peak(dtype: np.dtype[Any], n: int, repeats: int = 5) -> float:
+    """GFLOP/s of an ``n × n`` matmul (the median of ``repeats``)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n)).astype(dtype), rng.random((n, n)).astype(dtype)
+    out = np.empty((n, n), dtype)
+    np.matmul(a, b, out=out)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / float(np.median(times)) / 1e9
+
+
+def process_times(runs: int) -> tuple[float, float]:
+    """Median wall time of ``python examples/blog_net.py`` and of the post's script, run
+    alternately; both must print the same predictions."""
+    scripts = {"minigrad": ROOT / "examples" / "blog_net.py",
+               "post": ROOT / "benchmarks" / "post_script.py"}
+    times: dict[str, list[float]] = {name: [] for name in scripts}
+    outputs = {}
+    for _ in range(runs):
+        for name, script in scripts.items():
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, str(script)], capture_output=True,
+                                  text=True, check=True)
+            times[name].append(time.perf_counter() - start)
+            outputs[name] = np.array([float(v) for v in re.findall(r"[-+]?\d\.\d+(?:e[-+]\d+)?",
+                                                                   done.stdout)])
+    if not np.allclose(outputs["minigrad"], outputs["post"], rtol=1e-6):
+        raise SystemExit(f"blog_net.py and post_script.py print different predictions: "
+                         f"{outputs['minigrad']} vs {outputs['post']}")
+    return float(np.median(times["minigrad"])), float(np.median(times["post"]))
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "--"
+    return f"{seconds * 1e6:.1f} µs" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
+
+
+def ratio(a: float, b: float | None) -> str:
+    return "--" if b is None else f"{a / b:.2f}×"
+
+
+def blas_description() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    return "; ".join(
+        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')} "
+        f"({i.get('num_threads')} threads)"
+        for i in threadpool_info()
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed rounds per contender")
+    parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
+    parser.add_argument("--cases", nargs="+", choices=[*CASES, "process"],
+                        default=[*CASES, "process"])
+    parser.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    args = parser.parse_args(argv)
+
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print("note: PyTorch is not importable; its column is skipped")
+
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"# minigrad {mg.__version__} benchmarks, {now}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; "
+          f"Python {platform.python_version()}, NumPy {np.__version__}"
+          + (f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
+    print(f"BLAS: {blas_description()}")
+    print(f"env: OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    print(f"median of {args.steps} interleaved rounds after warm-up\n")
+
+    dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
+    peak_n = 256 if args.quick else 2048
+    peaks = {d: gemm_peak(np.dtype(d), peak_n) for d in dtypes}
+    print(f"GEMM peak ({peak_n}×{peak_n} matmul): "
+          + ", ".join(f"{d} {p:.0f} GFLOP/s" for d, p in peaks.items()) + "\n")
+
+    header = ("| case | dtype | minigrad | numpy | post | torch | mg/numpy | mg/torch "
+              "| post/mg | mg GFLOP/s (% peak) | numpy % peak |")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    notes: list[str] = []
+    for name in args.cases:
+        if name == "process":
+            continue
+        build, case_dtypes = CASES[name]
+        for dtype in (d for d in case_dtypes if d in dtypes):
+            case = build(np.dtype(dtype), args.quick, torch)
+            check(case)
+            t = measure(case.contenders, args.steps)
+            notes += case.notes
+            mg_t = t["minigrad"]
+            gflops = case.flops / mg_t / 1e9
+            print(f"| {case.name} | {dtype} | {fmt_time(mg_t)} | {fmt_time(t['numpy'])} "
+                  f"| {fmt_time(t.get('post'))} | {fmt_time(t.get('torch'))} "
+                  f"| {ratio(mg_t, t['numpy'])} | {ratio(mg_t, t.get('torch'))} "
+                  f"| {ratio(t['post'], mg_t) if 'post' in t else '--'} "
+                  f"| {gflops:.1f} ({100 * gflops / peaks[dtype]:.0f} %) "
+                  f"| {100 * case.flops / t['numpy'] / 1e9 / peaks[dtype]:.0f} % |")
+    if "process" in args.cases:
+        ours, post = process_times(max(2, args.steps // 3))
+        print(f"\nwhole process, `python examples/blog_net.py` {fmt_time(ours)} vs "
+              f"`python benchmarks/post_script.py` {fmt_time(post)} "
+              f"({ours / post:.2f}×; median of {max(2, args.steps // 3)} alternating runs)")
+    for note in dict.fromkeys(notes):
+        print(f"note: {note}")
+
+
+if __name__ == "__main__":
+    main()
