@@ -30,8 +30,8 @@ def sigmoid(x: Array) -> Array:
     denominator = np.abs(x)
     np.negative(denominator, out=denominator)
     np.exp(denominator, out=denominator)
-    denominator += 1
-    out = np.minimum(x, 0)
+    denominator += 1.0  # float scalars: NumPy converts ints more slowly
+    out = np.minimum(x, 0.0)
     np.exp(out, out=out)
     out /= denominator
     return out
@@ -53,7 +53,7 @@ class Sigmoid(Layer[Array]):
     def backward(self, grad_out: Array) -> Array:
         y = self.saved()
         g = as_grad(self, grad_out, y.shape, y.dtype)
-        grad_in = np.subtract(1, y)
+        grad_in = np.subtract(1.0, y)
         grad_in *= y
         grad_in *= g
         return grad_in

@@ -110,7 +110,7 @@ class Bias(Layer[OutputSpec]):
         x = as_batch(self, x)
         n, d = x.shape
         out = np.empty((n, d + 1), dtype=x.dtype)
-        out[:, 0] = 1
+        out[:, 0] = 1.0
         out[:, 1:] = x
         self.cache = (out.shape, out.dtype)
         return out
