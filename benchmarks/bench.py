@@ -27,6 +27,7 @@ import itertools
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -288,25 +289,31 @@ def gemm_peak(dtype: np.dtype[Any], n: int, repeats: int = 7) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def process_times(runs: int) -> tuple[float, float]:
-    """Median wall time of ``python examples/blog_net.py`` and of the post's script, run
-    alternately; both must print the same predictions."""
+def process_times(runs: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU (user + sys) seconds of ``python examples/blog_net.py`` and of
+    the post's script, run alternately; both must print the same predictions."""
     scripts = {"minigrad": ROOT / "examples" / "blog_net.py",
                "post": ROOT / "benchmarks" / "post_script.py"}
-    times: dict[str, list[float]] = {name: [] for name in scripts}
+    wall: dict[str, list[float]] = {name: [] for name in scripts}
+    cpu: dict[str, list[float]] = {name: [] for name in scripts}
     outputs = {}
     for _ in range(runs):
         for name, script in scripts.items():
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             done = subprocess.run([sys.executable, str(script)], capture_output=True,
                                   text=True, check=True)
-            times[name].append(time.perf_counter() - start)
-            outputs[name] = np.array([float(v) for v in re.findall(r"[-+]?\d\.\d+(?:e[-+]\d+)?",
-                                                                   done.stdout)])
-    if not np.allclose(outputs["minigrad"], outputs["post"], rtol=1e-6):
+            wall[name].append(time.perf_counter() - start)
+            now = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime)
+            numbers = re.findall(r"[-+]?\d\.\d+(?:e[-+]\d+)?", done.stdout)
+            outputs[name] = np.array([float(v) for v in numbers])
+    if outputs["minigrad"].size != 6 or not np.allclose(outputs["minigrad"], outputs["post"],
+                                                        rtol=1e-6):
         raise SystemExit(f"blog_net.py and post_script.py print different predictions: "
                          f"{outputs['minigrad']} vs {outputs['post']}")
-    return float(np.median(times["minigrad"])), float(np.median(times["post"]))
+    return {name: (float(np.median(wall[name])), float(np.median(cpu[name])))
+            for name in scripts}
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -398,10 +405,13 @@ def main(argv: list[str] | None = None) -> None:
                   f"| {gflops:.1f} ({100 * gflops / peaks[dtype]:.0f} %) "
                   f"| {100 * case.flops / t['numpy'] / 1e9 / peaks[dtype]:.0f} % |")
     if "process" in args.cases:
-        ours, post = process_times(max(2, args.steps // 3))
-        print(f"\nwhole process, `python examples/blog_net.py` {fmt_time(ours)} vs "
-              f"`python benchmarks/post_script.py` {fmt_time(post)} "
-              f"({ours / post:.2f}×; median of {max(2, args.steps // 3)} alternating runs)")
+        runs = max(2, args.steps // 3)
+        times = process_times(runs)
+        (ours, ours_cpu), (post, post_cpu) = times["minigrad"], times["post"]
+        print(f"\nwhole process (median of {runs} alternating runs): "
+              f"`python examples/blog_net.py` {fmt_time(ours)} wall, {fmt_time(ours_cpu)} CPU; "
+              f"`python benchmarks/post_script.py` {fmt_time(post)} wall, {fmt_time(post_cpu)} "
+              f"CPU; ratio {ours / post:.2f}× wall, {ours_cpu / post_cpu:.2f}× CPU")
     for note in dict.fromkeys(notes):
         print(f"note: {note}")
 

@@ -61,7 +61,7 @@ def train(model: mg.Sequential, iterations: int = ITERATIONS) -> mg.Array:
         pred = model(X)
         loss_fn(pred, Y)
         optimizer.zero_grad()
-        model.backward(loss_fn.backward())
+        model.backward_params(loss_fn.backward())  # no gradient for X needed
         optimizer.step()
     return pred
 

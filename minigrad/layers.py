@@ -23,6 +23,8 @@ class Dense(Layer[Array]):
 
         dL/dW += x.T @ G        dL/dx = G @ W.T
 
+    (`backward_params` does only the first: the model's input needs no gradient.)
+
     Cache: the input ``x`` (in the layer's dtype).
 
     Parameters
