@@ -190,7 +190,7 @@ def make_case(
     if torch is not None:
         contenders["torch"] = torch_contender(torch, weights, X, Y, lr)
     else:
-        notes.append("PyTorch not importable: its column is skipped")
+        notes.append("PyTorch column skipped (--no-torch, or torch not importable)")
     return Case(name, dtype, contenders, gemm_flops(weights, X.shape[0]), notes)
 
 
