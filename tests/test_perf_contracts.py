@@ -97,6 +97,21 @@ def test_backward_params_matches_backward():
         assert np.any(pa.grad != 0), name
 
 
+def test_backward_params_with_a_shared_first_layer():
+    # The same Dense at positions 0 and 2: both uses must add to its gradient.
+    rng = np.random.default_rng(5)
+    dense = mg.Dense(3, 3, rng=rng)
+    model = mg.Sequential(dense, mg.Sigmoid(), dense, mg.Identity())
+    x, upstream = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    model(x)
+    model.backward(upstream)
+    expected = dense.weight.grad.copy()
+    dense.weight.zero_grad()
+    model(x)
+    model.backward_params(upstream)
+    np.testing.assert_allclose(dense.weight.grad, expected, rtol=1e-13, atol=0)
+
+
 class LineMemory:
     """The most memory any single line of minigrad allocated while it ran (tracemalloc).
 
