@@ -358,8 +358,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, help="BLAS/PyTorch threads (default: all)")
     args = parser.parse_args(argv)
     if args.threads is not None:
-        from threadpoolctl import threadpool_limits
-
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            parser.error("--threads needs threadpoolctl (pip install threadpoolctl)")
         threadpool_limits(args.threads)
 
     torch = None
