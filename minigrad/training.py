@@ -499,7 +499,7 @@ def _train_epoch(
                 "training stopped with the parameters as they were before this batch"
             )
         optimizer.zero_grad()
-        model.backward(loss_fn.backward())
+        model.backward_params(loss_fn.backward())  # the input needs no gradient
         optimizer.step()
         n = len(xb)
         seen += n
