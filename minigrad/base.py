@@ -44,12 +44,22 @@ class Parameter:
     data : ndarray
         The values. Optimizers update it *in place*, so references to it stay valid.
     grad : ndarray
-        Same shape and dtype as ``data``; ``backward`` adds to it, ``zero_grad`` clears it.
+        Same shape and dtype as ``data``, always the same array unless you assign
+        one; ``backward`` adds to it, `zero_grad` clears it.
     name : str
         A label for messages (the attribute name it is stored under, by convention).
+
+    Notes
+    -----
+    `zero_grad` is lazy, as PyTorch's ``set_to_none`` is: it only marks ``grad`` as
+    zero. Reading ``grad`` fills it with zeros first, so every reader sees zeros, but
+    `accumulate_matmul` -- how `Dense` adds ``x.T @ G`` -- writes its product straight
+    into ``grad`` instead: one pass over the weights and one weight-sized temporary
+    fewer per training step. Read ``grad`` through this attribute, not through an
+    old reference to the array, to see the zeros.
     """
 
-    __slots__ = ("data", "grad", "name")
+    __slots__ = ("_grad", "_grad_is_zero", "data", "name")
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
         array = np.array(data)  # a private copy: the caller's array is never trained
@@ -58,8 +68,21 @@ class Parameter:
                 f"Parameter {name!r} needs a floating dtype, got {array.dtype}"
             )
         self.data: Array = array
-        self.grad: Array = np.zeros_like(array)
+        self._grad: Array = np.zeros_like(array)
+        self._grad_is_zero = False  # True: _grad holds stale values that read as zero
         self.name = name
+
+    @property
+    def grad(self) -> Array:
+        if self._grad_is_zero:
+            self._grad.fill(0)
+            self._grad_is_zero = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Array) -> None:
+        self._grad = value
+        self._grad_is_zero = False
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -74,8 +97,19 @@ class Parameter:
         return self.data.size
 
     def zero_grad(self) -> None:
-        """Set ``grad`` to zero in place."""
-        self.grad.fill(0)
+        """Make ``grad`` zero (lazily: see the class notes)."""
+        self._grad_is_zero = True
+
+    def accumulate_matmul(self, a: Array, b: Array) -> None:
+        """``grad += a @ b``; right after `zero_grad`, ``grad = a @ b`` computed in place.
+
+        ``a @ b`` must have ``grad``'s shape and dtype.
+        """
+        if self._grad_is_zero:
+            np.dot(a, b, out=self._grad)
+            self._grad_is_zero = False
+        else:
+            self._grad += np.dot(a, b)
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype})"

@@ -84,7 +84,7 @@ class Dense(Layer[Array]):
         """``dL/dW += x.T @ G``; returns ``G`` validated."""
         x = self.saved()
         g = as_grad(self, grad_out, (x.shape[0], self.out_features), self.weight.dtype)
-        self.weight.grad += np.dot(x.T, g)
+        self.weight.accumulate_matmul(x.T, g)
         return g
 
     @override

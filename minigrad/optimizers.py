@@ -109,9 +109,9 @@ class Optimizer(ABC):
         return buffer[: param.size].reshape(param.shape)
 
     def zero_grad(self) -> None:
-        """Set every parameter's gradient to zero, in place."""
+        """Set every parameter's gradient to zero (lazily: see `Parameter`)."""
         for param in self.params:
-            param.grad.fill(0)
+            param.zero_grad()
 
     @abstractmethod
     def step(self) -> None:
