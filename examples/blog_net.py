@@ -23,7 +23,9 @@ import numpy as np
 
 import minigrad as mg
 
-X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1]])
+# The post's integer features, made float once here rather than by the first layer at
+# every step (the values, and so every result, are the same).
+X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1]], dtype=np.float64)
 Y = np.array([[0, 1, 0, 1, 1, 0]]).T
 
 POST_ALPHA = 0.1
