@@ -237,6 +237,16 @@ def check_layer(
         raise _fail(layer, "stash/unstash", "backward after unstash() did not match the "
                     "stashed forward; keep all forward state in self.cache")
 
+    # backward_params (a layer's backward without dL/dx) accumulates the same gradients.
+    if not merge:
+        model.zero_grad()
+        forward(model, fresh_inputs())
+        model.backward_params(upstream)
+        if not all(np.allclose(p.grad, g, rtol=1e-12, atol=1e-12)
+                   for p, g in zip(params, expected[len(xs):])):
+            raise _fail(layer, "backward_params", "its parameter gradients differ from "
+                        "those of backward()")
+
     # float32 end to end.
     model32 = _with_dtype(layer, np.float32)
     y32 = forward(model32, [x.astype(np.float32) for x in xs])
