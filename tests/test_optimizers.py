@@ -219,8 +219,13 @@ BAD_SETTINGS = [
 
 @pytest.mark.parametrize(("cls", "settings", "message"), BAD_SETTINGS)
 def test_bad_hyperparameters_raise(cls, settings, message):
+    dense = mg.Dense(2, 2, rng=0)
+    dense.weight.grad[...] = 1.0
+    before = dense.weight.data.copy()
     with pytest.raises(ValueError, match=message):
-        cls(mg.Dense(2, 2, rng=0).parameters(), **settings)
+        cls(dense.parameters(), **settings)
+    np.testing.assert_array_equal(dense.weight.data, before)
+    np.testing.assert_array_equal(dense.weight.grad, 1.0)
 
 
 def test_edge_hyperparameters_are_accepted():

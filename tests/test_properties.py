@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad.testing import check_layer
 
-SETTINGS = settings(max_examples=30, deadline=None,
+SETTINGS = settings(max_examples=50, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 # Parameter-free layers that keep the width: name -> factory.
