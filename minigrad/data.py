@@ -46,6 +46,47 @@ def as_dataset(owner: str, X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Array, A
     return X, y
 
 
+def check_data(owner: str, name: str, array: Array, *, finite: bool) -> None:
+    """Raise unless ``array`` (a dataset's ``X`` or ``y``, one row per sample) holds real
+    numbers and, with ``finite``, no NaN or ±inf.
+
+    The finiteness check is one vectorized pass: NaN and ±inf propagate through a sum,
+    so a finite sum proves every value finite; only otherwise (or when finite values
+    overflow the sum) is the element-wise mask built, to find the first bad row.
+
+    Raises
+    ------
+    TypeError
+        A non-real dtype (strings, objects, complex), naming ``owner`` and ``name``.
+    ValueError
+        A non-finite value, naming its value, row and (beyond 1-D) position in the row.
+    """
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {array.dtype}")
+    if not finite or array.dtype.kind != "f":  # bool and int values are always finite
+        return
+    with np.errstate(over="ignore", invalid="ignore"):  # inf − inf: a NaN, as wanted
+        total = np.sum(array)
+    if np.isfinite(total):
+        return
+    rows = array.reshape(len(array), -1)
+    bad = ~np.isfinite(rows)
+    flagged = np.flatnonzero(bad.any(axis=1))
+    if flagged.size == 0:  # finite values whose sum overflowed
+        return
+    row = int(flagged[0])
+    column = int(np.argmax(bad[row]))
+    if array.ndim == 1:
+        where = ""
+    elif array.ndim == 2:
+        where = f" (column {column})"
+    else:
+        where = f" (index {tuple(int(i) for i in np.unravel_index(column, array.shape[1:]))})"
+    raise ValueError(
+        f"{owner}: {name} has a non-finite value ({rows[row, column]}) in row {row}{where}"
+    )
+
+
 def batches(
     X: npt.ArrayLike,
     y: npt.ArrayLike,

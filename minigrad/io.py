@@ -7,8 +7,11 @@ and step counts. A file is a plain ``.npz`` archive -- one ``.npy`` entry per ke
 
 Nothing a user saved is ever lost: `save` writes a temporary file beside the target,
 syncs it to disk and renames it over the target in one atomic step, so a crash leaves
-either the old file or the new one, never a mixture. `load` never unpickles: a file
-carrying Python objects is refused, not executed.
+either the old file or the new one, never a mixture. A process killed mid-save can
+leave its temporary file behind, named ``.<name>.<8 hex digits>.tmp`` beside the
+target (hidden, never the target's name): safe to delete. Concurrent saves to one path
+each write their own temporary file; the last rename wins. `load` never unpickles: a
+file carrying Python objects is refused, not executed.
 
 >>> import os, tempfile, numpy as np, minigrad as mg
 >>> model = mg.Sequential(mg.Dense(2, 1, rng=0))

@@ -36,7 +36,7 @@ import numpy.typing as npt
 from typing_extensions import override
 
 from minigrad.base import Array, Layer, Module
-from minigrad.data import as_dataset, batches, check_batch_size
+from minigrad.data import as_dataset, batches, check_batch_size, check_data
 from minigrad.init import SeedLike, make_rng
 from minigrad.losses import Loss
 from minigrad.optimizers import Optimizer
@@ -341,13 +341,22 @@ def _metric_names(metrics: Sequence[Metric]) -> list[str]:
     return names
 
 
-def _validation_set(validation_data: object) -> tuple[Array, Array]:
+def _dataset(
+    owner: str, X: npt.ArrayLike, y: npt.ArrayLike, finite: bool
+) -> tuple[Array, Array]:
+    """``(X, y)`` as arrays of equal, non-zero length and real (finite) values."""
+    arrays = as_dataset(owner, X, y)
+    if len(arrays[0]) == 0:
+        raise ValueError(f"{owner}: the data is empty")
+    for name, array in zip("Xy", arrays):
+        check_data(owner, name, array, finite=finite)
+    return arrays
+
+
+def _validation_set(validation_data: object, finite: bool) -> tuple[Array, Array]:
     if not isinstance(validation_data, tuple) or len(validation_data) != 2:
         raise TypeError("fit: validation_data must be a tuple (X_val, y_val)")
-    X, y = as_dataset("fit (validation_data)", *validation_data)
-    if len(X) == 0:
-        raise ValueError("fit: the validation data is empty")
-    return X, y
+    return _dataset("fit (validation_data)", *validation_data, finite)
 
 
 def _evaluate(
@@ -385,6 +394,7 @@ def fit(
     metrics: Sequence[Metric] = (),
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
+    check_finite: bool = True,
 ) -> History:
     """Train ``model`` on ``(X, y)`` by mini-batch gradient descent for ``epochs`` epochs.
 
@@ -418,6 +428,10 @@ def fit(
     progress : bool, default True
         Show progress on stderr: a tqdm bar per epoch if tqdm is installed and stderr is
         a terminal, otherwise one summary line per epoch. False prints nothing.
+    check_finite : bool, default True
+        Refuse NaN or ±inf in ``X``, ``y`` and the validation data, naming the first bad
+        row (one vectorized pass per `fit` call). False skips the pass, for speed on
+        data known to be clean; a bad value then surfaces as the non-finite loss stop.
 
     Returns
     -------
@@ -428,7 +442,8 @@ def fit(
     ------
     ValueError, TypeError
         Before any work: ``epochs < 0``, ``batch_size < 1``, mismatched lengths, empty
-        data, bad metrics or callbacks.
+        data, data of a non-real dtype, NaN or ±inf in the data (with
+        ``check_finite``), bad metrics or callbacks.
     FloatingPointError
         A batch's loss is not finite; its message names the epoch and batch. The
         parameters are left as they were before that batch (nothing is stepped).
@@ -436,10 +451,10 @@ def fit(
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 0:
         raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
     size = check_batch_size("fit", batch_size)
-    X, y = as_dataset("fit", X, y)
-    if len(X) == 0:
-        raise ValueError("fit: the training data is empty")
-    validation = None if validation_data is None else _validation_set(validation_data)
+    X, y = _dataset("fit", X, y, check_finite)
+    validation = (
+        None if validation_data is None else _validation_set(validation_data, check_finite)
+    )
     named = dict(zip(_metric_names(metrics), metrics))
     for callback in callbacks:
         if not isinstance(callback, Callback):

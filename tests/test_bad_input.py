@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from test_builtin_contract import BUILTINS
 
 import minigrad as mg
 
@@ -35,36 +36,168 @@ def test_error_inside_nested_sequential_gives_the_full_path():
         outer(np.zeros((3, 5)))
 
 
-@pytest.mark.parametrize("shape", [(6,), (2, 3, 3), ()])
-@pytest.mark.parametrize("layer", [mg.Dense(3, 2, rng=0), mg.Bias(), mg.Sigmoid(), mg.Identity()],
-                         ids=repr)
-def test_non_2d_input_is_refused_not_broadcast(layer, shape):
-    with pytest.raises(ValueError, match=re.escape(f"{layer!r} expected input of shape")):
-        layer(np.zeros(shape))
+# -- the catalogue, over every built-in (tests/test_builtin_contract.py's BUILTINS) --------
+
+TARGETS = {**BUILTINS, "Dropout-train": (lambda: mg.Dropout(0.5, rng=0), [(4, 3)])}
 
 
-@pytest.mark.parametrize(
-    "bad",
-    [np.array([["a", "b"]]), np.array([[1 + 2j, 0j]]), np.array([[object(), object()]])],
-    ids=["str", "complex", "object"],
-)
-def test_non_real_dtypes_are_type_errors(bad):
-    for layer in (mg.Dense(2, 2, rng=0), mg.Sigmoid()):
-        with pytest.raises(TypeError, match=re.escape(repr(layer))):
-            layer(bad)
+def example(name: str) -> tuple[mg.Module, list[np.ndarray]]:
+    factory, shapes = TARGETS[name]
+    rng = np.random.default_rng(len(name))
+    return factory(), [rng.standard_normal(shape) for shape in shapes]
 
 
-def test_empty_and_ragged_inputs_are_value_errors():
-    with pytest.raises(ValueError, match="empty input"):
-        mg.Dense(2, 2, rng=0)(np.zeros((0, 2)))
-    with pytest.raises(ValueError, match=re.escape("Dense(2→2)")):
-        mg.Dense(2, 2, rng=0)([[1.0, 2.0], [3.0]])
+def named(layer: mg.Module) -> str:
+    """What an error from ``layer`` must name: the layer, or the path into a container."""
+    if isinstance(layer, (mg.Sequential, mg.Graph)):
+        return re.escape(f"at {type(layer).__name__}[")
+    return re.escape(repr(layer))
 
 
-def test_lists_and_tuples_are_accepted():
-    layer = mg.Dense(2, 1, rng=0)
-    np.testing.assert_array_equal(layer([[1, 2]]), layer(np.array([[1.0, 2.0]])))
-    np.testing.assert_array_equal(layer(((1, 2),)), layer(np.array([[1.0, 2.0]])))
+def with_input(inputs: list[np.ndarray], index: int, value: object) -> list[object]:
+    return [value if i == index else x for i, x in enumerate(inputs)]
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_nested_lists_and_tuples_are_accepted_as_arrays(name):
+    layer, inputs = example(name)
+    expected = layer(*inputs)
+    layer, _ = example(name)  # fresh: Dropout draws the same mask again
+    np.testing.assert_array_equal(layer(*[x.tolist() for x in inputs]), expected)
+    layer, _ = example(name)
+    np.testing.assert_array_equal(layer(*[tuple(map(tuple, x)) for x in inputs]), expected)
+
+
+NOT_REAL = {
+    "str": lambda x: x.astype(str),
+    "complex": lambda x: x.astype(complex),
+    "object": lambda x: x.astype(object),
+}
+
+
+@pytest.mark.parametrize("kind", list(NOT_REAL))
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_non_real_inputs_are_type_errors_naming_the_layer(name, kind):
+    layer, inputs = example(name)
+    for index, x in enumerate(inputs):
+        bad = NOT_REAL[kind](x)
+        with pytest.raises(TypeError, match=named(layer) + ".* expected a real numeric input, "
+                                            f"got dtype {re.escape(str(bad.dtype))}"):
+            layer(*with_input(inputs, index, bad))
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_empty_and_ragged_inputs_are_value_errors_naming_the_layer(name):
+    layer, inputs = example(name)
+    for index, x in enumerate(inputs):
+        with pytest.raises(ValueError, match=named(layer) + ".* got an empty input of shape "
+                                             + re.escape(str((0, x.shape[1])))):
+            layer(*with_input(inputs, index, x[:0]))
+        with pytest.raises(ValueError, match=named(layer) + ".* expected input of shape"):
+            layer(*with_input(inputs, index, [[1.0, 2.0], [3.0]]))  # ragged
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_inputs_that_are_not_2d_are_refused_not_broadcast(name):
+    layer, inputs = example(name)
+    for index, x in enumerate(inputs):
+        for bad in (x[0], x[:, :, None], x[0, 0], x[None]):  # 1-D, 3-D, 0-d, 3-D
+            with pytest.raises(ValueError, match=named(layer) + ".* expected input of shape "
+                               rf"\(batch, \w+\), got {re.escape(str(bad.shape))}"):
+                layer(*with_input(inputs, index, bad))
+
+
+@pytest.mark.parametrize("kind", [np.int64, np.int8, np.uint16, np.bool_])
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_bool_and_int_inputs_compute_in_the_layer_dtype(name, kind):
+    layer, inputs = example(name)
+    values = [np.round(2 * x) for x in inputs]  # small integers, exact in every dtype
+    if kind is np.bool_:
+        values = [v > 0 for v in values]
+    elif np.dtype(kind).kind == "u":
+        values = [np.abs(v) for v in values]
+    layer_dtype = np.float32 if name.endswith("float32") else np.float64
+    expected = layer(*[v.astype(layer_dtype) for v in values])
+    layer, _ = example(name)
+    got = layer(*[v.astype(kind) for v in values])
+    assert got.dtype == layer_dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+# -- losses ------------------------------------------------------------------------------
+
+LOSSES = {  # name -> (loss, prediction shape, a valid target for a prediction of that shape)
+    "MSELoss": (mg.MSELoss, (4, 2), lambda rng: rng.normal(size=(4, 2))),
+    "BCEWithLogitsLoss": (mg.BCEWithLogitsLoss, (4, 2),
+                          lambda rng: (rng.random((4, 2)) > 0.5).astype(float)),
+    "CrossEntropyLoss": (mg.CrossEntropyLoss, (4, 3), lambda rng: rng.integers(0, 3, 4)),
+    "CrossEntropyLoss-probabilities": (mg.CrossEntropyLoss, (4, 3),
+                                       lambda rng: rng.dirichlet(np.ones(3), 4)),
+}
+
+
+def loss_example(name: str) -> tuple[mg.Loss, np.ndarray, np.ndarray]:
+    make, shape, target = LOSSES[name]
+    rng = np.random.default_rng(len(name))
+    return make(), rng.normal(size=shape), target(rng)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_losses_accept_nested_lists_and_tuples(name):
+    loss, pred, target = loss_example(name)
+    expected = loss(pred, target), loss.backward()
+    for convert in (lambda a: a.tolist(), lambda a: tuple(np.asarray(a).tolist())):
+        assert loss(convert(pred), convert(target)) == expected[0]
+        np.testing.assert_array_equal(loss.backward(), expected[1])
+
+
+@pytest.mark.parametrize("kind", list(NOT_REAL))
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_losses_refuse_non_real_predictions_and_targets(name, kind):
+    loss, pred, target = loss_example(name)
+    with pytest.raises(TypeError, match=re.escape(f"{loss!r} expected a real prediction")):
+        loss(NOT_REAL[kind](pred), target)
+    with pytest.raises(TypeError, match=re.escape(f"{loss!r} expected ")):
+        loss(pred, NOT_REAL[kind](target))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_losses_refuse_empty_predictions(name):
+    loss, pred, target = loss_example(name)
+    with pytest.raises(ValueError, match=re.escape(f"{loss!r} got an empty prediction of shape "
+                                                   f"(0, {pred.shape[1]})")):
+        loss(pred[:0], target[:0])
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_losses_refuse_a_target_of_another_shape_instead_of_broadcasting(name):
+    loss, pred, target = loss_example(name)
+    for bad in (target[:1], target[..., None], target.T, target[:, :1] if target.ndim == 2
+                else target[:, None]):
+        if bad.shape == target.shape:
+            continue
+        with pytest.raises(ValueError, match=re.escape(f"{loss!r} expected target of shape")):
+            loss(pred, bad)
+
+
+# -- fit and predict ---------------------------------------------------------------------
+
+
+def test_fit_and_predict_accept_nested_lists_and_tuples():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 3)), rng.normal(size=(10, 1))
+    runs = []
+    for convert in (np.asarray, lambda a: a.tolist(), lambda a: tuple(map(tuple, a))):
+        model = blog_model()
+        history = mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), convert(X),
+                         convert(y), epochs=2, batch_size=4, rng=0, progress=False,
+                         validation_data=(convert(X[:3]), convert(y[:3])))
+        runs.append((history.history, model.state_dict(), mg.predict(model, convert(X))))
+    for history, state, pred in runs[1:]:
+        assert history == runs[0][0]
+        for key in state:
+            np.testing.assert_array_equal(state[key], runs[0][1][key])
+        np.testing.assert_array_equal(pred, runs[0][2])
 
 
 def test_backward_before_forward_is_a_runtime_error_naming_the_layer():
@@ -98,12 +231,6 @@ def test_mse_refuses_mismatched_shapes_instead_of_broadcasting():
 def test_loss_backward_before_forward():
     with pytest.raises(RuntimeError, match="backward\\(\\) called before forward"):
         mg.MSELoss().backward()
-
-
-@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf")])
-def test_sgd_rejects_bad_learning_rates(lr):
-    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
-        mg.SGD(mg.Dense(2, 2, rng=0).parameters(), lr=lr)
 
 
 def test_optimizer_rejects_empty_duplicate_and_non_parameters():

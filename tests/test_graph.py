@@ -6,8 +6,6 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad import graph as graph_module
@@ -320,39 +318,6 @@ D = mg.Dense(2, 2, rng=0)
 def test_construction_errors_name_the_node(nodes, output, error, message):
     with pytest.raises(error, match=re.escape(message)):
         mg.Graph(nodes, output=output)
-
-
-# -- random graphs ----------------------------------------------------------------------
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), width=st.integers(1, 3), batch=st.integers(1, 3),
-       count=st.integers(1, 6), seed=st.integers(0, 2**16))
-def test_random_graphs_meet_the_layer_contract(data, width, batch, count, seed):
-    """Random DAGs of Dense (sometimes a shared instance), Sigmoid, Identity and Add
-    nodes; whatever no node reads is concatenated into the output."""
-    rng = np.random.default_rng(seed)
-    nodes, unread, denses = {}, set(), []
-    for index in range(count):
-        sources = ["input", *nodes]
-        kind = data.draw(st.sampled_from(["dense", "shared", "sigmoid", "identity", "add"]))
-        if kind == "add":
-            picked = data.draw(st.lists(st.sampled_from(sources), min_size=2, max_size=3))
-            layer = mg.Add()
-        else:
-            picked = [data.draw(st.sampled_from(sources))]
-            if kind == "shared" and denses:
-                layer = denses[data.draw(st.integers(0, len(denses) - 1))]
-            elif kind in ("dense", "shared"):
-                layer = mg.Dense(width, width, rng=rng)
-                denses.append(layer)
-            else:
-                layer = mg.Sigmoid() if kind == "sigmoid" else mg.Identity()
-        unread -= set(picked)
-        unread.add(f"n{index}")
-        nodes[f"n{index}"] = (layer, tuple(picked))
-    ends = sorted(unread)
-    nodes["out"] = (mg.Concat(), tuple(ends)) if len(ends) > 1 else (mg.Identity(), ends[0])
-    check_layer(mg.Graph(nodes), rng.standard_normal((batch, width)))
 
 
 def test_fan_out_refuses_a_wrongly_shaped_branch_gradient_instead_of_broadcasting():

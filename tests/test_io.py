@@ -7,8 +7,11 @@ failed loads leave the model as it was.
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 
 import numpy as np
@@ -181,6 +184,81 @@ def test_a_crash_mid_save_leaves_the_old_file_intact(tmp_path):
     target = make_model(10)
     mg.load(target, path)
     assert_weights_equal(target, weights(make_model(0)))
+
+
+# A child process saving ``{"w": np.full(size, v)}`` to a path for v = first, first + 1, ...
+# (``count`` saves, or until killed), printing "saved" after the first one completes.
+SAVER = """
+import sys, numpy as np, minigrad as mg
+path, size, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+class Versioned:
+    def state_dict(self):
+        return {"w": self.w}
+saver = Versioned()
+for v in range(first, first + count):
+    saver.w = np.full(size, float(v))
+    mg.save(saver, path)
+    if v == first:
+        print("saved", flush=True)
+"""
+
+TEMP_NAME = re.compile(r"\.model\.npz\.[0-9a-f]{8}\.tmp")  # what an interrupted save leaves
+
+
+def start_saver(path, size, first, count):
+    return subprocess.Popen([sys.executable, "-c", SAVER, str(path), str(size), str(first),
+                             str(count)], stdout=subprocess.PIPE, text=True)
+
+
+def loaded_version(path, size):
+    """The version stored at ``path``, after checking that the file is one complete save."""
+    state = State({})
+    mg.load(state, path)
+    w = state.state["w"]
+    assert w.shape == (size,) and w.dtype == np.float64
+    assert np.all(w == w[0]), "a mixture of two saves"
+    return int(w[0])
+
+
+def test_sigkill_mid_save_leaves_the_old_file_intact_and_loadable(tmp_path):
+    """Real process deaths at random moments of a loop of 8 MB saves over one file."""
+    path, size = tmp_path / "model.npz", 1_000_000
+    mg.save(State({"w": np.zeros(size)}), path)
+    rng = np.random.default_rng(0)
+    interrupted = 0
+    for kill in range(1, 7):
+        child = start_saver(path, size, first=1000 * kill, count=10**6)
+        assert child.stdout is not None and child.stdout.readline() == "saved\n"
+        time.sleep(rng.uniform(0, 0.03))  # land somewhere in a later save
+        child.send_signal(signal.SIGKILL)
+        child.communicate()
+        assert child.returncode == -signal.SIGKILL
+        version = loaded_version(path, size)
+        assert 1000 * kill <= version < 1000 * (kill + 1)  # the latest saves replaced it
+        leftovers = [name for name in os.listdir(tmp_path) if name != "model.npz"]
+        assert all(TEMP_NAME.fullmatch(name) for name in leftovers), leftovers
+        interrupted += len(leftovers)
+        for name in leftovers:
+            os.remove(tmp_path / name)
+    # The kills did land while a new file was half-written (a save is mostly writing).
+    assert interrupted >= 1
+
+
+def test_two_processes_saving_to_one_path_never_leave_a_corrupt_file(tmp_path):
+    path, size, count = tmp_path / "model.npz", 200_000, 60
+    mg.save(State({"w": np.zeros(size)}), path)
+    children = [start_saver(path, size, first=first, count=count) for first in (100, 200)]
+    loads = 0
+    while any(child.poll() is None for child in children):  # read while they write
+        assert loaded_version(path, size) in {0, *range(100, 100 + count),
+                                              *range(200, 200 + count)}
+        loads += 1
+    for child in children:
+        child.communicate()
+        assert child.returncode == 0
+    assert loaded_version(path, size) in {100 + count - 1, 200 + count - 1}
+    assert os.listdir(tmp_path) == ["model.npz"]
+    assert loads >= 1
 
 
 class State:

@@ -193,6 +193,8 @@ def test_a_step_allocates_nothing_parameter_sized(make):
 BAD_SETTINGS = [
     (mg.SGD, {"lr": 0}, "SGD: lr must be a finite number > 0"),
     (mg.SGD, {"lr": float("nan")}, "SGD: lr must be a finite number > 0"),
+    (mg.SGD, {"lr": -0.1}, "SGD: lr must be a finite number > 0"),
+    (mg.SGD, {"lr": float("inf")}, "SGD: lr must be a finite number > 0"),
     (mg.SGD, {"lr": True}, "SGD: lr must be a finite number > 0"),
     (mg.SGD, {"lr": 0.1, "momentum": -0.1}, "SGD: momentum must be a finite number >= 0"),
     (mg.SGD, {"lr": 0.1, "momentum": float("nan")}, "SGD: momentum must be"),
@@ -200,9 +202,13 @@ BAD_SETTINGS = [
     (mg.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": 1}, "SGD: nesterov must be a bool"),
     (mg.SGD, {"lr": 0.1, "weight_decay": -1e-4}, "SGD: weight_decay must be a finite number >= 0"),
     (mg.Adam, {"lr": -1e-3}, "Adam: lr must be a finite number > 0"),
+    (mg.Adam, {"lr": 0}, "Adam: lr must be a finite number > 0"),
+    (mg.Adam, {"lr": float("nan")}, "Adam: lr must be a finite number > 0"),
     (mg.Adam, {"lr": float("inf")}, "Adam: lr must be a finite number > 0"),
     (mg.Adam, {"betas": (1.0, 0.999)}, r"Adam: betas\[0\] must be a number in \[0, 1\)"),
     (mg.Adam, {"betas": (0.9, -0.1)}, r"Adam: betas\[1\] must be a number in \[0, 1\)"),
+    (mg.Adam, {"betas": (-0.1, 0.999)}, r"Adam: betas\[0\] must be a number in \[0, 1\)"),
+    (mg.Adam, {"betas": (0.9, 1.0)}, r"Adam: betas\[1\] must be a number in \[0, 1\)"),
     (mg.Adam, {"betas": (0.9, float("nan"))}, r"Adam: betas\[1\] must be"),
     (mg.Adam, {"betas": 0.9}, "Adam: betas must be a pair"),
     (mg.Adam, {"betas": (0.9, 0.99, 0.999)}, "Adam: betas must be a pair"),
@@ -213,8 +219,13 @@ BAD_SETTINGS = [
 
 @pytest.mark.parametrize(("cls", "settings", "message"), BAD_SETTINGS)
 def test_bad_hyperparameters_raise(cls, settings, message):
+    dense = mg.Dense(2, 2, rng=0)
+    dense.weight.grad[...] = 1.0
+    before = dense.weight.data.copy()
     with pytest.raises(ValueError, match=message):
-        cls(mg.Dense(2, 2, rng=0).parameters(), **settings)
+        cls(dense.parameters(), **settings)
+    np.testing.assert_array_equal(dense.weight.data, before)
+    np.testing.assert_array_equal(dense.weight.grad, 1.0)
 
 
 def test_edge_hyperparameters_are_accepted():

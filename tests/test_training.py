@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -194,7 +195,7 @@ def test_a_non_finite_loss_stops_with_the_parameters_of_before_that_batch():
     model = make_model()
     with pytest.raises(FloatingPointError, match=r"epoch 1/3, batch 3/5") as info:
         mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, y, epochs=3,
-               batch_size=2, shuffle=False, progress=False)
+               batch_size=2, shuffle=False, progress=False, check_finite=False)
     assert "nan" in str(info.value)
     reference = make_model()  # the two batches before it, and nothing more
     mg.fit(reference, mg.MSELoss(), mg.SGD(reference.parameters(), lr=0.1), X[:4], y[:4],
@@ -203,6 +204,60 @@ def test_a_non_finite_loss_stops_with_the_parameters_of_before_that_batch():
         np.testing.assert_array_equal(got, want)
     assert all(np.isfinite(w).all() for w in weights(model))
     assert model.training and all(m.cache is None for m in model.modules())
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ({"X": (17, 2, np.nan)}, "fit: X has a non-finite value (nan) in row 17 (column 2)"),
+        ({"X": (17, 2, np.inf), "y": (3, 0, -np.inf)},
+         "fit: X has a non-finite value (inf) in row 17 (column 2)"),
+        ({"y": (30, 0, -np.inf)}, "fit: y has a non-finite value (-inf) in row 30 (column 0)"),
+        ({"X_val": (1, 0, np.nan)},
+         "fit (validation_data): X has a non-finite value (nan) in row 1 (column 0)"),
+        ({"y_val": (4, 0, np.inf)},
+         "fit (validation_data): y has a non-finite value (inf) in row 4 (column 0)"),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_non_finite_data_is_refused_naming_the_first_bad_row(where, message, dtype, capsys):
+    rng = np.random.default_rng(0)
+    data = {"X": rng.normal(size=(40, 3)), "y": rng.normal(size=(40, 1)),
+            "X_val": rng.normal(size=(5, 3)), "y_val": rng.normal(size=(5, 1))}
+    data = {key: value.astype(dtype) for key, value in data.items()}
+    for key, (row, column, value) in where.items():
+        data[key][row, column] = value
+        data[key][row + 1 :, column] = value  # later rows are bad too: the first is named
+    model = make_model()
+    before = weights(model)
+    with pytest.raises(ValueError) as info:
+        mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), data["X"], data["y"],
+               validation_data=(data["X_val"], data["y_val"]), epochs=2)
+    assert str(info.value) == message
+    assert capsys.readouterr().err == ""
+    for got, want in zip(weights(model), before):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_non_finite_data_names_its_index_in_each_row_beyond_2d():
+    X = np.zeros((4, 2, 3))
+    X[2, 1, 0] = np.nan
+    model = mg.Sequential(mg.Dense(6, 1, rng=0))
+    with pytest.raises(ValueError, match=re.escape("X has a non-finite value (nan) in row 2 "
+                                                   "(index (1, 0))")):
+        mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, np.zeros((4, 1)),
+               epochs=1, progress=False)
+    with pytest.raises(ValueError, match=re.escape("y has a non-finite value (inf) in row 3")):
+        mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), np.zeros((4, 6)),
+               np.array([0.0, 1.0, 2.0, np.inf]), epochs=1, progress=False)
+
+
+def test_finite_data_whose_sum_overflows_is_accepted():
+    X = np.full((4, 1), np.finfo(np.float32).max, dtype=np.float32)  # the sum is inf
+    model = mg.Sequential(mg.Dense(1, 1, rng=0, dtype=np.float32))
+    history = mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X,
+                     np.zeros((4, 1)), epochs=0, progress=False)
+    assert history.epoch == []
 
 
 class InfiniteOnCall(mg.MSELoss):
@@ -252,16 +307,25 @@ class Spy(mg.Callback):
         ({"epochs": True}, ValueError, "epochs must be an int >= 0"),
         ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1"),
         ({"y": np.zeros((9, 1))}, ValueError, "same number of samples, got 10 and 9"),
-        ({"X": np.zeros((0, 3)), "y": np.zeros((0, 1))}, ValueError, "training data is empty"),
+        ({"X": np.zeros((0, 3)), "y": np.zeros((0, 1))}, ValueError, "fit: the data is empty"),
         ({"validation_data": (np.zeros((3, 3)),)}, TypeError, "validation_data must be a tuple"),
         ({"validation_data": (np.zeros((3, 3)), np.zeros((2, 1)))}, ValueError,
          r"validation_data\): X and y must have the same number of samples"),
+        ({"X": np.full((10, 3), "a")}, TypeError, "fit: X must hold real numbers, got dtype <U1"),
+        ({"y": np.full((10, 1), None)}, TypeError,
+         "fit: y must hold real numbers, got dtype object"),
+        ({"X": np.ones((10, 3), complex)}, TypeError, "fit: X must hold real numbers"),
+        ({"X": 1.0}, ValueError, "fit: X and y need one row per sample"),
+        ({"validation_data": (np.zeros((3, 3)), np.full((3, 1), "b"))}, TypeError,
+         r"fit \(validation_data\): y must hold real numbers"),
+        ({"validation_data": (np.zeros((0, 3)), np.zeros((0, 1)))}, ValueError,
+         r"fit \(validation_data\): the data is empty"),
         ({"metrics": [mg.accuracy, mg.accuracy]}, ValueError, "metric names must be unique"),
         ({"metrics": [np.zeros(1)]}, TypeError, "named function"),
         ({"callbacks": [Spy(), "stop"]}, TypeError, "callbacks must be Callback instances"),
     ],
 )
-def test_bad_arguments_are_refused_before_any_work(kwargs, error, match):
+def test_bad_arguments_are_refused_before_any_work(kwargs, error, match, capsys):
     X, y = regression_data()
     model = make_model()
     before = weights(model)
@@ -271,8 +335,9 @@ def test_bad_arguments_are_refused_before_any_work(kwargs, error, match):
         spy = kwargs["callbacks"][0]
     with pytest.raises(error, match=match):
         mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), args.pop("X"),
-               args.pop("y"), progress=False, **args)
+               args.pop("y"), **args)
     assert spy.events == []
+    assert capsys.readouterr() == ("", "")  # no progress line: no epoch began
     for got, want in zip(weights(model), before):
         np.testing.assert_array_equal(got, want)
 
