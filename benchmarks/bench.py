@@ -11,6 +11,10 @@ Every case trains the same network from the same initial weights with each conte
   averaged with ``np.average`` (O(batch·in·out) memory).
 * ``torch``     -- PyTorch CPU with ``nn.Linear`` layers (skipped with a note when missing).
 
+The ``digits`` case times whole epochs of examples/digits.py's MLP instead: minigrad's
+`fit` against scikit-learn's ``MLPClassifier`` and a PyTorch loop of the same
+architecture, optimizer and batch size (needs scikit-learn).
+
 Before timing, each contender runs two steps and its loss and weight updates are compared
 with the hand-written reference (``np.allclose``), so a fast wrong answer cannot win.
 Timing is interleaved: round after round, each contender gets a turn (see `measure`);
@@ -32,6 +36,7 @@ import resource
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +49,7 @@ import minigrad as mg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 import blog_net  # noqa: E402
+import digits  # noqa: E402  # importing it needs no scikit-learn; loading the data does
 import post_script  # noqa: E402  # beside this file
 
 Weights = list[np.ndarray]
@@ -322,6 +328,59 @@ def process_times(runs: int) -> dict[str, tuple[float, float]]:
             for name in scripts}
 
 
+def digits_epoch_times(epochs: int, torch: Any) -> dict[str, tuple[float, float]]:
+    """Seconds per epoch and test accuracy of the digits MLP (examples/digits.py:
+    64 -> 384 ReLU -> 10, softmax cross-entropy, Adam, batches of 32, shuffled) trained
+    for ``epochs`` epochs by minigrad's `fit`, scikit-learn's ``MLPClassifier`` and a
+    PyTorch loop with the same architecture, optimizer, learning rate and batch size."""
+    X_train, X_test, y_train, y_test = digits.load_split()
+    results: dict[str, tuple[float, float]] = {}
+
+    model = digits.build_model(0)
+    optimizer = mg.Adam(model.parameters(), lr=digits.LEARNING_RATE)
+    start = time.perf_counter()
+    mg.fit(model, mg.CrossEntropyLoss(), optimizer, X_train, y_train, epochs=epochs,
+           batch_size=digits.BATCH_SIZE, rng=0, progress=False)
+    seconds = (time.perf_counter() - start) / epochs
+    results["minigrad"] = (seconds, mg.accuracy(mg.predict(model, X_test), y_test))
+
+    from sklearn.neural_network import MLPClassifier
+
+    classifier = MLPClassifier(
+        hidden_layer_sizes=(digits.HIDDEN,), solver="adam", alpha=0.0,
+        batch_size=digits.BATCH_SIZE, learning_rate_init=digits.LEARNING_RATE,
+        max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=0,
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():  # "did not converge": it runs exactly `epochs` epochs
+        warnings.simplefilter("ignore")
+        classifier.fit(X_train, y_train)
+    seconds = (time.perf_counter() - start) / epochs
+    results["scikit-learn"] = (seconds, float(classifier.score(X_test, y_test)))
+
+    if torch is not None:
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(64, digits.HIDDEN), torch.nn.ReLU(),
+                                  torch.nn.Linear(digits.HIDDEN, 10)).double()
+        opt = torch.optim.Adam(net.parameters(), lr=digits.LEARNING_RATE)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        tx, ty = torch.from_numpy(X_train), torch.from_numpy(y_train)
+        start = time.perf_counter()
+        for _ in range(epochs):
+            order = torch.randperm(len(tx))
+            for begin in range(0, len(tx), digits.BATCH_SIZE):
+                index = order[begin:begin + digits.BATCH_SIZE]
+                loss = loss_fn(net(tx[index]), ty[index])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        seconds = (time.perf_counter() - start) / epochs
+        with torch.no_grad():
+            predicted = net(torch.from_numpy(X_test)).argmax(1).numpy()
+        results["torch"] = (seconds, float(np.mean(predicted == y_test)))
+    return results
+
+
 # -- the report -----------------------------------------------------------------------------
 
 
@@ -351,8 +410,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="timed rounds per contender")
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
-    parser.add_argument("--cases", nargs="+", choices=[*CASES, "process"],
-                        default=[*CASES, "process"])
+    parser.add_argument("--cases", nargs="+", choices=[*CASES, "process", "digits"],
+                        default=[*CASES, "process", "digits"])
+    parser.add_argument("--digits-epochs", type=int, default=digits.EPOCHS)
     parser.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     parser.add_argument("--threads", type=int, help="BLAS/PyTorch threads (default: all)")
@@ -390,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
 
     results: list[tuple[Case, dict[str, float]]] = []
     for name in args.cases:
-        if name == "process":
+        if name in ("process", "digits"):
             continue
         build, case_dtypes = CASES[name]
         for dtype in (d for d in case_dtypes if d in dtypes):
@@ -421,6 +481,20 @@ def main(argv: list[str] | None = None) -> None:
               f"`python examples/blog_net.py` {fmt_time(ours)} wall, {fmt_time(ours_cpu)} CPU; "
               f"`python benchmarks/post_script.py` {fmt_time(post)} wall, {fmt_time(post_cpu)} "
               f"CPU; ratio {ours / post:.2f}× wall, {ours_cpu / post_cpu:.2f}× CPU")
+    if "digits" in args.cases:
+        try:
+            import sklearn  # noqa: F401  # the data set and the MLPClassifier
+        except ImportError:
+            print("\nnote: digits case skipped (needs scikit-learn: pip install '.[examples]')")
+        else:
+            epochs = 2 if args.quick else args.digits_epochs
+            print(f"\ndigits MLP 64-384-10, Adam, batch 32, float64, {epochs} epochs:")
+            print("| contender | time per epoch | test accuracy | vs minigrad |")
+            print("|---|---|---|---|")
+            timings = digits_epoch_times(epochs, torch)
+            for name, (seconds, accuracy) in timings.items():
+                print(f"| {name} | {fmt_time(seconds)} | {accuracy:.2%} "
+                      f"| {ratio(seconds, timings['minigrad'][0])} |")
     for note in dict.fromkeys(note for case, _ in results for note in case.notes):
         print(f"note: {note}")
 
