@@ -6,7 +6,9 @@ finite input: nothing here overflows, even at ±1e4 in float32.
 
 from __future__ import annotations
 
+import functools
 from abc import abstractmethod
+from typing import Any
 
 import numpy as np
 from typing_extensions import override
@@ -14,23 +16,37 @@ from typing_extensions import override
 from minigrad.base import Array, Layer, as_batch, as_grad
 
 
+@functools.cache
+def _exp_overflow_bound(dtype: np.dtype[Any]) -> float:
+    """A ``t`` just under ``log(largest finite value)``: ``e^t`` is finite in ``dtype``."""
+    return float(np.log(np.finfo(dtype).max)) - 1.0
+
+
 def sigmoid(x: Array) -> Array:
     """σ(x) = 1 / (1 + e^(-x)), stable for every finite ``x``, in ``x``'s dtype.
 
-    Multiplying through by ``e^min(x, 0)`` gives a form whose exponents are never
-    positive, so nothing can overflow::
+    When ``e^(-x)`` cannot overflow anywhere (``min(x)`` above ``-log(max float)``),
+    the textbook formula is exact enough, keeps tiny values (σ(-700) ≈ 1e-304 in
+    float64) and takes four passes over the data. Otherwise -- a very negative entry,
+    or a NaN -- multiplying through by ``e^min(x, 0)`` gives a form whose exponents are
+    never positive, so nothing can overflow::
 
         σ(x) = e^min(x, 0) / (1 + e^(-|x|))
 
     (for x ≥ 0 that is ``1 / (1 + e^(-x))``, for x < 0 it is ``e^x / (1 + e^x)``). It
-    keeps tiny values such as σ(-700) ≈ 1e-304 that ``1 - 1/(1 + e^(-|x|))`` would round
-    to 0, and uses no ``np.where``, whose data-dependent branches cost more than a
-    second ``exp`` on mixed-sign inputs.
+    needs seven passes and no ``np.where``, whose data-dependent branches cost more
+    than a second ``exp`` on mixed-sign inputs.
     """
+    if x.min() > -_exp_overflow_bound(x.dtype):  # False for NaN: the general form
+        out = np.negative(x)
+        np.exp(out, out=out)
+        out += 1.0  # float scalars: NumPy converts ints more slowly
+        np.divide(1.0, out, out=out)
+        return out
     denominator = np.abs(x)
     np.negative(denominator, out=denominator)
     np.exp(denominator, out=denominator)
-    denominator += 1.0  # float scalars: NumPy converts ints more slowly
+    denominator += 1.0
     out = np.minimum(x, 0.0)
     np.exp(out, out=out)
     out /= denominator

@@ -197,3 +197,16 @@ def test_library_never_touches_global_rng():
     mg.Dense(3, 3, init=mg.init.normal(0.1))
     after = np.random.get_state()
     assert np.array_equal(state[1], after[1]) and state[2] == after[2]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_both_routes_agree(dtype):
+    # One very negative entry sends the whole array down the overflow-free route.
+    x = np.random.default_rng(5).uniform(-60, 60, size=(50, 40)).astype(dtype)
+    direct = mg.Sigmoid()(x)
+    x_with_extreme = x.copy()
+    x_with_extreme[0, 0] = -1e4
+    general = mg.Sigmoid()(x_with_extreme)
+    np.testing.assert_allclose(direct.ravel()[1:], general.ravel()[1:],
+                               rtol=4 * np.finfo(dtype).eps, atol=0)
+    assert general[0, 0] == 0 and np.isnan(mg.Sigmoid()(np.array([[np.nan, 1.0]]))[0, 0])
