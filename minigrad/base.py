@@ -81,6 +81,14 @@ class Parameter:
 
     @grad.setter
     def grad(self, value: Array) -> None:
+        if not isinstance(value, np.ndarray) or (value.shape, value.dtype) != (
+            self.data.shape, self.data.dtype
+        ):
+            got = (np.shape(value), getattr(value, "dtype", type(value).__name__))
+            raise ValueError(
+                f"Parameter {self.name!r}: grad must be an array of shape {self.data.shape} "
+                f"and dtype {self.data.dtype}, like data; got shape {got[0]}, dtype {got[1]}"
+            )
         self._grad = value
         self._grad_is_zero = False
 
@@ -135,9 +143,15 @@ class Module(ABC, Generic[CacheT]):
     cache: CacheT | None = None
 
     # -- the tree -------------------------------------------------------------------
-    def named_children(self) -> Iterator[tuple[str, Module[Any]]]:
-        """Direct sub-modules with their names (attribute names by default)."""
+    def named_members(self) -> Iterator[tuple[str, object]]:
+        """Attributes by name, with lists, tuples and dicts of them expanded
+        (``self.blocks = [Dense(...), Dense(...)]`` gives ``blocks.0``, ``blocks.1``)."""
         for name, value in vars(self).items():
+            yield from _expand(name, value)
+
+    def named_children(self) -> Iterator[tuple[str, Module[Any]]]:
+        """Direct sub-modules with their names (attribute paths by default)."""
+        for name, value in self.named_members():
             if isinstance(value, Module):
                 yield name, value
 
@@ -154,7 +168,7 @@ class Module(ABC, Generic[CacheT]):
                 yield name, param
 
     def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
-        for name, value in vars(self).items():
+        for name, value in self.named_members():
             if isinstance(value, Parameter):
                 yield prefix + name, value
         for name, child in self.named_children():
@@ -191,12 +205,19 @@ class Module(ABC, Generic[CacheT]):
         """A copy of every parameter's values, keyed by dotted path (``"1.weight"``)."""
         return {name: param.data.copy() for name, param in self.named_parameters()}
 
-    def load_state_dict(self, state: Mapping[str, npt.ArrayLike], strict: bool = True) -> None:
+    def load_state_dict(
+        self, state: Mapping[str, npt.ArrayLike], strict: bool = True
+    ) -> tuple[list[str], list[str]]:
         """Copy values from ``state`` into the parameters, in place.
 
         Everything is checked before anything is written, so on error the module is
         unchanged. With ``strict`` (the default) missing and unexpected keys are errors;
         a shape or dtype mismatch always is.
+
+        Returns
+        -------
+        missing_keys, unexpected_keys : list of str
+            What was not loaded (both empty in strict mode), as PyTorch reports them.
 
         Raises
         ------
@@ -206,14 +227,13 @@ class Module(ABC, Generic[CacheT]):
             A shape or dtype mismatch, naming the key.
         """
         params = dict(self.named_parameters())
-        if strict:
-            missing = sorted(params.keys() - state.keys())
-            unexpected = sorted(state.keys() - params.keys())
-            if missing or unexpected:
-                raise KeyError(
-                    f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
-                    f"unexpected keys {unexpected}"
-                )
+        missing = sorted(params.keys() - state.keys())
+        unexpected = sorted(state.keys() - params.keys())
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
         updates: list[tuple[Parameter, Array]] = []
         for name, param in params.items():
             if name not in state:
@@ -232,6 +252,7 @@ class Module(ABC, Generic[CacheT]):
             updates.append((param, value))
         for param, value in updates:
             np.copyto(param.data, value)
+        return missing, unexpected
 
     # -- per-use cache (weight sharing) ----------------------------------------------
     def saved(self) -> CacheT:
@@ -262,6 +283,17 @@ class Module(ABC, Generic[CacheT]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def _expand(name: str, value: object) -> Iterator[tuple[str, object]]:
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _expand(f"{name}.{index}", item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _expand(f"{name}.{key}", item)
+    else:
+        yield name, value
 
 
 class Layer(Module[CacheT]):
@@ -347,7 +379,7 @@ def as_batch(
         and x.ndim == 2
         and (x.dtype == dtype if dtype is not None else x.dtype.kind == "f")
         and (features is None or x.shape[1] == features)
-        and x.shape[0] > 0
+        and x.size > 0
     ):
         return x
     return _as_batch_slow(layer, x, features, dtype)

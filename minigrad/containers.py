@@ -105,6 +105,8 @@ class Sequential(Container):
     """
 
     def __init__(self, *layers: Layer[Any]) -> None:
+        if not layers:
+            raise ValueError("Sequential needs at least one layer (use Identity() for none)")
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(
@@ -152,6 +154,8 @@ class Sequential(Container):
         them, and the parameter-free layers in front of it are not run at all."""
         if self._first_trainable < len(self.layers):
             self._backward(grad_out, stop=self._first_trainable, params_only=True)
+        else:  # nothing to train; a full backward still validates grad_out
+            self.backward(grad_out)
 
     def _backward(self, grad_out: Array, *, stop: int, params_only: bool) -> Array:
         """Run ``layers[stop:]`` backward, last first; with ``params_only`` the layer at

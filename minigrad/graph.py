@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeAlias, overload
 
 from typing_extensions import override
@@ -131,10 +132,10 @@ class Graph(Container):
 
     Attributes
     ----------
-    nodes : dict
+    nodes : mapping
         name -> layer, in execution order (a topological sort, which keeps the order
         given when that one is valid). The output node is the last.
-    inputs : dict
+    inputs : mapping
         name -> tuple of the names it reads.
     output : str
         Read-only, all three: the plan is built from them once; to rewire, build a
@@ -217,9 +218,9 @@ class Graph(Container):
         order = topological_order(inputs)
         _check_all_reach(output, inputs)
 
-        self.nodes: dict[str, AnyLayer] = {name: layers[name] for name in order}
-        self.inputs: dict[str, tuple[str, ...]] = {name: inputs[name] for name in order}
-        self.output = output
+        self._nodes: dict[str, AnyLayer] = {name: layers[name] for name in order}
+        self._inputs: dict[str, tuple[str, ...]] = {name: inputs[name] for name in order}
+        self._output = output
         # The plan: node i of the order writes value slot i + 1 (slot 0 is the input)
         # and reads the slots of its sources; the output node is last (all others
         # feed it), so its value is the last slot.
@@ -231,9 +232,24 @@ class Graph(Container):
         )
         self._stashes = [None] * len(order) if any(shared) else None
 
+    @property
+    def nodes(self) -> Mapping[str, AnyLayer]:
+        """name -> layer, in execution order (read-only)."""
+        return MappingProxyType(self._nodes)
+
+    @property
+    def inputs(self) -> Mapping[str, tuple[str, ...]]:
+        """name -> the names of the values it reads (read-only)."""
+        return MappingProxyType(self._inputs)
+
+    @property
+    def output(self) -> str:
+        """The node whose value the graph returns."""
+        return self._output
+
     @override
     def named_children(self) -> Iterator[tuple[str, Module[Any]]]:
-        yield from self.nodes.items()
+        yield from self._nodes.items()
 
     @override
     def forward(self, x: Array) -> Array:
@@ -256,6 +272,17 @@ class Graph(Container):
 
     @override
     def backward(self, grad_out: Array) -> Array:
+        grad_in = self._backward(grad_out, params_only=False)
+        assert grad_in is not None, "some node reads the input"
+        return grad_in
+
+    @override
+    def backward_params(self, grad_out: Array) -> None:
+        """Backward without dL/dx: nodes that read only the graph's input run their
+        `backward_params`, and nothing is summed for the input."""
+        self._backward(grad_out, params_only=True)
+
+    def _backward(self, grad_out: Array, *, params_only: bool) -> Array | None:
         plan = self._plan
         # grads[s]: the gradient summed so far for value slot s; owned[s]: whether
         # this graph allocated it (and may add into it in place) or it is a layer's
@@ -271,6 +298,9 @@ class Graph(Container):
                 assert grad is not None, "every node feeds the output"
                 if shared and self._stashes is not None:
                     layer.unstash(self._stashes[index])
+                if params_only and sources == (0,) and isinstance(layer, Layer):
+                    layer.backward_params(grad)  # its gradient would only reach the input
+                    continue
                 if isinstance(layer, MergeLayer):
                     input_grads = layer.backward(grad)
                     if len(input_grads) != len(sources):
@@ -295,9 +325,7 @@ class Graph(Container):
                         owned[source] = True
         except Exception as exc:
             raise_located(exc, type(self).__name__, f"[{name!r}]")
-        grad_in = grads[0]
-        assert grad_in is not None, "some node reads the input"
-        return grad_in
+        return grads[0]
 
     def __getitem__(self, name: str) -> AnyLayer:
         """The layer at node ``name``: ``graph["fc"].weight``."""

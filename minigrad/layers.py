@@ -58,7 +58,14 @@ class Dense(Layer[Array]):
         self.out_features = int(out_features)
         shape = (self.in_features, self.out_features)
         draw = init if init is not None else initializers.xavier_uniform()
-        self.weight = Parameter(draw(shape, initializers.make_rng(rng), dtype), name="weight")
+        weight = draw(shape, initializers.make_rng(rng), dtype)
+        if not isinstance(weight, np.ndarray) or (weight.shape, weight.dtype) != (shape, dtype):
+            raise TypeError(
+                f"Dense: init {draw!r} must return an array of shape {shape} and dtype "
+                f"{dtype}, got {type(weight).__name__} of shape {np.shape(weight)} and dtype "
+                f"{getattr(weight, 'dtype', None)}"
+            )
+        self.weight = Parameter(weight, name="weight")
 
     @override
     def forward(self, x: Array) -> Array:

@@ -25,12 +25,15 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Self
 
 from minigrad.base import Array, Parameter
+
+T = TypeVar("T")
 
 
 def _real(owner: str, name: str, value: object, rule: str, ok: Callable[[float], bool]) -> float:
@@ -52,14 +55,39 @@ def _non_negative(owner: str, name: str, value: object) -> float:
     return _real(owner, name, value, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
 
 
+class Hyperparameter(Generic[T]):
+    """An optimizer setting read and assigned as an attribute (``opt.lr = 0.01``).
+
+    Assigning validates the new value together with the others, by the constructor's
+    rules, and allocates any state it needs (``opt.momentum = 0.9`` on a plain SGD
+    creates the momentum buffers); a bad value raises `ValueError` and changes nothing.
+    """
+
+    def __set_name__(self, owner: type[Optimizer], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, optimizer: None, owner: type[Optimizer]) -> Self: ...
+    @overload
+    def __get__(self, optimizer: Optimizer, owner: type[Optimizer]) -> T: ...
+    def __get__(self, optimizer: Optimizer | None, owner: type[Optimizer]) -> T | Self:
+        if optimizer is None:
+            return self
+        value: T = optimizer._hyper[self.name]
+        return value
+
+    def __set__(self, optimizer: Optimizer, value: T) -> None:
+        optimizer._configure({**optimizer._hyper, self.name: value})
+
+
 class Optimizer(ABC):
     """Base: the parameter list, hyperparameters, per-parameter state and scratch space.
 
     A subclass validates its hyperparameters in `_validated`, names the per-parameter
     arrays it keeps in `_state_names`, passes its constructor's hyperparameters to
     `_configure`, and implements `step`; `state_dict` and `load_state_dict` then work
-    unchanged. Hyperparameters are plain attributes (``opt.lr = 0.01`` changes the
-    learning rate from the next step).
+    unchanged. Hyperparameters are `Hyperparameter` attributes: ``opt.lr = 0.01``
+    changes the learning rate from the next step, validated like the constructor's.
 
     Attributes
     ----------
@@ -87,7 +115,7 @@ class Optimizer(ABC):
             seen.add(id(param))
         self.steps = 0
         self.state: dict[str, list[Array]] = {}
-        self._hyperparameter_names: tuple[str, ...] = ()
+        self._hyper: dict[str, Any] = {}
         # Scratch buffers, per dtype and slot, as large as the largest parameter: an
         # update such as `data -= lr * grad` is done as two in-place ufuncs through a
         # view of one, so a step allocates nothing parameter-sized.
@@ -132,9 +160,7 @@ class Optimizer(ABC):
         arrays it needs (new ones as zeros). Nothing is set if validation fails."""
         values = self._validated(hyper)
         names = self._state_names(values)
-        for name, value in values.items():
-            setattr(self, name, value)
-        self._hyperparameter_names = tuple(values)
+        self._hyper = values
         self.state = {
             name: self.state[name] if name in self.state
             else [np.zeros_like(param.data) for param in self.params]
@@ -143,7 +169,7 @@ class Optimizer(ABC):
 
     def hyperparameters(self) -> dict[str, Any]:
         """The current hyperparameters by name, e.g. ``{"lr": 0.1, ...}``."""
-        return {name: getattr(self, name) for name in self._hyperparameter_names}
+        return dict(self._hyper)
 
     def state_dict(self) -> dict[str, Array]:
         """A copy of the full state as a flat mapping of names to arrays.
@@ -182,7 +208,7 @@ class Optimizer(ABC):
             naming the key.
         """
         owner = f"{type(self).__name__}.load_state_dict"
-        missing = [key for key in ("optimizer", *self._hyperparameter_names) if key not in state]
+        missing = [key for key in ("optimizer", *self._hyper) if key not in state]
         if missing:
             raise KeyError(f"{owner}: missing keys {missing}")
         kind = np.asarray(state["optimizer"])
@@ -272,10 +298,10 @@ class SGD(Optimizer):
         A hyperparameter out of range (NaN included), or ``nesterov`` without momentum.
     """
 
-    lr: float
-    momentum: float
-    nesterov: bool
-    weight_decay: float
+    lr = Hyperparameter[float]()
+    momentum = Hyperparameter[float]()
+    nesterov = Hyperparameter[bool]()
+    weight_decay = Hyperparameter[float]()
 
     def __init__(
         self,
@@ -310,7 +336,8 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         self.steps += 1
-        lr, momentum, decay = self.lr, self.momentum, self.weight_decay
+        hyper = self._hyper  # one dict read each, not three descriptor calls: hot path
+        lr, momentum, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
         if not (momentum or decay):  # plain SGD: the hot path of small nets
             for param, update in zip(self.params, self._work):
                 np.multiply(param.grad, lr, out=update)
@@ -326,7 +353,7 @@ class SGD(Optimizer):
                 buffer = buffers[index]
                 buffer *= momentum
                 buffer += grad
-                if self.nesterov:
+                if hyper["nesterov"]:
                     np.multiply(buffer, momentum, out=update)
                     update += grad
                     grad = update
@@ -364,10 +391,10 @@ class Adam(Optimizer):
         A hyperparameter out of range (NaN included).
     """
 
-    lr: float
-    betas: tuple[float, float]
-    eps: float
-    weight_decay: float
+    lr = Hyperparameter[float]()
+    betas = Hyperparameter[tuple[float, float]]()
+    eps = Hyperparameter[float]()
+    weight_decay = Hyperparameter[float]()
 
     def __init__(
         self,

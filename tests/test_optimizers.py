@@ -422,3 +422,26 @@ def test_load_state_dict_checks_the_momentum_layout():
     plain.load_state_dict(with_momentum)
     assert plain.momentum == 0.9
     np.testing.assert_array_equal(plain.state["momentum_buffer"][0], [3.0, 4.0])
+
+
+def test_hyperparameters_assigned_as_attributes_are_validated_and_take_effect():
+    param = mg.Parameter(np.ones(2), name="w")
+    opt = mg.SGD([param], lr=0.1)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        opt.lr = -5.0
+    assert opt.lr == 0.1
+    opt.momentum = 0.9  # allocates the momentum buffers
+    for _ in range(2):
+        param.grad[...] = 1.0
+        opt.step()
+    # b1 = 1, b2 = 0.9 + 1 = 1.9: w = 1 - 0.1 * (1 + 1.9)
+    np.testing.assert_allclose(param.data, 1 - 0.1 * 2.9)
+    fresh = mg.SGD([mg.Parameter(np.ones(2))], lr=0.1, momentum=0.9)
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.hyperparameters() == opt.hyperparameters()
+    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
+        mg.SGD([param], lr=0.1).nesterov = True
+    adam = mg.Adam([param])
+    with pytest.raises(ValueError, match=r"betas\[1\] must be a number in \[0, 1\)"):
+        adam.betas = (0.9, 1.0)
+    assert adam.betas == (0.9, 0.999)
