@@ -53,28 +53,6 @@ def sigmoid(x: Array) -> Array:
     return out
 
 
-class Sigmoid(Layer[Array]):
-    """``y = σ(x)``; backward ``dL/dx = G · y · (1 − y)``, from the cached output.
-
-    Cache: the output ``y``.
-    """
-
-    @override
-    def forward(self, x: Array) -> Array:
-        y = sigmoid(as_batch(self, x))
-        self.cache = y
-        return y
-
-    @override
-    def backward(self, grad_out: Array) -> Array:
-        y = self.saved()
-        g = as_grad(self, grad_out, y.shape, y.dtype)
-        grad_in = np.subtract(1.0, y)
-        grad_in *= y
-        grad_in *= g
-        return grad_in
-
-
 class Activation(Layer[Array]):
     """A layer whose backward needs only its own output ``y = f(x)``.
 
@@ -112,6 +90,25 @@ class Activation(Layer[Array]):
     def backward(self, grad_out: Array) -> Array:
         y = self.saved()
         return self.gradient(y, as_grad(self, grad_out, y.shape, y.dtype))
+
+
+class Sigmoid(Activation):
+    """``y = σ(x)`` (see `sigmoid`); backward ``dL/dx = G · y · (1 − y)``, from the cached
+    output. Shapes: ``(N, D) -> (N, D)``.
+
+    Cache: the output ``y``.
+    """
+
+    @override
+    def function(self, x: Array) -> Array:
+        return sigmoid(x)
+
+    @override
+    def gradient(self, y: Array, g: Array) -> Array:
+        grad_in = np.subtract(1.0, y)
+        grad_in *= y
+        grad_in *= g
+        return grad_in
 
 
 class ReLU(Activation):

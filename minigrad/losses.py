@@ -98,13 +98,15 @@ class MSELoss(Loss):
         p = as_prediction(self, pred)
         diff = p - as_target(self, target, p)
         self._cache = diff
-        total = float(np.vdot(diff, diff))
-        return total / diff.size if self.reduction == "mean" else total
+        if diff.dtype == np.float64:
+            total = float(np.vdot(diff, diff))  # one BLAS call: the blog net's hot path
+        else:  # BLAS would accumulate float32 in float32; sum the squares in float64
+            total = float(np.square(diff).sum(dtype=np.float64))
+        return total / self._divisor(diff.size)
 
     def backward(self) -> Array:
         diff: Array = self._saved()
-        scale = 2.0 / diff.size if self.reduction == "mean" else 2.0
-        return diff * scale
+        return diff * (2.0 / self._divisor(diff.size))
 
 
 class BCEWithLogitsLoss(Loss):

@@ -329,16 +329,25 @@ def _make_progress(progress: bool, epochs: int) -> _LineProgress | None:
 # -- fit ---------------------------------------------------------------------------------
 
 
-def _metric_names(metrics: Sequence[Metric]) -> list[str]:
-    names: list[str] = []
-    for metric in metrics:
-        name = getattr(metric, "__name__", None)
+def _named_metrics(metrics: Sequence[Metric | tuple[str, Metric]]) -> dict[str, Metric]:
+    """Metrics by log name: a function's ``__name__``, or the name of a (name, fn) pair."""
+    named: dict[str, Metric] = {}
+    for item in metrics:
+        name, metric = item if isinstance(item, tuple) else (getattr(item, "__name__", None), item)
         if not callable(metric) or not isinstance(name, str):
-            raise TypeError(f"fit: each metric must be a named function, got {metric!r}")
-        if name in names or name == "loss":
+            raise TypeError(
+                f"fit: each metric must be a named function or a (name, function) pair, "
+                f"got {item!r}"
+            )
+        if name in named or name == "loss":
             raise ValueError(f"fit: metric names must be unique and not 'loss', got {name!r}")
-        names.append(name)
-    return names
+        named[name] = metric
+    return named
+
+
+def _summed(loss_fn: Loss) -> bool:
+    """Whether ``loss_fn`` sums over samples (else it averages): how batches combine."""
+    return getattr(loss_fn, "reduction", "mean") == "sum"
 
 
 def _dataset(
@@ -369,11 +378,13 @@ def _evaluate(
 ) -> dict[str, float]:
     """Validation logs: the loss weighted per sample as in training, metrics on all of X."""
     pred = predict(model, X, batch_size)
+    summed = _summed(loss_fn)
     total = 0.0
     for start in range(0, len(X), batch_size):
         stop = start + batch_size
-        total += loss_fn(pred[start:stop], y[start:stop]) * len(pred[start:stop])
-    logs = {"val_loss": total / len(X)}
+        loss = loss_fn(pred[start:stop], y[start:stop])
+        total += loss if summed else loss * len(pred[start:stop])
+    logs = {"val_loss": total if summed else total / len(X)}
     for name, metric in metrics.items():
         logs["val_" + name] = float(metric(pred, y))
     return logs
@@ -391,7 +402,7 @@ def fit(
     shuffle: bool = True,
     rng: SeedLike = None,
     validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
-    metrics: Sequence[Metric] = (),
+    metrics: Sequence[Metric | tuple[str, Metric]] = (),
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
     check_finite: bool = True,
@@ -400,8 +411,9 @@ def fit(
 
     Each epoch runs the model in training mode over `batches` of ``(X, y)``; per batch:
     forward, loss, ``optimizer.zero_grad()``, backward, ``optimizer.step()``. The epoch's
-    ``"loss"`` is the mean of the batch losses weighted by batch size (the dataset mean
-    for a ``"mean"`` loss); each metric is weighted the same way, measured on the fly
+    ``"loss"`` combines the batch losses by the loss's reduction: for ``"mean"`` their
+    mean weighted by batch size (the dataset mean), for ``"sum"`` their sum (the dataset
+    sum). Each metric is a batch-size-weighted mean, measured on the fly
     while the weights change (as Keras does). With ``validation_data`` the model is then
     run in evaluation mode on it, giving ``"val_loss"`` and ``"val_<metric>"``.
     Afterwards every module is back in the mode it had before and the caches are cleared.
@@ -421,8 +433,9 @@ def fit(
     rng : int, numpy Generator or RandomState, optional
         Source of the shuffling; a fixed seed makes training reproducible.
     validation_data : (X_val, y_val), optional
-    metrics : sequence of callables ``(pred, target) -> float``
-        E.g. ``[mg.accuracy]``; logged under their ``__name__``.
+    metrics : sequence of callables ``(pred, target) -> float`` or (name, callable) pairs
+        E.g. ``[mg.accuracy]``, logged under the function's ``__name__``, or
+        ``[("acc", functools.partial(mg.accuracy, threshold=0))]``.
     callbacks : sequence of Callback
         E.g. ``[mg.EarlyStopping(patience=5)]``.
     progress : bool, default True
@@ -455,7 +468,7 @@ def fit(
     validation = (
         None if validation_data is None else _validation_set(validation_data, check_finite)
     )
-    named = dict(zip(_metric_names(metrics), metrics))
+    named = _named_metrics(metrics)
     for callback in callbacks:
         if not isinstance(callback, Callback):
             raise TypeError(f"fit: callbacks must be Callback instances, got {callback!r}")
@@ -502,6 +515,7 @@ def _train_epoch(
     steps: int,
 ) -> dict[str, float]:
     """One pass over ``data``; returns the sample-weighted means of loss and metrics."""
+    summed = _summed(loss_fn)
     loss_sum = 0.0
     metric_sums = dict.fromkeys(metrics, 0.0)
     seen = 0
@@ -518,11 +532,11 @@ def _train_epoch(
         optimizer.step()
         n = len(xb)
         seen += n
-        loss_sum += loss * n
+        loss_sum += loss if summed else loss * n
         for name, metric in metrics.items():
             metric_sums[name] += float(metric(pred, yb)) * n
         if bar is not None:
-            bar.batch_end(loss_sum / seen)
-    logs = {"loss": loss_sum / seen}
+            bar.batch_end(loss_sum if summed else loss_sum / seen)
+    logs = {"loss": loss_sum if summed else loss_sum / seen}
     logs.update((name, total / seen) for name, total in metric_sums.items())
     return logs

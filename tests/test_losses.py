@@ -234,3 +234,11 @@ def test_new_losses_refuse_backward_before_forward_and_bad_reductions(make):
         make().backward()
     with pytest.raises(ValueError, match=f"{make.__name__}: reduction must be 'mean' or 'sum'"):
         make(reduction="none")
+
+
+def test_mse_float32_value_is_accumulated_accurately():
+    rng = np.random.default_rng(3)
+    pred = rng.standard_normal(1_000_000).astype(np.float32).reshape(1000, 1000)
+    target = np.zeros_like(pred)
+    exact = float(np.sum(pred.astype(np.float64) ** 2)) / pred.size
+    assert mg.MSELoss()(pred, target) == pytest.approx(exact, rel=1e-9)

@@ -544,3 +544,33 @@ def test_accuracy_refuses_what_it_cannot_score(pred, target, match):
 def test_history_repr():
     _, history = train(epochs=2)
     assert repr(history) == "History(epochs=2, keys=['loss'])"
+
+
+def test_sum_reduction_reports_the_dataset_sum():
+    # Identity model, never trained (its loss is parameter-free): the logged loss must be
+    # exactly the loss of the whole data set under the loss's own reduction.
+    X = np.arange(10.0).reshape(5, 2)
+    y = np.zeros((5, 2))
+    model = mg.Sequential(mg.Identity())
+    opt = mg.SGD([mg.Parameter(np.zeros(1))], lr=0.1)
+    for reduction, expected in [("sum", float(np.sum(X**2))), ("mean", float(np.mean(X**2)))]:
+        history = mg.fit(model, mg.MSELoss(reduction=reduction), opt, X, y, epochs=1,
+                         batch_size=2, shuffle=False, validation_data=(X, y), progress=False)
+        assert history.history["loss"] == [pytest.approx(expected, rel=1e-12)]
+        assert history.history["val_loss"] == [pytest.approx(expected, rel=1e-12)]
+
+
+def test_metrics_can_be_named_pairs():
+    import functools
+
+    X = np.array([[-1.0], [2.0], [3.0]])
+    y = np.array([[0.0], [1.0], [0.0]])
+    model = mg.Sequential(mg.Identity())
+    opt = mg.SGD([mg.Parameter(np.zeros(1))], lr=0.1)
+    logit_accuracy = ("acc", functools.partial(mg.accuracy, threshold=0.0))
+    history = mg.fit(model, mg.BCEWithLogitsLoss(), opt, X, y, epochs=1, batch_size=3,
+                     metrics=[logit_accuracy], progress=False)
+    assert history.history["acc"] == [pytest.approx(2 / 3)]
+    with pytest.raises(TypeError, match=r"named function or a \(name, function\) pair"):
+        mg.fit(model, mg.MSELoss(), opt, X, y, epochs=1,
+               metrics=[functools.partial(mg.accuracy)], progress=False)
