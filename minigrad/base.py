@@ -62,7 +62,9 @@ class Parameter:
     __slots__ = ("_grad", "_grad_is_zero", "data", "name")
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
-        array = np.array(data)  # a private copy: the caller's array is never trained
+        # A private C-ordered copy: the caller's array is never trained, and gradients
+        # can be written by matrix products with out= (which needs C order).
+        array = np.array(data, order="C")
         if array.dtype.kind != "f":
             raise TypeError(
                 f"Parameter {name!r} needs a floating dtype, got {array.dtype}"
@@ -81,13 +83,16 @@ class Parameter:
 
     @grad.setter
     def grad(self, value: Array) -> None:
-        if not isinstance(value, np.ndarray) or (value.shape, value.dtype) != (
-            self.data.shape, self.data.dtype
+        if (
+            not isinstance(value, np.ndarray)
+            or (value.shape, value.dtype) != (self.data.shape, self.data.dtype)
+            or not value.flags.c_contiguous
         ):
             got = (np.shape(value), getattr(value, "dtype", type(value).__name__))
             raise ValueError(
-                f"Parameter {self.name!r}: grad must be an array of shape {self.data.shape} "
-                f"and dtype {self.data.dtype}, like data; got shape {got[0]}, dtype {got[1]}"
+                f"Parameter {self.name!r}: grad must be a C-contiguous array of shape "
+                f"{self.data.shape} and dtype {self.data.dtype}, like data; got shape "
+                f"{got[0]}, dtype {got[1]}"
             )
         self._grad = value
         self._grad_is_zero = False

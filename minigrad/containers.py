@@ -11,7 +11,7 @@ from typing import Any, overload
 
 from typing_extensions import override
 
-from minigrad.base import Array, Layer, Module, raise_located
+from minigrad.base import Array, Layer, Module, Parameter, raise_located
 
 
 def shared_children(children: list[Module[Any]]) -> list[bool]:
@@ -117,15 +117,26 @@ class Sequential(Container):
         # Stashed caches, one slot per position, only for positions that need them.
         self._stashes: list[object] | None = [None] * len(layers) if any(flags) else None
         self._shared = flags
-        # Where backward_params stops: nothing in front of this layer has parameters.
-        self._first_trainable = next(
-            (i for i, layer in enumerate(layers) if layer.parameters()), len(layers)
+        self._first_trainable = self._find_first_trainable()
+
+    def _find_first_trainable(self) -> int:
+        """Where backward_params stops: no layer in front of this one has parameters."""
+        return next(
+            (i for i, layer in enumerate(self.layers) if layer.parameters()), len(self.layers)
         )
 
     @override
     def named_children(self) -> Iterator[tuple[str, Module[Any]]]:
         for index, layer in enumerate(self.layers):
             yield str(index), layer
+
+    @override
+    def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
+        # Refreshed on every walk, which is how optimizers get their parameters: a layer
+        # given a Parameter after this Sequential was built must not be skipped by
+        # backward_params.
+        self._first_trainable = self._find_first_trainable()
+        return super()._walk_parameters(prefix)
 
     @override
     def forward(self, x: Array) -> Array:

@@ -65,15 +65,27 @@ def save(obj: Stateful, path: StrPath) -> None:
     ValueError
         A state key uses the reserved name ``"__minigrad_format__"``, or a value is an
         object array (it could only be stored pickled).
+    FileExistsError
+        ``path`` is an existing file that is not an ``.npz`` archive: `save` never
+        overwrites what it did not write.
     OSError
         The directory does not exist or cannot be written.
+
+    A symlink at ``path`` is followed: the file it points to is replaced.
     """
     state = obj.state_dict()
     if FORMAT_KEY in state:
         raise ValueError(f"save: the state key {FORMAT_KEY!r} is reserved by minigrad")
     arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), **state}
-    target = os.fspath(path)
-    folder, name = os.path.split(os.path.abspath(target))
+    # Through a symlink to the file it names: replacing the link itself would leave
+    # the real file silently stale.
+    target = os.path.realpath(os.fspath(path))
+    if os.path.isfile(target) and not _is_zip(target):
+        raise FileExistsError(
+            f"save: {os.fspath(path)!r} exists and is not an .npz archive; refusing to "
+            "overwrite it (delete it first if it is yours to lose)"
+        )
+    folder, name = os.path.split(target)
     temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
     # O_EXCL: never write through someone else's file; 0o666 & ~umask, like open().
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -88,6 +100,12 @@ def save(obj: Stateful, path: StrPath) -> None:
             os.remove(temp)
         raise
     _fsync_directory(folder)
+
+
+def _is_zip(path: str) -> bool:
+    """Whether ``path`` starts like a zip archive (an ``.npz`` is one)."""
+    with open(path, "rb") as file:
+        return file.read(4) in (b"PK\x03\x04", b"PK\x05\x06")  # a file, or an empty zip
 
 
 def _write_npz(file: BinaryIO, arrays: Mapping[str, Array]) -> None:
@@ -159,12 +177,14 @@ def _read(path: str) -> dict[str, Array]:
     """
     # Opened here, not by np.load, so the file is closed however the parse fails.
     with open(path, "rb") as file:
+        if file.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+            # np.load would guess "pickle" and suggest allow_pickle=True: never.
+            raise _unreadable(path, "it is not an .npz (zip) archive")
+        file.seek(0)
         try:
             archive = np.load(file, allow_pickle=False)
         except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a NumPy file at all
             raise _unreadable(path, exc) from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise _unreadable(path, "it holds a single .npy array, not an .npz archive")
         with archive:
             state: dict[str, Array] = {}
             for key in archive:

@@ -137,9 +137,7 @@ class BCEWithLogitsLoss(Loss):
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
         z = as_prediction(self, pred)
         t = as_target(self, target, z)
-        e = np.abs(z)
-        np.negative(e, out=e)
-        np.exp(e, out=e)  # e^(−|z|), in (0, 1]
+        e = np.exp(-np.abs(z))  # e^(−|z|), in (0, 1]
         losses = np.maximum(z, 0)
         losses -= z * t
         losses += np.log1p(e)
@@ -210,7 +208,10 @@ class CrossEntropyLoss(Loss):
 
     def _as_targets(self, target: npt.ArrayLike, z: Array) -> Array:
         """Class indices ``(N,)`` as they are, or probabilities ``(N, C)`` in ``z``'s dtype."""
-        t = np.asarray(target)
+        try:
+            t = np.asarray(target)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"{self!r} expected a rectangular target: {exc}") from None
         n, classes = z.shape
         if t.shape == (n, classes):
             return as_target(self, t, z)

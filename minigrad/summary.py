@@ -88,9 +88,12 @@ def summary(model: Layer[Any], input_shape: Sequence[int | None]) -> str:
     input_shape : sequence of int or None
         The input's shape including the batch dimension, e.g. ``(None, 64)``.
     """
-    shape = tuple(input_shape)
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
     batch, rest = (shape[0], shape[1:]) if shape else (None, ())
-    features = tuple(d for d in rest if isinstance(d, int) and d > 0)
+    features = tuple(
+        int(d) for d in rest
+        if isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+    )
     if not rest or len(features) != len(rest):
         raise ValueError(
             "summary: input_shape must be (batch, features, ...) with positive feature "

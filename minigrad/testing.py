@@ -125,7 +125,8 @@ def check_layer(
     gradient alone and returns one gradient per input; every input's and parameter's
     gradient matches central finite differences (in float64); parameter gradients
     add up over two backward passes; backward after ``unstash()`` sees the stashed
-    forward (all state is in ``self.cache``); float32 in -> float32 out.
+    forward (all state is in ``self.cache``); ``backward_params`` accumulates what
+    ``backward`` does; float32 in -> float32 out.
 
     They run on deep copies; ``layer`` itself is left untouched. Stochastic layers
     must be deterministic while checked (e.g. put them in eval mode).
@@ -175,6 +176,10 @@ def check_layer(
         fresh.backward(np.ones_like(y))
     except (RuntimeError, ValueError):
         pass
+    except Exception as exc:  # e.g. AttributeError: state kept outside self.cache
+        raise _fail(layer, "backward before forward", f"backward() raised "
+                    f"{type(exc).__name__}: {exc}; read the forward's state with "
+                    "self.saved(), which raises RuntimeError") from None
     else:
         raise _fail(layer, "backward before forward", "backward() did not raise")
 

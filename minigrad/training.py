@@ -27,7 +27,7 @@ import importlib
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -129,6 +129,10 @@ class Callback:
     stopped by an exception).
     """
 
+    def check_log_keys(self, keys: Collection[str]) -> None:
+        """Before any work: raise `ValueError` if a quantity this callback needs will not
+        be among the logged ``keys`` (those of `History.history`)."""
+
     def on_train_begin(self, model: Module[Any]) -> None:
         """Training starts on ``model`` (keep it, if later hooks need it)."""
 
@@ -141,6 +145,10 @@ class Callback:
 
     def on_train_end(self) -> None:
         """Training ended: all epochs ran or a callback asked to stop."""
+
+
+_SCORES = ("acc", "auc", "f1", "precision", "recall")
+"""Substrings of log keys for which larger is better (EarlyStopping's "auto" mode)."""
 
 
 class EarlyStopping(Callback):
@@ -159,8 +167,9 @@ class EarlyStopping(Callback):
     min_delta : float >= 0, default 0
         The smallest change that counts as an improvement.
     mode : "auto", "min" or "max", default "auto"
-        Whether smaller or larger is better; "auto" picks "max" for keys ending in
-        ``accuracy`` and "min" otherwise.
+        Whether smaller or larger is better; "auto" picks "max" for keys naming a
+        score -- containing ``acc``, ``auc``, ``f1``, ``precision`` or ``recall`` -- and
+        "min" otherwise (losses, errors).
     restore_best_weights : bool, default False
         When training ends, load the parameters of the best epoch back into the model.
 
@@ -184,7 +193,13 @@ class EarlyStopping(Callback):
     ) -> None:
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
             raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
-        if not (math.isfinite(min_delta) and min_delta >= 0):
+        if not isinstance(monitor, str):
+            raise TypeError(f"EarlyStopping: monitor must be a log key (str), got {monitor!r}")
+        if (
+            not isinstance(min_delta, (int, float, np.integer, np.floating))
+            or not math.isfinite(min_delta)
+            or min_delta < 0
+        ):
             raise ValueError(
                 f"EarlyStopping: min_delta must be a finite number >= 0, got {min_delta!r}"
             )
@@ -193,7 +208,9 @@ class EarlyStopping(Callback):
         self.patience = patience
         self.monitor = monitor
         self.min_delta = float(min_delta)
-        self.mode = ("max" if monitor.endswith("accuracy") else "min") if mode == "auto" else mode
+        self.mode = mode if mode != "auto" else (
+            "max" if any(score in monitor for score in _SCORES) else "min"
+        )
         self.restore_best_weights = restore_best_weights
         self._model: Module[Any] | None = None
         self._reset()
@@ -211,13 +228,17 @@ class EarlyStopping(Callback):
         self._reset()
 
     @override
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
-        if self.monitor not in logs:
+    def check_log_keys(self, keys: Collection[str]) -> None:
+        if self.monitor not in keys:
             hint = " (pass validation_data to fit)" if self.monitor.startswith("val_") else ""
             raise ValueError(
                 f"EarlyStopping: monitor {self.monitor!r} is not among the logged "
-                f"quantities {sorted(logs)}{hint}"
+                f"quantities {sorted(keys)}{hint}"
             )
+
+    @override
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
+        self.check_log_keys(logs.keys())
         current = logs[self.monitor]
         if self._improves(current):
             self.best, self.best_epoch, self._wait = current, epoch, 0
@@ -468,10 +489,18 @@ def fit(
     validation = (
         None if validation_data is None else _validation_set(validation_data, check_finite)
     )
+    for name, value in (("metrics", metrics), ("callbacks", callbacks)):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"fit: {name} must be a list or tuple, got {value!r}")
     named = _named_metrics(metrics)
+    keys = ["loss", *named]
+    if validation is not None:
+        keys += ["val_" + key for key in keys]
     for callback in callbacks:
         if not isinstance(callback, Callback):
             raise TypeError(f"fit: callbacks must be Callback instances, got {callback!r}")
+        callback.check_log_keys(keys)
+    _check_optimizer_trains(model, optimizer)
 
     generator = make_rng(rng) if shuffle else None
     steps = math.ceil(len(X) / size)
@@ -504,6 +533,17 @@ def fit(
     return history
 
 
+def _check_optimizer_trains(model: Layer[Any], optimizer: Optimizer) -> None:
+    """Refuse an optimizer that holds none of the model's parameters (built for another
+    model, say): training would silently change nothing."""
+    ours = {id(param) for param in model.parameters()}
+    if ours and not ours.intersection(id(param) for param in optimizer.params):
+        raise ValueError(
+            f"fit: the optimizer holds none of the model's {len(ours)} parameters; build it "
+            "from model.parameters()"
+        )
+
+
 def _train_epoch(
     model: Layer[Any],
     loss_fn: Loss,
@@ -527,14 +567,19 @@ def _train_epoch(
                 f"fit: the loss is {loss} at {where}, batch {index + 1}/{steps}; "
                 "training stopped with the parameters as they were before this batch"
             )
+        n = len(xb)
+        for name, metric in metrics.items():  # before the step: a failing one changes nothing
+            try:
+                metric_sums[name] += float(metric(pred, yb)) * n
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(
+                    f"fit: metric {name!r} failed at {where}, batch {index + 1}/{steps}: {exc}"
+                ) from exc
         optimizer.zero_grad()
         model.backward_params(loss_fn.backward())  # the input needs no gradient
         optimizer.step()
-        n = len(xb)
         seen += n
         loss_sum += loss if summed else loss * n
-        for name, metric in metrics.items():
-            metric_sums[name] += float(metric(pred, yb)) * n
         if bar is not None:
             bar.batch_end(loss_sum if summed else loss_sum / seen)
     logs = {"loss": loss_sum if summed else loss_sum / seen}

@@ -277,3 +277,23 @@ def test_load_state_dict_errors_name_the_key_and_leave_model_unchanged():
         model.load_state_dict(dict(before, **{"9.weight": np.zeros(1)}))
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[key])
+
+
+def test_more_bad_arguments_get_clear_errors():
+    with pytest.raises(ValueError, match="rng must be None, an int >= 0"):
+        mg.Dense(2, 2, rng=-1)
+    with pytest.raises(ValueError, match="rng must be None, an int >= 0"):
+        mg.Dense(2, 2, rng=True)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="input_shape must be"):
+        mg.summary(mg.Sequential(mg.Dense(3, 1, rng=0)), 3)  # type: ignore[arg-type]
+    assert "(None, 1)" in mg.summary(mg.Sequential(mg.Dense(3, 1, rng=0)), (None, np.int64(3)))
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss.*rectangular target"):
+        mg.CrossEntropyLoss()(np.zeros((2, 2)), [[0, 1], [1]])
+    loss = mg.BCEWithLogitsLoss()
+    assert loss(np.float64(2.0), 1.0) == pytest.approx(np.log1p(np.exp(-2.0)))
+    assert loss.backward() == pytest.approx(1 / (1 + np.exp(-2.0)) - 1)
+    with pytest.raises(ValueError, match="C-contiguous array of shape \\(2, 2\\) and dtype "
+                                         "float32"):
+        mg.Dense(2, 2, rng=0, dtype=np.float32).weight.grad = np.zeros((2, 2))
+    with pytest.raises(TypeError, match=r"init .* must return an array of shape"):
+        mg.Dense(2, 2, init=lambda shape, rng, dtype: np.zeros(shape), dtype=np.float32)

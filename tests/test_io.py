@@ -318,7 +318,7 @@ def test_a_corrupted_entry_is_refused(tmp_path):
     ("content", "match"),
     [
         (b"just some text, not numpy", "not a readable minigrad .npz file"),
-        ("npy", "a single .npy array, not an .npz archive"),
+        ("npy", "it is not an .npz \\(zip\\) archive"),
         ("plain", r"not written by mg.save \(no '__minigrad_format__' entry\)"),
         ("newer", "format version 2, written by a newer minigrad"),
     ],
@@ -451,3 +451,31 @@ def test_an_optimizer_file_does_not_load_into_the_wrong_object(tmp_path):
         mg.load(sgd, tmp_path / "model.npz")
     for key, value in sgd.state_dict().items():
         np.testing.assert_array_equal(value, sgd_state[key])
+
+
+def test_loading_a_text_file_never_suggests_unpickling(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("shopping list")
+    with pytest.raises(ValueError, match=r"not an \.npz \(zip\) archive") as info:
+        mg.load(make_model(), path)
+    assert "pickle" not in str(info.value)
+
+
+def test_save_refuses_to_overwrite_a_file_that_is_not_an_npz(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("precious")
+    with pytest.raises(FileExistsError, match=r"exists and is not an \.npz archive"):
+        mg.save(make_model(), path)
+    assert path.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_save_through_a_symlink_updates_the_real_file(tmp_path):
+    real, link = tmp_path / "real.npz", tmp_path / "link.npz"
+    mg.save(make_model(0), real)
+    link.symlink_to(real)
+    mg.save(make_model(10), link)
+    assert link.is_symlink()
+    loaded = make_model(0)
+    mg.load(loaded, real)
+    assert_weights_equal(loaded, weights(make_model(10)))

@@ -210,3 +210,50 @@ def test_sigmoid_both_routes_agree(dtype):
     np.testing.assert_allclose(direct.ravel()[1:], general.ravel()[1:],
                                rtol=4 * np.finfo(dtype).eps, atol=0)
     assert general[0, 0] == 0 and np.isnan(mg.Sigmoid()(np.array([[np.nan, 1.0]]))[0, 0])
+
+
+def test_parameters_in_lists_and_dicts_are_discovered():
+    class Blocks(mg.Layer[None]):
+        def __init__(self):
+            self.blocks = [mg.Dense(2, 2, rng=0), mg.Dense(2, 2, rng=1)]
+            self.extra = {"scale": mg.Parameter(np.ones((1, 2)), name="scale")}
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block.forward(x)
+            return x * self.extra["scale"].data
+
+        def backward(self, grad_out):
+            raise NotImplementedError
+
+    layer = Blocks()
+    assert [name for name, _ in layer.named_parameters()] == [
+        "extra.scale", "blocks.0.weight", "blocks.1.weight"]
+    assert [name for name, _ in layer.named_children()] == ["blocks.0", "blocks.1"]
+    layer.eval()
+    assert not layer.blocks[1].training
+    assert set(layer.state_dict()) == {"extra.scale", "blocks.0.weight", "blocks.1.weight"}
+
+
+def test_a_parameter_added_after_building_a_sequential_still_trains():
+    class Scale(mg.Layer[np.ndarray]):
+        def forward(self, x):
+            self.cache = x
+            return x * self.s.data if hasattr(self, "s") else x
+
+        def backward(self, grad_out):
+            x = self.saved()
+            if hasattr(self, "s"):
+                self.s.grad += (grad_out * x).sum(axis=0)
+                return grad_out * self.s.data
+            return grad_out
+
+    scale = Scale()
+    model = mg.Sequential(scale, mg.Dense(2, 1, rng=0))
+    scale.s = mg.Parameter(np.ones(2), name="s")
+    opt = mg.SGD(model.parameters(), lr=0.1)
+    loss = mg.MSELoss()
+    loss(model(np.ones((3, 2))), np.full((3, 1), 5.0))
+    opt.zero_grad()
+    model.backward_params(loss.backward())
+    assert np.all(scale.s.grad != 0)

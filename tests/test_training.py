@@ -574,3 +574,50 @@ def test_metrics_can_be_named_pairs():
     with pytest.raises(TypeError, match=r"named function or a \(name, function\) pair"):
         mg.fit(model, mg.MSELoss(), opt, X, y, epochs=1,
                metrics=[functools.partial(mg.accuracy)], progress=False)
+
+
+def _tiny_problem():
+    X = np.random.default_rng(0).standard_normal((8, 2))
+    return mg.Sequential(mg.Dense(2, 1, rng=0)), X, X[:, :1] * 2.0
+
+
+def test_fit_refuses_an_optimizer_of_another_model():
+    model, X, y = _tiny_problem()
+    other = mg.SGD(mg.Sequential(mg.Dense(2, 1, rng=0)).parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="the optimizer holds none of the model's 1 parameters"):
+        mg.fit(model, mg.MSELoss(), other, X, y, epochs=1, progress=False)
+
+
+def test_fit_checks_callbacks_and_metrics_before_changing_anything(capsys):
+    model, X, y = _tiny_problem()
+    before = model[0].weight.data.copy()
+    opt = mg.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="monitor 'val_los' is not among the logged"):
+        mg.fit(model, mg.MSELoss(), opt, X, y, epochs=2, validation_data=(X, y),
+               callbacks=[mg.EarlyStopping(monitor="val_los")])
+    with pytest.raises(ValueError, match="fit: metric 'accuracy' failed at epoch 1/2, batch 1/1"):
+        mg.fit(model, mg.MSELoss(), opt, X, y + 0.5, epochs=2, batch_size=8,
+               metrics=[mg.accuracy])
+    with pytest.raises(TypeError, match="callbacks must be a list or tuple, got None"):
+        mg.fit(model, mg.MSELoss(), opt, X, y, epochs=1, callbacks=None)
+    np.testing.assert_array_equal(model[0].weight.data, before)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("monitor", "mode"), [("val_acc", "max"), ("auc", "max"),
+                                               ("val_f1", "max"), ("val_loss", "min"),
+                                               ("mae", "min")])
+def test_early_stopping_auto_mode(monitor, mode):
+    assert mg.EarlyStopping(monitor=monitor).mode == mode
+
+
+def test_fortran_ordered_initial_weights_train():
+    init = lambda shape, rng, dtype: np.asfortranarray(rng.standard_normal(shape).astype(dtype))  # noqa: E731
+    dense = mg.Dense(3, 2, init=init, rng=0)
+    opt = mg.SGD(dense.parameters(), lr=0.1)
+    for _ in range(2):
+        y = dense(np.ones((4, 3)))
+        opt.zero_grad()
+        dense.backward(np.ones_like(y))
+        opt.step()
+    np.testing.assert_allclose(dense.weight.grad, np.full((3, 2), 4.0))
