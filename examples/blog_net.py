@@ -58,7 +58,7 @@ def train(model: mg.Sequential, iterations: int = ITERATIONS) -> mg.Array:
     """Full-batch gradient descent; returns the predictions of the last forward pass."""
     loss_fn = mg.MSELoss()
     optimizer = mg.SGD(model.parameters(), lr=LEARNING_RATE)
-    pred = model(X)
+    pred = np.empty((0, Y.shape[1]))  # no iterations, no predictions
     for _ in range(iterations):
         pred = model(X)
         loss_fn(pred, Y)

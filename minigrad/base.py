@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Generic, NoReturn, TypeAlias
 
 import numpy as np
@@ -204,6 +205,21 @@ class Module(ABC, Generic[CacheT]):
     def eval(self) -> Self:
         """Put this module and all its descendants in evaluation mode."""
         return self.train(False)
+
+    @contextmanager
+    def mode(self, training: bool) -> Iterator[None]:
+        """Training (or evaluation) mode for a ``with`` block only.
+
+        Afterwards every module gets back the exact mode it had, so a sub-module
+        deliberately left in evaluation mode stays there.
+        """
+        saved = [(module, module.training) for module in self.modules()]
+        self.train(training)
+        try:
+            yield
+        finally:
+            for module, mode in saved:
+                module.training = mode
 
     # -- state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Array]:

@@ -202,7 +202,7 @@ class CrossEntropyLoss(Loss):
         if t.ndim == 1:
             total = np.sum(lse_shifted[:, 0] - shifted[np.arange(n), t])
         else:
-            total = np.vdot(t, lse_shifted - shifted)
+            total = np.sum(t * (lse_shifted - shifted), dtype=np.float64)  # pairwise, wide
         self._cache = (exps, sums, t)
         return float(total) / self._divisor(n)
 

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from minigrad.base import Array, Layer, MergeLayer, Module
-from minigrad.training import using_mode
 
 
 def _named_modules(module: Module[Any], prefix: str = "") -> Iterator[tuple[str, Module[Any]]]:
@@ -103,7 +102,7 @@ def summary(model: Layer[Any], input_shape: Sequence[int | None]) -> str:
     dtype = params[0].dtype if params else np.dtype(np.float64)
     pending = model.stash()
     try:
-        with using_mode(model, False):
+        with model.mode(training=False):
             shapes = _record_output_shapes(model, np.zeros((1, *features), dtype=dtype))
     finally:
         model.unstash(pending)

@@ -28,7 +28,6 @@ import math
 import sys
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -48,22 +47,6 @@ Metric = Callable[[Array, Array], float]
 # -- modes ---------------------------------------------------------------------------
 
 
-@contextmanager
-def using_mode(model: Module[Any], training: bool) -> Iterator[None]:
-    """Put ``model`` in training (or evaluation) mode for a ``with`` block.
-
-    Afterwards every module gets back the exact mode it had, so a sub-module a user
-    had deliberately left in evaluation mode stays there.
-    """
-    saved = [(module, module.training) for module in model.modules()]
-    model.train(training)
-    try:
-        yield
-    finally:
-        for module, mode in saved:
-            module.training = mode
-
-
 def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array:
     """The model's outputs for ``X``, computed in evaluation mode, ``batch_size`` rows at
     a time.
@@ -80,7 +63,7 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
     size = check_batch_size("predict", batch_size)
     if X.ndim == 0 or len(X) == 0:
         raise ValueError(f"predict: X must hold at least one sample, got shape {X.shape}")
-    with using_mode(model, False):
+    with model.mode(training=False):
         try:
             first = model.forward(X[:size])
             out = np.empty((len(X), *first.shape[1:]), dtype=first.dtype)
@@ -509,7 +492,7 @@ def fit(
     for callback in callbacks:
         callback.on_train_begin(model)
     try:
-        with using_mode(model, True):
+        with model.mode(training=True):
             for epoch in range(epochs):
                 if bar is not None:
                     bar.begin_epoch(epoch, steps)
