@@ -8,17 +8,17 @@ the tests). Losses know nothing of layers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import Any, Generic, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from minigrad.base import Array
+from minigrad.base import Array, CacheT
 
 Reduction = Literal["mean", "sum"]
 
 
-class Loss(ABC):
+class Loss(ABC, Generic[CacheT]):
     """Base of all losses. Calling a loss is `forward`.
 
     Parameters
@@ -33,7 +33,7 @@ class Loss(ABC):
                 f"{type(self).__name__}: reduction must be 'mean' or 'sum', got {reduction!r}"
             )
         self.reduction: Reduction = reduction
-        self._cache: Any = None
+        self._cache: CacheT | None = None
 
     @abstractmethod
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
@@ -50,7 +50,7 @@ class Loss(ABC):
         """What the summed loss is divided by: ``n`` for "mean", 1 for "sum"."""
         return n if self.reduction == "mean" else 1
 
-    def _saved(self) -> Any:
+    def _saved(self) -> CacheT:
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         return self._cache
@@ -59,7 +59,7 @@ class Loss(ABC):
         return f"{type(self).__name__}(reduction={self.reduction!r})"
 
 
-def as_prediction(loss: Loss, pred: npt.ArrayLike) -> Array:
+def as_prediction(loss: Loss[Any], pred: npt.ArrayLike) -> Array:
     """``pred`` as a non-empty floating array (bool/int become float64)."""
     array = np.asarray(pred)
     if array.dtype.kind not in "biuf":
@@ -69,7 +69,7 @@ def as_prediction(loss: Loss, pred: npt.ArrayLike) -> Array:
     return array if array.dtype.kind == "f" else array.astype(np.float64)
 
 
-def as_target(loss: Loss, target: npt.ArrayLike, pred: Array) -> Array:
+def as_target(loss: Loss[Any], target: npt.ArrayLike, pred: Array) -> Array:
     """``target`` checked to have ``pred``'s shape (no broadcasting) and cast to its dtype."""
     array = np.asarray(target)
     if array.shape != pred.shape:
@@ -82,7 +82,7 @@ def as_target(loss: Loss, target: npt.ArrayLike, pred: Array) -> Array:
     return array.astype(pred.dtype, copy=False)
 
 
-class MSELoss(Loss):
+class MSELoss(Loss[Array]):
     """Mean squared error, the PyTorch/Keras convention.
 
     ``L = Σ (pred − target)² / n`` with ``n = pred.size`` (``n = 1`` for ``"sum"``);
@@ -105,11 +105,11 @@ class MSELoss(Loss):
         return total / self._divisor(diff.size)
 
     def backward(self) -> Array:
-        diff: Array = self._saved()
+        diff = self._saved()
         return diff * (2.0 / self._divisor(diff.size))
 
 
-class BCEWithLogitsLoss(Loss):
+class BCEWithLogitsLoss(Loss[Array]):
     """Binary cross-entropy on logits ``z`` (a sigmoid and the log-loss fused).
 
     Per element, with target ``t`` (usually 0 or 1, any real value accepted)::
@@ -150,11 +150,11 @@ class BCEWithLogitsLoss(Loss):
         return float(losses.sum()) / self._divisor(z.size)
 
     def backward(self) -> Array:
-        residual: Array = self._saved()
+        residual = self._saved()
         return residual / self._divisor(residual.size)
 
 
-class CrossEntropyLoss(Loss):
+class CrossEntropyLoss(Loss[tuple[Array, Array, Array]]):
     """Softmax cross-entropy on logits ``z`` of shape ``(N, C)``, as PyTorch's.
 
     Targets are either integer class indices ``y`` of shape ``(N,)`` or class

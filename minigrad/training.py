@@ -349,7 +349,7 @@ def _named_metrics(metrics: Sequence[Metric | tuple[str, Metric]]) -> dict[str, 
     return named
 
 
-def _summed(loss_fn: Loss) -> bool:
+def _summed(loss_fn: Loss[Any]) -> bool:
     """Whether ``loss_fn`` sums over samples (else it averages): how batches combine."""
     return getattr(loss_fn, "reduction", "mean") == "sum"
 
@@ -374,7 +374,7 @@ def _validation_set(validation_data: object, finite: bool) -> tuple[Array, Array
 
 def _evaluate(
     model: Layer[Any],
-    loss_fn: Loss,
+    loss_fn: Loss[Any],
     X: Array,
     y: Array,
     batch_size: int,
@@ -396,7 +396,7 @@ def _evaluate(
 
 def fit(
     model: Layer[Any],
-    loss_fn: Loss,
+    loss_fn: Loss[Any],
     optimizer: Optimizer,
     X: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -529,7 +529,7 @@ def _check_optimizer_trains(model: Layer[Any], optimizer: Optimizer) -> None:
 
 def _train_epoch(
     model: Layer[Any],
-    loss_fn: Loss,
+    loss_fn: Loss[Any],
     optimizer: Optimizer,
     data: Iterator[tuple[Array, Array]],
     metrics: Mapping[str, Metric],
