@@ -200,3 +200,23 @@ def test_bench_smoke():
         "blog net", "MLP 784-64-64-10, batch 32", "MLP 784-64-64-10, batch 32"
     ]
     assert "GEMM peak" in done.stdout
+
+
+def test_bench_digits_and_profile_smoke():
+    pytest.importorskip("sklearn")
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--no-torch",
+         "--cases", "digits"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    digits = done.stdout.split("digits MLP")[1]
+    assert [line.split("|")[1].strip() for line in digits.splitlines()
+            if line.startswith("| ") and line.endswith("× |")] == ["minigrad", "scikit-learn"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "profile_step.py"), "--steps", "1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "total: numpy" in done.stdout
