@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -97,13 +97,16 @@ def gradcheck(
         assert_close(f"gradient of {name}", grad, numeric, rtol=rtol, atol=atol)
 
 
-def _with_dtype(module: Module[Any], dtype: type[np.floating[Any]]) -> Any:
+def _with_dtype(module: AnyLayer, dtype: type[np.floating[Any]]) -> AnyLayer:
     """A deep copy of ``module`` with every parameter (and its grad) cast to ``dtype``."""
     clone = copy.deepcopy(module)
     for param in clone.parameters():
         param.data = param.data.astype(dtype)
         param.grad = np.zeros_like(param.data)
     return clone
+
+
+AnyLayer: TypeAlias = "Layer[Any] | MergeLayer[Any]"
 
 
 def _fail(layer: Module[Any], check: str, detail: str) -> AssertionError:
@@ -154,12 +157,15 @@ def check_layer(
     xs = [np.array(x, dtype=np.float64) for x in inputs]
     names = ["input"] if len(xs) == 1 and not merge else [f"input {i}" for i in range(len(xs))]
 
-    def forward(model: Any, arrays: Sequence[Array]) -> Array:
+    def forward(model: AnyLayer, arrays: Sequence[Array]) -> Array:
         y: Array = model.forward(*arrays)
         return y
 
-    def backward(model: Any, grad: Array) -> list[Array]:
-        grads = list(model.backward(grad)) if merge else [model.backward(grad)]
+    def backward(model: AnyLayer, grad: Array) -> list[Array]:
+        grads = (
+            list(model.backward(grad)) if isinstance(model, MergeLayer)
+            else [model.backward(grad)]
+        )
         if len(grads) != len(xs):
             raise _fail(layer, "gradient count",
                         f"backward() returned {len(grads)} gradients for {len(xs)} inputs")
@@ -243,7 +249,7 @@ def check_layer(
                     "stashed forward; keep all forward state in self.cache")
 
     # backward_params (a layer's backward without dL/dx) accumulates the same gradients.
-    if not merge:
+    if isinstance(model, Layer):
         model.zero_grad()
         forward(model, fresh_inputs())
         model.backward_params(upstream)
