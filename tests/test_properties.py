@@ -161,21 +161,12 @@ def away_from_kinks(model: mg.Layer, x: np.ndarray) -> None:
     assume(min(seen, default=np.inf) > 1e-4)
 
 
+@pytest.mark.parametrize(("kind", "depth"), [("sequential", 2), ("graph", 1)])
 @SETTINGS
 @given(data=st.data(), width=st.integers(1, 4), batch=st.integers(1, 5),
        seed=st.integers(0, 2**16))
-def test_random_sequentials_meet_the_layer_contract(data, width, batch, seed):
-    model, _ = Builder(data, seed).sequential(width, depth=2)
-    x = np.random.default_rng(seed).standard_normal((batch, width))
-    away_from_kinks(model, x)
-    check_layer(model, x)
-
-
-@SETTINGS
-@given(data=st.data(), width=st.integers(1, 4), batch=st.integers(1, 5),
-       seed=st.integers(0, 2**16))
-def test_random_graphs_meet_the_layer_contract(data, width, batch, seed):
-    model, _ = Builder(data, seed).graph(width, depth=1)
+def test_random_architectures_meet_the_layer_contract(kind, depth, data, width, batch, seed):
+    model, _ = getattr(Builder(data, seed), kind)(width, depth=depth)
     x = np.random.default_rng(seed).standard_normal((batch, width))
     away_from_kinks(model, x)
     check_layer(model, x)
