@@ -37,7 +37,7 @@ def sigmoid(x: Array) -> Array:
     needs seven passes and no ``np.where``, whose data-dependent branches cost more
     than a second ``exp`` on mixed-sign inputs.
     """
-    if x.min() > -_exp_overflow_bound(x.dtype):  # False for NaN: the general form
+    if x.size and x.min() > -_exp_overflow_bound(x.dtype):  # NaN: the general form
         out = np.negative(x)
         np.exp(out, out=out)
         out += 1.0  # float scalars: NumPy converts ints more slowly

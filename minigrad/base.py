@@ -88,12 +88,14 @@ class Parameter:
             not isinstance(value, np.ndarray)
             or (value.shape, value.dtype) != (self.data.shape, self.data.dtype)
             or not value.flags.c_contiguous
+            or not value.flags.writeable
+            or np.shares_memory(value, self.data)
         ):
             got = (np.shape(value), getattr(value, "dtype", type(value).__name__))
             raise ValueError(
-                f"Parameter {self.name!r}: grad must be a C-contiguous array of shape "
-                f"{self.data.shape} and dtype {self.data.dtype}, like data; got shape "
-                f"{got[0]}, dtype {got[1]}"
+                f"Parameter {self.name!r}: grad must be a writable C-contiguous array of "
+                f"shape {self.data.shape} and dtype {self.data.dtype}, separate from data; "
+                f"got shape {got[0]}, dtype {got[1]}"
             )
         self._grad = value
         self._grad_is_zero = False

@@ -132,11 +132,15 @@ class Sequential(Container):
 
     @override
     def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
-        # Refreshed on every walk, which is how optimizers get their parameters: a layer
-        # given a Parameter after this Sequential was built must not be skipped by
-        # backward_params.
-        self._first_trainable = self._find_first_trainable()
-        return super()._walk_parameters(prefix)
+        # One pass that also re-finds the first trainable layer, on every complete walk
+        # (how optimizers get their parameters): a layer given a Parameter after this
+        # Sequential was built must not be skipped by backward_params.
+        first = len(self.layers)
+        for index, layer in enumerate(self.layers):
+            for item in layer._walk_parameters(f"{prefix}{index}."):
+                first = min(first, index)
+                yield item
+        self._first_trainable = first
 
     @override
     def forward(self, x: Array) -> Array:

@@ -31,14 +31,15 @@ def make_rng(seed: SeedLike) -> RNG:
     """An explicit generator from a seed, a generator, or None (fresh OS entropy)."""
     if isinstance(seed, (np.random.Generator, np.random.RandomState)):
         return seed
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
-        raise ValueError(
-            "rng must be None, an int >= 0 (a seed), a numpy Generator or a RandomState; "
-            f"got {seed!r}"
-        )
-    return np.random.default_rng(seed)
+    if not isinstance(seed, (bool, float)):  # NumPy would take True as 1, 1.5 as an error
+        try:
+            return np.random.default_rng(seed)  # int, SeedSequence, BitGenerator, ...
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(
+        "rng must be None, an int >= 0 (a seed), a numpy Generator or RandomState, or "
+        f"anything else np.random.default_rng takes; got {seed!r}"
+    )
 
 
 class Initializer(Protocol):

@@ -66,8 +66,8 @@ def save(obj: Stateful, path: StrPath) -> None:
         A state key uses the reserved name ``"__minigrad_format__"``, or a value is an
         object array (it could only be stored pickled).
     FileExistsError
-        ``path`` is an existing file that is not an ``.npz`` archive: `save` never
-        overwrites what it did not write.
+        ``path`` is an existing, non-empty file that `save` did not write (no
+        ``"__minigrad_format__"`` entry): `save` never overwrites what it did not write.
     OSError
         The directory does not exist or cannot be written.
 
@@ -80,10 +80,10 @@ def save(obj: Stateful, path: StrPath) -> None:
     # Through a symlink to the file it names: replacing the link itself would leave
     # the real file silently stale.
     target = os.path.realpath(os.fspath(path))
-    if os.path.isfile(target) and not _is_zip(target):
+    if os.path.isfile(target) and os.path.getsize(target) > 0 and not _is_minigrad_file(target):
         raise FileExistsError(
-            f"save: {os.fspath(path)!r} exists and is not an .npz archive; refusing to "
-            "overwrite it (delete it first if it is yours to lose)"
+            f"save: {os.fspath(path)!r} exists and was not written by mg.save; refusing "
+            "to overwrite it (delete it first if it is yours to lose)"
         )
     folder, name = os.path.split(target)
     temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
@@ -102,10 +102,13 @@ def save(obj: Stateful, path: StrPath) -> None:
     _fsync_directory(folder)
 
 
-def _is_zip(path: str) -> bool:
-    """Whether ``path`` starts like a zip archive (an ``.npz`` is one)."""
-    with open(path, "rb") as file:
-        return file.read(4) in (b"PK\x03\x04", b"PK\x05\x06")  # a file, or an empty zip
+def _is_minigrad_file(path: str) -> bool:
+    """Whether ``path`` is an archive `save` wrote (a zip with the format entry)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return FORMAT_KEY + ".npy" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def _write_npz(file: BinaryIO, arrays: Mapping[str, Array]) -> None:
@@ -189,12 +192,15 @@ def _read(path: str) -> dict[str, Array]:
             state: dict[str, Array] = {}
             for key in archive:
                 try:
-                    state[key] = archive[key]
+                    value = archive[key]
                 except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                     reason: object = exc
                     if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
                         reason = "it holds pickled Python objects, which are never loaded"
                     raise _unreadable(path, f"entry {key!r}: {reason}") from None
+                if not isinstance(value, np.ndarray):  # a zip member that is not a .npy
+                    raise _unreadable(path, f"entry {key!r} is not a NumPy array")
+                state[key] = value
     return state
 
 

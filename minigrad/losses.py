@@ -100,8 +100,8 @@ class MSELoss(Loss[Array]):
         self._cache = diff
         if diff.dtype == np.float64:
             total = float(np.vdot(diff, diff))  # one BLAS call: the blog net's hot path
-        else:  # BLAS would accumulate float32 in float32; sum the squares in float64
-            total = float(np.square(diff).sum(dtype=np.float64))
+        else:  # BLAS would accumulate float32 in float32 (and float16 squares overflow)
+            total = float(np.square(diff, dtype=np.float64).sum())
         return total / self._divisor(diff.size)
 
     def backward(self) -> Array:

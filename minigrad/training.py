@@ -555,7 +555,8 @@ def _train_epoch(
             try:
                 metric_sums[name] += float(metric(pred, yb)) * n
             except (ValueError, TypeError) as exc:
-                raise type(exc)(
+                kind = ValueError if isinstance(exc, ValueError) else TypeError
+                raise kind(
                     f"fit: metric {name!r} failed at {where}, batch {index + 1}/{steps}: {exc}"
                 ) from exc
         optimizer.zero_grad()

@@ -297,3 +297,13 @@ def test_more_bad_arguments_get_clear_errors():
         mg.Dense(2, 2, rng=0, dtype=np.float32).weight.grad = np.zeros((2, 2))
     with pytest.raises(TypeError, match=r"init .* must return an array of shape"):
         mg.Dense(2, 2, init=lambda shape, rng, dtype: np.zeros(shape), dtype=np.float32)
+
+
+def test_rng_takes_what_default_rng_takes():
+    seq = np.random.SeedSequence(5)
+    a = mg.Dense(3, 3, rng=seq).weight.data
+    b = mg.Dense(3, 3, rng=np.random.SeedSequence(5)).weight.data
+    np.testing.assert_array_equal(a, b)
+    mg.Dense(2, 2, rng=np.random.PCG64(1))
+    with pytest.raises(ValueError, match="rng must be None"):
+        mg.Dense(2, 2, rng=1.5)  # type: ignore[arg-type]

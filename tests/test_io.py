@@ -464,7 +464,7 @@ def test_loading_a_text_file_never_suggests_unpickling(tmp_path):
 def test_save_refuses_to_overwrite_a_file_that_is_not_an_npz(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("precious")
-    with pytest.raises(FileExistsError, match=r"exists and is not an \.npz archive"):
+    with pytest.raises(FileExistsError, match=r"exists and was not written by mg\.save"):
         mg.save(make_model(), path)
     assert path.read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
@@ -479,3 +479,30 @@ def test_save_through_a_symlink_updates_the_real_file(tmp_path):
     loaded = make_model(0)
     mg.load(loaded, real)
     assert_weights_equal(loaded, weights(make_model(10)))
+
+
+def test_save_refuses_any_zip_it_did_not_write_but_takes_an_empty_file(tmp_path):
+    import zipfile
+
+    document = tmp_path / "report.docx"
+    with zipfile.ZipFile(document, "w") as archive:
+        archive.writestr("word/document.xml", "<precious/>")
+    before = document.read_bytes()
+    with pytest.raises(FileExistsError, match=r"was not written by mg\.save"):
+        mg.save(make_model(), document)
+    assert document.read_bytes() == before
+    empty = tmp_path / "new.npz"
+    empty.touch()  # e.g. made by tempfile.mkstemp
+    mg.save(make_model(0), empty)
+    loaded = make_model(10)
+    mg.load(loaded, empty)
+    assert_weights_equal(loaded, weights(make_model(0)))
+
+
+def test_load_refuses_a_zip_whose_entries_are_not_arrays(tmp_path):
+    import zipfile
+
+    path = tmp_path / "model.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    assert_load_refused(path, ValueError, "entry 'notes.txt' is not a NumPy array")

@@ -257,3 +257,40 @@ def test_a_parameter_added_after_building_a_sequential_still_trains():
     opt.zero_grad()
     model.backward_params(loss.backward())
     assert np.all(scale.s.grad != 0)
+
+
+def test_parameter_walk_is_linear_in_nesting_depth():
+    # Each level's first layer is a Sequential: a walk that re-walked children to find
+    # the first trainable layer would double its work per level.
+    calls = 0
+    dense = mg.Dense(2, 2, rng=0)
+    walk = dense._walk_parameters
+
+    def counting(prefix):
+        nonlocal calls
+        calls += 1
+        return walk(prefix)
+
+    dense._walk_parameters = counting
+    model = dense
+    for _ in range(10):
+        model = mg.Sequential(model, mg.Identity())
+    calls = 0
+    assert len(model.parameters()) == 1
+    assert calls == 1
+
+
+def test_sigmoid_of_an_empty_array_and_against_torch():
+    from minigrad.activations import sigmoid
+
+    assert sigmoid(np.zeros((0, 3))).shape == (0, 3)
+    torch = pytest.importorskip("torch")
+    # Where torch's sigmoid is exact: it rounds σ(x) to 0 once e^-x overflows, about
+    # -709 (float64) and -88 (float32), where minigrad keeps the tiny values (tested above
+    # against math.exp).
+    for dtype, reach in ((np.float64, 700), (np.float32, 80)):
+        xd = np.concatenate([np.linspace(-reach, reach, 3001), [-1e4, 1e4, 0.0]])
+        xd = xd.reshape(1, -1).astype(dtype)
+        expected = torch.sigmoid(torch.from_numpy(xd)).numpy()
+        np.testing.assert_allclose(mg.Sigmoid()(xd), expected, rtol=4 * np.finfo(dtype).eps,
+                                   atol=0)

@@ -242,3 +242,8 @@ def test_mse_float32_value_is_accumulated_accurately():
     target = np.zeros_like(pred)
     exact = float(np.sum(pred.astype(np.float64) ** 2)) / pred.size
     assert mg.MSELoss()(pred, target) == pytest.approx(exact, rel=1e-9)
+
+
+def test_mse_float16_does_not_overflow_in_the_squares():
+    value = mg.MSELoss()(np.array([[300.0]], np.float16), np.zeros((1, 1), np.float16))
+    assert value == 90000.0

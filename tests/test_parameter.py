@@ -57,3 +57,12 @@ def test_assigning_grad_replaces_it():
     param.zero_grad()
     param.grad = np.full(2, 3.0)
     np.testing.assert_array_equal(param.grad, [3.0, 3.0])
+
+
+def test_grad_assignment_refuses_read_only_arrays_and_aliases_of_data():
+    param = mg.Parameter(np.ones((2, 2)), name="w")
+    frozen = np.zeros((2, 2))
+    frozen.flags.writeable = False
+    for bad in (frozen, param.data, np.zeros((2, 2))[:, ::1].T.copy(order="F")):
+        with pytest.raises(ValueError, match="grad must be a writable C-contiguous array"):
+            param.grad = bad

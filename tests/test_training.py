@@ -621,3 +621,15 @@ def test_fortran_ordered_initial_weights_train():
         dense.backward(np.ones_like(y))
         opt.step()
     np.testing.assert_allclose(dense.weight.grad, np.full((3, 2), 4.0))
+
+
+def test_metric_errors_of_other_exception_classes_are_rewrapped_cleanly():
+    import json
+
+    def picky(pred, target):
+        raise json.JSONDecodeError("bad", "doc", 0)  # a ValueError with a 3-argument init
+
+    model, X, y = _tiny_problem()
+    with pytest.raises(ValueError, match="fit: metric 'picky' failed at epoch 1/1, batch 1/1"):
+        mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
+               batch_size=8, metrics=[picky], progress=False)
