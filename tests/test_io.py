@@ -470,23 +470,32 @@ def test_save_refuses_to_overwrite_a_file_that_is_not_an_npz(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def assert_file_holds(path, seed):
+    """``path`` loads into a model with exactly ``make_model(seed)``'s weights."""
+    loaded = make_model(seed + 1)
+    mg.load(loaded, path)
+    assert_weights_equal(loaded, weights(make_model(seed)))
+
+
+def write_zip(path, member, text):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, text)
+
+
 def test_save_through_a_symlink_updates_the_real_file(tmp_path):
     real, link = tmp_path / "real.npz", tmp_path / "link.npz"
     mg.save(make_model(0), real)
     link.symlink_to(real)
     mg.save(make_model(10), link)
     assert link.is_symlink()
-    loaded = make_model(0)
-    mg.load(loaded, real)
-    assert_weights_equal(loaded, weights(make_model(10)))
+    assert_file_holds(real, 10)
 
 
 def test_save_refuses_any_zip_it_did_not_write_but_takes_an_empty_file(tmp_path):
-    import zipfile
-
     document = tmp_path / "report.docx"
-    with zipfile.ZipFile(document, "w") as archive:
-        archive.writestr("word/document.xml", "<precious/>")
+    write_zip(document, "word/document.xml", "<precious/>")
     before = document.read_bytes()
     with pytest.raises(FileExistsError, match=r"was not written by mg\.save"):
         mg.save(make_model(), document)
@@ -494,15 +503,10 @@ def test_save_refuses_any_zip_it_did_not_write_but_takes_an_empty_file(tmp_path)
     empty = tmp_path / "new.npz"
     empty.touch()  # e.g. made by tempfile.mkstemp
     mg.save(make_model(0), empty)
-    loaded = make_model(10)
-    mg.load(loaded, empty)
-    assert_weights_equal(loaded, weights(make_model(0)))
+    assert_file_holds(empty, 0)
 
 
 def test_load_refuses_a_zip_whose_entries_are_not_arrays(tmp_path):
-    import zipfile
-
     path = tmp_path / "model.npz"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("notes.txt", "hello")
+    write_zip(path, "notes.txt", "hello")
     assert_load_refused(path, ValueError, "entry 'notes.txt' is not a NumPy array")
