@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from typing_extensions import override
 
-from minigrad.base import Array, Layer, as_batch, as_grad
+from minigrad.base import Array, Layer, as_batch, as_grad, check_non_negative
 
 
 @functools.cache
@@ -149,15 +149,7 @@ class LeakyReLU(Activation):
     """
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        if (
-            isinstance(negative_slope, bool)
-            or not isinstance(negative_slope, (int, float, np.integer, np.floating))
-            or not (np.isfinite(negative_slope) and negative_slope >= 0)
-        ):
-            raise ValueError(
-                f"LeakyReLU: negative_slope must be a finite number >= 0, got {negative_slope!r}"
-            )
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_non_negative("LeakyReLU", "negative_slope", negative_slope)
 
     @override
     def function(self, x: Array) -> Array:

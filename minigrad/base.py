@@ -19,8 +19,9 @@ Conventions kept by every built-in layer (and expected of yours):
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, NoReturn, TypeAlias
 
@@ -378,6 +379,46 @@ class MergeLayer(Module[CacheT]):
 
     def __call__(self, *xs: npt.ArrayLike) -> Array:
         return self.forward(*xs)  # type: ignore[arg-type]  # layers validate their inputs
+
+
+# -- argument checks shared across the library ------------------------------------------
+
+
+def check_number(
+    owner: str, name: str, value: object, rule: str, ok: Callable[[float], bool]
+) -> float:
+    """``value`` as a float if it is a real number (not a bool) for which ``ok`` holds;
+    otherwise `ValueError`: ``"{owner}: {name} must be {rule}, got {value!r}"``."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not ok(float(value))
+    ):
+        raise ValueError(f"{owner}: {name} must be {rule}, got {value!r}")
+    return float(value)
+
+
+def check_non_negative(owner: str, name: str, value: object) -> float:
+    """``value`` as a float if it is finite and >= 0, else `ValueError` naming it."""
+    return check_number(owner, name, value, "a finite number >= 0",
+                        lambda v: math.isfinite(v) and v >= 0)
+
+
+def check_positive(owner: str, name: str, value: object) -> float:
+    """``value`` as a float if it is finite and > 0, else `ValueError` naming it."""
+    return check_number(owner, name, value, "a finite number > 0",
+                        lambda v: math.isfinite(v) and v > 0)
+
+
+def check_count(owner: str, name: str, value: object, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (NumPy ints too, bools not), else `ValueError`."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, np.integer))
+        or value < minimum
+    ):
+        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
 # -- input validation shared by the layers ----------------------------------------------

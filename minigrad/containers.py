@@ -117,13 +117,8 @@ class Sequential(Container):
         # Stashed caches, one slot per position, only for positions that need them.
         self._stashes: list[object] | None = [None] * len(layers) if any(flags) else None
         self._shared = flags
-        self._first_trainable = self._find_first_trainable()
-
-    def _find_first_trainable(self) -> int:
-        """Where backward_params stops: no layer in front of this one has parameters."""
-        return next(
-            (i for i, layer in enumerate(self.layers) if layer.parameters()), len(self.layers)
-        )
+        self._first_trainable = len(layers)
+        self.parameters()  # the walk sets _first_trainable
 
     @override
     def named_children(self) -> Iterator[tuple[str, Module[Any]]]:
@@ -135,6 +130,9 @@ class Sequential(Container):
         # One pass that also re-finds the first trainable layer, on every complete walk
         # (how optimizers get their parameters): a layer given a Parameter after this
         # Sequential was built must not be skipped by backward_params.
+        for name, value in self.named_members():
+            if isinstance(value, Parameter):  # a Parameter attribute of this Sequential
+                yield prefix + name, value
         first = len(self.layers)
         for index, layer in enumerate(self.layers):
             for item in layer._walk_parameters(f"{prefix}{index}."):
@@ -156,7 +154,6 @@ class Sequential(Container):
                         self._stashes[index] = layer.stash()
         except Exception as exc:
             raise_located(exc, type(self).__name__, f"[{index}]")
-        self.cache = None
         return x
 
     @override

@@ -13,19 +13,13 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from minigrad.base import Array
+from minigrad.base import Array, check_count
 from minigrad.init import SeedLike, make_rng
 
 
 def check_batch_size(owner: str, batch_size: object) -> int:
     """``batch_size`` as an int >= 1, or a ValueError naming ``owner``."""
-    if (
-        not isinstance(batch_size, (int, np.integer))
-        or isinstance(batch_size, bool)
-        or batch_size < 1
-    ):
-        raise ValueError(f"{owner}: batch_size must be an int >= 1, got {batch_size!r}")
-    return int(batch_size)
+    return check_count(owner, "batch_size", batch_size, 1)
 
 
 def as_dataset(owner: str, X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Array, Array]:

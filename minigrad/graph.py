@@ -267,7 +267,6 @@ class Graph(Container):
                     stashes[index] = layer.stash()
         except Exception as exc:
             raise_located(exc, type(self).__name__, f"[{name!r}]")
-        self.cache = None
         return values[-1]
 
     @override

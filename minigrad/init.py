@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 
-from minigrad.base import Array
+from minigrad.base import Array, check_positive
 
 RNG: TypeAlias = np.random.Generator | np.random.RandomState
 """Either NumPy random API; `RandomState` reproduces legacy ``np.random.seed`` streams."""
@@ -85,8 +85,8 @@ class VarianceScaling:
     """
 
     scale: float
-    mode: str  # "fan_in" | "fan_avg"
-    distribution: str  # "uniform" | "normal"
+    mode: Literal["fan_in", "fan_avg"]
+    distribution: Literal["uniform", "normal"]
 
     def __call__(self, shape: tuple[int, ...], rng: RNG, dtype: np.dtype[Any]) -> Array:
         fan_in, fan_out = _fans(shape)
@@ -121,13 +121,21 @@ def normal(std: float = 1.0, mean: float = 0.0) -> Initializer:
 
 
 def xavier_uniform(gain: float = 1.0) -> Initializer:
-    """Glorot uniform: U(-a, a), ``a = gain · sqrt(6 / (fan_in + fan_out))``."""
-    return VarianceScaling(gain**2, "fan_avg", "uniform")
+    """Glorot uniform: U(-a, a), ``a = gain · sqrt(6 / (fan_in + fan_out))``.
+
+    Raises `ValueError` unless ``gain`` is a finite number > 0.
+    """
+    return VarianceScaling(check_positive("xavier_uniform", "gain", gain) ** 2, "fan_avg",
+                           "uniform")
 
 
 def xavier_normal(gain: float = 1.0) -> Initializer:
-    """Glorot normal: N(0, σ²), ``σ = gain · sqrt(2 / (fan_in + fan_out))``."""
-    return VarianceScaling(gain**2, "fan_avg", "normal")
+    """Glorot normal: N(0, σ²), ``σ = gain · sqrt(2 / (fan_in + fan_out))``.
+
+    Raises `ValueError` unless ``gain`` is a finite number > 0.
+    """
+    return VarianceScaling(check_positive("xavier_normal", "gain", gain) ** 2, "fan_avg",
+                           "normal")
 
 
 def he_uniform() -> Initializer:

@@ -9,7 +9,7 @@ import numpy.typing as npt
 from typing_extensions import override
 
 from minigrad import init as initializers
-from minigrad.base import Array, Layer, Parameter, as_batch, as_grad
+from minigrad.base import Array, Layer, Parameter, as_batch, as_grad, check_count
 
 
 class Dense(Layer[Array]):
@@ -48,14 +48,11 @@ class Dense(Layer[Array]):
         rng: initializers.SeedLike = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Dense: {name} must be a positive int, got {value!r}")
+        self.in_features = check_count("Dense", "in_features", in_features, 1)
+        self.out_features = check_count("Dense", "out_features", out_features, 1)
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Dense: dtype must be a floating dtype, got {dtype}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
         shape = (self.in_features, self.out_features)
         draw = init if init is not None else initializers.xavier_uniform()
         weight = draw(shape, initializers.make_rng(rng), dtype)

@@ -24,35 +24,22 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self
 
-from minigrad.base import Array, Parameter
+from minigrad.base import (
+    Array,
+    Parameter,
+    check_non_negative,
+    check_number,
+    check_positive,
+)
 
 T = TypeVar("T")
-
-
-def _real(owner: str, name: str, value: object, rule: str, ok: Callable[[float], bool]) -> float:
-    """``value`` as a float if it is a real number (not a bool) for which ``ok`` holds."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not ok(float(value))
-    ):
-        raise ValueError(f"{owner}: {name} must be {rule}, got {value!r}")
-    return float(value)
-
-
-def _positive(owner: str, name: str, value: object) -> float:
-    return _real(owner, name, value, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
-
-
-def _non_negative(owner: str, name: str, value: object) -> float:
-    return _real(owner, name, value, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
 
 
 class Hyperparameter(Generic[T]):
@@ -318,17 +305,17 @@ class SGD(Optimizer):
         )
 
     def _validated(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
-        momentum = _non_negative("SGD", "momentum", hyper["momentum"])
+        momentum = check_non_negative("SGD", "momentum", hyper["momentum"])
         nesterov = hyper["nesterov"]
         if not isinstance(nesterov, (bool, np.bool_)):
             raise ValueError(f"SGD: nesterov must be a bool, got {nesterov!r}")
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         return {
-            "lr": _positive("SGD", "lr", hyper["lr"]),
+            "lr": check_positive("SGD", "lr", hyper["lr"]),
             "momentum": momentum,
             "nesterov": bool(nesterov),
-            "weight_decay": _non_negative("SGD", "weight_decay", hyper["weight_decay"]),
+            "weight_decay": check_non_negative("SGD", "weight_decay", hyper["weight_decay"]),
         }
 
     def _state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
@@ -412,13 +399,15 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair of numbers in [0, 1), got {betas!r}")
         return {
-            "lr": _positive("Adam", "lr", hyper["lr"]),
+            "lr": check_positive("Adam", "lr", hyper["lr"]),
             "betas": tuple(
-                _real("Adam", f"betas[{i}]", beta, "a number in [0, 1)", lambda v: 0 <= v < 1)
+                check_number(
+                    "Adam", f"betas[{i}]", beta, "a number in [0, 1)", lambda v: 0 <= v < 1
+                )
                 for i, beta in enumerate(betas)
             ),
-            "eps": _non_negative("Adam", "eps", hyper["eps"]),
-            "weight_decay": _non_negative("Adam", "weight_decay", hyper["weight_decay"]),
+            "eps": check_non_negative("Adam", "eps", hyper["eps"]),
+            "weight_decay": check_non_negative("Adam", "weight_decay", hyper["weight_decay"]),
         }
 
     def _state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:

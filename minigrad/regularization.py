@@ -8,7 +8,7 @@ import numpy as np
 from typing_extensions import override
 
 from minigrad import init
-from minigrad.base import Array, Layer, as_batch, as_grad
+from minigrad.base import Array, Layer, as_batch, as_grad, check_number
 
 DropoutCache = tuple[Array | None, tuple[int, ...], np.dtype[Any]]
 """The multiplier of the latest forward (None if it was the identity), output shape, dtype."""
@@ -51,13 +51,7 @@ class Dropout(Layer[DropoutCache]):
     """
 
     def __init__(self, p: float = 0.5, rng: init.SeedLike = None) -> None:
-        if (
-            isinstance(p, bool)
-            or not isinstance(p, (int, float, np.integer, np.floating))
-            or not 0 <= p < 1
-        ):
-            raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = check_number("Dropout", "p", p, "a number in [0, 1)", lambda v: 0 <= v < 1)
         self.rng = init.make_rng(rng)
 
     @override

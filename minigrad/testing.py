@@ -31,7 +31,7 @@ def numerical_gradient(value: Callable[[], float], x: Array, eps: float = 1e-6) 
     if not x.flags.c_contiguous:
         raise ValueError("numerical_gradient needs a C-contiguous array to perturb in place")
     grad = np.zeros(x.shape, dtype=np.float64)
-    flat = x.reshape(-1)  # a view, since x is contiguous: writes reach x
+    flat, flat_grad = x.reshape(-1), grad.reshape(-1)  # views: writes reach x and grad
     for i in range(flat.size):
         original = flat[i]
         flat[i] = original + eps
@@ -39,7 +39,7 @@ def numerical_gradient(value: Callable[[], float], x: Array, eps: float = 1e-6) 
         flat[i] = original - eps
         minus = value()
         flat[i] = original
-        grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
+        flat_grad[i] = (plus - minus) / (2 * eps)
     return grad
 
 
@@ -97,6 +97,9 @@ def gradcheck(
         assert_close(f"gradient of {name}", grad, numeric, rtol=rtol, atol=atol)
 
 
+AnyLayer: TypeAlias = "Layer[Any] | MergeLayer[Any]"
+
+
 def _with_dtype(module: AnyLayer, dtype: type[np.floating[Any]]) -> AnyLayer:
     """A deep copy of ``module`` with every parameter (and its grad) cast to ``dtype``."""
     clone = copy.deepcopy(module)
@@ -104,9 +107,6 @@ def _with_dtype(module: AnyLayer, dtype: type[np.floating[Any]]) -> AnyLayer:
         param.data = param.data.astype(dtype)
         param.grad = np.zeros_like(param.data)
     return clone
-
-
-AnyLayer: TypeAlias = "Layer[Any] | MergeLayer[Any]"
 
 
 def _fail(layer: Module[Any], check: str, detail: str) -> AssertionError:

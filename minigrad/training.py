@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import override
 
-from minigrad.base import Array, Layer, Module
+from minigrad.base import Array, Layer, Module, check_count, check_non_negative
 from minigrad.data import as_dataset, batches, check_batch_size, check_data
 from minigrad.init import SeedLike, make_rng
 from minigrad.losses import Loss
@@ -174,23 +174,13 @@ class EarlyStopping(Callback):
         mode: Literal["auto", "min", "max"] = "auto",
         restore_best_weights: bool = False,
     ) -> None:
-        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
+        self.patience = check_count("EarlyStopping", "patience", patience, 0)
         if not isinstance(monitor, str):
             raise TypeError(f"EarlyStopping: monitor must be a log key (str), got {monitor!r}")
-        if (
-            not isinstance(min_delta, (int, float, np.integer, np.floating))
-            or not math.isfinite(min_delta)
-            or min_delta < 0
-        ):
-            raise ValueError(
-                f"EarlyStopping: min_delta must be a finite number >= 0, got {min_delta!r}"
-            )
+        self.min_delta = check_non_negative("EarlyStopping", "min_delta", min_delta)
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        self.patience = patience
         self.monitor = monitor
-        self.min_delta = float(min_delta)
         self.mode = mode if mode != "auto" else (
             "max" if any(score in monitor for score in _SCORES) else "min"
         )
@@ -351,7 +341,7 @@ def _named_metrics(metrics: Sequence[Metric | tuple[str, Metric]]) -> dict[str, 
 
 def _summed(loss_fn: Loss[Any]) -> bool:
     """Whether ``loss_fn`` sums over samples (else it averages): how batches combine."""
-    return getattr(loss_fn, "reduction", "mean") == "sum"
+    return loss_fn.reduction == "sum"
 
 
 def _dataset(
@@ -465,8 +455,7 @@ def fit(
         A batch's loss is not finite; its message names the epoch and batch. The
         parameters are left as they were before that batch (nothing is stepped).
     """
-    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 0:
-        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    epochs = check_count("fit", "epochs", epochs, 0)
     size = check_batch_size("fit", batch_size)
     X, y = _dataset("fit", X, y, check_finite)
     validation = (

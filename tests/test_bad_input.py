@@ -245,7 +245,7 @@ def test_optimizer_rejects_empty_duplicate_and_non_parameters():
 
 @pytest.mark.parametrize("args", [(0, 3), (3, -1), (2.5, 3), (True, 3)])
 def test_dense_rejects_bad_sizes(args):
-    with pytest.raises(ValueError, match="must be a positive int"):
+    with pytest.raises(ValueError, match="must be an int >= 1"):
         mg.Dense(*args)
 
 
