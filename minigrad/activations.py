@@ -97,6 +97,15 @@ class Sigmoid(Activation):
     output. Shapes: ``(N, D) -> (N, D)``.
 
     Cache: the output ``y``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        From ``forward``: an input that is not a non-empty real 2-D batch; from
+        ``backward``: a non-real gradient, or one not of the last output's shape.
+        Both name the layer.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     @override
@@ -117,6 +126,15 @@ class ReLU(Activation):
     At ``x = 0`` the gradient is taken as 0, as in PyTorch. Shapes: ``(N, D) -> (N, D)``.
 
     Cache: the output ``y`` (its sign is the input's).
+
+    Raises
+    ------
+    TypeError, ValueError
+        From ``forward``: an input that is not a non-empty real 2-D batch; from
+        ``backward``: a non-real gradient, or one not of the last output's shape.
+        Both name the layer.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     @override
@@ -145,7 +163,13 @@ class LeakyReLU(Activation):
     Raises
     ------
     ValueError
-        If ``negative_slope`` is not a finite number ≥ 0.
+        From the constructor: ``negative_slope`` not a finite number ≥ 0.
+    TypeError, ValueError
+        From ``forward``: an input that is not a non-empty real 2-D batch; from
+        ``backward``: a non-real gradient, or one not of the last output's shape.
+        Both name the layer.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     def __init__(self, negative_slope: float = 0.01) -> None:
@@ -170,6 +194,15 @@ class Tanh(Activation):
     """``y = tanh(x)``; ``dL/dx = G ⊙ (1 − y²)``. Shapes: ``(N, D) -> (N, D)``.
 
     Cache: the output ``y``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        From ``forward``: an input that is not a non-empty real 2-D batch; from
+        ``backward``: a non-real gradient, or one not of the last output's shape.
+        Both name the layer.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     @override
@@ -201,6 +234,15 @@ class Softmax(Activation):
 
     For classification, feed raw logits to `CrossEntropyLoss` instead: it fuses the
     softmax with the log and is more accurate.
+
+    Raises
+    ------
+    TypeError, ValueError
+        From ``forward``: an input that is not a non-empty real 2-D batch; from
+        ``backward``: a non-real gradient, or one not of the last output's shape.
+        Both name the layer.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     @override

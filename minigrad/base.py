@@ -59,6 +59,18 @@ class Parameter:
     into ``grad`` instead: one pass over the weights and one weight-sized temporary
     fewer per training step. Read ``grad`` through this attribute, not through an
     old reference to the array, to see the zeros.
+
+    Parameters
+    ----------
+    data : array_like
+        The initial values, copied (C order); must have a floating dtype.
+    name : str, default ""
+        The label for messages.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` does not have a floating dtype.
     """
 
     __slots__ = ("_grad", "_grad_is_zero", "data", "name")
@@ -78,6 +90,15 @@ class Parameter:
 
     @property
     def grad(self) -> Array:
+        """dL/d(data), same shape and dtype as ``data``; zeros after `zero_grad`
+        (filled lazily, on first read).
+
+        Raises
+        ------
+        ValueError
+            On assignment: a value that is not a writable C-contiguous ndarray of
+            ``data``'s shape and dtype, or one sharing memory with ``data``.
+        """
         if self._grad_is_zero:
             self._grad.fill(0)
             self._grad_is_zero = False
@@ -103,14 +124,17 @@ class Parameter:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """``data.shape``."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype[Any]:
+        """``data.dtype``."""
         return self.data.dtype
 
     @property
     def size(self) -> int:
+        """``data.size``, the number of scalars."""
         return self.data.size
 
     def zero_grad(self) -> None:
@@ -194,7 +218,7 @@ class Module(ABC, Generic[CacheT]):
             yield from child.modules()
 
     def zero_grad(self) -> None:
-        """Zero the gradient of every parameter in the tree."""
+        """Zero the gradient of every parameter in the tree (lazily, see `Parameter`)."""
         for param in self.parameters():
             param.zero_grad()
 
@@ -280,7 +304,14 @@ class Module(ABC, Generic[CacheT]):
 
     # -- per-use cache (weight sharing) ----------------------------------------------
     def saved(self) -> CacheT:
-        """The cache of the latest ``forward``; raises if there has been none."""
+        """The cache of the latest ``forward``.
+
+        Raises
+        ------
+        RuntimeError
+            If there has been no ``forward`` (or the cache was cleared):
+            ``"backward() called before forward()"``, naming the module.
+        """
         cache = self.cache
         if cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
@@ -328,19 +359,55 @@ class Layer(Module[CacheT]):
 
     @abstractmethod
     def forward(self, x: Array) -> Array:
-        """Compute the output for a batch ``x`` and cache what ``backward`` needs."""
+        """Compute the output for a batch ``x`` and cache what ``backward`` needs.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, in_features)
+            A batch of N rows.
+
+        Returns
+        -------
+        ndarray, shape (N, out_features)
+
+        Raises
+        ------
+        TypeError, ValueError
+            Built-in layers raise these, naming themselves, for an input that is not
+            a non-empty real 2-D batch of the expected width.
+        """
 
     @abstractmethod
     def backward(self, grad_out: Array) -> Array:
         """Given dL/d(output) of the latest forward, accumulate parameter gradients
-        and return dL/d(input)."""
+        and return dL/d(input).
+
+        Parameters
+        ----------
+        grad_out : ndarray, shape of the latest output (N, out_features)
+            ``G = dL/dy``; not modified.
+
+        Returns
+        -------
+        ndarray, shape of the latest input (N, in_features)
+            dL/dx; may be ``grad_out`` itself or a view of it, so do not modify it.
+
+        Raises
+        ------
+        RuntimeError
+            Before any ``forward`` (see `saved`).
+        TypeError, ValueError
+            Built-in layers raise these, naming themselves, for a gradient that is not
+            real or not of the latest output's shape.
+        """
 
     def backward_params(self, grad_out: Array) -> None:
         """Like `backward` when dL/d(input) is not wanted -- for the model's input, in
         a training step: accumulate the parameter gradients only.
 
         This default calls `backward` and drops its result; layers override it to skip
-        computing the input gradient (for `Dense` that is a third of its backward work).
+        computing the input gradient (for `Dense`, one of its two equal backward matmuls:
+        half its backward, a third of its training step's matmuls).
         """
         self.backward(grad_out)
 

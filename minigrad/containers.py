@@ -102,6 +102,26 @@ class Sequential(Container):
 
     One layer object may appear more than once (weight sharing): each use keeps its
     own forward cache and the parameter gradients of all uses add up.
+
+    Shapes: ``x (N, d_0) -> y (N, d_k)``, whatever the layers map between.
+
+    Cache: none of its own; each layer keeps its cache (shared layers: one stash per
+    position).
+
+    Parameters
+    ----------
+    *layers : Layer
+        The layers, first applied first (at least one).
+
+    Raises
+    ------
+    ValueError
+        From the constructor: no layers.
+    TypeError
+        From the constructor: an argument that is not a `Layer`, naming its position.
+    TypeError, ValueError, RuntimeError, KeyError
+        From ``forward``/``backward``: a layer's error, re-raised as the same type with
+        the path to that layer prepended (``at Sequential[1]: ...``).
     """
 
     def __init__(self, *layers: Layer[Any]) -> None:

@@ -30,6 +30,7 @@ class Dense(Layer[Array]):
     Parameters
     ----------
     in_features, out_features : int
+        Width of the input and of the output (each >= 1).
     init : Initializer, default `init.xavier_uniform()`
         Glorot uniform, Keras' default: keeps activations' variance steady through
         sigmoid/tanh layers. Use `init.he_normal()` before ReLUs.
@@ -37,6 +38,19 @@ class Dense(Layer[Array]):
         Source of the initial weights; None draws fresh OS entropy.
     dtype : float dtype, default float64
         Dtype of ``W`` and of all computation in this layer.
+
+    Raises
+    ------
+    ValueError
+        From the constructor: ``in_features`` or ``out_features`` not an int >= 1.
+        From ``forward``/``backward``: an input of the wrong shape or an empty one, or
+        a gradient not of the latest output's shape (naming the layer).
+    TypeError
+        From the constructor: a non-floating ``dtype``, or an ``init`` that does not
+        return an ndarray of shape ``(in_features, out_features)`` and dtype ``dtype``.
+        From ``forward``/``backward``: a non-real input or gradient (naming the layer).
+    RuntimeError
+        ``backward`` (or `backward_params`) before any ``forward``.
     """
 
     def __init__(
@@ -111,6 +125,15 @@ class Bias(Layer[OutputSpec]):
     ``dL/dx = G[:, 1:]`` (a view, no copy). Parameter-free.
 
     Cache: the output's shape and dtype, to validate the incoming gradient.
+
+    Raises
+    ------
+    TypeError, ValueError
+        From ``forward``: an input that is not a non-empty real 2-D batch; from
+        ``backward``: a non-real gradient, or one not of shape ``(N, d + 1)``. Both
+        name the layer.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     @override
@@ -131,7 +154,19 @@ class Bias(Layer[OutputSpec]):
 class Identity(Layer[OutputSpec]):
     """``y = x``; ``dL/dx = dL/dy``. Useful as an explicit linear output activation.
 
+    Shapes: ``(N, D) -> (N, D)``; the output is the input itself (after validation,
+    bool/int cast to float64), not a copy.
+
     Cache: the output's shape and dtype, to validate the incoming gradient.
+
+    Raises
+    ------
+    TypeError, ValueError
+        From ``forward``: an input that is not a non-empty real 2-D batch; from
+        ``backward``: a non-real gradient, or one not of the output's shape. Both
+        name the layer.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     @override

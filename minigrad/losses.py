@@ -25,6 +25,13 @@ class Loss(ABC, Generic[CacheT]):
     ----------
     reduction : "mean" or "sum"
         How per-element losses combine into the returned scalar.
+
+    Raises
+    ------
+    ValueError
+        ``reduction`` not "mean" or "sum" (from the constructor).
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     def __init__(self, reduction: Reduction = "mean") -> None:
@@ -92,6 +99,15 @@ class MSELoss(Loss[Array]):
     silently turn ``(N, 1)`` against ``(N,)`` into an ``(N, N)`` loss.
 
     Cache: the residual ``pred − target``.
+
+    Raises
+    ------
+    ValueError
+        Empty ``pred``, or ``target`` of another shape.
+    TypeError
+        A non-real ``pred`` or ``target``.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
@@ -132,6 +148,8 @@ class BCEWithLogitsLoss(Loss[Array]):
         Empty ``pred``, or ``target`` of another shape.
     TypeError
         A non-real ``pred`` or ``target``.
+    RuntimeError
+        ``backward`` before any ``forward``.
     """
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
@@ -171,6 +189,18 @@ class CrossEntropyLoss(Loss[tuple[Array, Array, Array]]):
 
     Cache: ``e^(z − m)``, its row sums, and the targets.
 
+    Raises
+    ------
+    ValueError
+        Logits not 2-D or empty; a target shape other than ``(N,)`` or ``(N, C)``;
+        class indices outside ``[0, C)``.
+    TypeError
+        Non-real logits or probabilities; class indices of a non-integer dtype.
+    RuntimeError
+        ``backward`` before any ``forward``.
+
+    Examples
+    --------
     >>> import numpy as np, minigrad as mg
     >>> loss = mg.CrossEntropyLoss()
     >>> logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
@@ -179,14 +209,6 @@ class CrossEntropyLoss(Loss[tuple[Array, Array, Array]]):
     >>> loss.backward().round(4)  # (softmax − onehot) / N
     array([[-0.1065,  0.0533,  0.0533],
            [ 0.1667,  0.1667, -0.3333]])
-
-    Raises
-    ------
-    ValueError
-        Logits not 2-D or empty; a target shape other than ``(N,)`` or ``(N, C)``;
-        class indices outside ``[0, C)``.
-    TypeError
-        Non-real logits or probabilities; class indices of a non-integer dtype.
     """
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:

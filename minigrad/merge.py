@@ -39,7 +39,12 @@ class Add(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], int]]):
     Raises
     ------
     ValueError
-        Fewer than two inputs, or inputs of different shapes (all are named).
+        Fewer than two inputs, an input that is not a non-empty 2-D batch, inputs of
+        different shapes (all are named), or a gradient not of the output's shape.
+    TypeError
+        A non-real input or gradient (naming the layer).
+    RuntimeError
+        ``backward`` before any ``forward``.
 
     Examples
     --------
@@ -85,8 +90,13 @@ class Concat(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], list[int]]]):
     Raises
     ------
     ValueError
-        A bad ``axis`` (at construction); fewer than two inputs, or inputs whose
-        shapes disagree off ``axis`` (all are named).
+        A bad ``axis`` (at construction); fewer than two inputs, an input that is not
+        a non-empty 2-D batch, inputs whose shapes disagree off ``axis`` (all are
+        named), or a gradient not of the output's shape.
+    TypeError
+        A non-real input or gradient (naming the layer).
+    RuntimeError
+        ``backward`` before any ``forward``.
 
     Examples
     --------
