@@ -41,6 +41,13 @@ _REAL_KINDS = frozenset("biuf")  # bool, signed int, unsigned int, float
 class Parameter:
     """A trainable array and the gradient accumulated for it.
 
+    Parameters
+    ----------
+    data : array_like
+        The initial values, copied (C order); must have a floating dtype.
+    name : str, default ""
+        The label for messages.
+
     Attributes
     ----------
     data : ndarray
@@ -51,6 +58,11 @@ class Parameter:
     name : str
         A label for messages (the attribute name it is stored under, by convention).
 
+    Raises
+    ------
+    TypeError
+        If ``data`` does not have a floating dtype.
+
     Notes
     -----
     `zero_grad` is lazy, as PyTorch's ``set_to_none`` is: it only marks ``grad`` as
@@ -59,18 +71,6 @@ class Parameter:
     into ``grad`` instead: one pass over the weights and one weight-sized temporary
     fewer per training step. Read ``grad`` through this attribute, not through an
     old reference to the array, to see the zeros.
-
-    Parameters
-    ----------
-    data : array_like
-        The initial values, copied (C order); must have a floating dtype.
-    name : str, default ""
-        The label for messages.
-
-    Raises
-    ------
-    TypeError
-        If ``data`` does not have a floating dtype.
     """
 
     __slots__ = ("_grad", "_grad_is_zero", "data", "name")

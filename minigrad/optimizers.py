@@ -76,6 +76,11 @@ class Optimizer(ABC):
     unchanged. Hyperparameters are `Hyperparameter` attributes: ``opt.lr = 0.01``
     changes the learning rate from the next step, validated like the constructor's.
 
+    Parameters
+    ----------
+    params : iterable of Parameter
+        What to train, each once (e.g. ``model.parameters()``).
+
     Attributes
     ----------
     params : list of Parameter
@@ -84,6 +89,13 @@ class Optimizer(ABC):
     state : dict of str to list of ndarray
         Per-parameter arrays by name, one per parameter in ``params`` order, each
         shaped like its parameter: e.g. ``state["exp_avg"][i]``.
+
+    Raises
+    ------
+    ValueError
+        An empty ``params``, or a parameter listed twice.
+    TypeError
+        An item of ``params`` that is not a `Parameter`.
     """
 
     def __init__(self, params: Iterable[Parameter]) -> None:
@@ -282,7 +294,10 @@ class SGD(Optimizer):
     Raises
     ------
     ValueError
-        A hyperparameter out of range (NaN included), or ``nesterov`` without momentum.
+        A hyperparameter out of range (NaN included), or ``nesterov`` without momentum;
+        an empty ``params``, or a parameter listed twice.
+    TypeError
+        An item of ``params`` that is not a `Parameter`.
     """
 
     lr = Hyperparameter[float]()
@@ -375,7 +390,10 @@ class Adam(Optimizer):
     Raises
     ------
     ValueError
-        A hyperparameter out of range (NaN included).
+        A hyperparameter out of range (NaN included); an empty ``params``, or a
+        parameter listed twice.
+    TypeError
+        An item of ``params`` that is not a `Parameter`.
     """
 
     lr = Hyperparameter[float]()
