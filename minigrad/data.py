@@ -110,10 +110,17 @@ def batches(
         Source of the permutation; None draws fresh OS entropy. Pass the same
         generator every epoch to get a new, reproducible order each time.
 
+    Yields
+    ------
+    xb, yb : ndarray
+        The next ``batch_size`` (or, last, fewer) rows of ``X`` and of ``y``.
+
     Raises
     ------
     ValueError
-        ``batch_size`` is not an int >= 1, or ``X`` and ``y`` differ in length.
+        At the call, not on first iteration: ``batch_size`` is not an int >= 1, ``X``
+        or ``y`` is a scalar, ``X`` and ``y`` differ in length, or ``rng`` is not
+        usable as a seed (see `make_rng`).
     """
     X, y = as_dataset("batches", X, y)
     size = check_batch_size("batches", batch_size)

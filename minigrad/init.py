@@ -28,7 +28,17 @@ SeedLike: TypeAlias = int | RNG | None
 
 
 def make_rng(seed: SeedLike) -> RNG:
-    """An explicit generator from a seed, a generator, or None (fresh OS entropy)."""
+    """An explicit generator from a seed, a generator, or None (fresh OS entropy).
+
+    A Generator or RandomState is returned as it is; anything else goes to
+    ``np.random.default_rng``.
+
+    Raises
+    ------
+    ValueError
+        ``seed`` is a bool, a float, or anything ``np.random.default_rng`` refuses
+        (a negative int, a string, ...).
+    """
     if isinstance(seed, (np.random.Generator, np.random.RandomState)):
         return seed
     if not isinstance(seed, (bool, float)):  # NumPy would take True as 1, 1.5 as an error
@@ -107,14 +117,26 @@ class Zeros:
 
 
 def uniform(low: float, high: float) -> Initializer:
-    """U(low, high); ``uniform(-1, 1)`` with ``RandomState(1)`` is the blog post's init."""
+    """U(low, high); ``uniform(-1, 1)`` with ``RandomState(1)`` is the blog post's init.
+
+    Raises
+    ------
+    ValueError
+        Unless ``low < high`` (a NaN bound fails).
+    """
     if not low < high:
         raise ValueError(f"uniform needs low < high, got low={low}, high={high}")
     return Uniform(low, high)
 
 
 def normal(std: float = 1.0, mean: float = 0.0) -> Initializer:
-    """N(mean, std²), as ``torch.nn.init.normal_``."""
+    """N(mean, std²), as ``torch.nn.init.normal_``.
+
+    Raises
+    ------
+    ValueError
+        Unless ``std > 0`` (NaN fails).
+    """
     if not std > 0:
         raise ValueError(f"normal needs std > 0, got {std}")
     return Normal(std, mean)

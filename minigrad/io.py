@@ -58,7 +58,8 @@ def save(obj: Stateful, path: StrPath) -> None:
     fsynced, then renamed over ``path`` with `os.replace`; the directory is fsynced
     so the rename itself survives a power cut. On any error the temporary file is
     removed and a previous file at ``path`` is untouched. ``path`` is used as given
-    (no ``.npz`` is appended).
+    (no ``.npz`` is appended). A symlink at ``path`` is followed: the file it points
+    to is replaced.
 
     Raises
     ------
@@ -70,8 +71,6 @@ def save(obj: Stateful, path: StrPath) -> None:
         ``"__minigrad_format__"`` entry): `save` never overwrites what it did not write.
     OSError
         The directory does not exist or cannot be written.
-
-    A symlink at ``path`` is followed: the file it points to is replaced.
     """
     state = obj.state_dict()
     if FORMAT_KEY in state:
@@ -149,6 +148,8 @@ def load(obj: Stateful, path: StrPath) -> None:
         message names ``path``.
     KeyError
         Missing or unexpected keys (from ``load_state_dict``), with ``path`` named.
+    TypeError
+        A TypeError from ``load_state_dict``, re-raised with ``path`` named.
     """
     target = os.fspath(path)
     state = _read(target)

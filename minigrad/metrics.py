@@ -26,10 +26,17 @@ def accuracy(pred: npt.ArrayLike, target: npt.ArrayLike, *, threshold: float = 0
     for logits, as fed to ``BCEWithLogitsLoss``, pass ``threshold=0``. The target holds
     0/1 labels of shape ``(N,)`` or ``(N, 1)``.
 
+    Returns
+    -------
+    float
+        The fraction correct, in [0, 1].
+
     Raises
     ------
     ValueError
-        Empty or mismatched shapes, class indices out of range, non-0/1 binary targets.
+        ``pred`` not of shape ``(N,)`` or ``(N, C)`` with N > 0; a target of another
+        shape than those above; class indices not of an integer dtype or outside
+        ``[0, C)``; binary targets other than 0 and 1.
     """
     p, t = np.asarray(pred), np.asarray(target)
     if p.ndim not in (1, 2) or p.shape[0] == 0:

@@ -86,6 +86,17 @@ def summary(model: Layer[Any], input_shape: Sequence[int | None]) -> str:
     model : Layer
     input_shape : sequence of int or None
         The input's shape including the batch dimension, e.g. ``(None, 64)``.
+
+    Returns
+    -------
+    str
+        The table, as printed.
+
+    Raises
+    ------
+    ValueError
+        ``input_shape`` is not a tuple or list ``(batch, features, ...)`` with at least
+        one feature size, all ints > 0.
     """
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
     batch, rest = (shape[0], shape[1:]) if shape else (None, ())

@@ -9,7 +9,8 @@ One training step on a mini-batch ``(xb, yb)`` is the four lines every example r
 
 `fit` runs it over `batches` for a number of epochs and keeps the books: the mean loss
 and metrics per epoch, a validation pass in evaluation mode, progress output and the
-callbacks' verdicts.
+callbacks' verdicts. It calls ``model.backward_params`` rather than ``backward``: the
+model's input needs no gradient, so that work (half of a `Dense`'s backward) is skipped.
 
 >>> import numpy as np, minigrad as mg
 >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = 2 * X
@@ -54,10 +55,26 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
     The model's modes are restored afterwards and the caches of these forwards are
     cleared (there is no backward to come).
 
+    Parameters
+    ----------
+    model : Layer
+    X : array_like, shape ``(N, ...)``
+        The inputs, one row per sample.
+    batch_size : int >= 1, default 256
+        Rows per forward; bounds the memory of the intermediate activations.
+
     Returns
     -------
     ndarray, shape ``(N, ...)``
         The outputs of all batches, in the order of ``X``.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` not an int >= 1, or ``X`` a scalar or empty.
+    TypeError, ValueError, RuntimeError
+        The model's errors for a bad input, as it raises them (a `Sequential` prepends
+        the path to the failing layer).
     """
     X = np.asarray(X)
     size = check_batch_size("predict", batch_size)
@@ -164,6 +181,15 @@ class EarlyStopping(Callback):
         Its epoch (0-based); -1 before any epoch.
     stopped_epoch : int or None
         The epoch after which this callback stopped training, if it did.
+
+    Raises
+    ------
+    ValueError
+        From the constructor: ``patience`` not an int >= 0, ``min_delta`` not a finite
+        number >= 0, or ``mode`` not "auto", "min" or "max". From `fit` (via
+        `check_log_keys`), before any work: ``monitor`` is not a logged key.
+    TypeError
+        From the constructor: ``monitor`` is not a str.
     """
 
     def __init__(
@@ -450,7 +476,16 @@ def fit(
     ValueError, TypeError
         Before any work: ``epochs < 0``, ``batch_size < 1``, mismatched lengths, empty
         data, data of a non-real dtype, NaN or ±inf in the data (with
-        ``check_finite``), bad metrics or callbacks.
+        ``check_finite``), bad metrics or callbacks (including an `EarlyStopping`
+        monitoring a key that will not be logged).
+    ValueError
+        Before any work: the optimizer holds none of the model's parameters.
+    ValueError, TypeError
+        During training: a metric's ValueError or TypeError, re-raised as the same type
+        naming the metric, the epoch and the batch.
+    TypeError, ValueError, RuntimeError, KeyError
+        During training: the model's or loss's errors, as they raise them (a
+        `Sequential` prepends the path to the failing layer).
     FloatingPointError
         A batch's loss is not finite; its message names the epoch and batch. The
         parameters are left as they were before that batch (nothing is stepped).
