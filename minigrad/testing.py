@@ -24,10 +24,23 @@ import numpy.typing as npt
 
 from minigrad.base import Array, Layer, MergeLayer, Module, check_arity
 
+__all__ = ["assert_close", "check_layer", "gradcheck", "numerical_gradient"]
+
 
 def numerical_gradient(value: Callable[[], float], x: Array, eps: float = 1e-6) -> Array:
     """Central differences ``(f(x + ε·e_i) − f(x − ε·e_i)) / 2ε`` for every element of
-    ``x``, which is perturbed *in place* (and restored) while ``value()`` is called."""
+    ``x``, which is perturbed *in place* (and restored) while ``value()`` is called.
+
+    Returns
+    -------
+    ndarray, float64, shape of ``x``
+        The estimated d(value)/dx.
+
+    Raises
+    ------
+    ValueError
+        ``x`` is not C-contiguous (it could not be perturbed through a flat view).
+    """
     if not x.flags.c_contiguous:
         raise ValueError("numerical_gradient needs a C-contiguous array to perturb in place")
     grad = np.zeros(x.shape, dtype=np.float64)
@@ -77,7 +90,19 @@ def gradcheck(
     ``fn(*inputs)`` returns ``(value, grads)``: a scalar and d(value)/d(input) for each
     input. The inputs must be float64 arrays; they are perturbed in place one element
     at a time (and restored), so ``fn`` may also read them through other references.
+    Passes when ``|analytic − numeric| <= atol + rtol · |numeric|`` everywhere.
 
+    Raises
+    ------
+    TypeError
+        An input that is not float64 (finite differences need its precision).
+    AssertionError
+        ``fn`` returned another number of gradients than inputs, a gradient of the
+        wrong shape or not finite, or one off by more than the tolerance (naming the
+        input and the worst index).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> gradcheck(lambda x: (float(np.sum(x**3)), [3 * x**2]), np.array([1.0, -2.0]))
     """
@@ -133,6 +158,17 @@ def check_layer(
 
     They run on deep copies; ``layer`` itself is left untouched. Stochastic layers
     must be deterministic while checked (e.g. put them in eval mode).
+
+    Parameters
+    ----------
+    layer : Layer or MergeLayer
+    *inputs : array_like
+        Example inputs, cast to float64.
+    rtol, atol : float, default 1e-5, 1e-7
+        The finite-difference tolerance: ``|analytic − numeric| <= atol + rtol ·
+        |numeric|``.
+    seed : int, default 0
+        Seeds the random upstream gradient and the second input of the stash check.
 
     Raises
     ------
