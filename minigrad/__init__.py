@@ -9,7 +9,7 @@
 """
 
 from minigrad import init, testing
-from minigrad.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from minigrad.activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.base import Array, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.data import batches
@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SGD",
+    "Activation",
     "Adam",
     "Add",
     "Array",

@@ -54,11 +54,11 @@ def sigmoid(x: Array) -> Array:
 
 
 class Activation(Layer[Array]):
-    """A layer whose backward needs only its own output ``y = f(x)``.
+    """Base of the activations: a layer whose backward needs only its output ``y = f(x)``.
 
-    Subclasses give ``function`` (f on a validated batch) and ``gradient`` (dL/dx from
-    ``y`` and ``G = dL/dy``, without modifying either); forward and backward do the
-    validation and caching.
+    Subclasses -- yours too -- give ``function`` (f on a validated batch) and
+    ``gradient`` (dL/dx from ``y`` and ``G = dL/dy``, without modifying either);
+    forward and backward do the validation and caching.
 
     Cache: the output ``y``.
 
@@ -98,14 +98,7 @@ class Sigmoid(Activation):
 
     Cache: the output ``y``.
 
-    Raises
-    ------
-    TypeError, ValueError
-        From ``forward``: an input that is not a non-empty real 2-D batch; from
-        ``backward``: a non-real gradient, or one not of the last output's shape.
-        Both name the layer.
-    RuntimeError
-        ``backward`` before any ``forward``.
+    Raises: as every `Activation`.
     """
 
     @override
@@ -127,14 +120,7 @@ class ReLU(Activation):
 
     Cache: the output ``y`` (its sign is the input's).
 
-    Raises
-    ------
-    TypeError, ValueError
-        From ``forward``: an input that is not a non-empty real 2-D batch; from
-        ``backward``: a non-real gradient, or one not of the last output's shape.
-        Both name the layer.
-    RuntimeError
-        ``backward`` before any ``forward``.
+    Raises: as every `Activation`.
     """
 
     @override
@@ -163,13 +149,8 @@ class LeakyReLU(Activation):
     Raises
     ------
     ValueError
-        From the constructor: ``negative_slope`` not a finite number ≥ 0.
-    TypeError, ValueError
-        From ``forward``: an input that is not a non-empty real 2-D batch; from
-        ``backward``: a non-real gradient, or one not of the last output's shape.
-        Both name the layer.
-    RuntimeError
-        ``backward`` before any ``forward``.
+        From the constructor: ``negative_slope`` not a finite number ≥ 0; otherwise
+        as every `Activation`.
     """
 
     def __init__(self, negative_slope: float = 0.01) -> None:
@@ -195,14 +176,7 @@ class Tanh(Activation):
 
     Cache: the output ``y``.
 
-    Raises
-    ------
-    TypeError, ValueError
-        From ``forward``: an input that is not a non-empty real 2-D batch; from
-        ``backward``: a non-real gradient, or one not of the last output's shape.
-        Both name the layer.
-    RuntimeError
-        ``backward`` before any ``forward``.
+    Raises: as every `Activation`.
     """
 
     @override
@@ -235,14 +209,7 @@ class Softmax(Activation):
     For classification, feed raw logits to `CrossEntropyLoss` instead: it fuses the
     softmax with the log and is more accurate.
 
-    Raises
-    ------
-    TypeError, ValueError
-        From ``forward``: an input that is not a non-empty real 2-D batch; from
-        ``backward``: a non-real gradient, or one not of the last output's shape.
-        Both name the layer.
-    RuntimeError
-        ``backward`` before any ``forward``.
+    Raises: as every `Activation`.
     """
 
     @override

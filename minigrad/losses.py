@@ -29,7 +29,10 @@ class Loss(ABC, Generic[CacheT]):
     Raises
     ------
     ValueError
-        ``reduction`` not "mean" or "sum" (from the constructor).
+        ``reduction`` not "mean" or "sum" (from the constructor); from ``forward`` of
+        the built-in losses, an empty ``pred`` or a ``target`` of another shape.
+    TypeError
+        From ``forward`` of the built-in losses: a non-real ``pred`` or ``target``.
     RuntimeError
         ``backward`` before any ``forward``.
     """
@@ -100,14 +103,7 @@ class MSELoss(Loss[Array]):
 
     Cache: the residual ``pred − target``.
 
-    Raises
-    ------
-    ValueError
-        Empty ``pred``, or ``target`` of another shape.
-    TypeError
-        A non-real ``pred`` or ``target``.
-    RuntimeError
-        ``backward`` before any ``forward``.
+    Raises: as every `Loss`.
     """
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
@@ -142,14 +138,7 @@ class BCEWithLogitsLoss(Loss[Array]):
 
     Cache: the residual ``σ(z) − t``.
 
-    Raises
-    ------
-    ValueError
-        Empty ``pred``, or ``target`` of another shape.
-    TypeError
-        A non-real ``pred`` or ``target``.
-    RuntimeError
-        ``backward`` before any ``forward``.
+    Raises: as every `Loss`.
     """
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:

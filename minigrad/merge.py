@@ -90,13 +90,10 @@ class Concat(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], list[int]]]):
     Raises
     ------
     ValueError
-        A bad ``axis`` (at construction); fewer than two inputs, an input that is not
-        a non-empty 2-D batch, inputs whose shapes disagree off ``axis`` (all are
-        named), or a gradient not of the output's shape.
-    TypeError
-        A non-real input or gradient (naming the layer).
-    RuntimeError
-        ``backward`` before any ``forward``.
+        A bad ``axis`` (at construction); otherwise as `Add`, with inputs whose shapes
+        disagree off ``axis`` in place of inputs of different shapes.
+    TypeError, RuntimeError
+        As `Add`.
 
     Examples
     --------
