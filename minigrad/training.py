@@ -45,7 +45,7 @@ Metric = Callable[[Array, Array], float]
 """``metric(pred, target) -> float``, logged under its ``__name__`` (e.g. `accuracy`)."""
 
 
-# -- modes ---------------------------------------------------------------------------
+# -- prediction ----------------------------------------------------------------------
 
 
 def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array:
@@ -365,9 +365,22 @@ def _named_metrics(metrics: Sequence[Metric | tuple[str, Metric]]) -> dict[str, 
     return named
 
 
-def _summed(loss_fn: Loss[Any]) -> bool:
-    """Whether ``loss_fn`` sums over samples (else it averages): how batches combine."""
-    return loss_fn.reduction == "sum"
+class _EpochLoss:
+    """Batch losses combined by the loss's reduction: for "mean" their mean weighted by
+    batch size (the dataset mean), for "sum" their sum (the dataset sum)."""
+
+    def __init__(self, loss_fn: Loss[Any]) -> None:
+        self.summed = loss_fn.reduction == "sum"
+        self.total = 0.0
+        self.samples = 0
+
+    def add(self, loss: float, n: int) -> None:
+        self.total += loss if self.summed else loss * n
+        self.samples += n
+
+    @property
+    def value(self) -> float:
+        return self.total if self.summed else self.total / self.samples
 
 
 def _dataset(
@@ -398,13 +411,11 @@ def _evaluate(
 ) -> dict[str, float]:
     """Validation logs: the loss weighted per sample as in training, metrics on all of X."""
     pred = predict(model, X, batch_size)
-    summed = _summed(loss_fn)
-    total = 0.0
+    epoch_loss = _EpochLoss(loss_fn)
     for start in range(0, len(X), batch_size):
         stop = start + batch_size
-        loss = loss_fn(pred[start:stop], y[start:stop])
-        total += loss if summed else loss * len(pred[start:stop])
-    logs = {"val_loss": total if summed else total / len(X)}
+        epoch_loss.add(loss_fn(pred[start:stop], y[start:stop]), len(pred[start:stop]))
+    logs = {"val_loss": epoch_loss.value}
     for name, metric in metrics.items():
         logs["val_" + name] = float(metric(pred, y))
     return logs
@@ -561,11 +572,9 @@ def _train_epoch(
     where: str,
     steps: int,
 ) -> dict[str, float]:
-    """One pass over ``data``; returns the sample-weighted means of loss and metrics."""
-    summed = _summed(loss_fn)
-    loss_sum = 0.0
+    """One pass over ``data``; returns the epoch's loss and sample-weighted metric means."""
+    epoch_loss = _EpochLoss(loss_fn)
     metric_sums = dict.fromkeys(metrics, 0.0)
-    seen = 0
     for index, (xb, yb) in enumerate(data):
         pred = model.forward(xb)
         loss = loss_fn.forward(pred, yb)
@@ -586,10 +595,9 @@ def _train_epoch(
         optimizer.zero_grad()
         model.backward_params(loss_fn.backward())  # the input needs no gradient
         optimizer.step()
-        seen += n
-        loss_sum += loss if summed else loss * n
+        epoch_loss.add(loss, n)
         if bar is not None:
-            bar.batch_end(loss_sum if summed else loss_sum / seen)
-    logs = {"loss": loss_sum if summed else loss_sum / seen}
-    logs.update((name, total / seen) for name, total in metric_sums.items())
+            bar.batch_end(epoch_loss.value)
+    logs = {"loss": epoch_loss.value}
+    logs.update((name, total / epoch_loss.samples) for name, total in metric_sums.items())
     return logs
