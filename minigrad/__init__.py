@@ -10,7 +10,7 @@
 
 from minigrad import init, testing
 from minigrad.activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from minigrad.base import Array, Layer, MergeLayer, Module, Parameter
+from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.data import batches
 from minigrad.graph import Graph
@@ -34,6 +34,7 @@ __all__ = [
     "Array",
     "BCEWithLogitsLoss",
     "Bias",
+    "Buffer",
     "Callback",
     "Concat",
     "CrossEntropyLoss",

@@ -156,6 +156,58 @@ class Parameter:
         return f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype})"
 
 
+class Buffer:
+    """Non-trainable state that belongs to a module: running statistics, counters.
+
+    A buffer is saved and loaded with the parameters (`Module.state_dict` lists it under
+    its dotted path), moves with the model, and is never seen by an optimizer. It
+    persists across every use of a shared layer: it is *not* part of the per-use state
+    that weight sharing stashes and restores, so a layer updates it in place or by
+    assigning ``buffer.data``, and every use sees the latest value.
+
+    Parameters
+    ----------
+    data : array_like
+        The initial values, copied (C order); any real dtype (counters may be integers).
+    name : str, default ""
+        The label for messages.
+
+    Attributes
+    ----------
+    data : ndarray
+        The values.
+    name : str
+        A label for messages.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` does not have a real numeric dtype.
+    """
+
+    __slots__ = ("data", "name")
+
+    def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
+        array = np.array(data, order="C")
+        if array.dtype.kind not in _REAL_KINDS:
+            raise TypeError(f"Buffer {name!r} needs a real numeric dtype, got {array.dtype}")
+        self.data: Array = array
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``data.shape``."""
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """``data.dtype``."""
+        return self.data.dtype
+
+    def __repr__(self) -> str:
+        return f"Buffer({self.name!r}, shape={self.shape}, dtype={self.dtype})"
+
+
 class Module(ABC, Generic[CacheT]):
     """Common machinery of layers and containers.
 
@@ -211,6 +263,25 @@ class Module(ABC, Generic[CacheT]):
         """The trainable parameters of this module and all its descendants."""
         return [param for _, param in self.named_parameters()]
 
+    def named_buffers(self) -> Iterator[tuple[str, Buffer]]:
+        """Every `Buffer` in the tree, under its dotted path, each object once."""
+        seen: set[int] = set()
+        for name, buffer in self._walk_buffers(""):
+            if id(buffer) not in seen:
+                seen.add(id(buffer))
+                yield name, buffer
+
+    def _walk_buffers(self, prefix: str) -> Iterator[tuple[str, Buffer]]:
+        for name, value in self.named_members():
+            if isinstance(value, Buffer):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child._walk_buffers(f"{prefix}{name}.")
+
+    def buffers(self) -> list[Buffer]:
+        """The buffers (non-trainable state) of this module and all its descendants."""
+        return [buffer for _, buffer in self.named_buffers()]
+
     def modules(self) -> Iterator[Module[Any]]:
         """This module and every descendant, depth first (a shared one once per path)."""
         yield self
@@ -250,13 +321,16 @@ class Module(ABC, Generic[CacheT]):
 
     # -- state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Array]:
-        """A copy of every parameter's values, keyed by dotted path (``"1.weight"``)."""
-        return {name: param.data.copy() for name, param in self.named_parameters()}
+        """A copy of every parameter's and buffer's values, keyed by dotted path
+        (``"1.weight"``, ``"2.running_mean"``)."""
+        state = {name: param.data.copy() for name, param in self.named_parameters()}
+        state.update((name, buffer.data.copy()) for name, buffer in self.named_buffers())
+        return state
 
     def load_state_dict(
         self, state: Mapping[str, npt.ArrayLike], strict: bool = True
     ) -> tuple[list[str], list[str]]:
-        """Copy values from ``state`` into the parameters, in place.
+        """Copy values from ``state`` into the parameters and buffers, in place.
 
         Everything is checked before anything is written, so on error the module is
         unchanged. With ``strict`` (the default) missing and unexpected keys are errors;
@@ -274,7 +348,8 @@ class Module(ABC, Generic[CacheT]):
         ValueError
             A shape or dtype mismatch, naming the key.
         """
-        params = dict(self.named_parameters())
+        params: dict[str, Parameter | Buffer] = dict(self.named_parameters())
+        params.update(self.named_buffers())
         missing = sorted(params.keys() - state.keys())
         unexpected = sorted(state.keys() - params.keys())
         if strict and (missing or unexpected):
@@ -282,7 +357,10 @@ class Module(ABC, Generic[CacheT]):
                 f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
                 f"unexpected keys {unexpected}"
             )
-        updates: list[tuple[Parameter, Array]] = []
+        def kind(target: Parameter | Buffer) -> str:
+            return "parameter" if isinstance(target, Parameter) else "buffer"
+
+        updates: list[tuple[Parameter | Buffer, Array]] = []
         for name, param in params.items():
             if name not in state:
                 continue
@@ -290,12 +368,12 @@ class Module(ABC, Generic[CacheT]):
             if value.shape != param.shape:
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: {name!r} has shape "
-                    f"{value.shape}, the parameter has shape {param.shape}"
+                    f"{value.shape}, the {kind(param)} has shape {param.shape}"
                 )
             if value.dtype != param.dtype:
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: {name!r} has dtype "
-                    f"{value.dtype}, the parameter has dtype {param.dtype}"
+                    f"{value.dtype}, the {kind(param)} has dtype {param.dtype}"
                 )
             updates.append((param, value))
         for param, value in updates:
