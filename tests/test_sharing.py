@@ -271,3 +271,21 @@ def test_predict_before_any_forward_leaves_no_state_behind():
     model = mg.Sequential(Tanh(), mg.Dense(W, 1, rng=0))
     mg.predict(model, X)
     assert "y" not in vars(model[0]) and model[1].cache is None
+
+
+def test_only_shared_positions_pay_for_stashing(monkeypatch):
+    stashed = []
+    original = mg.Module.stash
+
+    def counting(self):
+        stashed.append(type(self).__name__)
+        return original(self)
+
+    monkeypatch.setattr(mg.Module, "stash", counting)
+    unshared = mg.Sequential(Block(W), Tanh(), mg.Dense(W, W, rng=0))
+    unshared.backward(unshared(X))
+    assert stashed == []  # the fast path: no stash at all
+    tanh = Tanh()
+    shared = mg.Sequential(tanh, mg.Dense(W, W, rng=0), mg.Sigmoid(), tanh)
+    shared.backward(shared(X))
+    assert stashed == ["Tanh", "Tanh"]  # one per use of the shared layer, nothing else
