@@ -7,18 +7,48 @@ nothing of any concrete layer, container, loss or optimizer.
 
 Conventions kept by every built-in layer (and expected of yours):
 
-* ``forward`` stores everything ``backward`` needs in ``self.cache`` and nothing else
-  on ``self``. That single slot is what lets a container run one layer instance at
-  several places (weight sharing): it stashes the slot after each use and restores it
-  before the matching ``backward``.
 * ``backward`` *accumulates* into ``Parameter.grad`` (``+=``) and returns the gradient
   with respect to the input (a merge layer: a tuple, one per input). It never mutates
-  the incoming gradient or the cache, and callers never mutate what it returns (it may
-  be the incoming gradient itself, or a view of it).
+  the incoming gradient or what forward kept, and callers never mutate what it returns
+  (it may be the incoming gradient itself, or a view of it).
+* ``forward`` keeps what ``backward`` needs on the instance: in ``self.cache`` (read
+  back with `Module.saved`, which refuses a backward without a forward), in ordinary
+  attributes (``self.x = x``), or inside the sub-layers it holds and calls. All three
+  styles are correct, also when the layer is shared.
+
+The sharing rule -- what persists and what is per use
+------------------------------------------------------
+One layer object may serve at several places (weight sharing): twice in a `Sequential`,
+at several nodes of a `Graph`, inside a container that is itself used twice. Each use
+gets the backward of *its own* forward, and the parameter gradients of all uses add up.
+A container does it with `Module.stash` after each shared use's forward and
+`Module.unstash` before that use's backward (positions that share nothing pay nothing).
+What an instance holds divides into:
+
+* **Persistent** -- one for all uses, never stashed or restored: its `Parameter` and
+  `Buffer` objects (a running statistic or a counter belongs in a `Buffer`: update it in
+  place or assign ``buffer.data``, and every use sees the latest value), its child
+  modules (their own state is stashed in turn, recursively), and the ``training`` flag.
+* **Per use** -- *everything else the instance holds*: ``self.cache``, ``self.x``, any
+  attribute forward assigns. `stash` takes a shallow copy of these attributes, copying a
+  list, dict or set held directly one level deeper (so a cache built with
+  ``self.xs.append(x)`` is per use as well); `unstash` assigns them back and deletes
+  those set since. Being per use,
+  a Python counter or a log list kept on a layer is rolled back by `unstash` too: keep
+  such things in a `Buffer`, or outside the layer.
+
+Refused (`mg.testing.check_layer` fails it, in its stash/unstash check): a forward that
+writes *in place* into an array or object it kept from an earlier call (``self.buf[...]
+= x``). The stash holds the same array, so an earlier use's backward would see the later
+use's values; assign a new array in each forward instead. A layer that calls one
+sub-layer twice in its own forward must stash that sub-layer between the two uses
+itself (``s = self.fc.stash()`` ... ``self.fc.unstash(s)``), as the containers do.
+`Module.clear_cache` forgets ``self.cache`` (and the containers' stashes) only.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
@@ -221,6 +251,8 @@ class Module(ABC, Generic[CacheT]):
         Training mode (the default) or evaluation mode; see `train` and `eval`.
     cache : CacheT or None
         What the latest ``forward`` saved for ``backward``; None before any forward.
+        (A layer may keep its state in other attributes too: the sharing rule in
+        `minigrad.base` says what `stash` covers.)
     """
 
     # Class-level defaults, so a subclass that forgets ``super().__init__()`` still works.
@@ -396,18 +428,44 @@ class Module(ABC, Generic[CacheT]):
         return cache
 
     def clear_cache(self) -> None:
-        """Forget the latest forward in this module and its descendants (frees memory)."""
+        """Forget the latest forward's ``self.cache`` in this module and its descendants
+        (frees memory; a later ``backward`` raises). Other attributes are left alone."""
         self.cache = None
         for _, child in self.named_children():
             child.clear_cache()
 
     def stash(self) -> object:
-        """Everything this module's next ``backward`` depends on (containers: all of it)."""
-        return self.cache
+        """A snapshot of this module's per-use state, for `unstash` to restore.
+
+        Everything the instance holds except its `Parameter` and `Buffer` objects, child
+        modules and ``training`` flag (see the sharing rule in `minigrad.base`): a
+        shallow copy, with lists, dicts and sets copied one level; each child's own
+        `stash`, recursively. Cheap: no array is copied.
+        """
+        own = {name: _copy_one_level(value) for name, value in vars(self).items()
+               if _per_use(name, value)}
+        return own, [child.stash() for _, child in self.named_children()]
 
     def unstash(self, stashed: object) -> None:
-        """Restore what `stash` returned, so ``backward`` sees that forward again."""
-        self.cache = stashed  # type: ignore[assignment]  # it came from stash()
+        """Restore what `stash` returned, so ``backward`` sees that forward again.
+
+        Exactly: per-use attributes set since the stash are deleted again. ``None``
+        (a container's slot for a use that has not run) means `clear_cache`. The stash
+        itself is not adopted: restoring it twice gives the same state twice.
+        """
+        if stashed is None:
+            self.clear_cache()
+            return
+        assert isinstance(stashed, tuple), "unstash() takes what stash() returned"
+        own, children = stashed
+        state = vars(self)
+        for name in [name for name, value in state.items()
+                     if name not in own and _per_use(name, value)]:
+            del state[name]  # set after the stash: back to the class default, or gone
+        for name, value in own.items():
+            state[name] = _copy_one_level(value)
+        for (_, child), item in zip(self.named_children(), children):
+            child.unstash(item)
 
     # -- display --------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -416,6 +474,18 @@ class Module(ABC, Generic[CacheT]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def _per_use(name: str, value: object) -> bool:
+    """Is this attribute per-use state (stashed), rather than persistent?"""
+    return name != "training" and not isinstance(value, (Parameter, Buffer, Module))
+
+
+def _copy_one_level(value: object) -> object:
+    """``value``, with a list, dict or set replaced by a shallow copy."""
+    if isinstance(value, (list, dict, set)):
+        return copy.copy(value)
+    return value
 
 
 def _expand(name: str, value: object) -> Iterator[tuple[str, object]]:

@@ -17,8 +17,8 @@ from minigrad.base import Array, Layer, Module, Parameter, raise_located
 def shared_children(children: list[Module[Any]]) -> list[bool]:
     """For each child: does its subtree share a module with itself elsewhere or a sibling?
 
-    Such children must have their cache stashed after each forward and restored before
-    the matching backward, since one instance serves several places.
+    Such children must have their per-use state stashed after each forward and restored
+    before the matching backward, since one instance serves several places.
     """
     owners: dict[int, set[int]] = {}
     uses: dict[int, int] = {}
@@ -59,11 +59,13 @@ def describe(value: object) -> str:
 class Container(Layer[None]):
     """Base of the containers: layers holding child modules at fixed positions.
 
-    A child whose subtree also appears at another position (weight sharing) has its
-    cache stashed after its forward, into ``_stashes`` (one slot per position, or None
-    when nothing is shared), and restored before the matching backward. `stash`,
-    `unstash` and `clear_cache` cover the children *and* those slots, so a container
-    can itself be shared, nested in another container.
+    A child whose subtree also appears at another position (weight sharing) is stashed
+    (`Module.stash`: its whole per-use state, sub-layers included) after its forward,
+    into ``_stashes`` (one slot per position, or None when nothing is shared), and
+    restored before the matching backward. A container's own per-use state is exactly
+    those slots, so its `stash` is its children's stashes and a copy of the slots:
+    `stash`, `unstash` and `clear_cache` cover both, and a container can itself be
+    shared, nested in another container.
     """
 
     _stashes: list[object] | None = None
@@ -101,11 +103,12 @@ class Sequential(Container):
     the path to the failing layer: ``at Sequential[1]: Dense(4→3) expected ...``.
 
     One layer object may appear more than once (weight sharing): each use keeps its
-    own forward cache and the parameter gradients of all uses add up.
+    own forward state and the parameter gradients of all uses add up (the sharing rule
+    in `minigrad.base` says what is per use).
 
     Shapes: ``x (N, d_0) -> y (N, d_k)``, whatever the layers map between.
 
-    Cache: none of its own; each layer keeps its cache (shared layers: one stash per
+    Cache: none of its own; each layer keeps its state (shared layers: one stash per
     position).
 
     Parameters

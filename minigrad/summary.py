@@ -74,7 +74,7 @@ def summary(model: Layer[Any], input_shape: Sequence[int | None]) -> str:
     The output shapes come from one forward pass on zeros of shape
     ``(1, *input_shape[1:])`` in evaluation mode; the batch dimension is shown as
     ``input_shape[0]`` (``None`` for "any"). The model is left as it was: its modes,
-    and the caches a pending ``backward`` would need, are restored.
+    and the per-use state a pending ``backward`` needs (`Module.stash`), are restored.
 
     Rows list every sub-module by dotted path (a container's row counts the parameters
     of everything inside it). A layer object used at several places appears at each,

@@ -3,11 +3,12 @@
 * `gradcheck` compares a function's analytic gradients with central finite
   differences.
 * `check_layer` runs every check a `Layer` or `MergeLayer` must pass: backward
-  against finite differences for every input and every parameter (in float64), stable
-  output shape and dtype, inputs and incoming gradients never mutated,
-  backward-before-forward refused, one gradient per input, parameter gradients
-  accumulating, float32 in -> float32 out, and a cache that can be stashed and
-  restored (what weight sharing relies on).
+  against finite differences for every input and every parameter (in float64, at
+  randomized parameter values), stable output shape and dtype, inputs, incoming
+  gradients and the forward's kept state never mutated, backward-before-forward
+  refused, one gradient per input, parameter gradients accumulating, float32 in ->
+  float32 out, and per-use state that can be stashed and restored (what weight sharing
+  relies on).
 
 Each failure is an `AssertionError` naming the check, the input or parameter, and the
 worst mismatch. Only the base module is needed.
@@ -16,7 +17,8 @@ worst mismatch. Only the base module is needed.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+import types
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -124,14 +126,147 @@ def gradcheck(
 
 AnyLayer: TypeAlias = "Layer[Any] | MergeLayer[Any]"
 
+_EPS = 1e-6  # finite-difference step
+_FULL_LIMIT = 4096  # a tensor up to this size that fails is re-checked element by element
+
 
 def _with_dtype(module: AnyLayer, dtype: type[np.floating[Any]]) -> AnyLayer:
-    """A deep copy of ``module`` with every parameter (and its grad) cast to ``dtype``."""
+    """A deep copy of ``module`` with every parameter (and its grad) and every floating
+    buffer cast to ``dtype``."""
     clone = copy.deepcopy(module)
     for param in clone.parameters():
         param.data = param.data.astype(dtype)
         param.grad = np.zeros_like(param.data)
+    for buffer in clone.buffers():
+        if buffer.data.dtype.kind == "f":
+            buffer.data = buffer.data.astype(dtype)
     return clone
+
+
+def _randomize(module: AnyLayer, rng: np.random.Generator) -> None:
+    """Move every parameter off its initial values: ``θ·u + 0.1·rms(θ)·z`` with
+    ``u ~ U(0.5, 1.5)``, ``z ~ N(0, 1)`` (rms 1 for an all-zero θ), so a gradient that is
+    right only at ones or zeros is caught, while signs and scales are kept."""
+    for param in module.parameters():
+        data = param.data
+        rms = float(np.sqrt(np.mean(np.square(data)))) or 1.0
+        noise = rng.uniform(0.5, 1.5, data.shape) * data + 0.1 * rms * rng.standard_normal(
+            data.shape)
+        data[...] = noise
+
+
+def _fresh(layer: AnyLayer, xs: Sequence[Array]) -> tuple[AnyLayer, Array]:
+    """A float64 copy of ``layer`` as if never run -- what a forward assigns (on any
+    module of the tree) deleted, the caches cleared -- and an output of that forward."""
+    probe, fresh = _with_dtype(layer, np.float64), _with_dtype(layer, np.float64)
+    pairs = list(zip(probe.modules(), fresh.modules()))
+    before = [dict(vars(module)) for module, _ in pairs]
+    y: Array = probe.forward(*xs)
+    for (module, twin), old in zip(pairs, before):
+        for name, value in vars(module).items():
+            if name not in old or old[name] is not value:  # assigned by the forward
+                vars(twin).pop(name, None)
+    fresh.clear_cache()
+    return fresh, y
+
+
+def _arrays(state: object) -> Iterator[Array]:
+    """Every ndarray in a stash (nested tuples, lists, dicts and sets)."""
+    if isinstance(state, np.ndarray):
+        yield state
+    elif isinstance(state, (tuple, list, set)):
+        for item in state:
+            yield from _arrays(item)
+    elif isinstance(state, dict):
+        for item in state.values():
+            yield from _arrays(item)
+
+
+def _float64_suspects(model: AnyLayer) -> list[str]:
+    """Float64 arrays and NumPy float64 scalars held by the modules of ``model`` or read
+    as globals by their classes' methods (a module-level ``np.sqrt(2 / np.pi)``)."""
+    found: dict[str, None] = {}
+
+    def is_float64(value: object) -> bool:
+        return isinstance(value, (np.ndarray, np.floating)) and value.dtype == np.float64
+
+    for module in model.modules():
+        for name, value in vars(module).items():
+            if is_float64(value):
+                found[f"{module!r}.{name}"] = None
+        for klass in type(module).__mro__:
+            for member in vars(klass).values():
+                function = getattr(member, "__func__", member)  # static/class methods
+                codes = [getattr(function, "__code__", None)]
+                while codes:
+                    code = codes.pop()
+                    if not isinstance(code, types.CodeType):
+                        continue
+                    codes += code.co_consts  # nested functions and comprehensions
+                    for name in code.co_names:
+                        if is_float64(function.__globals__.get(name)):
+                            found[f"{function.__module__}.{name}"] = None
+    return list(found)
+
+
+def _check_tensor(
+    what: str, x: Array, analytic: Array, value: Callable[[], tuple[float, float]],
+    rng: np.random.Generator, rtol: float, atol: float,
+) -> None:
+    """Check ``analytic`` = d(value)/dx for the float64 array ``x`` (perturbed in place,
+    restored): along two random directions, ``<g, d>`` against ``(f(x + εd) − f(x − εd))
+    / 2ε`` (Chainer's ``check_backward``), and at three coordinates, the largest |g|
+    among them. A failing tensor of up to `_FULL_LIMIT` elements is then compared element
+    by element, to name the worst index.
+
+    The tolerance along ``d`` is what the elementwise one, ``atol + rtol·|g_i|``, implies
+    for the sum: ``Σ |d_i| (atol + rtol·|g_i|)``, plus the rounding error of ``f``."""
+    if analytic.shape != x.shape:
+        raise AssertionError(f"{what}: analytic gradient has shape {analytic.shape}, "
+                             f"expected {x.shape}")
+    if x.size == 0:
+        return
+    original = x.copy()
+    flat = analytic.reshape(-1)
+
+    def derivative(direction: Array) -> tuple[float, float]:
+        """The central difference along ``direction``, and its rounding error bound."""
+        np.add(original, _EPS * direction, out=x)
+        plus, size_plus = value()
+        np.subtract(original, _EPS * direction, out=x)
+        minus, size_minus = value()
+        x[...] = original
+        rounding = 8 * np.finfo(np.float64).eps * max(size_plus, size_minus) / _EPS
+        return (plus - minus) / (2 * _EPS), rounding
+
+    failure = None if np.all(np.isfinite(analytic)) else "a gradient that is not finite"
+    for _ in range(2 if failure is None else 0):
+        direction = rng.standard_normal(x.shape)
+        numeric, rounding = derivative(direction)
+        along = float(np.sum(analytic * direction))
+        bound = float(np.sum(np.abs(direction) * (atol + rtol * np.abs(analytic))))
+        if not abs(along - numeric) <= bound + rounding:
+            failure = (f"along a random direction: analytic {along:.6g}, numeric "
+                       f"{numeric:.6g}")
+            break
+    picks = {int(np.argmax(np.abs(flat)))} | set(rng.choice(flat.size, 2).tolist())
+    for index in sorted(picks) if failure is None else ():
+        direction = np.zeros(x.shape)
+        direction.reshape(-1)[index] = 1.0
+        numeric, rounding = derivative(direction)
+        if not abs(flat[index] - numeric) <= atol + rtol * abs(numeric) + rounding:
+            where = tuple(int(i) for i in np.unravel_index(index, x.shape))
+            failure = (f"at index {where}: analytic {flat[index]:.6g}, numeric "
+                       f"{numeric:.6g}")
+            break
+    if failure is None:
+        return
+    if x.size <= _FULL_LIMIT:  # a precise report: the worst element
+        numeric_all = numerical_gradient(lambda: value()[0], x, _EPS)
+        assert_close(what, analytic, numeric_all, rtol=rtol, atol=atol)
+        return  # elementwise within tolerance: the directional miss was rounding
+    raise AssertionError(f"{what}: analytic and numeric gradients differ {failure} "
+                         f"(rtol={rtol}, atol={atol})")
 
 
 def _fail(layer: Module[Any], check: str, detail: str) -> AssertionError:
@@ -144,31 +279,50 @@ def check_layer(
     rtol: float = 1e-5,
     atol: float = 1e-7,
     seed: int = 0,
+    randomize: bool = True,
 ) -> None:
     """Run the layer contract on ``layer`` with example inputs (one for a `Layer`,
     one per input for a `MergeLayer`).
 
-    The checks, in order: backward before forward raises; forward leaves its inputs
-    alone and gives a stable output shape and dtype; backward leaves its incoming
-    gradient alone and returns one gradient per input; every input's and parameter's
-    gradient matches central finite differences (in float64); parameter gradients
-    add up over two backward passes; backward after ``unstash()`` sees the stashed
-    forward (all state is in ``self.cache``); ``backward_params`` accumulates what
-    ``backward`` does; float32 in -> float32 out.
+    The checks, in order: backward before forward raises (any exception counts, on a
+    copy stripped of everything a forward assigns, so earlier calls do not matter);
+    forward leaves its inputs alone; backward leaves its incoming gradient, its inputs
+    and the state its forward kept alone, and returns one gradient per input; every
+    input's and parameter's gradient matches central finite differences (in float64);
+    the output's shape and dtype are stable; parameter gradients add up over two
+    backward passes; backward after `Module.unstash` sees the stashed forward, however
+    many forwards ran in between (what weight sharing relies on); ``backward_params``
+    accumulates what ``backward`` does; float32 in -> float32 out.
 
-    They run on deep copies; ``layer`` itself is left untouched. Stochastic layers
-    must be deterministic while checked (e.g. put them in eval mode).
+    Finite differences run at *randomized* parameter values (see ``randomize``), so a
+    gradient right only at the initial ones or zeros fails. Their cost is not one
+    evaluation per element: for each input and parameter, the derivative along two
+    random directions and at three coordinates; only a tensor that fails is compared
+    element by element (when it has up to 4096), to name the worst index.
+
+    An *integer* example input is a batch of ids (an embedding lookup's): it is passed
+    as it is, never cast or perturbed, and no gradient is expected for it -- whatever
+    ``backward`` returns in its place is ignored; the parameters are still checked.
+
+    Everything runs on deep copies; ``layer`` itself is left untouched, so calling this
+    between a forward and its backward changes nothing. Stochastic layers must be
+    deterministic while checked (e.g. put them in eval mode).
 
     Parameters
     ----------
     layer : Layer or MergeLayer
     *inputs : array_like
-        Example inputs, cast to float64.
+        Example inputs: integer arrays (ids) as they are, others cast to float64.
     rtol, atol : float, default 1e-5, 1e-7
         The finite-difference tolerance: ``|analytic − numeric| <= atol + rtol ·
-        |numeric|``.
+        |numeric|`` per element (along a direction: the sum this implies).
     seed : int, default 0
-        Seeds the random upstream gradient and the second input of the stash check.
+        Seeds the parameter values, the upstream gradient, the directions and the
+        second input of the stash check.
+    randomize : bool, default True
+        Draw parameter values ``θ·u + 0.1·rms(θ)·z`` (``u ~ U(0.5, 1.5)``, ``z ~ N(0, 1)``;
+        signs and scales kept) on the copies. False: check at the current values (for a
+        layer whose parameters must satisfy a constraint).
 
     Raises
     ------
@@ -190,7 +344,9 @@ def check_layer(
         raise TypeError(f"check_layer: {exc} (example inputs)") from None
     merge = isinstance(layer, MergeLayer)
     rng = np.random.default_rng(seed)
-    xs = [np.array(x, dtype=np.float64) for x in inputs]
+    xs = [np.array(x) if np.asarray(x).dtype.kind in "iu" else np.array(x, dtype=np.float64)
+          for x in inputs]
+    ids = [x.dtype.kind in "iu" for x in xs]
     names = ["input"] if len(xs) == 1 and not merge else [f"input {i}" for i in range(len(xs))]
 
     def forward(model: AnyLayer, arrays: Sequence[Array]) -> Array:
@@ -210,96 +366,114 @@ def check_layer(
     def fresh_inputs() -> list[Array]:
         return [x.copy() for x in xs]
 
+    def unchanged(check: str, call: str, given: Sequence[Array]) -> None:
+        for name, x_in, x in zip(names, given, xs):
+            if not np.array_equal(x_in, x, equal_nan=True):
+                raise _fail(layer, check, f"{call} modified its {name} array")
+
     # Backward before any forward must raise, not return garbage.
-    fresh = copy.deepcopy(layer)
-    fresh.clear_cache()
-    y = forward(_with_dtype(layer, np.float64), fresh_inputs())
+    fresh, y = _fresh(layer, fresh_inputs())
     try:
         fresh.backward(np.ones_like(y))
-    except (RuntimeError, ValueError):
+    except Exception:  # any refusal will do: RuntimeError, AttributeError, ...
         pass
-    except Exception as exc:  # e.g. AttributeError: state kept outside self.cache
-        raise _fail(layer, "backward before forward", f"backward() raised "
-                    f"{type(exc).__name__}: {exc}; read the forward's state with "
-                    "self.saved(), which raises RuntimeError") from None
     else:
-        raise _fail(layer, "backward before forward", "backward() did not raise")
+        raise _fail(layer, "backward before forward", "backward() did not raise; read "
+                    "the forward's state with self.saved() (or from attributes the forward "
+                    "sets), so a backward without its forward fails")
 
-    # Forward leaves its inputs alone; output shape and dtype are stable.
+    # Forward leaves its inputs alone; backward its gradient, inputs and kept state.
     model = _with_dtype(layer, np.float64)
+    if randomize:
+        _randomize(model, rng)
+    params = model.parameters()
     given = fresh_inputs()
     y = forward(model, given)
-    for name, x_in, x in zip(names, given, xs):
-        if not np.array_equal(x_in, x):
-            raise _fail(layer, "input mutation", f"forward() modified its {name} array")
-    if y.dtype != np.float64:
+    unchanged("input mutation", "forward()", given)
+    if y.dtype != np.float64 and (params or not all(ids)):
         raise _fail(layer, "dtype", f"float64 input gave a {y.dtype} output")
-    y_again = forward(model, fresh_inputs())
-    if y_again.shape != y.shape or y_again.dtype != y.dtype:
-        raise _fail(layer, "output stability", f"shape/dtype changed from {y.shape} "
-                    f"{y.dtype} to {y_again.shape} {y_again.dtype} on the same input")
-
-    # Gradients against finite differences of  L = Σ y ⊙ R  for a random R.
+    stashed = model.stash()
+    kept = [(array, array.copy()) for array in _arrays(stashed)]
     upstream = rng.standard_normal(y.shape)
-    params = model.parameters()
     g = upstream.copy()
-    backward(model, g)
+    model.zero_grad()
+    returned = backward(model, g)
+    grads = [np.array(a, dtype=np.float64) for a, skip in zip(returned, ids) if not skip]
+    param_grads = [p.grad.copy() for p in params]
+    for array, before in kept:
+        if not np.array_equal(array, before, equal_nan=True):
+            raise _fail(layer, "cache mutation", f"backward() modified state its forward "
+                        f"kept (an array of shape {array.shape}); compute into new arrays "
+                        "(g * s, not g *= s), never into what forward saved")
+    unchanged("input mutation", "backward()", given)
     if not np.array_equal(g, upstream):
         raise _fail(layer, "gradient mutation", "backward() modified its grad_out")
 
-    def loss_and_grads(*arrays: Array) -> tuple[float, list[Array]]:
-        model.zero_grad()
-        value = float(np.sum(forward(model, arrays[: len(xs)]) * upstream))
-        return value, [*backward(model, upstream), *(p.grad for p in params)]
+    # Gradients against finite differences of  L = Σ y ⊙ R  for a random R.
+    def value() -> tuple[float, float]:
+        out = forward(model, given)
+        if out.shape != y.shape or out.dtype != y.dtype:
+            raise _fail(layer, "output stability", f"shape/dtype changed from {y.shape} "
+                        f"{y.dtype} to {out.shape} {out.dtype} on an input of one shape")
+        terms = out * upstream
+        return float(np.sum(terms)), float(np.sum(np.abs(terms)))
 
-    names += [f"parameter {n!r}" for n, _ in model.named_parameters()]
-    try:
-        gradcheck(loss_and_grads, *fresh_inputs(), *(p.data for p in params),
-                  names=names, rtol=rtol, atol=atol)
-    except AssertionError as exc:
-        raise _fail(layer, "finite differences", str(exc)) from None
+    tensors = [(f"gradient of {name}", x) for name, x, skip in zip(names, given, ids)
+               if not skip]
+    tensors += [(f"gradient of parameter {name!r}", p.data)
+                for name, p in model.named_parameters()]
+    for (what, x), analytic in zip(tensors, [*grads, *param_grads]):
+        try:
+            _check_tensor(what, x, analytic, value, rng, rtol, atol)
+        except AssertionError as exc:
+            raise _fail(layer, "finite differences", str(exc)) from None
 
     # Parameter gradients accumulate over two backward passes.
-    model.zero_grad()
     forward(model, fresh_inputs())
     backward(model, upstream)
-    once = [p.grad.copy() for p in params]
-    forward(model, fresh_inputs())
-    backward(model, upstream)
-    for (name, p), g1 in zip(model.named_parameters(), once):
-        if not np.allclose(p.grad, 2 * g1, rtol=1e-12, atol=1e-12):
+    for (name, p), once in zip(model.named_parameters(), param_grads):
+        if not np.allclose(p.grad, 2 * once, rtol=1e-12, atol=1e-12):
             raise _fail(layer, "gradient accumulation",
                         f"parameter {name!r}: two backward passes did not add up")
 
-    # The cache can be stashed and restored: backward sees the forward it belongs to.
+    # Per-use state can be stashed and restored: backward sees the forward it belongs to.
     model.zero_grad()
-    forward(model, fresh_inputs())
-    stashed = model.stash()
-    expected = [g.copy() for g in backward(model, upstream)] + [p.grad.copy() for p in params]
-    model.zero_grad()
-    forward(model, [x + rng.standard_normal(x.shape) for x in xs])
+    forward(model, [rng.permutation(x.reshape(-1)).reshape(x.shape) if skip
+                    else x + rng.standard_normal(x.shape) for x, skip in zip(xs, ids)])
     model.unstash(stashed)
-    got = [*backward(model, upstream), *(p.grad for p in params)]
-    if not all(np.allclose(a, b, rtol=1e-12, atol=1e-12) for a, b in zip(got, expected)):
+    again = backward(model, upstream)
+    got = [*(a for a, skip in zip(again, ids) if not skip), *(p.grad for p in params)]
+    if not all(np.allclose(a, b, rtol=1e-12, atol=1e-12)
+               for a, b in zip(got, [*grads, *param_grads])):
         raise _fail(layer, "stash/unstash", "backward after unstash() did not match the "
-                    "stashed forward; keep all forward state in self.cache")
+                    "stashed forward: a later forward changed, in place, state an earlier "
+                    "one kept (e.g. self.buf[...] = x into an array it reuses) or state "
+                    "kept outside the layer; assign new arrays in forward (the sharing "
+                    "rule in minigrad.base)")
 
     # backward_params (a layer's backward without dL/dx) accumulates the same gradients.
     if isinstance(model, Layer):
         model.zero_grad()
-        forward(model, fresh_inputs())
+        model.unstash(stashed)
         model.backward_params(upstream)
         if not all(np.allclose(p.grad, g, rtol=1e-12, atol=1e-12)
-                   for p, g in zip(params, expected[len(xs):])):
+                   for p, g in zip(params, param_grads)):
             raise _fail(layer, "backward_params", "its parameter gradients differ from "
                         "those of backward()")
 
     # float32 end to end.
-    model32 = _with_dtype(layer, np.float32)
-    y32 = forward(model32, [x.astype(np.float32) for x in xs])
+    model32 = _with_dtype(model, np.float32)
+    y32 = forward(model32, [x if skip else x.astype(np.float32) for x, skip in zip(xs, ids)])
     grads32 = backward(model32, upstream.astype(np.float32))
     for what, array in [("output", y32),
-                        *((f"gradient of {n}", g) for n, g in zip(names, grads32)),
+                        *((f"gradient of {n}", g)
+                          for n, g, skip in zip(names, grads32, ids) if not skip),
                         *((f"gradient of {n!r}", p.grad) for n, p in model32.named_parameters())]:
         if array.dtype != np.float32:
-            raise _fail(layer, "float32", f"float32 model and input gave a {array.dtype} {what}")
+            suspects = ", ".join(_float64_suspects(model32)) or (
+                "none held by the layer or its module; e.g. np.sqrt(2 / np.pi) or np.array(2.0)")
+            raise _fail(layer, "float32", f"float32 model and input gave a {array.dtype} "
+                        f"{what}; look for float64 constants or arrays it computes with "
+                        f"({suspects}): NumPy promotes float32 arrays with NumPy float64 "
+                        "scalars and arrays, not with Python floats -- use float(...) or "
+                        ".astype(x.dtype)")

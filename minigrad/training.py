@@ -52,8 +52,9 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
     """The model's outputs for ``X``, computed in evaluation mode, ``batch_size`` rows at
     a time.
 
-    The model's modes are restored afterwards and the caches of these forwards are
-    cleared (there is no backward to come).
+    The model is left as it was: its modes, and the per-use state a pending
+    ``backward`` needs (`Module.stash` before, `Module.unstash` after), so predicting
+    between a forward and its backward does not change that backward.
 
     Parameters
     ----------
@@ -80,6 +81,7 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
     size = check_batch_size("predict", batch_size)
     if X.ndim == 0 or len(X) == 0:
         raise ValueError(f"predict: X must hold at least one sample, got shape {X.shape}")
+    pending = model.stash()
     with model.mode(training=False):
         try:
             first = model.forward(X[:size])
@@ -88,7 +90,7 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
             for start in range(size, len(X), size):
                 out[start : start + size] = model.forward(X[start : start + size])
         finally:
-            model.clear_cache()
+            model.unstash(pending)
     return out
 
 

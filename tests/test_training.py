@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import re
 
@@ -12,10 +13,14 @@ import minigrad as mg
 
 
 class Recorder(mg.Layer):
-    """Identity that records each input batch and the mode it ran in."""
+    """Identity that records each input batch and the mode it ran in.
+
+    The record is a deque, held by reference: a list on the layer would be per-use
+    state, which predict restores (the sharing rule in minigrad.base).
+    """
 
     def __init__(self):
-        self.calls = []
+        self.calls = collections.deque()
 
     def forward(self, x):
         self.calls.append((np.array(x, dtype=np.float64), self.training))
