@@ -140,7 +140,8 @@ class _Recurrent(Layer[RecurrentCache]):
         self.final_state = self._public(final)
         self.cache = (time_major, hs, steps, x.shape)
         y: Array = hs[1:].transpose(1, 0, 2) if self.return_sequences else final[0]
-        return y.copy()  # C order; and hs stays private
+        out: Array = y.copy()  # C order; and hs stays private
+        return out
 
     def _folded_bias(self) -> Array:
         """The part of ``b_hh`` that can join ``b_ih`` in the input projection: all of it
@@ -167,7 +168,8 @@ class _Recurrent(Layer[RecurrentCache]):
         if not input_grad:
             return None
         dx: Array = np.dot(dzx2, self.weight_ih.data).reshape(t, n, d)
-        return dx.transpose(1, 0, 2).copy()
+        grad_in: Array = dx.transpose(1, 0, 2).copy()
+        return grad_in
 
     @override
     def backward(self, grad_out: Array) -> Array:
@@ -373,7 +375,7 @@ class GRU(_Recurrent):
 
     @override
     def _folded_bias(self) -> Array:
-        folded = self.bias_hh.data.copy()
+        folded: Array = self.bias_hh.data.copy()
         folded[2 * self.hidden_size:] = 0  # b_hn stays inside r ⊙ (h W_hnᵀ + b_hn)
         return folded
 
