@@ -24,6 +24,13 @@ from minigrad.regularization import Dropout
 from minigrad.summary import summary
 from minigrad.training import Callback, EarlyStopping, History, fit, predict
 
+# Sequence models: normalization, embeddings, recurrence, attention, their activations.
+from minigrad.activations import ELU, GELU, InputActivation, LogSoftmax, SiLU, Softplus
+from minigrad.attention import CrossAttention, MultiHeadAttention
+from minigrad.embedding import Embedding
+from minigrad.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
+from minigrad.recurrent import GRU, LSTM, RNN
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -67,4 +74,21 @@ __all__ = [
     "save",
     "summary",
     "testing",
+    # sequence models (appended)
+    "BatchNorm1D",
+    "BatchNorm2D",
+    "CrossAttention",
+    "ELU",
+    "Embedding",
+    "GELU",
+    "GRU",
+    "GroupNorm",
+    "InputActivation",
+    "LSTM",
+    "LayerNorm",
+    "LogSoftmax",
+    "MultiHeadAttention",
+    "RNN",
+    "SiLU",
+    "Softplus",
 ]
