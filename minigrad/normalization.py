@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +81,10 @@ class _Normalization(Layer[NormCache]):
         self.dtype = dtype
         self.weight = Parameter(np.ones(shape, dtype), "weight") if affine else None
         self.bias = Parameter(np.zeros(shape, dtype), "bias") if affine else None
+
+    def _dtype(self) -> np.dtype[Any]:
+        """The dtype to compute in: the parameters' (which may have been cast since)."""
+        return self.weight.dtype if self.weight is not None else self.dtype
 
     # -- what subclasses define --------------------------------------------------------
     @abstractmethod
@@ -181,7 +186,7 @@ class _BatchNorm(_Normalization):
     @override
     def _validate(self, x: object) -> Array:
         return as_nd(self, x, expected=self.layout.replace("C", str(self.num_features)),
-                     ndims=self.ranks, sizes={1: self.num_features}, dtype=self.dtype)
+                     ndims=self.ranks, sizes={1: self.num_features}, dtype=self._dtype())
 
     @override
     def _stat_axes(self, ndim: int) -> tuple[int, ...]:
@@ -200,7 +205,9 @@ class _BatchNorm(_Normalization):
                                  f"training, got input of shape {grouped.shape}")
             return None
         shape = self._affine_shape(grouped.ndim)
-        return self.running_mean.data.reshape(shape), self.running_var.data.reshape(shape)
+        dtype = grouped.dtype
+        return (self.running_mean.data.reshape(shape).astype(dtype, copy=False),
+                self.running_var.data.reshape(shape).astype(dtype, copy=False))
 
     @override
     def _batch_statistics(self, grouped: Array, mean: Array, var: Array) -> None:
@@ -346,7 +353,7 @@ class LayerNorm(_Normalization):
             self, x, expected=f"(*, {', '.join(map(str, self.normalized_shape))})",
             ndims=range(k + 1, _MAX_NDIM + 1),
             sizes={-k + i: size for i, size in enumerate(self.normalized_shape)},
-            dtype=self.dtype,
+            dtype=self._dtype(),
         )
 
     @override
@@ -415,7 +422,7 @@ class GroupNorm(_Normalization):
     def _validate(self, x: object) -> Array:
         return as_nd(self, x, expected=f"(N, {self.num_channels}, *)",
                      ndims=range(2, _MAX_NDIM + 1), sizes={1: self.num_channels},
-                     dtype=self.dtype)
+                     dtype=self._dtype())
 
     @override
     def _grouped(self, x: Array) -> Array:
