@@ -202,7 +202,19 @@ class _Attention:
         return text
 
 
-_DOC_PARAMETERS = """
+
+
+class MultiHeadAttention(_Attention, Layer[AttentionCache]):
+    """Multi-head self-attention on ``(N, T, E)``, as ``torch.nn.MultiheadAttention(E, h,
+    batch_first=True)`` called as ``mha(x, x, x)`` (see the module docstring).
+
+    ``forward(x, key_padding_mask=None)``; in a container the mask is None.
+
+    Shapes: ``(N, T, E) -> (N, T, E)``; ``in_proj_weight (3E, E)``, ``in_proj_bias (3E,)``,
+    ``out_proj_weight (E, E)``, ``out_proj_bias (E,)``.
+
+    Cache: the input rows, Q, K, V per head, the attention weights P, the dropout
+    multiplier, and the heads' output.
     Parameters
     ----------
     embed_dim : int
@@ -232,21 +244,7 @@ _DOC_PARAMETERS = """
         A non-real input, a non-bool mask, a non-floating ``dtype``.
     RuntimeError
         ``backward`` before any ``forward``.
-"""
-
-
-class MultiHeadAttention(_Attention, Layer[AttentionCache]):
-    """Multi-head self-attention on ``(N, T, E)``, as ``torch.nn.MultiheadAttention(E, h,
-    batch_first=True)`` called as ``mha(x, x, x)`` (see the module docstring).
-
-    ``forward(x, key_padding_mask=None)``; in a container the mask is None.
-
-    Shapes: ``(N, T, E) -> (N, T, E)``; ``in_proj_weight (3E, E)``, ``in_proj_bias (3E,)``,
-    ``out_proj_weight (E, E)``, ``out_proj_bias (E,)``.
-
-    Cache: the input rows, Q, K, V per head, the attention weights P, the dropout
-    multiplier, and the heads' output.
-    """ + _DOC_PARAMETERS
+    """
 
     def __init__(
         self,
@@ -271,6 +269,10 @@ class MultiHeadAttention(_Attention, Layer[AttentionCache]):
         y, self.cache = self._attend(self, x, x, qkv[:, :self.embed_dim],
                                      qkv[:, self.embed_dim:], key_padding_mask, self.training)
         return y
+
+    @override
+    def __call__(self, x: npt.ArrayLike, key_padding_mask: Array | None = None) -> Array:
+        return self.forward(x, key_padding_mask)  # type: ignore[arg-type]  # validated there
 
     def _backward(self, grad_out: Array) -> Array:
         cache = self.saved()
@@ -308,7 +310,10 @@ class CrossAttention(_Attention, MergeLayer[AttentionCache]):
     Shapes: ``(N, T_q, E), (N, T_k, E) -> (N, T_q, E)``.
 
     Cache: as `MultiHeadAttention`'s.
-    """ + _DOC_PARAMETERS
+
+    Parameters, Raises: as `MultiHeadAttention`; also `ValueError` for a query and a
+    context of different batch sizes.
+    """
 
     min_inputs = 2
     max_inputs = 2
@@ -341,6 +346,10 @@ class CrossAttention(_Attention, MergeLayer[AttentionCache]):
         y, self.cache = self._attend(self, query, context, q_rows, kv_rows, key_padding_mask,
                                      self.training)
         return y
+
+    @override
+    def __call__(self, *xs: npt.ArrayLike, key_padding_mask: Array | None = None) -> Array:
+        return self.forward(*xs, key_padding_mask=key_padding_mask)  # type: ignore[arg-type]
 
     @override
     def backward(self, grad_out: Array) -> tuple[Array, ...]:

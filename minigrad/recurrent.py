@@ -143,6 +143,10 @@ class _Recurrent(Layer[RecurrentCache]):
         out: Array = y.copy()  # C order; and hs stays private
         return out
 
+    @override
+    def __call__(self, x: npt.ArrayLike, initial_state: State | None = None) -> Array:
+        return self.forward(x, initial_state)  # type: ignore[arg-type]  # validated there
+
     def _folded_bias(self) -> Array:
         """The part of ``b_hh`` that can join ``b_ih`` in the input projection: all of it
         (GRU: all but ``b_hn``)."""
@@ -191,11 +195,24 @@ class _Recurrent(Layer[RecurrentCache]):
         return text
 
 
-_DOC_PARAMETERS = """
+
+
+class RNN(_Recurrent):
+    """Elman RNN, as ``torch.nn.RNN(batch_first=True)``: ``h_t = f(x_t W_ihᵀ + b_ih +
+    h_{t−1} W_hhᵀ + b_hh)``, ``f`` tanh or ReLU.
+
+    BPTT: ``dZ_t = (G_t + dZ_{t+1} W_hh) ⊙ f'(h_t)``, with ``f' = 1 − h²`` (tanh) or
+    ``[h > 0]`` (ReLU).
+
+    Shapes: ``(N, T, D) -> (N, T, H)`` or ``(N, H)``; ``weight_ih (H, D)``, ``weight_hh
+    (H, H)``, ``bias_ih``, ``bias_hh (H,)``.
+
+    Cache: the time-major input and every ``h_t``.
     Parameters
     ----------
     input_size, hidden_size : int
         D and H (each >= 1).
+    nonlinearity : {"tanh", "relu"}, default "tanh"
     return_sequences : bool, default True
         Return every step's ``h_t`` ``(N, T, H)``; False: only ``h_T`` ``(N, H)``.
     init : Initializer, optional
@@ -214,22 +231,6 @@ _DOC_PARAMETERS = """
         A non-real input, a malformed ``initial_state``, a non-floating ``dtype``.
     RuntimeError
         ``backward`` before any ``forward``.
-"""
-
-
-class RNN(_Recurrent):
-    """Elman RNN, as ``torch.nn.RNN(batch_first=True)``: ``h_t = f(x_t W_ihᵀ + b_ih +
-    h_{t−1} W_hhᵀ + b_hh)``, ``f`` tanh or ReLU.
-
-    BPTT: ``dZ_t = (G_t + dZ_{t+1} W_hh) ⊙ f'(h_t)``, with ``f' = 1 − h²`` (tanh) or
-    ``[h > 0]`` (ReLU).
-
-    Shapes: ``(N, T, D) -> (N, T, H)`` or ``(N, H)``; ``weight_ih (H, D)``, ``weight_hh
-    (H, H)``, ``bias_ih``, ``bias_hh (H,)``.
-
-    Cache: the time-major input and every ``h_t``.
-    """ + _DOC_PARAMETERS + """
-    nonlinearity : {"tanh", "relu"}, default "tanh"
     """
 
     def __init__(
@@ -297,7 +298,9 @@ class LSTM(_Recurrent):
     Shapes: ``(N, T, D) -> (N, T, H)`` or ``(N, H)``. State ``(h, c)``.
 
     Cache: the time-major input, every ``h_t``, ``c_t``, gate and ``tanh c_t``.
-    """ + _DOC_PARAMETERS
+
+    Parameters, Raises: as `RNN` (no ``nonlinearity``).
+    """
 
     gates = 4
     states = 2
@@ -369,7 +372,9 @@ class GRU(_Recurrent):
 
     Cache: the time-major input, every ``h_t``, ``r``, ``z``, ``n`` and
     ``h_{t−1}W_hnᵀ + b_hn``.
-    """ + _DOC_PARAMETERS
+
+    Parameters, Raises: as `RNN` (no ``nonlinearity``).
+    """
 
     gates = 3
 
