@@ -9,17 +9,34 @@
 """
 
 from minigrad import init, testing
-from minigrad.activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from minigrad.activations import (
+    ELU,
+    GELU,
+    Activation,
+    InputActivation,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from minigrad.attention import CrossAttention, MultiHeadAttention
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.data import batches
+from minigrad.embedding import Embedding
 from minigrad.graph import Graph
 from minigrad.io import load, save
 from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from minigrad.merge import Add, Concat
 from minigrad.metrics import accuracy
+from minigrad.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.optimizers import SGD, Adam, Optimizer
+from minigrad.recurrent import GRU, LSTM, RNN
 from minigrad.regularization import Dropout
 from minigrad.summary import summary
 from minigrad.training import Callback, EarlyStopping, History, fit, predict
@@ -27,35 +44,51 @@ from minigrad.training import Callback, EarlyStopping, History, fit, predict
 __version__ = "0.1.0"
 
 __all__ = [
+    "ELU",
+    "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "SGD",
     "Activation",
     "Adam",
     "Add",
     "Array",
     "BCEWithLogitsLoss",
+    "BatchNorm1D",
+    "BatchNorm2D",
     "Bias",
     "Buffer",
     "Callback",
     "Concat",
+    "CrossAttention",
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
     "EarlyStopping",
+    "Embedding",
     "Graph",
+    "GroupNorm",
     "History",
     "Identity",
+    "InputActivation",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
+    "LogSoftmax",
     "Loss",
     "MSELoss",
     "MergeLayer",
     "Module",
+    "MultiHeadAttention",
     "Optimizer",
     "Parameter",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "Tanh",
     "__version__",
     "accuracy",

@@ -1,0 +1,145 @@
+"""`Embedding`: a lookup table from integer ids to learned vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import override
+
+from minigrad import init as initializers
+from minigrad.base import Array, Layer, Parameter, as_grad, check_count
+from minigrad.nd import check_float_dtype
+
+EmbeddingCache = tuple[Array, tuple[int, ...]]
+"""The ids of the latest forward (flattened) and their shape."""
+
+
+def scatter_add_rows(target: Array, rows: Array, values: Array) -> None:
+    """``target[rows[k]] += values[k]`` for every ``k``, repeated rows summed.
+
+    Sorting the rows groups the repeats, so one ``add.reduceat`` sums each group: no
+    Python loop over ids and no ``np.add.at`` (measured, 2048 ids of width 64, float32,
+    1 thread: 0.3-0.6 ms for this, 1.2-2.4 ms for ``add.at``, 0.55 ms for a one-hot
+    product over 100 ids but 75 ms over 10,000).
+    """
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
+    target[sorted_rows[starts]] += np.add.reduceat(values[order], starts, axis=0)
+
+
+class Embedding(Layer[EmbeddingCache]):
+    """A table of ``num_embeddings`` vectors of width ``D``, looked up by integer id, as
+    ``torch.nn.Embedding``: ``y[..., :] = W[ids[...], :]``.
+
+    Shapes: ``ids (*) -> y (*, D)`` for integer ids of any shape; ``W = weight``
+    ``(num_embeddings, D)``.
+
+    Backward: ``dL/dW[i] += Σ_{k : ids_k = i} G_k`` -- the rows of ``G`` of every
+    occurrence of ``i`` summed (by `scatter_add_rows`), none for ``padding_idx``. The
+    ids are discrete, so the returned input gradient is zeros of the ids' shape;
+    `backward_params` skips it.
+
+    Cache: the ids (flattened) and their shape.
+
+    Parameters
+    ----------
+    num_embeddings, embedding_dim : int
+        The number of ids and ``D`` (each >= 1).
+    padding_idx : int, optional
+        An id whose row starts at zero and gets no gradient (negative counts from the
+        end, as in PyTorch).
+    init : Initializer, default ``init.normal(1.0)``
+        Draws the table, shape ``(num_embeddings, D)`` (PyTorch's N(0, 1)).
+    rng : int, numpy Generator or RandomState, optional
+    dtype : float dtype, default float64
+
+    Raises
+    ------
+    TypeError
+        Non-integer ids (floats and bools included); a non-floating ``dtype``; an
+        ``init`` returning the wrong array.
+    ValueError
+        Ids out of ``[0, num_embeddings)``, empty ids, a bad argument, a gradient not of
+        shape ``(*, D)``.
+    RuntimeError
+        ``backward`` before any ``forward``.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        *,
+        init: initializers.Initializer | None = None,
+        rng: initializers.SeedLike = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        self.num_embeddings = check_count("Embedding", "num_embeddings", num_embeddings, 1)
+        self.embedding_dim = check_count("Embedding", "embedding_dim", embedding_dim, 1)
+        self.padding_idx: int | None = None
+        if padding_idx is not None:
+            n = self.num_embeddings
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) \
+                    or not -n <= padding_idx < n:
+                raise ValueError(f"Embedding: padding_idx must be an int in [-{n}, {n}), "
+                                 f"got {padding_idx!r}")
+            self.padding_idx = int(padding_idx) % n
+        dtype = check_float_dtype("Embedding", dtype)
+        shape = (self.num_embeddings, self.embedding_dim)
+        draw = init if init is not None else initializers.normal(1.0)
+        table = draw(shape, initializers.make_rng(rng), dtype)
+        if not isinstance(table, np.ndarray) or (table.shape, table.dtype) != (shape, dtype):
+            raise TypeError(f"Embedding: init {draw!r} must return an array of shape {shape} "
+                            f"and dtype {dtype}, got shape {np.shape(table)}")
+        if self.padding_idx is not None:
+            table[self.padding_idx] = 0
+        self.weight = Parameter(table, name="weight")
+
+    def _ids(self, ids: object) -> Array:
+        array = np.asarray(ids)
+        if array.dtype.kind not in "iu":
+            raise TypeError(f"{self!r} expected integer ids, got dtype {array.dtype}")
+        if array.ndim == 0 or array.size == 0:
+            raise ValueError(f"{self!r} expected a non-empty array of ids, got shape "
+                             f"{array.shape}")
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high >= self.num_embeddings:
+            bad = low if low < 0 else high
+            raise ValueError(f"{self!r} got id {bad}, outside [0, {self.num_embeddings})")
+        return array
+
+    @override
+    def forward(self, x: Array) -> Array:
+        ids = self._ids(x)
+        flat = ids.reshape(-1)
+        self.cache = (flat, ids.shape)
+        y: Array = self.weight.data[flat].reshape(*ids.shape, self.embedding_dim)
+        return y
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        self.backward_params(grad_out)
+        return np.zeros(self.saved()[1], self.weight.dtype)
+
+    @override
+    def backward_params(self, grad_out: Array) -> None:
+        flat, shape = self.saved()
+        g = as_grad(self, grad_out, (*shape, self.embedding_dim), self.weight.dtype)
+        g = g.reshape(-1, self.embedding_dim)
+        if self.padding_idx is not None:
+            keep = flat != self.padding_idx
+            flat, g = flat[keep], g[keep]
+            if flat.size == 0:
+                return
+        scatter_add_rows(self.weight.grad, flat, g)
+
+    @override
+    def extra_repr(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.weight.dtype != np.float64:
+            text += f", dtype={self.weight.dtype}"
+        return text
