@@ -10,6 +10,7 @@
 
 from minigrad import init, testing
 from minigrad.activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from minigrad.adaptive import Adagrad, Adam, AdamW, RMSprop
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.data import batches
@@ -19,7 +20,7 @@ from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from minigrad.merge import Add, Concat
 from minigrad.metrics import accuracy
-from minigrad.optimizers import SGD, Adam, Optimizer
+from minigrad.optimizers import SGD, Optimizer, ParamGroup
 from minigrad.regularization import Dropout
 from minigrad.summary import summary
 from minigrad.training import Callback, EarlyStopping, History, fit, predict
@@ -29,7 +30,9 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD",
     "Activation",
+    "Adagrad",
     "Adam",
+    "AdamW",
     "Add",
     "Array",
     "BCEWithLogitsLoss",
@@ -51,7 +54,9 @@ __all__ = [
     "MergeLayer",
     "Module",
     "Optimizer",
+    "ParamGroup",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "Sequential",
     "Sigmoid",
