@@ -8,7 +8,7 @@
 (5, 1)
 """
 
-from minigrad import init, testing
+from minigrad import init, lr_scheduler, testing
 from minigrad.activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.adaptive import Adagrad, Adam, AdamW, RMSprop
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
@@ -68,6 +68,7 @@ __all__ = [
     "fit",
     "init",
     "load",
+    "lr_scheduler",
     "predict",
     "save",
     "summary",

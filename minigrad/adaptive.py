@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from minigrad.base import Array, Parameter, check_non_negative, check_number, check_positive
+from minigrad.base import Array, Parameter, check_non_negative, check_number
 from minigrad.optimizers import Hyperparameter, Optimizer, ParamsLike, check_bool
 
 
@@ -44,7 +44,7 @@ class Adam(Optimizer):
     Parameters
     ----------
     params : iterable of Parameter, or of dict (parameter groups)
-    lr : float > 0, default 1e-3
+    lr : float ≥ 0, default 1e-3
     betas : (float, float), each in [0, 1), default (0.9, 0.999)
     eps : float ≥ 0, default 1e-8
     weight_decay : float ≥ 0, default 0 (`AdamW`: 1e-2)
@@ -88,7 +88,7 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair of numbers in [0, 1), got {betas!r}")
         return {
-            "lr": check_positive(name, "lr", hyper["lr"]),
+            "lr": check_non_negative(name, "lr", hyper["lr"]),
             "betas": tuple(
                 check_number(name, f"betas[{i}]", beta, "a number in [0, 1)",
                              lambda v: 0 <= v < 1)
@@ -185,7 +185,7 @@ class RMSprop(Optimizer):
     Parameters
     ----------
     params : iterable of Parameter, or of dict (parameter groups)
-    lr : float > 0, default 1e-2
+    lr : float ≥ 0, default 1e-2
     alpha : float in [0, 1], default 0.99
     eps : float ≥ 0, default 1e-8
     weight_decay : float ≥ 0, default 0
@@ -226,7 +226,7 @@ class RMSprop(Optimizer):
 
     def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "lr": check_positive("RMSprop", "lr", hyper["lr"]),
+            "lr": check_non_negative("RMSprop", "lr", hyper["lr"]),
             "alpha": check_number("RMSprop", "alpha", hyper["alpha"], "a number in [0, 1]",
                                   lambda v: 0 <= v <= 1),
             "eps": check_non_negative("RMSprop", "eps", hyper["eps"]),
@@ -293,7 +293,7 @@ class Adagrad(Optimizer):
     Parameters
     ----------
     params : iterable of Parameter, or of dict (parameter groups)
-    lr : float > 0, default 1e-2
+    lr : float ≥ 0, default 1e-2
     lr_decay : float ≥ 0, default 0
     weight_decay : float ≥ 0, default 0
     initial_accumulator_value : float ≥ 0, default 0
@@ -331,7 +331,7 @@ class Adagrad(Optimizer):
 
     def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "lr": check_positive("Adagrad", "lr", hyper["lr"]),
+            "lr": check_non_negative("Adagrad", "lr", hyper["lr"]),
             **{
                 name: check_non_negative("Adagrad", name, hyper[name])
                 for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self
 
-from minigrad.base import Array, Parameter, check_non_negative, check_positive
+from minigrad.base import Array, Parameter, check_non_negative
 
 T = TypeVar("T")
 
@@ -495,7 +495,7 @@ class SGD(Optimizer):
     Parameters
     ----------
     params : iterable of Parameter, or of dict (parameter groups)
-    lr : float > 0
+    lr : float ≥ 0
     momentum : float ≥ 0, default 0
     nesterov : bool, default False
         Nesterov momentum; needs ``momentum > 0``. Keyword-only (its position differs
@@ -535,7 +535,7 @@ class SGD(Optimizer):
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         return {
-            "lr": check_positive("SGD", "lr", hyper["lr"]),
+            "lr": check_non_negative("SGD", "lr", hyper["lr"]),
             "momentum": momentum,
             "nesterov": nesterov,
             "weight_decay": check_non_negative("SGD", "weight_decay", hyper["weight_decay"]),
