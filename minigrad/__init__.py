@@ -12,6 +12,8 @@ from minigrad import init, lr_scheduler, testing
 from minigrad.activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.adaptive import Adagrad, Adam, AdamW, RMSprop
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
+from minigrad.callbacks import LearningRateScheduler
+from minigrad.clip import clip_grad_norm, clip_grad_value
 from minigrad.containers import Sequential
 from minigrad.data import batches
 from minigrad.graph import Graph
@@ -23,7 +25,13 @@ from minigrad.metrics import accuracy
 from minigrad.optimizers import SGD, Optimizer, ParamGroup
 from minigrad.regularization import Dropout
 from minigrad.summary import summary
-from minigrad.training import Callback, EarlyStopping, History, fit, predict
+from minigrad.training import (
+    Callback,
+    EarlyStopping,
+    History,
+    fit,
+    predict,
+)
 
 __version__ = "0.1.0"
 
@@ -49,6 +57,7 @@ __all__ = [
     "Identity",
     "Layer",
     "LeakyReLU",
+    "LearningRateScheduler",
     "Loss",
     "MSELoss",
     "MergeLayer",
@@ -65,6 +74,8 @@ __all__ = [
     "__version__",
     "accuracy",
     "batches",
+    "clip_grad_norm",
+    "clip_grad_value",
     "fit",
     "init",
     "load",
