@@ -13,6 +13,7 @@ from minigrad.activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, 
 from minigrad.adaptive import Adagrad, Adam, AdamW, RMSprop
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.callbacks import LearningRateScheduler
+from minigrad.checkpoint import load_checkpoint, save_checkpoint
 from minigrad.clip import clip_grad_norm, clip_grad_value
 from minigrad.containers import Sequential
 from minigrad.data import batches
@@ -79,9 +80,11 @@ __all__ = [
     "fit",
     "init",
     "load",
+    "load_checkpoint",
     "lr_scheduler",
     "predict",
     "save",
+    "save_checkpoint",
     "summary",
     "testing",
 ]

@@ -3,6 +3,8 @@ gradient clipping against torch, a Loss subclass that skips super().__init__()."
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
@@ -94,7 +96,7 @@ def test_fit_grad_clip_clips_before_each_step():
     model, opt = model_and_opt(lr=0.1)
 
     class Norms(mg.Callback):
-        norms: list = []
+        norms: ClassVar[list[float]] = []
 
         def on_train_batch_end(self, batch, logs):
             self.norms.append(np.sqrt(sum(np.sum(p.grad**2) for p in self.optimizer.params)))
@@ -184,3 +186,54 @@ def test_history_plot_draws_training_and_validation(tmp_path):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def dropout_model(seed):
+    return mg.Sequential(mg.Dense(3, 8, rng=seed), mg.Tanh(), mg.Dropout(0.3, rng=seed + 5),
+                         mg.Dense(8, 1, rng=seed + 1))
+
+
+def run(model, opt, schedule, epochs, rng):
+    X, y = data()
+    mg.fit(model, mg.MSELoss(), opt, X, y, epochs=epochs, batch_size=8, rng=rng,
+           progress=False, callbacks=[mg.LearningRateScheduler(schedule)])
+
+
+def build(seed):
+    model = dropout_model(seed)
+    opt = mg.Adam(model.parameters(), lr=0.02)
+    return model, opt, mg.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+
+
+def test_checkpoint_resumes_fit_bit_for_bit(tmp_path):
+    straight = build(0)
+    run(*straight, 4, np.random.default_rng(3))
+
+    first = build(0)
+    rng = np.random.default_rng(3)
+    run(*first, 2, rng)
+    path = tmp_path / "run.npz"
+    mg.save_checkpoint(path, model=first[0], optimizer=first[1], scheduler=first[2], rng=rng)
+
+    resumed = build(7)  # other weights, other dropout seed
+    rng2 = np.random.default_rng(99)
+    mg.load_checkpoint(path, model=resumed[0], optimizer=resumed[1], scheduler=resumed[2],
+                       rng=rng2)
+    run(*resumed, 2, rng2)
+    for a, b in zip(straight[0].parameters(), resumed[0].parameters()):
+        assert np.array_equal(a.data, b.data)
+    assert resumed[1].lr == straight[1].lr
+
+
+def test_load_checkpoint_refuses_missing_parts_and_changes_nothing(tmp_path):
+    model, opt, _ = build(0)
+    path = tmp_path / "run.npz"
+    mg.save_checkpoint(path, model=model, optimizer=opt)
+    other, other_opt, other_schedule = build(1)
+    before = other.state_dict()
+    with pytest.raises(KeyError, match="lacks"):
+        mg.load_checkpoint(path, model=other, optimizer=other_opt, scheduler=other_schedule)
+    with pytest.raises(KeyError, match="unexpected key 'optimizer"):
+        mg.load_checkpoint(path, model=other)
+    for key, value in other.state_dict().items():
+        assert np.array_equal(value, before[key])
