@@ -64,10 +64,14 @@ def plot_decision_regions(model: mg.Sequential, X: mg.Array, y: mg.Array, path: 
     return True
 
 
-def main(epochs: int = 100, seed: int = 0, png: str | None = "spirals.png") -> float:
+def main(
+    epochs: int = 100, seed: int = 0, png: str | None = "spirals.png",
+    history_png: str | None = None,
+) -> float:
     """Train on 600 spiral points, report the accuracy on 600 fresh ones and return it.
 
-    ``png`` is where the decision-region plot goes (None: no plot).
+    ``png`` is where the decision-region plot goes (None: no plot); ``history_png``
+    where `History.plot` draws the loss and accuracy per epoch (training and test).
     """
     X, y = make_spirals(seed=seed)
     X_test, y_test = make_spirals(seed=seed + 1)
@@ -75,6 +79,7 @@ def main(epochs: int = 100, seed: int = 0, png: str | None = "spirals.png") -> f
     history = mg.fit(
         model, mg.CrossEntropyLoss(), mg.Adam(model.parameters(), lr=0.01), X, y,
         epochs=epochs, batch_size=32, rng=seed, metrics=[mg.accuracy], progress=False,
+        validation_data=(X_test, y_test),
     )
     accuracy = mg.accuracy(mg.predict(model, X_test), y_test)
     print(
@@ -86,6 +91,9 @@ def main(epochs: int = 100, seed: int = 0, png: str | None = "spirals.png") -> f
             print(f"decision regions saved to {png}")
         else:
             print('matplotlib is not installed: no plot (pip install "minigrad[examples]")')
+    if history_png is not None:
+        history.plot(history_png)
+        print(f"training curves saved to {history_png}")
     return accuracy
 
 
@@ -94,5 +102,6 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--png", default="spirals.png", help="where to save the plot")
+    parser.add_argument("--plot", default=None, help="where to save the training curves")
     arguments = parser.parse_args()
-    main(arguments.epochs, arguments.seed, arguments.png)
+    main(arguments.epochs, arguments.seed, arguments.png, arguments.plot)

@@ -8,7 +8,7 @@
 (5, 1)
 """
 
-from minigrad import init, testing
+from minigrad import init, lr_scheduler, testing
 from minigrad.activations import (
     ELU,
     GELU,
@@ -23,8 +23,12 @@ from minigrad.activations import (
     Softplus,
     Tanh,
 )
+from minigrad.adaptive import Adagrad, Adam, AdamW, RMSprop
 from minigrad.attention import CrossAttention, MultiHeadAttention
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
+from minigrad.callbacks import LearningRateScheduler
+from minigrad.checkpoint import load_checkpoint, save_checkpoint
+from minigrad.clip import clip_grad_norm, clip_grad_value
 from minigrad.containers import Sequential
 from minigrad.data import batches
 from minigrad.embedding import Embedding
@@ -35,11 +39,17 @@ from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from minigrad.merge import Add, Concat
 from minigrad.metrics import accuracy
 from minigrad.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
-from minigrad.optimizers import SGD, Adam, Optimizer
+from minigrad.optimizers import SGD, Optimizer, ParamGroup
 from minigrad.recurrent import GRU, LSTM, RNN
 from minigrad.regularization import Dropout
 from minigrad.summary import summary
-from minigrad.training import Callback, EarlyStopping, History, fit, predict
+from minigrad.training import (
+    Callback,
+    EarlyStopping,
+    History,
+    fit,
+    predict,
+)
 
 __version__ = "0.1.0"
 
@@ -51,7 +61,9 @@ __all__ = [
     "RNN",
     "SGD",
     "Activation",
+    "Adagrad",
     "Adam",
+    "AdamW",
     "Add",
     "Array",
     "BCEWithLogitsLoss",
@@ -75,6 +87,7 @@ __all__ = [
     "Layer",
     "LayerNorm",
     "LeakyReLU",
+    "LearningRateScheduler",
     "LogSoftmax",
     "Loss",
     "MSELoss",
@@ -82,7 +95,9 @@ __all__ = [
     "Module",
     "MultiHeadAttention",
     "Optimizer",
+    "ParamGroup",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "Sequential",
     "SiLU",
@@ -93,11 +108,16 @@ __all__ = [
     "__version__",
     "accuracy",
     "batches",
+    "clip_grad_norm",
+    "clip_grad_value",
     "fit",
     "init",
     "load",
+    "load_checkpoint",
+    "lr_scheduler",
     "predict",
     "save",
+    "save_checkpoint",
     "summary",
     "testing",
 ]

@@ -37,6 +37,11 @@ class Loss(ABC, Generic[CacheT]):
         ``backward`` before any ``forward``.
     """
 
+    # Class-level defaults, so a subclass whose ``__init__`` skips ``super().__init__()``
+    # still works (as `Module` does).
+    reduction: Reduction = "mean"
+    _cache: CacheT | None = None
+
     def __init__(self, reduction: Reduction = "mean") -> None:
         if reduction not in ("mean", "sum"):
             raise ValueError(

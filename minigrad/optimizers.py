@@ -1,20 +1,37 @@
-"""Optimizers: they see a flat list of `Parameter`s, never layers.
+"""Optimizers: they see `Parameter`s in parameter groups, never layers.
 
 ``step()`` updates every ``param.data`` in place from ``param.grad`` (so references
 held elsewhere stay valid); ``zero_grad()`` clears the gradients. The update rules are
-PyTorch's (``torch.optim.SGD`` and ``torch.optim.Adam``), written out in each class.
+PyTorch's (``torch.optim``), written out in each class: `SGD` here, `Adam`, `AdamW`,
+`RMSprop` and `Adagrad` in `minigrad.adaptive`.
 
-An optimizer's state -- hyperparameters, step count and per-parameter arrays such as
-momentum buffers -- is a flat ``dict[str, ndarray]`` (`Optimizer.state_dict`), so it
-can be saved into an ``.npz`` next to the model's and training resumes exactly:
+Parameters come in *groups*, PyTorch's form: a plain iterable of parameters is one
+group; a list of dicts ``{"params": [...], "lr": ...}`` gives each group its own
+hyperparameters, the constructor's arguments being the defaults. The common one-liner
+keeps weight decay off biases and normalization weights (the 1-D parameters):
 
 >>> import numpy as np, minigrad as mg
+>>> params = [mg.Parameter(np.ones((3, 4)), name="weight"), mg.Parameter(np.zeros(4), name="bias")]
+>>> opt = mg.SGD([{"params": [p for p in params if p.data.ndim > 1]},
+...               {"params": [p for p in params if p.data.ndim <= 1], "weight_decay": 0.0}],
+...              lr=0.1, momentum=0.9, weight_decay=1e-4)
+>>> [(group["weight_decay"], [p.name for p in group["params"]]) for group in opt.param_groups]
+[(0.0001, ['weight']), (0.0, ['bias'])]
+
+(A model's named parameters select by name the same way:
+``[p for name, p in model.named_parameters() if "norm" in name]``.) An empty group is
+allowed -- a filter may match nothing -- but not an optimizer without parameters.
+
+An optimizer's state -- step count, each group's hyperparameters and per-parameter
+arrays such as momentum buffers -- is a flat ``dict[str, ndarray]`` (`Optimizer.state_dict`),
+so it can be saved into an ``.npz`` next to the model's and training resumes exactly:
+
 >>> w = mg.Parameter(np.ones(3), name="w")
 >>> opt = mg.Adam([w], lr=0.1)
 >>> w.grad[...] = 1.0
 >>> opt.step()
 >>> state = opt.state_dict()
->>> state["lr"], state["step"], sorted(key for key in state if key.startswith("state."))
+>>> state["param_groups.0.lr"], state["step"], sorted(k for k in state if k.startswith("state."))
 (array(0.1), array(1), ['state.0.exp_avg', 'state.0.exp_avg_sq'])
 >>> w.data
 array([0.9, 0.9, 0.9])
@@ -22,32 +39,30 @@ array([0.9, 0.9, 0.9])
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, ClassVar, Generic, TypeVar, cast, overload
 
 import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self
 
-from minigrad.base import (
-    Array,
-    Parameter,
-    check_non_negative,
-    check_number,
-    check_positive,
-)
+from minigrad.base import Array, Parameter, check_non_negative
 
 T = TypeVar("T")
+
+ParamsLike = Iterable[Parameter] | Iterable[Mapping[str, Any]]
+"""What an optimizer takes: parameters (one group) or dicts ``{"params": [...], ...}``."""
 
 
 class Hyperparameter(Generic[T]):
     """An optimizer setting read and assigned as an attribute (``opt.lr = 0.01``).
 
-    Assigning validates the new value together with the others, by the constructor's
-    rules, and allocates any state it needs (``opt.momentum = 0.9`` on a plain SGD
-    creates the momentum buffers); a bad value raises `ValueError` and changes nothing.
+    Assigning sets it in *every* parameter group, validated by the constructor's rules
+    first (a bad value raises `ValueError` and changes nothing), and allocates any
+    state it needs (``opt.momentum = 0.9`` on a plain SGD creates the momentum buffers).
+    Reading gives the value the groups share; when they differ it raises `ValueError`
+    (read ``opt.param_groups[i][name]`` instead).
     """
 
     def __set_name__(self, owner: type[Optimizer], name: str) -> None:
@@ -60,61 +75,143 @@ class Hyperparameter(Generic[T]):
     def __get__(self, optimizer: Optimizer | None, owner: type[Optimizer]) -> T | Self:
         if optimizer is None:
             return self
-        value: T = optimizer._hyper[self.name]
+        values = [group.hyper[self.name] for group in optimizer.param_groups]
+        if any(value != values[0] for value in values[1:]):
+            raise ValueError(
+                f"{type(optimizer).__name__}: its parameter groups have different "
+                f"{self.name} values {values}; read opt.param_groups[i][{self.name!r}]"
+            )
+        value: T = values[0]
         return value
 
     def __set__(self, optimizer: Optimizer, value: T) -> None:
-        optimizer._configure({**optimizer._hyper, self.name: value})
+        optimizer.set_hyperparameters({self.name: value})
 
 
-class Optimizer(ABC):
-    """Base: the parameter list, hyperparameters, per-parameter state and scratch space.
+class ParamGroup(MutableMapping[str, Any]):
+    """One parameter group: ``group["params"]`` and its hyperparameters by name.
 
-    A subclass validates its hyperparameters in `_validated`, names the per-parameter
-    arrays it keeps in `_state_names`, passes its constructor's hyperparameters to
-    `_configure`, and implements `step`; `state_dict` and `load_state_dict` then work
-    unchanged. Hyperparameters are `Hyperparameter` attributes: ``opt.lr = 0.01``
-    changes the learning rate from the next step, validated like the constructor's.
-
-    Parameters
-    ----------
-    params : iterable of Parameter
-        What to train, each once (e.g. ``model.parameters()``).
+    ``group["lr"] = 0.01`` is validated like the constructor's arguments (a bad value
+    raises `ValueError` and changes nothing) and takes effect from the next step; the
+    parameters and the set of keys are fixed.
 
     Attributes
     ----------
     params : list of Parameter
+    hyper : dict of str to value
+        The validated hyperparameters (read-only by convention: assign through ``[]``).
+    initial_lr : float or None
+        The learning rate when the first scheduler was attached (set by that scheduler).
+    """
+
+    def __init__(self, optimizer: Optimizer, params: list[Parameter], hyper: dict[str, Any]):
+        self._optimizer = optimizer
+        self.params = params
+        self.hyper = hyper
+        self.initial_lr: float | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.params if key == "params" else self.hyper[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        owner = type(self._optimizer).__name__
+        if key == "params":
+            raise TypeError(f"{owner}: a parameter group's params cannot be replaced")
+        if key not in self.hyper:
+            raise KeyError(f"{owner}: no hyperparameter {key!r}; it has {list(self.hyper)}")
+        self._optimizer.set_hyperparameters({key: value}, groups=[self])
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError(f"{type(self._optimizer).__name__}: group keys cannot be deleted")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("params", *self.hyper))
+
+    def __len__(self) -> int:
+        return 1 + len(self.hyper)
+
+    def __repr__(self) -> str:
+        return f"ParamGroup({len(self.params)} params, {self.hyper})"
+
+
+class Optimizer(ABC):
+    """Base: parameter groups, hyperparameters, per-parameter state and scratch space.
+
+    Writing an optimizer takes four things, as ``torch.optim`` does:
+
+    * ``__init__`` calls ``super().__init__(params, defaults)`` with the default
+      hyperparameters (a dict, e.g. ``{"lr": lr, "momentum": momentum}``);
+    * `validate_hyperparameters` checks one group's hyperparameters and returns them
+      normalized (floats, bools, tuples), raising `ValueError` naming the first bad one;
+    * `state_names` names the per-parameter arrays a group's hyperparameters need
+      (created by `initial_state`, zeros unless overridden);
+    * `step` updates each group's parameters, reading ``group.hyper`` and
+      ``self.state[param]``; `scratch` gives allocation-free temporaries.
+
+    `state_dict`, `load_state_dict`, parameter groups and `Hyperparameter` attributes
+    then work unchanged; states named in `non_negative_state` (second moments) are
+    refused by `load_state_dict` when negative.
+
+    Parameters
+    ----------
+    params : iterable of Parameter, or iterable of dict
+        What to train, each once (e.g. ``model.parameters()``); or groups
+        ``{"params": [...], **hyperparameters}`` overriding ``defaults``.
+    defaults : mapping of str to value
+        The hyperparameters of groups that do not set them.
+
+    Attributes
+    ----------
+    params : list of Parameter
+        Every parameter, group by group; ``state_dict`` indexes them in this order.
+    param_groups : list of ParamGroup
+    defaults : dict
+        The validated defaults.
     steps : int
-        Number of `step` calls so far (Adam's bias correction uses it).
-    state : dict of str to list of ndarray
-        Per-parameter arrays by name, one per parameter in ``params`` order, each
-        shaped like its parameter: e.g. ``state["exp_avg"][i]``.
+        Number of `step` calls so far (bias corrections use it).
+    state : dict of Parameter to dict of str to ndarray
+        Per-parameter arrays by name, each shaped like its parameter, as PyTorch's
+        ``optimizer.state[param]["exp_avg"]``.
 
     Raises
     ------
     ValueError
-        An empty ``params``, or a parameter listed twice.
+        An empty ``params`` or group, a parameter listed twice, a group key that is
+        not a hyperparameter, or a hyperparameter out of range.
     TypeError
-        An item of ``params`` that is not a `Parameter`.
+        An item of ``params`` that is not a `Parameter` (or a group that is not a dict).
     """
 
-    def __init__(self, params: Iterable[Parameter]) -> None:
-        self.params: list[Parameter] = list(params)
+    lr = Hyperparameter[float]()
+    non_negative_state: ClassVar[frozenset[str]] = frozenset()
+    """State names whose arrays must be >= 0 (checked by `load_state_dict`)."""
+
+    def __init__(self, params: ParamsLike, defaults: Mapping[str, Any]) -> None:
         name = type(self).__name__
+        self.defaults = self.validate_hyperparameters(defaults)
+        specs = _group_specs(name, params)
+        self.params = [param for group_params, _ in specs for param in group_params]
         if not self.params:
             raise ValueError(f"{name}: got an empty parameter list")
         seen: set[int] = set()
         for index, param in enumerate(self.params):
-            if not isinstance(param, Parameter):
-                raise TypeError(
-                    f"{name}: params[{index}] is a {type(param).__name__}, not a Parameter"
-                )
             if id(param) in seen:
                 raise ValueError(f"{name}: params[{index}] ({param.name!r}) appears twice")
             seen.add(id(param))
         self.steps = 0
-        self.state: dict[str, list[Array]] = {}
-        self._hyper: dict[str, Any] = {}
+        self.state: dict[Parameter, dict[str, Array]] = {}
+        self.param_groups: list[ParamGroup] = []
+        for index, (group_params, overrides) in enumerate(specs):
+            unknown = sorted(overrides.keys() - self.defaults.keys())
+            if unknown:
+                raise ValueError(
+                    f"{name}: param group {index} has keys {unknown} that are not "
+                    f"hyperparameters of {name} ({list(self.defaults)})"
+                )
+            hyper = self._validated_group(index, {**self.defaults, **overrides}, len(specs))
+            group = ParamGroup(self, group_params, hyper)
+            self.param_groups.append(group)
+            self._allocate(group)
         # Scratch buffers, per dtype and slot, as large as the largest parameter: an
         # update such as `data -= lr * grad` is done as two in-place ufuncs through a
         # view of one, so a step allocates nothing parameter-sized.
@@ -122,7 +219,25 @@ class Optimizer(ABC):
         for param in self.params:
             self._sizes[param.dtype] = max(param.size, self._sizes.get(param.dtype, 0))
         self._scratch: dict[tuple[np.dtype[Any], int], Array] = {}
-        self._work = [self.scratch(param) for param in self.params]  # slot 0, per parameter
+
+    # -- the extension points ------------------------------------------------------------
+    @abstractmethod
+    def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
+        """One group's ``hyper`` checked by the constructor's rules and normalized
+        (floats, bools, tuples); `ValueError` naming the first bad one."""
+
+    def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
+        """Names of the per-parameter arrays a group with these (validated)
+        hyperparameters needs; none by default."""
+        return ()
+
+    def initial_state(self, name: str, param: Parameter, hyper: Mapping[str, Any]) -> Array:
+        """The starting value of state ``name`` for ``param``: zeros by default."""
+        return np.zeros_like(param.data)
+
+    @abstractmethod
+    def step(self) -> None:
+        """Update every parameter from its gradient, in place."""
 
     def scratch(self, param: Parameter, slot: int = 0) -> Array:
         """A reusable temporary shaped like ``param`` (contents undefined).
@@ -140,53 +255,69 @@ class Optimizer(ABC):
         for param in self.params:
             param.zero_grad()
 
-    @abstractmethod
-    def step(self) -> None:
-        """Update every parameter from its gradient, in place."""
+    # -- hyperparameters -----------------------------------------------------------------
+    def _validated_group(self, index: int, hyper: Mapping[str, Any], count: int) -> dict[str, Any]:
+        try:
+            return self.validate_hyperparameters(hyper)
+        except ValueError as exc:
+            if count == 1:
+                raise
+            raise ValueError(f"{exc} (param group {index})") from None
 
-    # -- hyperparameters and state -----------------------------------------------------
-    @abstractmethod
-    def _validated(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
-        """``hyper`` checked against the constructor's rules and normalized (floats,
-        bools); raises ValueError naming the first bad one."""
+    def _allocate(self, group: ParamGroup) -> None:
+        """Give each of ``group``'s parameters exactly the state its hyperparameters
+        need: existing arrays are kept, new ones start at `initial_state`."""
+        names = self.state_names(group.hyper)
+        for param in group.params:
+            old = self.state.get(param, {})
+            self.state[param] = {
+                name: old[name] if name in old else self.initial_state(name, param, group.hyper)
+                for name in names
+            }
 
-    @abstractmethod
-    def _state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
-        """Names of the per-parameter arrays these (validated) hyperparameters need."""
-
-    def _configure(self, hyper: Mapping[str, Any]) -> None:
-        """Validate ``hyper``, then set it as attributes and (re)allocate the state
-        arrays it needs (new ones as zeros). Nothing is set if validation fails."""
-        values = self._validated(hyper)
-        names = self._state_names(values)
-        self._hyper = values
-        self.state = {
-            name: self.state[name] if name in self.state
-            else [np.zeros_like(param.data) for param in self.params]
-            for name in names
-        }
+    def set_hyperparameters(
+        self, values: Mapping[str, Any], groups: Iterable[ParamGroup] | None = None
+    ) -> None:
+        """Set ``values`` in ``groups`` (default: all), all validated before any is set."""
+        targets = list(self.param_groups if groups is None else groups)
+        validated = [
+            self._validated_group(self.param_groups.index(group), {**group.hyper, **values},
+                                  len(self.param_groups))
+            for group in targets
+        ]
+        for group, hyper in zip(targets, validated):
+            group.hyper = hyper
+            self._allocate(group)
 
     def hyperparameters(self) -> dict[str, Any]:
-        """The current hyperparameters by name, e.g. ``{"lr": 0.1, ...}``."""
-        return dict(self._hyper)
+        """The first parameter group's hyperparameters by name, e.g. ``{"lr": 0.1, ...}``."""
+        return dict(self.param_groups[0].hyper)
 
+    # -- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Array]:
         """A copy of the full state as a flat mapping of names to arrays.
 
         Keys: ``"optimizer"`` (the class name, a 0-d string array), ``"step"`` (0-d
-        int64), each hyperparameter (0-d float64 or bool; ``betas`` has shape (2,)),
-        and ``"state.{i}.{name}"`` for the per-parameter arrays, ``i`` indexing
-        ``params``. Every value is an ndarray without Python objects, so the dict
-        can go straight into ``np.savez`` and be read back with ``allow_pickle=False``.
+        int64); per group ``g``, ``"param_groups.{g}.params"`` (the int64 indices of
+        its parameters in ``params``) and ``"param_groups.{g}.{name}"`` for each
+        hyperparameter (0-d float64 or bool; ``betas`` has shape (2,)); and
+        ``"state.{i}.{name}"`` for the per-parameter arrays, ``i`` indexing ``params``.
+        Every value is an ndarray without Python objects, so the dict can go straight
+        into ``np.savez`` and be read back with ``allow_pickle=False``.
         """
         state: dict[str, Array] = {
             "optimizer": np.array(type(self).__name__),
             "step": np.array(self.steps, dtype=np.int64),
         }
-        for name, value in self.hyperparameters().items():
-            state[name] = np.array(value)
-        for name, arrays in self.state.items():
-            for index, array in enumerate(arrays):
+        position = {id(param): index for index, param in enumerate(self.params)}
+        for g, group in enumerate(self.param_groups):
+            state[f"param_groups.{g}.params"] = np.array(
+                [position[id(param)] for param in group.params], dtype=np.int64
+            )
+            for name, value in group.hyper.items():
+                state[f"param_groups.{g}.{name}"] = np.array(value)
+        for index, param in enumerate(self.params):
+            for name, array in self.state[param].items():
                 state[f"state.{index}.{name}"] = array.copy()
         return state
 
@@ -194,20 +325,30 @@ class Optimizer(ABC):
         """Restore what `state_dict` returned (possibly via ``.npz``), in place.
 
         Everything is checked before anything is written, so on error the optimizer is
-        unchanged: the optimizer type, the keys, each array's shape and dtype (per-
-        parameter arrays must match their parameter), and the hyperparameters' values
-        (the constructor's rules). Hyperparameters are restored too, as in PyTorch.
+        unchanged: the optimizer type, the group layout, the keys, each array's shape
+        and dtype (per-parameter arrays must match their parameter), that the arrays
+        are finite (and >= 0 for `non_negative_state`), and the hyperparameters'
+        values (the constructor's rules). Hyperparameters are restored too, as in
+        PyTorch. A state saved before parameter groups existed (hyperparameters at the
+        top level: ``"lr"``, ...) loads into a one-group optimizer.
 
         Raises
         ------
         KeyError
             Missing or unexpected keys, naming them.
         ValueError
-            Another optimizer's state, or a shape, dtype or value that does not fit,
-            naming the key.
+            Another optimizer's state, another group layout, or a shape, dtype or
+            value that does not fit, naming the key.
         """
         owner = f"{type(self).__name__}.load_state_dict"
-        missing = [key for key in ("optimizer", *self._hyper) if key not in state]
+        legacy = len(self.param_groups) == 1 and "param_groups.0.params" not in state
+
+        def key(g: int, name: str) -> str:
+            return name if legacy else f"param_groups.{g}.{name}"
+
+        missing = [k for k in ("optimizer", "step") if k not in state]
+        missing += [key(g, name) for g, group in enumerate(self.param_groups)
+                    for name in group.hyper if key(g, name) not in state]
         if missing:
             raise KeyError(f"{owner}: missing keys {missing}")
         kind = np.asarray(state["optimizer"])
@@ -216,18 +357,38 @@ class Optimizer(ABC):
                 f"{owner}: 'optimizer' is {kind.tolist()!r}, expected {type(self).__name__!r} "
                 f"(this is not the state of a {type(self).__name__})"
             )
-        loaded: dict[str, Any] = {}
-        for name, current in self.hyperparameters().items():
-            value = _checked(owner, name, state[name], np.asarray(current))
-            loaded[name] = tuple(value.tolist()) if value.ndim else value.item()
-        try:
-            hyper = self._validated(loaded)
-        except ValueError as exc:
-            raise ValueError(f"{owner}: {exc}") from None
-        names = self._state_names(hyper)
-        expected = {"optimizer", "step", *hyper} | {
-            f"state.{index}.{name}" for name in names for index in range(len(self.params))
-        }
+        position = {id(param): index for index, param in enumerate(self.params)}
+        expected = {"optimizer", "step"}
+        groups: list[dict[str, Any]] = []
+        for g, group in enumerate(self.param_groups):
+            if not legacy:
+                layout = np.array([position[id(p)] for p in group.params], dtype=np.int64)
+                expected.add(key(g, "params"))
+                saved = state.get(key(g, "params"))
+                if saved is None or not np.array_equal(np.asarray(saved), layout):
+                    raise ValueError(
+                        f"{owner}: param group {g} holds parameters {layout.tolist()}, the "
+                        f"state's holds {None if saved is None else np.asarray(saved).tolist()}"
+                    )
+            loaded: dict[str, Any] = {}
+            for name, current in group.hyper.items():
+                expected.add(key(g, name))
+                value = _checked(owner, key(g, name), state[key(g, name)], np.asarray(current))
+                loaded[name] = tuple(value.tolist()) if value.ndim else value.item()
+            try:
+                groups.append(self._validated_group(g, loaded, len(self.param_groups)))
+            except ValueError as exc:
+                raise ValueError(f"{owner}: {exc}") from None
+        arrays: dict[Parameter, dict[str, Array]] = {}
+        for group, hyper in zip(self.param_groups, groups):
+            for param in group.params:
+                index = position[id(param)]
+                arrays[param] = {}
+                for name in self.state_names(hyper):
+                    k = f"state.{index}.{name}"
+                    expected.add(k)
+                    if k in state:
+                        arrays[param][name] = self._checked_state(owner, k, name, state[k], param)
         missing = sorted(expected - state.keys())
         unexpected = sorted(state.keys() - expected)
         if missing or unexpected:
@@ -235,23 +396,66 @@ class Optimizer(ABC):
         steps = _checked(owner, "step", state["step"], np.array(0, dtype=np.int64)).item()
         if steps < 0:
             raise ValueError(f"{owner}: 'step' must be >= 0, got {steps}")
-        arrays = {
-            name: [
-                _checked(owner, f"state.{index}.{name}", state[f"state.{index}.{name}"],
-                         param.data)
-                for index, param in enumerate(self.params)
-            ]
-            for name in names
-        }
-        self._configure(hyper)
+        for group, hyper in zip(self.param_groups, groups):
+            group.hyper = hyper
+            self._allocate(group)
         self.steps = int(steps)
-        for name, values in arrays.items():
-            for target, value in zip(self.state[name], values):
-                np.copyto(target, value)
+        for param, values in arrays.items():
+            for name, value in values.items():
+                np.copyto(self.state[param][name], value)
+
+    def _checked_state(
+        self, owner: str, key: str, name: str, value: npt.ArrayLike, param: Parameter
+    ) -> Array:
+        array = _checked(owner, key, value, param.data)
+        if not np.isfinite(array).all():
+            raise ValueError(f"{owner}: {key!r} has non-finite values; it cannot be trained from")
+        if name in self.non_negative_state and (array < 0).any():
+            raise ValueError(
+                f"{owner}: {key!r} has negative values (min {array.min()}), but it is a "
+                "running mean of squares; it cannot be trained from"
+            )
+        return array
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{name}={value!r}" for name, value in self.hyperparameters().items())
-        return f"{type(self).__name__}({settings})"
+        groups = len(self.param_groups)
+        extra = f", param_groups={groups} (first shown)" if groups > 1 else ""
+        return f"{type(self).__name__}({settings}{extra})"
+
+
+def _group_specs(
+    owner: str, params: ParamsLike
+) -> list[tuple[list[Parameter], dict[str, Any]]]:
+    """``params`` as (parameters, hyperparameter overrides) per group, type-checked."""
+    if isinstance(params, Parameter):
+        raise TypeError(f"{owner}: params must be an iterable of Parameters, got one Parameter")
+    items: list[object] = list(params)
+    if not items:
+        raise ValueError(f"{owner}: got an empty parameter list")
+    raw: list[tuple[object, dict[str, Any]]]
+    if all(isinstance(item, Mapping) for item in items):
+        raw = []
+        for index, item in enumerate(items):
+            spec = dict(cast("Mapping[str, Any]", item))  # checked just above
+            if "params" not in spec:
+                raise ValueError(f"{owner}: param group {index} has no 'params' key")
+            raw.append((spec.pop("params"), spec))
+    else:
+        raw = [(items, {})]
+    specs = []
+    for g, (group_params, overrides) in enumerate(raw):
+        if isinstance(group_params, Parameter):
+            group_params = [group_params]
+        listed = list(group_params)  # type: ignore[call-overload]  # checked below
+        where = "params" if len(raw) == 1 else f"param group {g}: params"
+        for index, param in enumerate(listed):
+            if not isinstance(param, Parameter):
+                raise TypeError(
+                    f"{owner}: {where}[{index}] is a {type(param).__name__}, not a Parameter"
+                )
+        specs.append((listed, overrides))
+    return specs
 
 
 def _checked(owner: str, key: str, value: npt.ArrayLike, like: Array) -> Array:
@@ -264,6 +468,13 @@ def _checked(owner: str, key: str, value: npt.ArrayLike, like: Array) -> Array:
     if array.dtype != like.dtype:
         raise ValueError(f"{owner}: {key!r} has dtype {array.dtype}, expected {like.dtype}")
     return array
+
+
+def check_bool(owner: str, name: str, value: object) -> bool:
+    """``value`` if it is a bool (NumPy's too), else `ValueError` naming it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{owner}: {name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 class SGD(Optimizer):
@@ -279,12 +490,12 @@ class SGD(Optimizer):
 
     With the defaults this is plain ``θ ← θ − γ g``, the cheapest path.
 
-    State: ``"momentum_buffer"`` (b) per parameter when ``momentum > 0``.
+    State: ``"momentum_buffer"`` (b) per parameter of groups with ``momentum > 0``.
 
     Parameters
     ----------
-    params : iterable of Parameter
-    lr : float > 0
+    params : iterable of Parameter, or of dict (parameter groups)
+    lr : float ≥ 0
     momentum : float ≥ 0, default 0
     nesterov : bool, default False
         Nesterov momentum; needs ``momentum > 0``. Keyword-only (its position differs
@@ -300,160 +511,64 @@ class SGD(Optimizer):
         An item of ``params`` that is not a `Parameter`.
     """
 
-    lr = Hyperparameter[float]()
     momentum = Hyperparameter[float]()
     nesterov = Hyperparameter[bool]()
     weight_decay = Hyperparameter[float]()
 
     def __init__(
         self,
-        params: Iterable[Parameter],
+        params: ParamsLike,
         lr: float,
         momentum: float = 0.0,
         *,
         nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params)
-        self._configure(
-            {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay}
+        super().__init__(
+            params,
+            {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay},
         )
 
-    def _validated(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
+    def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
         momentum = check_non_negative("SGD", "momentum", hyper["momentum"])
-        nesterov = hyper["nesterov"]
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise ValueError(f"SGD: nesterov must be a bool, got {nesterov!r}")
+        nesterov = check_bool("SGD", "nesterov", hyper["nesterov"])
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         return {
-            "lr": check_positive("SGD", "lr", hyper["lr"]),
+            "lr": check_non_negative("SGD", "lr", hyper["lr"]),
             "momentum": momentum,
-            "nesterov": bool(nesterov),
+            "nesterov": nesterov,
             "weight_decay": check_non_negative("SGD", "weight_decay", hyper["weight_decay"]),
         }
 
-    def _state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
+    def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if hyper["momentum"] else ()
 
     def step(self) -> None:
         self.steps += 1
-        hyper = self._hyper  # one dict read each, not three descriptor calls: hot path
-        lr, momentum, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
-        if not (momentum or decay):  # plain SGD: the hot path of small nets
-            for param, update in zip(self.params, self._work):
-                np.multiply(param.grad, lr, out=update)
+        for group in self.param_groups:
+            hyper = group.hyper  # one dict read each, not descriptor calls: hot path
+            lr, momentum, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
+            if not (momentum or decay):  # plain SGD: the hot path of small nets
+                for param in group.params:
+                    update = np.multiply(param.grad, lr, out=self.scratch(param))
+                    param.data -= update
+                continue
+            for param in group.params:
+                update = self.scratch(param)
+                grad = param.grad
+                if decay:
+                    grad = np.multiply(param.data, decay, out=self.scratch(param, 1))
+                    grad += param.grad
+                if momentum:
+                    buffer = self.state[param]["momentum_buffer"]
+                    buffer *= momentum
+                    buffer += grad
+                    if hyper["nesterov"]:
+                        np.multiply(buffer, momentum, out=update)
+                        update += grad
+                        grad = update
+                    else:
+                        grad = buffer
+                np.multiply(grad, lr, out=update)
                 param.data -= update
-            return
-        buffers = self.state.get("momentum_buffer")
-        for index, (param, update) in enumerate(zip(self.params, self._work)):
-            grad = param.grad
-            if decay:
-                grad = np.multiply(param.data, decay, out=self.scratch(param, 1))
-                grad += param.grad
-            if buffers is not None:
-                buffer = buffers[index]
-                buffer *= momentum
-                buffer += grad
-                if hyper["nesterov"]:
-                    np.multiply(buffer, momentum, out=update)
-                    update += grad
-                    grad = update
-                else:
-                    grad = buffer
-            np.multiply(grad, lr, out=update)
-            param.data -= update
-
-
-class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2015) with optional L2 weight decay, as ``torch.optim.Adam``.
-
-    For each parameter θ with gradient g, at step t = 1, 2, ...::
-
-        g ← g + λ θ                       (if λ ≠ 0: L2 decay through the gradient,
-                                           not AdamW's decoupled decay)
-        m ← β₁ m + (1 − β₁) g             (m, v start at 0)
-        v ← β₂ v + (1 − β₂) g²
-        m̂ = m / (1 − β₁ᵗ)     v̂ = v / (1 − β₂ᵗ)
-        θ ← θ − γ m̂ / (√v̂ + ε)
-
-    State: ``"exp_avg"`` (m) and ``"exp_avg_sq"`` (v) per parameter.
-
-    Parameters
-    ----------
-    params : iterable of Parameter
-    lr : float > 0, default 1e-3
-    betas : (float, float), each in [0, 1), default (0.9, 0.999)
-    eps : float ≥ 0, default 1e-8
-    weight_decay : float ≥ 0, default 0
-
-    Raises
-    ------
-    ValueError
-        A hyperparameter out of range (NaN included); an empty ``params``, or a
-        parameter listed twice.
-    TypeError
-        An item of ``params`` that is not a `Parameter`.
-    """
-
-    lr = Hyperparameter[float]()
-    betas = Hyperparameter[tuple[float, float]]()
-    eps = Hyperparameter[float]()
-    weight_decay = Hyperparameter[float]()
-
-    def __init__(
-        self,
-        params: Iterable[Parameter],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(params)
-        self._configure({"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
-
-    def _validated(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
-        betas = hyper["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Adam: betas must be a pair of numbers in [0, 1), got {betas!r}")
-        return {
-            "lr": check_positive("Adam", "lr", hyper["lr"]),
-            "betas": tuple(
-                check_number(
-                    "Adam", f"betas[{i}]", beta, "a number in [0, 1)", lambda v: 0 <= v < 1
-                )
-                for i, beta in enumerate(betas)
-            ),
-            "eps": check_non_negative("Adam", "eps", hyper["eps"]),
-            "weight_decay": check_non_negative("Adam", "weight_decay", hyper["weight_decay"]),
-        }
-
-    def _state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
-        return ("exp_avg", "exp_avg_sq")
-
-    def step(self) -> None:
-        self.steps += 1
-        beta1, beta2 = self.betas
-        decay, eps = self.weight_decay, self.eps
-        # θ ← θ − (γ / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε), the same as above, in
-        # PyTorch's order of operations.
-        step_size = self.lr / (1 - beta1**self.steps)
-        sqrt_correction2 = math.sqrt(1 - beta2**self.steps)
-        moments = zip(self.params, self._work, self.state["exp_avg"], self.state["exp_avg_sq"])
-        for param, tmp, exp_avg, exp_avg_sq in moments:
-            grad = param.grad
-            if decay:
-                grad = np.multiply(param.data, decay, out=self.scratch(param, 1))
-                grad += param.grad
-            exp_avg *= beta1
-            exp_avg += np.multiply(grad, 1 - beta1, out=tmp)
-            exp_avg_sq *= beta2
-            np.multiply(grad, grad, out=tmp)
-            tmp *= 1 - beta2
-            exp_avg_sq += tmp
-            np.sqrt(exp_avg_sq, out=tmp)
-            tmp /= sqrt_correction2
-            tmp += eps
-            np.divide(exp_avg, tmp, out=tmp)
-            tmp *= step_size
-            param.data -= tmp

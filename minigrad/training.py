@@ -36,6 +36,7 @@ import numpy.typing as npt
 from typing_extensions import override
 
 from minigrad.base import Array, Layer, Module, check_count, check_non_negative
+from minigrad.clip import clip_grad_norm
 from minigrad.data import as_dataset, batches, check_batch_size, check_data
 from minigrad.init import SeedLike, make_rng
 from minigrad.losses import Loss
@@ -119,6 +120,57 @@ class History:
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
 
+    def plot(self, path: str | None = None, keys: Sequence[str] | None = None) -> Any:
+        """Draw each quantity per epoch, training and validation (``val_*``) together.
+
+        One panel per quantity (``"loss"`` first, then each metric), the validation
+        curve dashed beside the training one. Needs matplotlib (the ``examples``
+        extra), imported only here.
+
+        Parameters
+        ----------
+        path : str, optional
+            Save the figure there (e.g. a ``.png``) as well as returning it.
+        keys : sequence of str, optional
+            The quantities to draw (without ``val_``); default: all training ones.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        ImportError
+            matplotlib is not installed.
+        ValueError
+            Nothing recorded yet, or a key that was not logged.
+        """
+        try:
+            pyplot = importlib.import_module("matplotlib.pyplot")
+        except ImportError as exc:
+            raise ImportError("History.plot needs matplotlib: pip install matplotlib") from exc
+        names = [k for k in self.history if not k.startswith("val_")] if keys is None else keys
+        if not self.epoch or not names:
+            raise ValueError("History.plot: nothing recorded yet")
+        unknown = [k for k in names if k not in self.history]
+        if unknown:
+            raise ValueError(f"History.plot: {unknown} not logged; keys: {list(self.history)}")
+        figure, axes = pyplot.subplots(1, len(names), figsize=(4.5 * len(names), 3.5),
+                                       squeeze=False)
+        epochs = [epoch + 1 for epoch in self.epoch]
+        for axis, name in zip(axes[0], names):
+            axis.plot(epochs, self.history[name], label="training")
+            if "val_" + name in self.history:
+                axis.plot(epochs, self.history["val_" + name], "--", label="validation")
+            axis.set_xlabel("epoch")
+            axis.set_title(name)
+            axis.grid(alpha=0.3)
+            axis.legend()
+        figure.tight_layout()
+        if path is not None:
+            figure.savefig(path, dpi=100)
+        return figure
+
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
@@ -126,17 +178,41 @@ class History:
 class Callback:
     """Hooks `fit` calls during training; subclass and override the ones you need.
 
-    Order: `on_train_begin` once, `on_epoch_end` after each epoch (training, validation
-    and logging done), `on_train_end` once when training ends normally (not when it is
-    stopped by an exception).
+    Order, with Keras's names: `set_context` and `on_train_begin` once; per epoch
+    `on_epoch_begin`, then per batch `on_train_batch_begin` and `on_train_batch_end`
+    (after the optimizer step), then `on_epoch_end` (training, validation and logging
+    done); `on_train_end` once when training ends normally (not when it is stopped by
+    an exception). Every hook may read `model` and `optimizer`: a per-batch
+    learning-rate schedule or gradient logging needs no optimizer subclass.
+
+    No ``__init__`` is needed (nor a ``super().__init__()`` call in yours).
     """
+
+    model: Module[Any]
+    """The model `fit` is training (set by `set_context`, before `on_train_begin`)."""
+    optimizer: Optimizer
+    """The optimizer `fit` is stepping (set by `set_context`)."""
+
+    def set_context(self, model: Module[Any], optimizer: Optimizer) -> None:
+        """Called by `fit` first: sets `model` and `optimizer`."""
+        self.model, self.optimizer = model, optimizer
 
     def check_log_keys(self, keys: Collection[str]) -> None:
         """Before any work: raise `ValueError` if a quantity this callback needs will not
         be among the logged ``keys`` (those of `History.history`)."""
 
     def on_train_begin(self, model: Module[Any]) -> None:
-        """Training starts on ``model`` (keep it, if later hooks need it)."""
+        """Training starts on ``model`` (also available as `model`)."""
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        """Epoch ``epoch`` (0-based) starts."""
+
+    def on_train_batch_begin(self, batch: int) -> None:
+        """Batch ``batch`` (0-based, within the epoch) starts."""
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, float]) -> None:
+        """Batch ``batch`` ended after the optimizer step; ``logs["loss"]`` is its loss
+        (the gradients of this batch are still in ``param.grad``)."""
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
         """Epoch ``epoch`` (0-based) ended with ``logs`` (the keys of `History.history`).
@@ -439,6 +515,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
     check_finite: bool = True,
+    grad_clip: float | None = None,
 ) -> History:
     """Train ``model`` on ``(X, y)`` by mini-batch gradient descent for ``epochs`` epochs.
 
@@ -478,6 +555,9 @@ def fit(
         Refuse NaN or ±inf in ``X``, ``y`` and the validation data, naming the first bad
         row (one vectorized pass per `fit` call). False skips the pass, for speed on
         data known to be clean; a bad value then surfaces as the non-finite loss stop.
+    grad_clip : float >= 0, optional
+        Clip the gradients of the optimizer's parameters to this joint L2 norm before
+        each step (`clip_grad_norm`, PyTorch's ``clip_grad_norm_``).
 
     Returns
     -------
@@ -521,21 +601,26 @@ def fit(
             raise TypeError(f"fit: callbacks must be Callback instances, got {callback!r}")
         callback.check_log_keys(keys)
     _check_optimizer_trains(model, optimizer)
+    clip = None if grad_clip is None else check_non_negative("fit", "grad_clip", grad_clip)
 
     generator = make_rng(rng) if shuffle else None
     steps = math.ceil(len(X) / size)
     history = History()
     bar = _make_progress(progress, int(epochs))
     for callback in callbacks:
+        callback.set_context(model, optimizer)
         callback.on_train_begin(model)
     try:
         with model.mode(training=True):
             for epoch in range(epochs):
                 if bar is not None:
                     bar.begin_epoch(epoch, steps)
+                for callback in callbacks:
+                    callback.on_epoch_begin(epoch)
                 data = batches(X, y, size, shuffle=shuffle, rng=generator)
                 where = f"epoch {epoch + 1}/{epochs}"
-                logs = _train_epoch(model, loss_fn, optimizer, data, named, bar, where, steps)
+                logs = _train_epoch(model, loss_fn, optimizer, data, named, bar, where, steps,
+                                    callbacks, clip)
                 if validation is not None:
                     logs.update(_evaluate(model, loss_fn, *validation, size, named))
                 history.append(epoch, logs)
@@ -573,11 +658,15 @@ def _train_epoch(
     bar: _LineProgress | None,
     where: str,
     steps: int,
+    callbacks: Sequence[Callback],
+    grad_clip: float | None,
 ) -> dict[str, float]:
     """One pass over ``data``; returns the epoch's loss and sample-weighted metric means."""
     epoch_loss = _EpochLoss(loss_fn)
     metric_sums = dict.fromkeys(metrics, 0.0)
     for index, (xb, yb) in enumerate(data):
+        for callback in callbacks:
+            callback.on_train_batch_begin(index)
         pred = model.forward(xb)
         loss = loss_fn.forward(pred, yb)
         if not math.isfinite(loss):  # before backward/step: the parameters stay as they are
@@ -596,8 +685,12 @@ def _train_epoch(
                 ) from exc
         optimizer.zero_grad()
         model.backward_params(loss_fn.backward())  # the input needs no gradient
+        if grad_clip is not None:
+            clip_grad_norm(optimizer.params, grad_clip)
         optimizer.step()
         epoch_loss.add(loss, n)
+        for callback in callbacks:
+            callback.on_train_batch_end(index, {"loss": loss})
         if bar is not None:
             bar.batch_end(epoch_loss.value)
     logs = {"loss": epoch_loss.value}

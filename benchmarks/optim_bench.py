@@ -1,0 +1,64 @@
+"""Optimizer step on a 1M-parameter float32 model: minigrad vs torch.optim (foreach), 1 thread.
+
+Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
+     PYTHONPATH=. python benchmarks/optim_bench.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+import minigrad as mg
+
+SHAPES = [(1000, 512), (512, 512), (512, 462), (1000,), (512,)]  # ~1.0M parameters
+CASES = {
+    "SGD momentum": ("SGD", {"lr": 0.01, "momentum": 0.9}),
+    "Adam": ("Adam", {"lr": 1e-3}),
+    "AdamW": ("AdamW", {"lr": 1e-3}),
+    "Adam amsgrad": ("Adam", {"lr": 1e-3, "amsgrad": True}),
+    "RMSprop": ("RMSprop", {"lr": 1e-3}),
+    "Adagrad": ("Adagrad", {"lr": 1e-2}),
+}
+
+
+def timed(step, rounds: int) -> float:
+    step()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        step()
+        samples.append(time.perf_counter() - start)
+    return float(np.median(samples))
+
+
+def main(rounds: int) -> None:
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+    grads = [rng.standard_normal(s).astype(np.float32) * 0.01 for s in SHAPES]
+    print(f"{sum(a.size for a in start):,} float32 parameters, median of {rounds} steps\n")
+    print("| optimizer | minigrad (ms) | torch foreach (ms) | ratio |")
+    print("|---|---|---|---|")
+    for label, (name, settings) in CASES.items():
+        params = [mg.Parameter(a) for a in start]
+        for p, g in zip(params, grads):
+            p.grad[...] = g
+        opt = getattr(mg, name)(params, **settings)
+        tensors = [torch.tensor(a, requires_grad=True) for a in start]
+        for t, g in zip(tensors, grads):
+            t.grad = torch.tensor(g)
+        topt = getattr(torch.optim, name)(tensors, foreach=True, **settings)
+        ours, theirs = timed(opt.step, rounds), timed(topt.step, rounds)
+        print(f"| {label} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {ours / theirs:.2f}× |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    with threadpool_limits(1):
+        main(parser.parse_args().rounds)

@@ -1,0 +1,269 @@
+"""RMSprop, Adagrad, AdamW, Adam(amsgrad), parameter groups and every learning-rate
+schedule against torch.optim: 30 steps with the same gradients, float64, to 1e-10."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import lr_scheduler as sched
+
+STEPS = 30
+
+
+def problem(seed=0):
+    rng = np.random.default_rng(seed)
+    start = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
+    drift = [rng.standard_normal((STEPS + 1, *s.shape)) for s in start]
+
+    def grad(index, theta, t):
+        return theta + 0.1 * theta**3 + drift[index][t]
+
+    return start, grad
+
+
+def run_pair(make_mg, make_torch, seed=0, make_mg_sched=None, make_torch_sched=None):
+    """Train both with the same θ-dependent gradients; return weights and lrs per step."""
+    torch = pytest.importorskip("torch")
+    start, grad = problem(seed)
+    params = [mg.Parameter(s, name=f"p{i}") for i, s in enumerate(start)]
+    tparams = [torch.tensor(s, requires_grad=True) for s in start]
+    opt, topt = make_mg(params), make_torch(tparams, torch)
+    schedule = make_mg_sched(opt) if make_mg_sched else None
+    tschedule = make_torch_sched(topt, torch) if make_torch_sched else None
+    for t in range(1, STEPS + 1):
+        for i, (p, tp) in enumerate(zip(params, tparams)):
+            p.grad[...] = grad(i, p.data, t)
+            tp.grad = torch.tensor(grad(i, tp.detach().numpy(), t))
+        opt.step()
+        topt.step()
+        if schedule is not None:
+            schedule.step()
+            tschedule.step()
+            got = [g["lr"] for g in opt.param_groups]
+            want = [g["lr"] for g in topt.param_groups]
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14, err_msg=f"step {t}")
+            for key in ("momentum", "betas"):
+                if key in opt.defaults:
+                    np.testing.assert_allclose([g[key] for g in opt.param_groups],
+                                               [g[key] for g in topt.param_groups], rtol=1e-12)
+    for p, tp in zip(params, tparams):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+    return params
+
+
+OPTIMIZERS = {
+    "RMSprop": ("RMSprop", {"lr": 0.01}),
+    "RMSprop+all": ("RMSprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.1,
+                                "momentum": 0.8, "centered": True}),
+    "RMSprop+centered": ("RMSprop", {"lr": 0.005, "centered": True}),
+    "Adagrad": ("Adagrad", {"lr": 0.1}),
+    "Adagrad+all": ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1,
+                                "initial_accumulator_value": 0.3, "eps": 1e-6}),
+    "AdamW": ("AdamW", {"lr": 0.01}),
+    "AdamW+amsgrad": ("AdamW", {"lr": 0.02, "betas": (0.8, 0.9), "weight_decay": 0.3,
+                                "amsgrad": True}),
+    "Adam+amsgrad": ("Adam", {"lr": 0.02, "weight_decay": 0.1, "amsgrad": True}),
+}
+
+
+@pytest.mark.parametrize(("name", "settings"), OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_optimizer_matches_torch(name, settings):
+    run_pair(lambda p: getattr(mg, name)(p, **settings),
+             lambda p, torch: getattr(torch.optim, name)(p, **settings))
+
+
+def test_parameter_groups_match_torch():
+    def groups(params):
+        return [{"params": params[:1]}, {"params": params[1:], "lr": 0.01, "weight_decay": 0.0}]
+
+    run_pair(lambda p: mg.SGD(groups(p), lr=0.1, momentum=0.9, weight_decay=0.1),
+             lambda p, torch: torch.optim.SGD(groups(p), lr=0.1, momentum=0.9, weight_decay=0.1))
+    run_pair(lambda p: mg.Adam(groups(p), lr=0.05, weight_decay=0.2, amsgrad=True),
+             lambda p, torch: torch.optim.Adam(groups(p), lr=0.05, weight_decay=0.2,
+                                               amsgrad=True))
+
+
+def test_groups_are_settable_validated_and_saved():
+    w, b = mg.Parameter(np.ones((2, 2)), name="w"), mg.Parameter(np.ones(2), name="b")
+    opt = mg.SGD([{"params": [w]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    with pytest.raises(ValueError, match="different lr values"):
+        _ = opt.lr
+    with pytest.raises(ValueError, match=r"SGD: lr must be a finite number >= 0, got -1 "
+                                         r"\(param group 1\)"):
+        opt.param_groups[1]["lr"] = -1
+    with pytest.raises(KeyError, match="no hyperparameter 'lrr'"):
+        opt.param_groups[1]["lrr"] = 0.1
+    with pytest.raises(ValueError, match=r"param group 0 has keys \['betas'\]"):
+        mg.SGD([{"params": [w], "betas": (0.9, 0.9)}], lr=0.1)
+    opt.param_groups[1]["momentum"] = 0.9  # allocates b's buffer only
+    assert set(opt.state[b]) == {"momentum_buffer"} and opt.state[w] == {}
+    state = opt.state_dict()
+    assert state["param_groups.1.lr"] == 0.5 and state["param_groups.1.params"].tolist() == [1]
+    fresh = mg.SGD([{"params": [w]}, {"params": [b]}], lr=0.1)
+    fresh.load_state_dict(state)
+    assert fresh.param_groups[1]["momentum"] == 0.9 and fresh.param_groups[1]["lr"] == 0.5
+    opt.lr = 0.2  # sets every group
+    assert [g["lr"] for g in opt.param_groups] == [0.2, 0.2] and opt.lr == 0.2
+    with pytest.raises(ValueError, match="holds parameters"):
+        mg.SGD([{"params": [w, b]}, {"params": []}], lr=0.1).load_state_dict(state)
+
+
+def test_a_state_saved_before_groups_loads():
+    w = mg.Parameter(np.ones(2), name="w")
+    legacy = {"optimizer": np.array("SGD"), "step": np.array(3), "lr": np.array(0.2),
+              "momentum": np.array(0.0), "nesterov": np.array(False),
+              "weight_decay": np.array(0.0)}
+    opt = mg.SGD([w], lr=0.1)
+    opt.load_state_dict(legacy)
+    assert opt.lr == 0.2 and opt.steps == 3
+
+
+ALLOCATION_FREE = {
+    "RMSprop+all": lambda p: mg.RMSprop(p, weight_decay=0.1, momentum=0.9, centered=True),
+    "Adagrad+wd": lambda p: mg.Adagrad(p, weight_decay=0.1, lr_decay=0.1),
+    "AdamW+amsgrad": lambda p: mg.AdamW(p, amsgrad=True),
+    "Adam groups": lambda p: mg.Adam([{"params": p, "lr": 0.1}]),
+}
+
+
+@pytest.mark.parametrize("make", ALLOCATION_FREE.values(), ids=ALLOCATION_FREE.keys())
+def test_steps_allocate_nothing_parameter_sized_and_keep_float32(make):
+    param = mg.Parameter(np.ones(250_000, np.float32), name="w")
+    param.grad[...] = 0.5
+    opt = make([param])
+    opt.step()
+    tracemalloc.start()
+    try:
+        opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000, f"a step allocated {peak} bytes"
+    assert param.data.dtype == np.float32
+    assert all(a.dtype == np.float32 for a in opt.state[param].values())
+
+
+BAD = [
+    (mg.RMSprop, {"alpha": 1.5}, r"RMSprop: alpha must be a number in \[0, 1\]"),
+    (mg.RMSprop, {"momentum": -1}, "RMSprop: momentum must be a finite number >= 0"),
+    (mg.RMSprop, {"centered": 1}, "RMSprop: centered must be a bool"),
+    (mg.RMSprop, {"lr": float("nan")}, "RMSprop: lr must be"),
+    (mg.Adagrad, {"lr_decay": -0.1}, "Adagrad: lr_decay must be a finite number >= 0"),
+    (mg.Adagrad, {"initial_accumulator_value": -1}, "Adagrad: initial_accumulator_value"),
+    (mg.Adagrad, {"eps": float("inf")}, "Adagrad: eps must be"),
+    (mg.AdamW, {"betas": (0.9, 1.0)}, r"AdamW: betas\[1\] must be a number in \[0, 1\)"),
+    (mg.AdamW, {"weight_decay": -0.1}, "AdamW: weight_decay must be"),
+    (mg.Adam, {"amsgrad": "yes"}, "Adam: amsgrad must be a bool"),
+]
+
+
+@pytest.mark.parametrize(("cls", "settings", "message"), BAD)
+def test_bad_hyperparameters_raise(cls, settings, message):
+    with pytest.raises(ValueError, match=message):
+        cls([mg.Parameter(np.ones(2))], **settings)
+
+
+@pytest.mark.parametrize("cls", [mg.RMSprop, mg.Adagrad, mg.AdamW])
+def test_negative_second_moments_are_refused(cls):
+    w = mg.Parameter(np.ones(2), name="w")
+    opt = cls([w])
+    w.grad[...] = 1.0
+    opt.step()
+    state = opt.state_dict()
+    name = {"RMSprop": "square_avg", "Adagrad": "sum", "AdamW": "exp_avg_sq"}[cls.__name__]
+    state[f"state.0.{name}"] = -state[f"state.0.{name}"]
+    with pytest.raises(ValueError, match="negative values"):
+        cls([mg.Parameter(np.ones(2))]).load_state_dict(state)
+
+
+# -- schedulers ------------------------------------------------------------------------------
+
+SCHEDULES = {
+    "StepLR": lambda m, o: m.StepLR(o, step_size=4, gamma=0.5),
+    "MultiStepLR": lambda m, o: m.MultiStepLR(o, milestones=[3, 7, 7, 20], gamma=0.3),
+    "ExponentialLR": lambda m, o: m.ExponentialLR(o, gamma=0.9),
+    "CosineAnnealingLR": lambda m, o: m.CosineAnnealingLR(o, T_max=8, eta_min=0.001),
+    "LinearLR": lambda m, o: m.LinearLR(o, start_factor=0.1, total_iters=6),
+    "LambdaLR": lambda m, o: m.LambdaLR(o, lambda e: 0.95**e),
+    "OneCycleLR": lambda m, o: m.OneCycleLR(o, max_lr=0.2, total_steps=STEPS),
+    "OneCycleLR+3phase": lambda m, o: m.OneCycleLR(o, max_lr=[0.2, 0.1], epochs=3,
+                                                   steps_per_epoch=11, three_phase=True,
+                                                   anneal_strategy="linear"),
+    "SequentialLR": lambda m, o: m.SequentialLR(
+        o, [m.LinearLR(o, start_factor=0.2, total_iters=5), m.CosineAnnealingLR(o, T_max=10),
+            m.StepLR(o, 3)], milestones=[5, 18]),
+}
+
+
+@pytest.mark.parametrize("make", SCHEDULES.values(), ids=SCHEDULES.keys())
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_schedule_matches_torch(make, optimizer):
+    def groups(params):
+        return [{"params": params[:1]}, {"params": params[1:], "lr": 0.05}]
+
+    settings = {"lr": 0.1, "momentum": 0.9} if optimizer == "SGD" else {"lr": 0.1}
+    run_pair(lambda p: getattr(mg, optimizer)(groups(p), **settings),
+             lambda p, torch: getattr(torch.optim, optimizer)(groups(p), **settings),
+             make_mg_sched=lambda o: make(sched, o),
+             make_torch_sched=lambda o, torch: make(torch.optim.lr_scheduler, o))
+
+
+def test_reduce_on_plateau_matches_torch():
+    torch = pytest.importorskip("torch")
+    metrics = [1.0, 0.9, 0.9, 0.95, 0.91, 0.9, 0.8, 0.85, 0.85, 0.85, 0.85, 0.7, 0.7, 0.7]
+    for kwargs in ({"patience": 1}, {"patience": 0, "cooldown": 2, "factor": 0.5,
+                                     "min_lr": 0.02, "threshold_mode": "abs"},
+                   {"mode": "max", "patience": 1, "threshold": 0.1}):
+        opt = mg.SGD([mg.Parameter(np.zeros(1))], lr=0.1)
+        topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        ours = sched.ReduceLROnPlateau(opt, **kwargs)
+        theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kwargs)
+        for value in metrics:
+            ours.step(value)
+            theirs.step(value)
+            assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["CosineAnnealingLR", "SequentialLR", "OneCycleLR"])
+def test_schedule_state_dict_resumes_exactly(name):
+    def build():
+        opt = mg.SGD([mg.Parameter(np.zeros(1))], lr=0.1, momentum=0.9)
+        return opt, SCHEDULES[name](sched, opt)
+
+    opt, schedule = build()
+    for _ in range(12):
+        schedule.step()
+    saved = {k: v.copy() for k, v in schedule.state_dict().items()}
+    opt_state = opt.state_dict()
+    rest = []
+    for _ in range(12):
+        schedule.step()
+        rest.append(opt.param_groups[0].hyper.copy())
+    opt2, schedule2 = build()
+    opt2.load_state_dict(opt_state)
+    schedule2.load_state_dict(saved)
+    for expected in rest:
+        schedule2.step()
+        assert opt2.param_groups[0].hyper == expected
+
+
+def test_bad_schedule_arguments_raise():
+    opt = mg.SGD([mg.Parameter(np.zeros(1))], lr=0.1)
+    with pytest.raises(ValueError, match="StepLR: step_size must be an int >= 1"):
+        sched.StepLR(opt, step_size=0)
+    with pytest.raises(ValueError, match="OneCycleLR: give either total_steps"):
+        sched.OneCycleLR(opt, max_lr=0.1)
+    with pytest.raises(ValueError, match="OneCycleLR: cycle_momentum needs"):
+        sched.OneCycleLR(mg.Adagrad([mg.Parameter(np.zeros(1))]), max_lr=0.1, total_steps=3)
+    with pytest.raises(ValueError, match="tried to step 4 times"):
+        one = sched.OneCycleLR(opt, max_lr=0.1, total_steps=3, cycle_momentum=False)
+        for _ in range(4):
+            one.step()
+    with pytest.raises(ValueError, match="LinearLR: start_factor"):
+        sched.LinearLR(opt, start_factor=0)
+    with pytest.raises(TypeError, match="expected an Optimizer"):
+        sched.ExponentialLR("opt", gamma=0.5)  # type: ignore[arg-type]
