@@ -8,7 +8,7 @@
 (5, 1)
 """
 
-from minigrad import init, testing
+from minigrad import export, init, testing
 from minigrad.activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
@@ -60,6 +60,7 @@ __all__ = [
     "__version__",
     "accuracy",
     "batches",
+    "export",
     "fit",
     "init",
     "load",
