@@ -13,8 +13,8 @@ from export_helpers import (
     WIDTH,
     batch,
     copy_as,
-    graph_of,
     example_models,
+    graph_of,
     shared_model,
 )
 
