@@ -8,7 +8,7 @@
 (5, 1)
 """
 
-from minigrad import init, lr_scheduler, testing
+from minigrad import export, init, lr_scheduler, testing
 from minigrad.activations import (
     ELU,
     GELU,
@@ -110,6 +110,7 @@ __all__ = [
     "batches",
     "clip_grad_norm",
     "clip_grad_value",
+    "export",
     "fit",
     "init",
     "load",

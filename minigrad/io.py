@@ -29,7 +29,7 @@ import os
 import secrets
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import BinaryIO, Protocol
 
 import numpy as np
@@ -84,13 +84,26 @@ def save(obj: Stateful, path: StrPath) -> None:
             f"save: {os.fspath(path)!r} exists and was not written by mg.save; refusing "
             "to overwrite it (delete it first if it is yours to lose)"
         )
+    atomic_write(target, lambda file: _write_npz(file, arrays))
+
+
+def atomic_write(target: str, write: Callable[[BinaryIO], None]) -> None:
+    """Create or replace the file ``target`` with what ``write`` writes, atomically.
+
+    ``write`` gets a binary file: a temporary one beside ``target`` (O_EXCL, named
+    ``.<name>.<8 hex digits>.tmp``), which is flushed and fsynced, then renamed over
+    ``target`` with `os.replace`; the directory is fsynced so the rename survives a
+    power cut. On any error -- ``write``'s included -- the temporary file is removed
+    and ``target`` is untouched: a reader sees the old file or the new one, never a
+    mixture. Shared by `save` and ``minigrad.export.to_onnx``.
+    """
     folder, name = os.path.split(target)
     temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
     # O_EXCL: never write through someone else's file; 0o666 & ~umask, like open().
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as file:
-            _write_npz(file, arrays)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, target)

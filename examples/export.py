@@ -1,0 +1,99 @@
+"""Train the digits model in minigrad, export it, and run it in onnxruntime and PyTorch.
+
+The model is `digits.build_model` -- the MLP of ``examples/digits.py``, trained the same
+way (Adam, mini-batches of 32). It is exported with ``minigrad.export.to_onnx`` (any
+batch size) and ``minigrad.export.to_torch``; the three runtimes then predict the 450
+test images. Printed: each runtime's largest difference from minigrad's logits, how
+many predicted classes agree, and the time per batch of 256 images in each (default
+thread settings, the best of a few repeats).
+
+To export another model, change `build_model` below: that is the one line.
+
+Needs scikit-learn, onnx, onnxruntime and torch: ``pip install
+"minigrad[examples,onnx,torch]"``. Run ``python examples/export.py [--epochs N]
+[--onnx PATH]``; importing this file trains nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+
+import digits
+import numpy as np
+
+import minigrad as mg
+from minigrad.export import to_onnx, to_torch
+
+build_model: Callable[[int], mg.Layer] = digits.build_model  # the model to export
+TIMING_BATCH = 256
+
+
+def best_time(run: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` calls of ``run``, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(epochs: int = digits.EPOCHS, seed: int = 0, onnx_path: str | None = None,
+         timing_batches: int = 20) -> dict[str, float]:
+    """Train, export, compare; returns each runtime's largest difference from minigrad."""
+    import onnxruntime
+    import torch
+
+    X_train, X_test, y_train, y_test = digits.load_split()
+    model = build_model(seed)
+    mg.fit(model, mg.CrossEntropyLoss(), mg.Adam(model.parameters(), lr=digits.LEARNING_RATE),
+           X_train, y_train, epochs=epochs, batch_size=digits.BATCH_SIZE, rng=seed,
+           progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        path = onnx_path or os.path.join(folder, "model.onnx")
+        to_onnx(model, path, input_shape=(None, *X_test.shape[1:]))
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    module = to_torch(model).eval()
+
+    def run_onnx(x: mg.Array) -> mg.Array:
+        out: mg.Array = session.run(None, {"input": x})[0]
+        return out
+
+    def run_torch(x: mg.Array) -> mg.Array:
+        with torch.inference_mode():
+            return module(torch.from_numpy(x)).numpy()
+
+    runtimes: dict[str, Callable[[mg.Array], mg.Array]] = {
+        "minigrad": lambda x: mg.predict(model, x),
+        "onnxruntime": run_onnx,
+        "torch": run_torch,
+    }
+    reference = runtimes["minigrad"](X_test)
+    labels = reference.argmax(axis=1)
+    timing_input = np.ascontiguousarray(X_test[:TIMING_BATCH])
+    print(f"minigrad test accuracy {mg.accuracy(reference, y_test):.2%} "
+          f"after {epochs} epoch(s)")
+    differences = {}
+    for name, run in runtimes.items():
+        logits = run(X_test)
+        differences[name] = float(np.abs(logits - reference).max())
+        agree = int((logits.argmax(axis=1) == labels).sum())
+        seconds = best_time(lambda run=run: run(timing_input), timing_batches)
+        print(f"{name:12} max |logits - minigrad's| {differences[name]:.1e}, "
+              f"{agree}/{len(labels)} classes agree, "
+              f"{seconds * 1e3:.3f} ms per batch of {len(timing_input)}")
+    del differences["minigrad"]
+    return differences
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=digits.EPOCHS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--onnx", help="keep the exported model at this path")
+    arguments = parser.parse_args()
+    main(arguments.epochs, arguments.seed, arguments.onnx)

@@ -1,0 +1,130 @@
+"""Leaving minigrad: `to_onnx` for deployment, `to_torch` for training at scale.
+
+``import minigrad`` needs neither onnx nor torch: these functions import their
+submodule -- and with it ``onnx`` (``pip install "minigrad[onnx]"``) or ``torch``
+(``pip install "minigrad[torch]"``) -- when first called.
+
+Each target has one registry of converters keyed by layer type, where every built-in
+layer plugs in: ``minigrad.export.onnx.ONNX_CONVERTERS`` (fill it with
+``@register_onnx(LayerType)``) and ``minigrad.export.torch.TORCH_CONVERTERS``
+(``@register_torch(LayerType)``). Your own layer either gets registered there or
+carries its converter as a method -- ``to_onnx(self, ctx, inputs) -> output name`` and
+``to_torch(self, convert) -> torch.nn.Module`` (see docs/interop.md). A layer covered
+by neither is refused with an error naming it and the hook, and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy.typing as npt
+
+from minigrad.base import Layer, Module
+from minigrad.io import StrPath
+
+if TYPE_CHECKING:
+    import onnx
+    import torch
+
+__all__ = ["load_torch_state_dict", "to_onnx", "to_torch"]
+
+
+def to_onnx(
+    model: Layer[Any],
+    path: StrPath,
+    *,
+    input_shape: Sequence[int | None],
+    opset: int | None = None,
+    dtype: npt.DTypeLike | None = None,
+) -> onnx.ModelProto:
+    """Write ``model`` to ``path`` as an ONNX model computing its evaluation-mode output.
+
+    The graph is built node by node from the model's structure (no tracing), checked
+    with ``onnx.checker.check_model(full_check=True)`` and only then written, atomically
+    (a temporary file renamed over ``path``): on any error there is no new file and an
+    old one at ``path`` is untouched. The input is named ``"input"``, the output
+    ``"output"``; a shared layer's parameters are one initializer, read at each use.
+
+    Parameters
+    ----------
+    model : Layer
+        Any model of built-in layers and containers, nested, and layers with a
+        ``to_onnx`` hook or a registered converter.
+    path : str or path-like
+        Where to write the ``.onnx`` file (an existing file is replaced).
+    input_shape : sequence of int or None
+        The input's shape; ``None`` makes an axis dynamic -- ``(None, 64)``: any batch
+        size (the batch axis is named ``"batch"``).
+    opset : int, optional
+        The ONNX opset, from 17 to the installed onnx's newest; default 17.
+    dtype : float dtype, optional
+        For a model without parameters: the dtype to compute in (default float64).
+        Otherwise the parameters' one dtype is used (float32 or float64).
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model written.
+
+    Raises
+    ------
+    TypeError
+        A layer with no converter (naming it, where it is, and the hook), a non-float
+        ``dtype``.
+    ValueError
+        A bad ``input_shape`` or ``opset``; parameters of mixed dtypes; an input shape
+        the model cannot take (minigrad's own error from a forward on zeros).
+    ImportError
+        onnx is not installed.
+    """
+    from minigrad.export import onnx as onnx_export
+
+    return onnx_export.to_onnx(model, path, input_shape=input_shape, opset=opset, dtype=dtype)
+
+
+def to_torch(model: Module[Any]) -> torch.nn.Module:
+    """An equivalent ``torch.nn.Module``, with the weights copied in PyTorch's layouts.
+
+    `Sequential` becomes ``nn.Sequential``, `Graph` a ``GraphModule`` running its nodes in
+    order; `Dense` becomes ``nn.Linear(bias=False)`` with the weight transposed to
+    PyTorch's ``(out, in)``, `Bias` a ``PrependOnes`` module. Same dtype, same outputs
+    in training and evaluation mode (Dropout's masks aside), same state_dict keys as
+    the minigrad model (shared layers appear once per use, as PyTorch lists them); a
+    layer shared in minigrad is one shared torch module. The copy starts in the mode of
+    ``model``.
+
+    Raises
+    ------
+    TypeError
+        A layer with no converter, naming it and the ``to_torch`` hook.
+    ImportError
+        torch is not installed.
+    """
+    from minigrad.export import torch as torch_export
+
+    return torch_export.to_torch(model)
+
+
+def load_torch_state_dict(model: Module[Any], state_dict: Mapping[str, Any]) -> None:
+    """Load a PyTorch ``state_dict`` -- as the module `to_torch` made for an equal model
+    produces it -- into ``model``, converting layouts back (a Linear's ``(out, in)``
+    weight to `Dense`'s ``(in, out)``).
+
+    As strict as `minigrad.load`: everything is checked before anything is written,
+    and missing or unexpected keys, shapes and dtypes that differ are errors. Values
+    may be tensors (on any device) or arrays.
+
+    Raises
+    ------
+    KeyError
+        Missing or unexpected keys, all named.
+    ValueError
+        A shape or dtype mismatch, naming the key; the two copies of a shared
+        layer's weight differ.
+    TypeError
+        A layer with no converter.
+    """
+    from minigrad.export import torch as torch_export
+
+    torch_export.load_torch_state_dict(model, state_dict)
