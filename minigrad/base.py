@@ -38,6 +38,31 @@ CacheT = TypeVar("CacheT", default=None)
 _REAL_KINDS = frozenset("biuf")  # bool, signed int, unsigned int, float
 
 
+def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
+    """``dtype`` as a NumPy dtype if parameters may have it: float32, float64 or wider.
+
+    float16 is refused: training in it is silently wrong, not merely imprecise -- Adam's
+    ``eps = 1e-8`` rounds to 0 in float16 (its smallest step is 6e-8), so a parameter
+    whose gradient is zero becomes 0/0 = NaN at the first step, and any update smaller
+    than 1/2048 of a weight is lost. Keep the parameters in float32 and cast the data.
+
+    Raises
+    ------
+    TypeError
+        A dtype that is not floating, or float16; the message starts with ``owner``.
+    """
+    resolved = np.dtype(dtype)
+    if resolved.kind != "f":
+        raise TypeError(f"{owner} needs a floating dtype, got {resolved}")
+    if resolved.itemsize < 4:
+        raise TypeError(
+            f"{owner}: {resolved} is not supported, use float32 or float64: in {resolved} "
+            "Adam's eps=1e-8 underflows to 0 (a zero gradient gives 0/0 = NaN at the "
+            "first step) and updates below 1/2048 of a weight are lost"
+        )
+    return resolved
+
+
 class Parameter:
     """A trainable array and the gradient accumulated for it.
 
@@ -61,7 +86,9 @@ class Parameter:
     Raises
     ------
     TypeError
-        If ``data`` does not have a floating dtype.
+        If ``data`` does not have a floating dtype, or has float16: Adam's
+        ``eps = 1e-8`` underflows to 0 in float16, so training would turn weights into
+        NaN; float32 and float64 are supported.
 
     Notes
     -----
@@ -79,10 +106,7 @@ class Parameter:
         # A private C-ordered copy: the caller's array is never trained, and gradients
         # can be written by matrix products with out= (which needs C order).
         array = np.array(data, order="C")
-        if array.dtype.kind != "f":
-            raise TypeError(
-                f"Parameter {name!r} needs a floating dtype, got {array.dtype}"
-            )
+        check_parameter_dtype(f"Parameter {name!r}", array.dtype)
         self.data: Array = array
         self._grad: Array = np.zeros_like(array)
         self._grad_is_zero = False  # True: _grad holds stale values that read as zero
