@@ -38,17 +38,21 @@ from minigrad.base import Array
 
 FORMAT_KEY = "__minigrad_format__"
 FORMAT_VERSION = 1
-"""The file format `save` writes; `load` reads this version and older ones."""
+"""The file format `save` writes, and the only one `load` reads (there is no older one)."""
 
 StrPath = str | os.PathLike[str]
 
 
 class Stateful(Protocol):
-    """What `save` and `load` work on: models (`Module`) and optimizers."""
+    """What `save` and `load` work on: models (`Module`) and optimizers.
 
-    def state_dict(self) -> dict[str, Array]: ...
+    ``load_state_dict`` may return anything (a `Module` reports its missing and
+    unexpected keys, an optimizer nothing); `load` ignores it.
+    """
 
-    def load_state_dict(self, state: dict[str, Array]) -> None: ...
+    def state_dict(self) -> Mapping[str, Array]: ...
+
+    def load_state_dict(self, state: dict[str, Array], /) -> object: ...
 
 
 def save(obj: Stateful, path: StrPath) -> None:
@@ -69,12 +73,21 @@ def save(obj: Stateful, path: StrPath) -> None:
     FileExistsError
         ``path`` is an existing, non-empty file that `save` did not write (no
         ``"__minigrad_format__"`` entry): `save` never overwrites what it did not write.
+    FileNotFoundError
+        The folder of ``path`` does not exist (the message names ``path``).
     OSError
-        The directory does not exist or cannot be written.
+        The folder cannot be written (the message names ``path``).
     """
     state = obj.state_dict()
     if FORMAT_KEY in state:
         raise ValueError(f"save: the state key {FORMAT_KEY!r} is reserved by minigrad")
+    for key, value in state.items():
+        if np.asanyarray(value).dtype.hasobject:
+            raise ValueError(
+                f"save: state key {key!r} is an object array (dtype "
+                f"{np.asanyarray(value).dtype}), which could only be stored pickled; "
+                "store numbers"
+            )
     arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), **state}
     # Through a symlink to the file it names: replacing the link itself would leave
     # the real file silently stale.
@@ -87,7 +100,15 @@ def save(obj: Stateful, path: StrPath) -> None:
     folder, name = os.path.split(target)
     temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
     # O_EXCL: never write through someone else's file; 0o666 & ~umask, like open().
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(temp, flags, 0o666)
+    except OSError as exc:  # named after the target: the temporary name means nothing
+        reason = (
+            f"the folder {folder!r} does not exist" if isinstance(exc, FileNotFoundError)
+            else exc.strerror
+        )
+        raise type(exc)(exc.errno, f"save: cannot write {os.fspath(path)!r}: {reason}") from None
     try:
         with os.fdopen(fd, "wb") as file:
             _write_npz(file, arrays)
@@ -143,9 +164,10 @@ def load(obj: Stateful, path: StrPath) -> None:
         There is no file at ``path``.
     ValueError
         The file is not a readable ``.npz`` archive (truncated, corrupt, another
-        format), holds pickled objects, lacks the format entry or was written by a newer
-        minigrad; or (from ``load_state_dict``) shapes or dtypes do not match. The
-        message names ``path``.
+        format), holds pickled objects, lacks the format entry, has a format version
+        other than `FORMAT_VERSION` (a newer minigrad's, or a damaged one), or holds
+        NaN or ±inf in an entry (named); or (from ``load_state_dict``) shapes or dtypes
+        do not match. The message names ``path``.
     KeyError
         Missing or unexpected keys (from ``load_state_dict``), with ``path`` named.
     TypeError
@@ -164,6 +186,17 @@ def load(obj: Stateful, path: StrPath) -> None:
             f"load: {target!r} has format version {int(version)}, written by a newer "
             f"minigrad; this one reads versions up to {FORMAT_VERSION}"
         )
+    if int(version) != FORMAT_VERSION:
+        raise ValueError(
+            f"load: {target!r} has format version {int(version)}, which no minigrad "
+            f"writes (damaged?); this one reads version {FORMAT_VERSION}"
+        )
+    for key, value in state.items():
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            raise ValueError(
+                f"load: {target!r}: entry {key!r} holds non-finite values (NaN or ±inf); "
+                "a state that cannot be trained from is refused"
+            )
     try:
         obj.load_state_dict(state)
     except (KeyError, ValueError, TypeError) as exc:
