@@ -32,8 +32,14 @@ from typing_extensions import Self, TypeVar
 Array: TypeAlias = npt.NDArray[Any]
 """A NumPy array; minigrad computes in floating dtypes (float64 unless a layer says otherwise)."""
 
-CacheT = TypeVar("CacheT", default=None)
-"""What a layer's ``forward`` leaves in ``self.cache`` for its ``backward``."""
+CacheT = TypeVar("CacheT", default=Array)
+"""What a layer's ``forward`` leaves in ``self.cache`` for its ``backward``.
+
+A bare ``class Double(mg.Layer)`` caches one array -- the most common cache (an input
+or an output), so `Module.saved` then returns an `Array`, exact under ``mypy --strict``.
+Anything else is named: ``mg.Layer[tuple[Array, Array]]``, ``mg.Layer[None]``.
+(``Any`` would accept everything but leak it: ``return g * self.saved()`` would
+be "returning Any" to a strict checker.)"""
 
 _REAL_KINDS = frozenset("biuf")  # bool, signed int, unsigned int, float
 
@@ -538,8 +544,15 @@ class MergeLayer(Module[CacheT]):
     max_inputs: int | None = None
 
     @abstractmethod
-    def forward(self, *xs: Array) -> Array:
-        """Combine the batches ``xs`` into one output and cache what ``backward`` needs."""
+    def forward(self, *xs: Any) -> Array:
+        """Combine the batches ``xs`` into one output and cache what ``backward`` needs.
+
+        Override it with the inputs you take, named -- ``forward(self, a, b)`` -- or as
+        ``*xs``. The inputs are typed ``Any`` here so that both are valid overrides under
+        ``mypy --strict``: ``*xs: Array`` would promise that every merge layer accepts
+        any number of arrays, which a two-input layer does not, so naming them would be
+        an override error. The count is checked at run time, by `check_arity`.
+        """
 
     @abstractmethod
     def backward(self, grad_out: Array) -> tuple[Array, ...]:
@@ -547,7 +560,7 @@ class MergeLayer(Module[CacheT]):
         and return dL/d(input) for each input of that forward, in order."""
 
     def __call__(self, *xs: npt.ArrayLike) -> Array:
-        return self.forward(*xs)  # type: ignore[arg-type]  # layers validate their inputs
+        return self.forward(*xs)  # layers validate their inputs
 
 
 # -- argument checks shared across the library ------------------------------------------
