@@ -13,12 +13,11 @@ target (hidden, never the target's name): safe to delete. Concurrent saves to on
 each write their own temporary file; the last rename wins. `load` never unpickles: a
 file carrying Python objects is refused, not executed.
 
->>> import os, tempfile, numpy as np, minigrad as mg
+>>> import numpy as np, minigrad as mg
 >>> model = mg.Sequential(mg.Dense(2, 1, rng=0))
->>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
->>> mg.save(model, path)
+>>> mg.save(model, "model.npz")
 >>> other = mg.Sequential(mg.Dense(2, 1, rng=1))
->>> mg.load(other, path)
+>>> mg.load(other, "model.npz")
 >>> np.array_equal(other[0].weight.data, model[0].weight.data)
 True
 """
