@@ -4,7 +4,6 @@ platform ones; doctests write into a temporary folder."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import ROOT
 
 SKIPPING = """
