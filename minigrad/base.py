@@ -62,10 +62,41 @@ from typing_extensions import Self, TypeVar
 Array: TypeAlias = npt.NDArray[Any]
 """A NumPy array; minigrad computes in floating dtypes (float64 unless a layer says otherwise)."""
 
-CacheT = TypeVar("CacheT", default=None)
-"""What a layer's ``forward`` leaves in ``self.cache`` for its ``backward``."""
+CacheT = TypeVar("CacheT", default=Array)
+"""What a layer's ``forward`` leaves in ``self.cache`` for its ``backward``.
+
+A bare ``class Double(mg.Layer)`` caches one array -- the most common cache (an input
+or an output), so `Module.saved` then returns an `Array`, exact under ``mypy --strict``.
+Anything else is named: ``mg.Layer[tuple[Array, Array]]``, ``mg.Layer[None]``.
+(``Any`` would accept everything but leak it: ``return g * self.saved()`` would
+be "returning Any" to a strict checker.)"""
 
 _REAL_KINDS = frozenset("biuf")  # bool, signed int, unsigned int, float
+
+
+def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
+    """``dtype`` as a NumPy dtype if parameters may have it: float32, float64 or wider.
+
+    float16 is refused: training in it is silently wrong, not merely imprecise -- Adam's
+    ``eps = 1e-8`` rounds to 0 in float16 (its smallest step is 6e-8), so a parameter
+    whose gradient is zero becomes 0/0 = NaN at the first step, and any update smaller
+    than 1/2048 of a weight is lost. Keep the parameters in float32 and cast the data.
+
+    Raises
+    ------
+    TypeError
+        A dtype that is not floating, or float16; the message starts with ``owner``.
+    """
+    resolved = np.dtype(dtype)
+    if resolved.kind != "f":
+        raise TypeError(f"{owner} needs a floating dtype, got {resolved}")
+    if resolved.itemsize < 4:
+        raise TypeError(
+            f"{owner}: {resolved} is not supported, use float32 or float64: in {resolved} "
+            "Adam's eps=1e-8 underflows to 0 (a zero gradient gives 0/0 = NaN at the "
+            "first step) and updates below 1/2048 of a weight are lost"
+        )
+    return resolved
 
 
 class Parameter:
@@ -91,7 +122,9 @@ class Parameter:
     Raises
     ------
     TypeError
-        If ``data`` does not have a floating dtype.
+        If ``data`` does not have a floating dtype, or has float16: Adam's
+        ``eps = 1e-8`` underflows to 0 in float16, so training would turn weights into
+        NaN; float32 and float64 are supported.
 
     Notes
     -----
@@ -109,10 +142,7 @@ class Parameter:
         # A private C-ordered copy: the caller's array is never trained, and gradients
         # can be written by matrix products with out= (which needs C order).
         array = np.array(data, order="C")
-        if array.dtype.kind != "f":
-            raise TypeError(
-                f"Parameter {name!r} needs a floating dtype, got {array.dtype}"
-            )
+        check_parameter_dtype(f"Parameter {name!r}", array.dtype)
         self.data: Array = array
         self._grad: Array = np.zeros_like(array)
         self._grad_is_zero = False  # True: _grad holds stale values that read as zero
@@ -584,8 +614,15 @@ class MergeLayer(Module[CacheT]):
     max_inputs: int | None = None
 
     @abstractmethod
-    def forward(self, *xs: Array) -> Array:
-        """Combine the batches ``xs`` into one output and cache what ``backward`` needs."""
+    def forward(self, *xs: Any) -> Array:
+        """Combine the batches ``xs`` into one output and cache what ``backward`` needs.
+
+        Override it with the inputs you take, named -- ``forward(self, a, b)`` -- or as
+        ``*xs``. The inputs are typed ``Any`` here so that both are valid overrides under
+        ``mypy --strict``: ``*xs: Array`` would promise that every merge layer accepts
+        any number of arrays, which a two-input layer does not, so naming them would be
+        an override error. The count is checked at run time, by `check_arity`.
+        """
 
     @abstractmethod
     def backward(self, grad_out: Array) -> tuple[Array, ...]:
@@ -593,7 +630,7 @@ class MergeLayer(Module[CacheT]):
         and return dL/d(input) for each input of that forward, in order."""
 
     def __call__(self, *xs: npt.ArrayLike) -> Array:
-        return self.forward(*xs)  # type: ignore[arg-type]  # layers validate their inputs
+        return self.forward(*xs)  # layers validate their inputs
 
 
 # -- argument checks shared across the library ------------------------------------------

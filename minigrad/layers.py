@@ -9,7 +9,15 @@ import numpy.typing as npt
 from typing_extensions import override
 
 from minigrad import init as initializers
-from minigrad.base import Array, Layer, Parameter, as_batch, as_grad, check_count
+from minigrad.base import (
+    Array,
+    Layer,
+    Parameter,
+    as_batch,
+    as_grad,
+    check_count,
+    check_parameter_dtype,
+)
 
 
 class Dense(Layer[Array]):
@@ -46,7 +54,8 @@ class Dense(Layer[Array]):
         From ``forward``/``backward``: an input of the wrong shape or an empty one, or
         a gradient not of the latest output's shape (naming the layer).
     TypeError
-        From the constructor: a non-floating ``dtype``, or an ``init`` that does not
+        From the constructor: a non-floating or float16 ``dtype`` (see
+        `check_parameter_dtype`), or an ``init`` that does not
         return an ndarray of shape ``(in_features, out_features)`` and dtype ``dtype``.
         From ``forward``/``backward``: a non-real input or gradient (naming the layer).
     RuntimeError
@@ -64,9 +73,7 @@ class Dense(Layer[Array]):
     ) -> None:
         self.in_features = check_count("Dense", "in_features", in_features, 1)
         self.out_features = check_count("Dense", "out_features", out_features, 1)
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Dense: dtype must be a floating dtype, got {dtype}")
+        dtype = check_parameter_dtype("Dense", dtype)
         shape = (self.in_features, self.out_features)
         draw = init if init is not None else initializers.xavier_uniform()
         weight = draw(shape, initializers.make_rng(rng), dtype)

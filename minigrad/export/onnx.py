@@ -226,7 +226,7 @@ def to_onnx(
     def write(file: BinaryIO) -> None:
         file.write(data)
 
-    atomic_write(os.path.realpath(os.fspath(path)), write)
+    atomic_write(os.path.realpath(os.fspath(path)), write, owner="to_onnx")
     return proto
 
 
