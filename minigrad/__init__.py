@@ -12,6 +12,7 @@ from minigrad import init, testing
 from minigrad.activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
+from minigrad.conv import Conv1D, Conv2D, ConvTranspose2D
 from minigrad.data import batches
 from minigrad.graph import Graph
 from minigrad.io import load, save
@@ -20,7 +21,9 @@ from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from minigrad.merge import Add, Concat
 from minigrad.metrics import accuracy
 from minigrad.optimizers import SGD, Adam, Optimizer
+from minigrad.pooling import AvgPool1D, AvgPool2D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
 from minigrad.regularization import Dropout
+from minigrad.reshape import Flatten, Reshape
 from minigrad.summary import summary
 from minigrad.training import Callback, EarlyStopping, History, fit, predict
 

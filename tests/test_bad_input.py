@@ -91,7 +91,7 @@ def test_empty_and_ragged_inputs_are_value_errors_naming_the_layer(name):
     layer, inputs = example(name)
     for index, x in enumerate(inputs):
         with pytest.raises(ValueError, match=named(layer) + ".* got an empty input of shape "
-                                             + re.escape(str((0, x.shape[1])))):
+                                             + re.escape(str((0, *x.shape[1:])))):
             layer(*with_input(inputs, index, x[:0]))
         with pytest.raises(ValueError, match=named(layer) + ".* expected input of shape"):
             layer(*with_input(inputs, index, [[1.0, 2.0], [3.0]]))  # ragged
