@@ -15,8 +15,7 @@ both slices, so no padded copy of the input is ever made:
 * `max_pool`/`avg_pool` and their backward passes compare or add the offsets' slices.
 
 Only positive-step slicing, reshapes, axis permutations and elementwise operations are
-used. The pooling kernels use two NumPy conveniences (``np.copyto`` and ufuncs with
-``where=``), kept in this module.
+used, plus ufuncs' ``out=`` (a NumPy convenience kept in this module).
 """
 
 from __future__ import annotations
@@ -126,67 +125,108 @@ def im2col(x: Array, windows: tuple[Window, ...]) -> Array:
 
     Shape ``(C, *kernel, N, *out)``: reshaped to ``(C·∏kernel, N·∏out)`` it is the
     right operand of the convolution's matrix product, and each offset's block is one
-    contiguous copy of a strided input slice.
+    contiguous copy of a strided input slice. Only the padding's bands of each block
+    are zeroed, not the whole buffer.
     """
     n, c = x.shape[:2]
-    shape = (c, *(w.kernel for w in windows), n, *(w.out for w in windows))
-    cols = np.empty(shape, x.dtype) if _full_cover(windows) else np.zeros(shape, x.dtype)
+    cols = np.empty((c, *(w.kernel for w in windows), n, *(w.out for w in windows)), x.dtype)
     channels_first = x.swapaxes(0, 1)  # (C, N, *size): the buffer's order
-    for ks, ins, outs in offsets(windows):
-        where: Index = (slice(None), *ks, slice(None), *outs)
-        cols[where] = channels_first[spatial(ins)]
+    per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
+    for combo in itertools.product(*per_axis):
+        offset: Index = (slice(None), *(k for k, _ in combo))
+        block = cols[offset]  # (C, N, *out), a view
+        pairs = [pair for _, pair in combo]
+        if any(pair is None for pair in pairs):  # this offset only ever meets padding
+            block[...] = 0
+            continue
+        outs = tuple(pair[1] for pair in pairs if pair is not None)
+        block[spatial(outs)] = channels_first[spatial(tuple(p[0] for p in pairs if p))]
+        for axis, (window, out) in enumerate(zip(windows, outs)):
+            before: Index = (*(slice(None),) * (axis + 2), slice(0, out.start))
+            after: Index = (*(slice(None),) * (axis + 2), slice(out.stop, window.out))
+            block[before] = 0
+            block[after] = 0
     return cols
 
 
 # -- pooling --------------------------------------------------------------------------
 
 
+def _zeros_like_layout(shape: tuple[int, ...], dtype: np.dtype[Any], like: Array) -> Array:
+    """Zeros of ``shape`` laid out as ``like`` is: channel-major ``(C, N, ...)`` memory
+    behind an ``(N, C, ...)`` view when ``like`` is (the conv layers' outputs are), so
+    gradients keep the layout the next matrix product wants."""
+    if like.ndim > 1 and like.strides[1] > like.strides[0]:
+        channel_major: Array = np.zeros((shape[1], shape[0], *shape[2:]), dtype).swapaxes(0, 1)
+        return channel_major
+    return np.zeros(shape, dtype)
+
+
 def max_pool(x: Array, windows: tuple[Window, ...]) -> tuple[Array, Array]:
     """The window maxima of ``x (N, C, *size)`` and, for each, the number of the kernel
     offset (in `offsets` order) holding it.
 
-    The *first* maximum in the window wins a tie and a NaN wins over any number, as in
-    PyTorch, so backward routes the gradient exactly as PyTorch does.
+    The *first* maximum in the window wins a tie, as in PyTorch (a strict ``>`` scan in
+    row-major kernel order), so backward routes tied gradients exactly as PyTorch does.
+    A NaN wins over any number and the last NaN's offset is kept, as PyTorch does too:
+    checked in one pass over the output, and fixed up only when a NaN is there.
     """
     found = list(offsets(windows))
     out_shape = (*x.shape[:2], *(w.out for w in windows))
-    which = np.zeros(out_shape, np.int8 if len(found) < 128 else np.int32)
+    which = _zeros_like_layout(out_shape, np.dtype(np.int8 if len(found) < 128 else np.int32),
+                               x)
     padded = not _full_cover(windows)
+    best = _zeros_like_layout(out_shape, x.dtype, x)
     if padded:  # offset 0 misses some outputs: start empty, every first value taken
-        best = np.full(out_shape, -np.inf, x.dtype)
+        best.fill(-np.inf)
         which.fill(-1)
         start = 0
     else:
-        best = x[spatial(found[0][1])].copy()
+        best[...] = x[spatial(found[0][1])]
         start = 1
     for index in range(start, len(found)):
         _, ins, outs = found[index]
         values, region = x[spatial(ins)], spatial(outs)
         take = values > best[region]
-        take |= np.isnan(values)
         if padded:
             take |= which[region] == -1
-        np.copyto(best[region], values, where=take)
-        np.copyto(which[region], index, where=take)
+        target = best[region]
+        np.maximum(target, values, out=target)  # NaN-propagating: a NaN input stays
+        # which = index where taken: the offsets come in increasing order and no earlier
+        # one is below 0 when not taken, so a max does it (masked writes are 10× slower).
+        target = which[region]
+        np.maximum(target, np.multiply(take, index, dtype=which.dtype), out=target)
+    if np.isnan(best.sum()):  # a NaN maximum (or inf − inf): look closer, rarely
+        _nan_wins(x, found, which)
     return best, which
 
 
-def max_pool_backward(
-    grad: Array, which: Array, windows: tuple[Window, ...], shape: tuple[int, ...]
-) -> Array:
+def _nan_wins(x: Array, found: list[Offset], which: Array) -> None:
+    """Where a window holds a NaN, its maximum is at the window's last NaN (PyTorch's)."""
+    for index, (_, ins, outs) in enumerate(found):
+        np.copyto(which[spatial(outs)], index, where=np.isnan(x[spatial(ins)]))
+
+
+def max_pool_backward(grad: Array, which: Array, windows: tuple[Window, ...],
+                      shape: tuple[int, ...]) -> Array:
     """``dL/dx``: each output's gradient goes to the input position its maximum came
     from (``which``), and adds up where windows overlap."""
-    grad_in = np.zeros(shape, grad.dtype)
+    tiled = all(w.stride == w.kernel and w.out * w.kernel == w.size and w.pad == 0
+                for w in windows)  # every input in exactly one window: assign, no zeros
+    grad_in = _zeros_like_layout(shape, grad.dtype, which)
     for index, (_, ins, outs) in enumerate(offsets(windows)):
         target = grad_in[spatial(ins)]
-        np.add(target, grad[spatial(outs)], out=target, where=which[spatial(outs)] == index)
+        routed = np.multiply(grad[spatial(outs)], which[spatial(outs)] == index,
+                             out=target if tiled else None)
+        if not tiled:
+            target += routed
     return grad_in
 
 
 def avg_pool(x: Array, windows: tuple[Window, ...]) -> Array:
     """Window means of ``x (N, C, *size)``, padding counted as zeros in every window
     (PyTorch's ``count_include_pad=True``): each sum is divided by the kernel size."""
-    out = np.zeros((*x.shape[:2], *(w.out for w in windows)), x.dtype)
+    out = _zeros_like_layout((*x.shape[:2], *(w.out for w in windows)), x.dtype, x)
     for _, ins, outs in offsets(windows):
         out[spatial(outs)] += x[spatial(ins)]
     out /= _kernel_count(windows, x.dtype)
