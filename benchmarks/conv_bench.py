@@ -5,7 +5,8 @@
 
 Each case times forward + backward (minigrad: ``layer(x)`` then ``backward`` or, for a
 model's first layer, ``backward_params``; PyTorch: the same module with autograd, the
-input gradient requested exactly when minigrad computes it). Both run the same weights
+input gradient requested exactly when minigrad computes it; each gets the upstream
+gradient in the memory layout its own next layer would hand it). Both run the same weights
 and inputs; before timing, the outputs and gradients are compared (float32, rtol 1e-3),
 so a fast wrong answer cannot win. Turns interleave, round after round; the table shows
 medians. BLAS and PyTorch run one thread (threadpoolctl, ``torch.set_num_threads(1)``).
@@ -44,8 +45,7 @@ def conv_flops(n: int, c: int, o: int, k: int, out: int, input_grad: bool) -> fl
 
 def copy_weights(ours: mg.Module, theirs: Any, torch: Any) -> None:
     with torch.no_grad():
-        for (name, param), (tname, tparam) in zip(ours.named_parameters(),
-                                                  theirs.named_parameters()):
+        for param, tparam in zip(ours.parameters(), theirs.parameters()):
             data = param.data.T if param.data.ndim == 2 else param.data  # Dense is (in, out)
             tparam.copy_(torch.from_numpy(np.ascontiguousarray(data)))
 
@@ -57,10 +57,14 @@ def layer_case(name: str, layer: mg.Layer, module: Any, x: np.ndarray, torch: An
     y = layer(x)
     g = np.random.default_rng(1).standard_normal(y.shape).astype(F32)
     gt = torch.from_numpy(g)
+    # minigrad's gradient arrives as its own next layer returns it: in its output's memory
+    # layout (channel-major behind an NCHW view, for a conv); torch's is contiguous NCHW.
+    g = np.ascontiguousarray(g.swapaxes(0, 1)).swapaxes(0, 1) if y.strides[1] > y.strides[0] \
+        else g
 
     def ours() -> object:
         layer.zero_grad()
-        out = layer(x)
+        layer(x)
         return layer.backward_params(g) if first else layer.backward(g)
 
     def theirs() -> object:
@@ -114,9 +118,10 @@ def lenet(torch: Any) -> Case:
         optimizer_t.step()
         return value
 
-    assert abs(float(ours()) - float(theirs())) < 1e-3 * max(1.0, float(theirs()))
-    flops = conv_flops(64, 1, 6, 5, 28, False) + conv_flops(64, 6, 16, 5, 10, True) + 2.0 * 3 * 64 * (
-        400 * 120 + 120 * 84 + 84 * 10)
+    ours_loss, their_loss = float(ours()), float(theirs().detach())
+    assert abs(ours_loss - their_loss) < 1e-3 * max(1.0, their_loss), (ours_loss, their_loss)
+    dense = 2.0 * 3 * 64 * (400 * 120 + 120 * 84 + 84 * 10)
+    flops = conv_flops(64, 1, 6, 5, 28, False) + conv_flops(64, 6, 16, 5, 10, True) + dense
     return Case("LeNet-5 step, 28×28, batch 64", ours, theirs, flops)
 
 
@@ -181,11 +186,13 @@ def main() -> None:
     print(f"float32, 1 thread; GEMM peak (1024×1024 matmul, best of 7): {peak:.0f} GFLOP/s\n")
     print("| case | minigrad | torch | mg/torch | minigrad % of peak | torch % of peak |")
     print("|---|---|---|---|---|---|")
+    def share(flops: float, seconds: float) -> str:
+        return f"{100 * flops / seconds / 1e9 / peak:.0f} %" if flops else "-"
+
     for case, ours, theirs in rows:
-        share = (lambda t: f"{100 * case.flops / t / 1e9 / peak:.0f} %") if case.flops else (
-            lambda t: "-")
         print(f"| {case.name} | {ours * 1e3:.2f} ms | {theirs * 1e3:.2f} ms "
-              f"| {ours / theirs:.2f}× | {share(ours)} | {share(theirs)} |")
+              f"| {ours / theirs:.2f}× | {share(case.flops, ours)} "
+              f"| {share(case.flops, theirs)} |")
 
 
 if __name__ == "__main__":

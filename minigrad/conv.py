@@ -144,9 +144,10 @@ class _Conv(Layer[ConvCache]):
         if self.bias is not None:
             y += self.bias.data.reshape(-1, *(1,) * (y.ndim - 1))
 
-    def _bias_grad(self, g: Array) -> None:
+    def _bias_grad(self, grouped: Array) -> None:
+        """``dL/db += Σ G`` over samples and positions, from G as (G, O/G, P)."""
         if self.bias is not None:
-            self.bias.grad += g.sum(axis=(0, *range(2, g.ndim)))
+            self.bias.grad += grouped.sum(axis=2).reshape(-1)  # rows: contiguous sums
 
     @override
     def extra_repr(self) -> str:
@@ -225,7 +226,7 @@ class _ConvND(_Conv):
         g = _channel_major(grad, self.groups)
         cols = cols.reshape(self.groups, -1, g.shape[2])
         self.weight.grad += _gemm(g, cols.transpose(0, 2, 1)).reshape(self.weight.shape)
-        self._bias_grad(grad)
+        self._bias_grad(g)
         return g
 
 
@@ -398,7 +399,8 @@ class ConvTranspose2D(_Conv):
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
         cols = im2col(grad, windows).reshape(self.groups, -1, src.shape[2])
         self.weight.grad += _gemm(src, cols.transpose(0, 2, 1)).reshape(self.weight.shape)
-        self._bias_grad(grad)
+        if self.bias is not None:
+            self._bias_grad(_channel_major(grad, 1))
         return cols
 
     @override
