@@ -125,6 +125,52 @@ def lenet(torch: Any) -> Case:
     return Case("LeNet-5 step, 28×28, batch 64", ours, theirs, flops)
 
 
+def digits_epoch(torch: Any) -> Case:
+    """A whole `fit` epoch of examples/digits_cnn.py's CNN (batch 32, Adam, shuffled)
+    against a PyTorch loop over the same batches (``randperm``, ``nn.Sequential``,
+    ``optim.Adam``) -- no augmentation in either."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import digits_cnn
+
+    X_train, _, y_train, _ = digits_cnn.load_images()
+    model = digits_cnn.build_model(0)
+    width, nn = digits_cnn.WIDTH, torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(1, width, 3, padding="same"), nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 4, 10),
+    )
+    copy_weights(model, net, torch)
+    optimizer = mg.Adam(model.parameters(), lr=1e-3)
+    optimizer_t = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_t = nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train)
+
+    def ours() -> object:
+        return mg.fit(model, mg.CrossEntropyLoss(), optimizer, X_train, y_train, epochs=1,
+                      batch_size=32, rng=0, progress=False)
+
+    def theirs() -> object:
+        net.train()
+        order = torch.randperm(len(xt))
+        for start in range(0, len(xt), 32):
+            index = order[start:start + 32]
+            value = loss_t(net(xt[index]), yt[index])
+            optimizer_t.zero_grad()
+            value.backward()
+            optimizer_t.step()
+        return value
+
+    batches = len(X_train)
+    flops = batches * 3 * 2.0 * 64 * (width * 9 + width * width * 9 + 2 * width * width * 9 / 4)
+    return Case("digits CNN (examples/digits_cnn.py), fit epoch, batch 32", ours, theirs,
+                flops)
+
+
 def cases(torch: Any, quick: bool) -> list[Case]:
     rng = np.random.default_rng(0)
     nn = torch.nn
@@ -145,6 +191,7 @@ def cases(torch: Any, quick: bool) -> list[Case]:
     found.append(layer_case(f"MaxPool2D(2) on 32×32×32, batch {batch}", mg.MaxPool2D(2),
                             nn.MaxPool2d(2), x, torch, False, 0.0))
     found.append(lenet(torch))
+    found.append(digits_epoch(torch))
     return found
 
 
