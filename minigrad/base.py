@@ -541,18 +541,19 @@ class Layer(Module[CacheT]):
 
         Parameters
         ----------
-        x : ndarray, shape (N, in_features)
-            A batch of N rows.
+        x : ndarray, shape (N, *sample_shape)
+            A batch of N samples; each layer states the sample shape it takes
+            (`Dense`: ``(..., in_features)``, `Conv2D`: ``(C, H, W)``).
 
         Returns
         -------
-        ndarray, shape (N, out_features)
+        ndarray, shape (N, *output_sample_shape)
 
         Raises
         ------
         TypeError, ValueError
             Built-in layers raise these, naming themselves, for an input that is not
-            a non-empty real 2-D batch of the expected width.
+            a non-empty real batch of the shape they take.
         """
 
     @abstractmethod
@@ -562,12 +563,12 @@ class Layer(Module[CacheT]):
 
         Parameters
         ----------
-        grad_out : ndarray, shape of the latest output (N, out_features)
+        grad_out : ndarray, shape of the latest output
             ``G = dL/dy``; not modified.
 
         Returns
         -------
-        ndarray, shape of the latest input (N, in_features)
+        ndarray, shape of the latest input
             dL/dx; may be ``grad_out`` itself or a view of it, so do not modify it.
 
         Raises
@@ -681,30 +682,55 @@ def as_batch(
     x: object,
     *,
     features: int | None = None,
+    shape: tuple[int | str, ...] | None = None,
     dtype: np.dtype[Any] | None = None,
 ) -> Array:
-    """Validate a layer's input and return it as a 2-D array ``(batch, features)``.
+    """Validate a layer's input ``(batch, *sample_shape)`` and return it as an array.
+
+    Without ``shape`` any rank >= 2 is accepted -- a batch of samples with at least one
+    axis -- and ``features``, when given, is the size of the *last* axis (what `Dense`
+    maps). With ``shape``, a template such as ``("batch", 3, "height", "width")``, the
+    rank must be ``len(shape)`` and each int entry must match (strings name free axes).
 
     Accepts any real array-like; computes in ``dtype`` when given (the layer's
     parameter dtype), otherwise keeps a floating input's dtype and turns bool/int
-    into float64. Raises `TypeError`/`ValueError` naming ``layer``.
+    into float64. Raises `TypeError`/`ValueError` naming ``layer``, what it expected
+    and what it got.
     """
     # Fast path: the common case costs a handful of attribute reads.
     if (
         type(x) is np.ndarray
-        and x.ndim == 2
+        and (x.ndim >= 2 if shape is None else x.ndim == len(shape))
         and (x.dtype == dtype if dtype is not None else x.dtype.kind == "f")
-        and (features is None or x.shape[1] == features)
+        and (features is None or x.shape[-1] == features)
         and x.size > 0
+        and (shape is None or _matches(x.shape, shape))
     ):
         return x
-    return _as_batch_slow(layer, x, features, dtype)
+    return _as_batch_slow(layer, x, features, shape, dtype)
+
+
+def _matches(actual: tuple[int, ...], template: tuple[int | str, ...]) -> bool:
+    return len(actual) == len(template) and all(
+        isinstance(want, str) or got == want for got, want in zip(actual, template)
+    )
+
+
+def expected_shape(features: int | None, shape: tuple[int | str, ...] | None) -> str:
+    """How `as_batch` writes the shape it expects: ``(batch, ..., 4)``, ``(batch, 3, L)``."""
+    if shape is not None:
+        return "(" + ", ".join(str(item) for item in shape) + ")"
+    return f"(batch, ..., {features if features is not None else 'features'})"
 
 
 def _as_batch_slow(
-    layer: Module[Any], x: object, features: int | None, dtype: np.dtype[Any] | None
+    layer: Module[Any],
+    x: object,
+    features: int | None,
+    shape: tuple[int | str, ...] | None,
+    dtype: np.dtype[Any] | None,
 ) -> Array:
-    expected = f"(batch, {features if features is not None else 'features'})"
+    expected = expected_shape(features, shape)
     try:
         array = np.asarray(x)
     except ValueError as exc:  # ragged nested lists
@@ -713,7 +739,11 @@ def _as_batch_slow(
         raise TypeError(
             f"{layer!r} expected a real numeric input, got dtype {array.dtype}"
         )
-    if array.ndim != 2 or (features is not None and array.shape[1] != features):
+    if shape is None:
+        ok = array.ndim >= 2 and (features is None or array.shape[-1] == features)
+    else:
+        ok = _matches(array.shape, shape)
+    if not ok:
         raise ValueError(f"{layer!r} expected input of shape {expected}, got {array.shape}")
     if array.size == 0:
         raise ValueError(f"{layer!r} got an empty input of shape {array.shape}")

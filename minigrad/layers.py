@@ -21,17 +21,22 @@ from minigrad.base import (
 
 
 class Dense(Layer[Array]):
-    """Fully connected layer without bias: ``y = x @ W``.
+    """Fully connected layer on the last axis: ``y = x @ W`` (``+ b`` with ``bias=True``).
 
-    Pair it with a `Bias` in front to get an affine map, as in the blog post.
+    By default there is no bias: pair it with a `Bias` in front to get an affine map,
+    as in the blog post. ``bias=True`` adds a ``bias`` parameter instead -- the affine
+    layer of PyTorch's ``Linear`` and Keras' ``Dense``, and what lets weight decay skip
+    biases.
 
-    Shapes: ``x (N, in_features) -> y (N, out_features)``; ``W (in_features, out_features)``.
+    Shapes: ``x (N, ..., in_features) -> y (N, ..., out_features)``, leading axes kept
+    (PyTorch's ``Linear`` rule); ``W (in_features, out_features)``, ``b (out_features,)``.
 
-    Backward, for upstream gradient ``G = dL/dy``::
+    Backward, for upstream gradient ``G = dL/dy``, with the leading axes flattened into
+    rows (``x``: (M, in), ``G``: (M, out))::
 
-        dL/dW += x.T @ G        dL/dx = G @ W.T
+        dL/dW += x.T @ G        dL/db += Σ_rows G        dL/dx = G @ W.T
 
-    (`backward_params` does only the first: the model's input needs no gradient.)
+    (`backward_params` skips the last: the model's input needs no gradient.)
 
     Cache: the input ``x`` (in the layer's dtype).
 
@@ -39,6 +44,8 @@ class Dense(Layer[Array]):
     ----------
     in_features, out_features : int
         Width of the input and of the output (each >= 1).
+    bias : bool, default False
+        Add a ``bias`` parameter of shape ``(out_features,)``, initialized to zeros.
     init : Initializer, default `init.xavier_uniform()`
         Glorot uniform, Keras' default: keeps activations' variance steady through
         sigmoid/tanh layers. Use `init.he_normal()` before ReLUs.
@@ -66,6 +73,7 @@ class Dense(Layer[Array]):
         self,
         in_features: int,
         out_features: int,
+        bias: bool = False,
         *,
         init: initializers.Initializer | None = None,
         rng: initializers.SeedLike = None,
@@ -75,15 +83,12 @@ class Dense(Layer[Array]):
         self.out_features = check_count("Dense", "out_features", out_features, 1)
         dtype = check_parameter_dtype("Dense", dtype)
         shape = (self.in_features, self.out_features)
-        draw = init if init is not None else initializers.xavier_uniform()
-        weight = draw(shape, initializers.make_rng(rng), dtype)
-        if not isinstance(weight, np.ndarray) or (weight.shape, weight.dtype) != (shape, dtype):
-            raise TypeError(
-                f"Dense: init {draw!r} must return an array of shape {shape} and dtype "
-                f"{dtype}, got {type(weight).__name__} of shape {np.shape(weight)} and dtype "
-                f"{getattr(weight, 'dtype', None)}"
-            )
+        weight = initializers.draw(
+            "Dense", init if init is not None else initializers.xavier_uniform(), shape, rng,
+            dtype,
+        )
         self.weight = Parameter(weight, name="weight")
+        self.bias = Parameter(np.zeros(shape[1], dtype), name="bias") if bias else None
 
     @override
     def forward(self, x: Array) -> Array:
@@ -92,32 +97,48 @@ class Dense(Layer[Array]):
         self.cache = x
         # np.dot, not @: the same BLAS call, with ~0.15 µs less dispatch per product,
         # which is what small layers (the blog net's) spend their time on.
-        y: Array = np.dot(x, w)
+        if x.ndim == 2:
+            y: Array = np.dot(x, w)
+        else:  # rows of the flattened leading axes: one BLAS product (N-D np.dot is not)
+            y = np.dot(x.reshape(-1, self.in_features), w).reshape(*x.shape[:-1], -1)
+        if self.bias is not None:
+            y += self.bias.data
         return y
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        g = self._accumulate_weight_grad(grad_out)
-        grad_in: Array = np.dot(g, self.weight.data.T)
+        g = self._accumulate_param_grads(grad_out)
+        if g.ndim == 2:
+            grad_in: Array = np.dot(g, self.weight.data.T)
+        else:
+            grad_in = np.dot(g.reshape(-1, self.out_features), self.weight.data.T)
+            grad_in = grad_in.reshape(*g.shape[:-1], self.in_features)
         return grad_in
 
     @override
     def backward_params(self, grad_out: Array) -> None:
-        self._accumulate_weight_grad(grad_out)
+        self._accumulate_param_grads(grad_out)
 
-    def _accumulate_weight_grad(self, grad_out: Array) -> Array:
-        """``dL/dW += x.T @ G``; returns ``G`` validated."""
+    def _accumulate_param_grads(self, grad_out: Array) -> Array:
+        """``dL/dW += x.T @ G`` and ``dL/db += Σ_rows G``; returns ``G`` validated."""
         x = self.saved()
-        g = as_grad(self, grad_out, (x.shape[0], self.out_features), self.weight.dtype)
-        self.weight.accumulate_matmul(x.T, g)
+        g = as_grad(self, grad_out, (*x.shape[:-1], self.out_features), self.weight.dtype)
+        if x.ndim == 2:
+            rows_x, rows_g = x, g
+        else:  # leading axes as rows: views for contiguous arrays
+            rows_x = x.reshape(-1, self.in_features)
+            rows_g = g.reshape(-1, self.out_features)
+        self.weight.accumulate_matmul(rows_x.T, rows_g)
+        if self.bias is not None:
+            self.bias.grad += rows_g.sum(axis=0)
         return g
 
     @override
     def extra_repr(self) -> str:
         dtype = self.weight.dtype
         return f"{self.in_features}→{self.out_features}" + (
-            "" if dtype == np.float64 else f", dtype={dtype}"
-        )
+            ", bias=True" if self.bias is not None else ""
+        ) + ("" if dtype == np.float64 else f", dtype={dtype}")
 
 
 OutputSpec = tuple[tuple[int, ...], np.dtype[Any]]
@@ -125,20 +146,20 @@ OutputSpec = tuple[tuple[int, ...], np.dtype[Any]]
 
 
 class Bias(Layer[OutputSpec]):
-    """The blog post's *bias node*: prepend a constant-1 column.
+    """The blog post's *bias node*: prepend a constant 1 on the last axis.
 
-    ``x (N, d) -> [1 | x] (N, d + 1)``. The next `Dense` then learns the bias as the
-    first row of its weight. Backward drops the constant column's gradient:
-    ``dL/dx = G[:, 1:]`` (a view, no copy). Parameter-free.
+    ``x (N, ..., d) -> [1 | x] (N, ..., d + 1)``. The next `Dense` then learns the bias
+    as the first row of its weight. Backward drops the constant's gradient:
+    ``dL/dx = G[..., 1:]`` (a view, no copy). Parameter-free.
 
     Cache: the output's shape and dtype, to validate the incoming gradient.
 
     Raises
     ------
     TypeError, ValueError
-        From ``forward``: an input that is not a non-empty real 2-D batch; from
-        ``backward``: a non-real gradient, or one not of shape ``(N, d + 1)``. Both
-        name the layer.
+        From ``forward``: an input that is not a non-empty real batch of rank >= 2;
+        from ``backward``: a non-real gradient, or one not of shape ``(N, ..., d + 1)``.
+        Both name the layer.
     RuntimeError
         ``backward`` before any ``forward``.
     """
@@ -146,31 +167,30 @@ class Bias(Layer[OutputSpec]):
     @override
     def forward(self, x: Array) -> Array:
         x = as_batch(self, x)
-        n, d = x.shape
-        out = np.empty((n, d + 1), dtype=x.dtype)
-        out[:, 0] = 1.0
-        out[:, 1:] = x
+        out = np.empty((*x.shape[:-1], x.shape[-1] + 1), dtype=x.dtype)
+        out[..., 0] = 1.0
+        out[..., 1:] = x
         self.cache = (out.shape, out.dtype)
         return out
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        return as_grad(self, grad_out, *self.saved())[:, 1:]
+        return as_grad(self, grad_out, *self.saved())[..., 1:]
 
 
 class Identity(Layer[OutputSpec]):
     """``y = x``; ``dL/dx = dL/dy``. Useful as an explicit linear output activation.
 
-    Shapes: ``(N, D) -> (N, D)``; the output is the input itself (after validation,
-    bool/int cast to float64), not a copy.
+    Shapes: ``(N, ...) -> (N, ...)``, any rank >= 2; the output is the input itself
+    (after validation, bool/int cast to float64), not a copy.
 
     Cache: the output's shape and dtype, to validate the incoming gradient.
 
     Raises
     ------
     TypeError, ValueError
-        From ``forward``: an input that is not a non-empty real 2-D batch; from
-        ``backward``: a non-real gradient, or one not of the output's shape. Both
+        From ``forward``: an input that is not a non-empty real batch of rank >= 2;
+        from ``backward``: a non-real gradient, or one not of the output's shape. Both
         name the layer.
     RuntimeError
         ``backward`` before any ``forward``.
