@@ -301,7 +301,7 @@ def test_attention_dropout_only_in_training() -> None:
 
 
 def test_norm_bad_input() -> None:
-    with pytest.raises(ValueError, match=r"BatchNorm2D\(3\) expected input of shape \(batch, 3, H,"):
+    with pytest.raises(ValueError, match=r"BatchNorm2D\(3\) expected input of shape \(batch, 3,"):
         mg.BatchNorm2D(3)(np.ones((2, 4, 2, 2)))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         mg.BatchNorm1D(3)(np.ones((1, 3)))
