@@ -32,7 +32,35 @@ Namespace: TypeAlias = Any
 """An array namespace: the ``numpy`` module, or a module following the Array API
 standard (``array_api_compat.torch``, ``array_api_strict``, ...)."""
 
-__all__ = ["Namespace", "asarray", "describe", "device", "namespace", "resolve", "to_numpy"]
+__all__ = [
+    "Namespace",
+    "asarray",
+    "describe",
+    "device",
+    "fill_zero",
+    "is_foreign",
+    "matmul_into",
+    "move",
+    "namespace",
+    "numpy_dtype",
+    "resolve",
+    "same_place",
+    "to_numpy",
+]
+
+
+def is_foreign(array: object) -> bool:
+    """Whether ``array`` is an array of another library than NumPy (a torch tensor, a
+    CuPy or ``array_api_strict`` array); NumPy arrays and scalars, lists and Python
+    numbers are not."""
+    if isinstance(array, (np.ndarray, np.generic)):
+        return False
+    return hasattr(array, "__array_namespace__") or _library(array) == "torch"
+
+
+def _library(array: object) -> str:
+    """The top-level module of ``array``'s type: ``"numpy"``, ``"torch"``, ``"cupy"``."""
+    return type(array).__module__.split(".")[0]
 
 
 def namespace(*arrays: object) -> Namespace:
@@ -92,7 +120,7 @@ def device(array: object) -> object:
 def describe(array: object) -> str:
     """A short name for an array's library, dtype and device, for error messages:
     ``numpy.ndarray``, ``torch.Tensor on cuda:0``."""
-    kind = f"{type(array).__module__.split('.')[0]}.{type(array).__name__}"
+    kind = f"{_library(array)}.{type(array).__name__}"
     if type(array) is np.ndarray or not hasattr(array, "shape"):
         return kind
     try:
@@ -105,10 +133,10 @@ def to_numpy(array: object) -> np.ndarray[Any, Any]:
     """A NumPy copy of ``array`` from any supported library and device (via the host)."""
     if isinstance(array, np.ndarray):
         return np.array(array)
-    module = type(array).__module__.split(".")[0]
-    if module == "torch":
+    library = _library(array)
+    if library == "torch":
         return np.array(array.detach().cpu().numpy())  # type: ignore[attr-defined]
-    if module == "cupy":
+    if library == "cupy":
         return np.array(array.get())  # type: ignore[attr-defined]
     return np.array(np.from_dlpack(array))  # type: ignore[arg-type]  # e.g. array_api_strict
 
@@ -120,6 +148,54 @@ def asarray(array: np.ndarray[Any, Any], xp: Namespace, device: object = None) -
     if device is None:
         return xp.asarray(array, copy=True)
     return xp.asarray(array, device=device, copy=True)
+
+
+def numpy_dtype(dtype: object) -> np.dtype[Any]:
+    """The NumPy dtype of the same name as any library's dtype (``torch.float32`` ->
+    ``float32``), for checks and messages that speak NumPy's terms."""
+    if isinstance(dtype, np.dtype):
+        return dtype
+    return np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
+def same_place(a: object, b: object) -> bool:
+    """Whether ``a`` and ``b`` are arrays of one library on one device."""
+    if type(a) is np.ndarray:
+        return type(b) is np.ndarray
+    return type(a) is type(b) and device(a) == device(b)
+
+
+def move(array: Any, xp: Namespace, device_: object = None) -> Any:
+    """``array`` in the namespace ``xp`` on ``device_`` (by default: where ``xp`` puts
+    new arrays); ``array`` itself when it is there already, else a copy via the host."""
+    if xp is np:
+        return array if type(array) is np.ndarray else to_numpy(array)
+    if type(array) is not np.ndarray and namespace(array) is xp and (
+        device_ is None or device(array) == device_
+    ):
+        return array
+    return asarray(to_numpy(array), xp, device_)
+
+
+def fill_zero(array: Any) -> None:
+    """Set every element of ``array`` to 0, in place."""
+    if type(array) is np.ndarray:
+        array.fill(0)
+    else:
+        array[...] = 0
+
+
+def matmul_into(a: Any, b: Any, out: Any) -> None:
+    """``out[...] = a @ b`` -- for NumPy and PyTorch written straight into ``out``
+    (``np.dot(..., out=)``: no temporary), for other libraries through one."""
+    if type(out) is np.ndarray:
+        np.dot(a, b, out=out)
+    elif _library(out) == "torch":
+        import torch
+
+        torch.matmul(a, b, out=out)
+    else:
+        out[...] = a @ b
 
 
 def _compat() -> Any:
