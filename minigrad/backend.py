@@ -37,6 +37,7 @@ __all__ = [
     "asarray",
     "describe",
     "device",
+    "empty_like_shape",
     "fill_zero",
     "is_foreign",
     "matmul_into",
@@ -175,6 +176,13 @@ def move(array: Any, xp: Namespace, device_: object = None) -> Any:
     ):
         return array
     return asarray(to_numpy(array), xp, device_)
+
+
+def empty_like_shape(like: Any, shape: tuple[int, ...]) -> Any:
+    """An uninitialised array of ``shape`` with ``like``'s library, dtype and device."""
+    if type(like) is np.ndarray:
+        return np.empty(shape, dtype=like.dtype)
+    return namespace(like).empty(shape, dtype=like.dtype, device=device(like))
 
 
 def fill_zero(array: Any) -> None:

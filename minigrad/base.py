@@ -221,11 +221,15 @@ class Parameter:
 
         ``a @ b`` must have ``grad``'s shape and dtype.
         """
-        if self._grad_is_zero:
+        if type(a) is np.ndarray:  # inline: the blog net's step is made of such calls
+            if self._grad_is_zero:
+                np.dot(a, b, out=self._grad)
+                self._grad_is_zero = False
+            else:
+                self._grad += np.dot(a, b)
+        elif self._grad_is_zero:
             backend.matmul_into(a, b, self._grad)
             self._grad_is_zero = False
-        elif type(a) is np.ndarray:
-            self._grad += np.dot(a, b)
         else:
             self._grad += a @ b
 
@@ -745,6 +749,7 @@ def as_batch(
     features: int | None = None,
     shape: tuple[int | str, ...] | None = None,
     dtype: np.dtype[Any] | None = None,
+    like: Array | None = None,
 ) -> Array:
     """Validate a layer's input ``(batch, *sample_shape)`` and return it as an array.
 
@@ -753,14 +758,27 @@ def as_batch(
     maps). With ``shape``, a template such as ``("batch", 3, "height", "width")``, the
     rank must be ``len(shape)`` and each int entry must match (strings name free axes).
 
-    Accepts any real array-like; computes in ``dtype`` when given (the layer's
-    parameter dtype), otherwise keeps a floating input's dtype and turns bool/int
-    into float64. Raises `TypeError`/`ValueError` naming ``layer``, what it expected
-    and what it got.
+    ``like`` is the layer's parameter array (its weight): the input must be an array
+    of its library on its device -- a NumPy batch for a NumPy layer, a tensor on the
+    same device for a layer moved with `Module.to` -- and is computed in its dtype.
+    Without ``like``, any library's array is accepted as it is. NumPy inputs may be
+    any real array-like; ``dtype`` (NumPy layers only) forces a computation dtype.
+    Otherwise a floating input keeps its dtype and bool/int become float64.
+
+    Raises
+    ------
+    TypeError
+        A non-real input, or one of another library or device than ``like`` (naming
+        both; never copied across), naming ``layer``.
+    ValueError
+        A shape other than expected, or an empty input, naming ``layer``.
     """
+    if like is not None:
+        dtype = like.dtype
     # Fast path: the common case costs a handful of attribute reads.
     if (
         type(x) is np.ndarray
+        and (like is None or type(like) is np.ndarray)
         and (x.ndim >= 2 if shape is None else x.ndim == len(shape))
         and (x.dtype == dtype if dtype is not None else x.dtype.kind == "f")
         and (features is None or x.shape[-1] == features)
@@ -768,7 +786,7 @@ def as_batch(
         and (shape is None or _matches(x.shape, shape))
     ):
         return x
-    return _as_batch_slow(layer, x, features, shape, dtype)
+    return _as_batch_slow(layer, x, features, shape, dtype, like)
 
 
 def _matches(actual: tuple[int, ...], template: tuple[int | str, ...]) -> bool:
@@ -784,50 +802,101 @@ def expected_shape(features: int | None, shape: tuple[int | str, ...] | None) ->
     return f"(batch, ..., {features if features is not None else 'features'})"
 
 
+def check_same_place(layer: Module[Any], x: object, like: object, what: str = "input") -> None:
+    """Refuse ``x`` unless it is an array of ``like``'s library on ``like``'s device.
+
+    Raises
+    ------
+    TypeError
+        Naming ``layer``, where its parameters live and what ``x`` is.
+    """
+    if not backend.same_place(x, like):
+        raise TypeError(
+            f"{layer!r} has its parameters as {backend.describe(like)}, got an {what} of "
+            f"{backend.describe(x)}; move the {what} there (minigrad never copies across "
+            "libraries or devices behind your back), or the model with model.to(...)"
+        )
+
+
 def _as_batch_slow(
     layer: Module[Any],
     x: object,
     features: int | None,
     shape: tuple[int | str, ...] | None,
-    dtype: np.dtype[Any] | None,
+    dtype: Any,
+    like: Array | None,
 ) -> Array:
     expected = expected_shape(features, shape)
-    try:
-        array = np.asarray(x)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{layer!r} expected input of shape {expected}: {exc}") from None
-    if array.dtype.kind not in _REAL_KINDS:
-        raise TypeError(
-            f"{layer!r} expected a real numeric input, got dtype {array.dtype}"
-        )
-    if shape is None:
-        ok = array.ndim >= 2 and (features is None or array.shape[-1] == features)
+    if backend.is_foreign(x) or (like is not None and type(like) is not np.ndarray):
+        if like is not None:
+            check_same_place(layer, x, like)
+        array: Any = x
+        kind = backend.numpy_dtype(array.dtype).kind
     else:
-        ok = _matches(array.shape, shape)
+        try:
+            array = np.asarray(x)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"{layer!r} expected input of shape {expected}: {exc}") from None
+        kind = array.dtype.kind
+    if kind not in _REAL_KINDS:
+        raise TypeError(f"{layer!r} expected a real numeric input, got dtype {array.dtype}")
+    sizes = tuple(array.shape)
+    if shape is None:
+        ok = len(sizes) >= 2 and (features is None or sizes[-1] == features)
+    else:
+        ok = _matches(sizes, shape)
     if not ok:
-        raise ValueError(f"{layer!r} expected input of shape {expected}, got {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{layer!r} got an empty input of shape {array.shape}")
+        raise ValueError(f"{layer!r} expected input of shape {expected}, got {sizes}")
+    if math.prod(sizes) == 0:
+        raise ValueError(f"{layer!r} got an empty input of shape {sizes}")
+    if type(array) is np.ndarray:
+        if dtype is None:
+            dtype = array.dtype if kind == "f" else np.dtype(np.float64)
+        return array.astype(dtype, copy=False)
+    xp = backend.namespace(array)
     if dtype is None:
-        dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
-    return array.astype(dtype, copy=False)
+        dtype = array.dtype if kind == "f" else xp.float64
+    converted: Array = array if array.dtype == dtype else xp.astype(array, dtype)
+    return converted
 
 
 def as_grad(
-    layer: Module[Any], grad: object, shape: tuple[int, ...], dtype: np.dtype[Any]
+    layer: Module[Any], grad: object, shape: tuple[int, ...], dtype: Any
 ) -> Array:
-    """Validate the gradient handed to ``layer.backward``: the shape of its last output."""
+    """Validate the gradient handed to ``layer.backward``: the shape of its last output,
+    computed in ``dtype``, the dtype of that output (which says its library, too).
+
+    Raises
+    ------
+    TypeError
+        A non-real gradient, or one of another library than the output, naming ``layer``.
+    ValueError
+        Another shape than the last output's, naming ``layer``.
+    """
     if type(grad) is np.ndarray and grad.shape == shape and grad.dtype == dtype:
         return grad
-    array = np.asarray(grad)
-    if array.dtype.kind not in _REAL_KINDS:
+    if isinstance(dtype, np.dtype):  # a NumPy layer
+        if backend.is_foreign(grad):
+            raise TypeError(f"{layer!r}.backward expected a NumPy gradient (its output was "
+                            f"one), got {backend.describe(grad)}")
+        array: Any = np.asarray(grad)
+    else:
+        array = grad
+        if not backend.is_foreign(grad) or type(getattr(grad, "dtype", None)) is not type(dtype):
+            raise TypeError(f"{layer!r}.backward expected a gradient of its output's library "
+                            f"(dtype {dtype}), got {backend.describe(grad)}")
+    if backend.numpy_dtype(array.dtype).kind not in _REAL_KINDS:
         raise TypeError(f"{layer!r}.backward expected a real gradient, got dtype {array.dtype}")
-    if array.shape != shape:
+    if tuple(array.shape) != tuple(shape):
         raise ValueError(
-            f"{layer!r}.backward expected a gradient of shape {shape} "
-            f"(the shape of the last output), got {array.shape}"
+            f"{layer!r}.backward expected a gradient of shape {tuple(shape)} "
+            f"(the shape of the last output), got {tuple(array.shape)}"
         )
-    return array.astype(dtype, copy=False)
+    if type(array) is np.ndarray:
+        return array.astype(dtype, copy=False)
+    converted: Array = array if array.dtype == dtype else backend.namespace(array).astype(
+        array, dtype)
+    return converted
 
 
 def check_arity(layer: Layer[Any] | MergeLayer[Any], count: int) -> None:
