@@ -67,13 +67,43 @@ def _with_state(make: Any) -> Any:
     return convert
 
 
+class ExplicitPadding(nn.Module):
+    """Mixed into ``nn.Conv1d``/``nn.Conv2d`` (built with padding 0): pads the input
+    first, by ``pads`` (``F.pad``'s order: the last axis first, before and after) --
+    ``padding="same"`` with an even dilated kernel puts the odd one after, which
+    PyTorch's own ``"same"`` does too, with a warning at every call."""
+
+    pads: list[int]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = super().forward(nn.functional.pad(x, self.pads))
+        return out
+
+
+class PaddedConv1d(ExplicitPadding, nn.Conv1d):
+    """minigrad's `Conv1D` with uneven padding."""
+
+
+class PaddedConv2d(ExplicitPadding, nn.Conv2d):
+    """minigrad's `Conv2D` with uneven padding."""
+
+
+def _conv(layer: Conv1D | Conv2D, dtype: torch.dtype) -> nn.Module:
+    before, after = layer._pads  # "same" resolved
+    even = before == after
+    kind = ((nn.Conv1d if even else PaddedConv1d) if isinstance(layer, Conv1D)
+            else nn.Conv2d if even else PaddedConv2d)
+    module = kind(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                  before if even else 0, layer.dilation, layer.groups, layer.bias is not None,
+                  dtype=dtype)
+    if not even:
+        module.pads = [size for pair in zip(before[::-1], after[::-1]) for size in pair]
+    return module
+
+
 _SAME_STATE: list[tuple[type[Any], Any]] = [
-    (Conv1D, lambda layer, dtype: nn.Conv1d(
-        layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
-        layer.dilation, layer.groups, layer.bias is not None, dtype=dtype)),
-    (Conv2D, lambda layer, dtype: nn.Conv2d(
-        layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
-        layer.dilation, layer.groups, layer.bias is not None, dtype=dtype)),
+    (Conv1D, _conv),
+    (Conv2D, _conv),
     (ConvTranspose2D, lambda layer, dtype: nn.ConvTranspose2d(
         layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
         layer.output_padding, layer.groups, layer.bias is not None, layer.dilation,
