@@ -60,7 +60,7 @@ def test_each_builtin_layer_runs_as_in_minigrad(name, dtype, opset, tmp_path):
     assert model.training  # and the model's own mode is left alone
     x = layer_input(name, dtype)
     if dtype == np.float64 and name in F32_ONLY_IN_ORT:  # a valid file ORT cannot run
-        with pytest.raises(Exception, match="NOT_IMPLEMENTED|not support double"):
+        with pytest.raises(Exception, match=r"NOT_IMPLEMENTED|not support double"):
             run(path, x)
         return
     out = run(path, x)

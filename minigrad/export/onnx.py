@@ -44,7 +44,7 @@ from minigrad.activations import (
     Softplus,
     Tanh,
 )
-from minigrad.base import Array, Buffer, Layer, Module, Parameter
+from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.graph import INPUT, Graph
 from minigrad.io import StrPath, atomic_write
@@ -196,7 +196,7 @@ class OnnxContext:
         if not isinstance(output, str):
             raise TypeError(f"to_onnx: the converter of {module!r} must return the name of "
                             f"its output value, got {output!r}")
-        if output not in self.values and all(name in self.values for name in inputs):
+        if output not in self.values and isinstance(module, (Layer, MergeLayer)):
             self.values[output] = module.forward(*[self.values[name] for name in inputs])
         return output
 

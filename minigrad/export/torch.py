@@ -180,7 +180,10 @@ class GraphModule(nn.Module):
 # -- the built-in layers ----------------------------------------------------------------
 
 
-def made_as(make: Callable[[], nn.Module], state: Mapping[str, Array]) -> nn.Module:
+T = TypeVar("T", bound=nn.Module)
+
+
+def made_as(make: Callable[[], T], state: Mapping[str, Array]) -> T:
     """``make()`` built on the meta device -- no random initialization to overwrite, nor
     torch's global RNG consumed -- then given real memory holding ``state`` (its
     complete state_dict, as arrays, copied)."""

@@ -62,7 +62,8 @@ def _with_state(make: Any) -> Any:
     def convert(layer: Any, convert: Convert) -> nn.Module:
         dtype = torch_dtype(layer.weight.dtype if getattr(layer, "weight", None) is not None
                             else layer.dtype)
-        return made_as(lambda: make(layer, dtype), layer.state_dict())
+        module: nn.Module = made_as(lambda: make(layer, dtype), layer.state_dict())
+        return module
 
     return convert
 
@@ -91,12 +92,12 @@ class PaddedConv2d(ExplicitPadding, nn.Conv2d):
 def _conv(layer: Conv1D | Conv2D, dtype: torch.dtype) -> nn.Module:
     before, after = layer._pads  # "same" resolved
     even = before == after
-    kind = ((nn.Conv1d if even else PaddedConv1d) if isinstance(layer, Conv1D)
-            else nn.Conv2d if even else PaddedConv2d)
-    module = kind(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+    kind: Any = ((nn.Conv1d if even else PaddedConv1d) if isinstance(layer, Conv1D)
+                 else nn.Conv2d if even else PaddedConv2d)
+    module: nn.Module = kind(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
                   before if even else 0, layer.dilation, layer.groups, layer.bias is not None,
                   dtype=dtype)
-    if not even:
+    if isinstance(module, ExplicitPadding):
         module.pads = [size for pair in zip(before[::-1], after[::-1]) for size in pair]
     return module
 
@@ -136,8 +137,14 @@ _STATELESS: list[tuple[type[Any], Any]] = [
     (Flatten, lambda layer: nn.Flatten()),
     (Reshape, lambda layer: ReshapeSamples(layer.sample_shape)),
 ]
+
+
+def _stateless(make: Any) -> Any:
+    return lambda layer, convert: make(layer)
+
+
 for _type, _make in _STATELESS:
-    TORCH_CONVERTERS[_type] = lambda layer, convert, make=_make: make(layer)
+    TORCH_CONVERTERS[_type] = _stateless(_make)
 
 
 # -- recurrent -------------------------------------------------------------------------
@@ -154,19 +161,19 @@ class MinigradSequenceOutput(nn.Module):
         return steps if self.return_sequences else steps[:, -1]
 
 
-class RNNModule(MinigradSequenceOutput, nn.RNN):
+class RNNModule(MinigradSequenceOutput, nn.RNN):  # type: ignore[misc]
     """minigrad's `RNN`."""
 
 
-class LSTMModule(MinigradSequenceOutput, nn.LSTM):
+class LSTMModule(MinigradSequenceOutput, nn.LSTM):  # type: ignore[misc]
     """minigrad's `LSTM`."""
 
 
-class GRUModule(MinigradSequenceOutput, nn.GRU):
+class GRUModule(MinigradSequenceOutput, nn.GRU):  # type: ignore[misc]
     """minigrad's `GRU`."""
 
 
-_RECURRENT: dict[type[Any], type[nn.RNNBase]] = {RNN: RNNModule, LSTM: LSTMModule,
+_RECURRENT: dict[type[Any], type[MinigradSequenceOutput]] = {RNN: RNNModule, LSTM: LSTMModule,
                                                  GRU: GRUModule}
 
 
@@ -178,9 +185,10 @@ def _recurrent(layer: RNN | LSTM | GRU, convert: Convert) -> nn.Module:
     options: dict[str, Any] = {"batch_first": True, "dtype": torch_dtype(layer.weight_ih.dtype)}
     if isinstance(layer, RNN):
         options["nonlinearity"] = layer.nonlinearity
-    kind = _RECURRENT[type(layer)]
-    module = made_as(lambda: kind(layer.input_size, layer.hidden_size, **options),
-                     {f"{key}_l0": value for key, value in layer.state_dict().items()})
+    kind: Any = _RECURRENT[type(layer)]
+    module: MinigradSequenceOutput = made_as(
+        lambda: kind(layer.input_size, layer.hidden_size, **options),
+        {f"{key}_l0": value for key, value in layer.state_dict().items()})
     module.return_sequences = layer.return_sequences
     return module
 
@@ -232,7 +240,8 @@ def _attention_state(layer: MultiHeadAttention | CrossAttention, state: dict[str
 
 
 def _attention(layer: MultiHeadAttention | CrossAttention, convert: Convert) -> nn.Module:
-    kind = SelfAttentionModule if isinstance(layer, MultiHeadAttention) else CrossAttentionModule
+    kind: type[_Attention] = (SelfAttentionModule if isinstance(layer, MultiHeadAttention)
+                              else CrossAttentionModule)
     state = {_OUT_PROJ.get(key, key): value for key, value in layer.state_dict().items()}
     module = made_as(lambda: kind(layer.embed_dim, layer.num_heads, dropout=layer.dropout,
                                   bias=layer.in_proj_bias is not None, batch_first=True,
