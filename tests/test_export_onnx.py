@@ -240,3 +240,14 @@ def test_the_export_example_agrees_across_runtimes(capsys):
     assert agreement["onnxruntime"] <= 1e-5 and agreement["torch"] <= 1e-5
     out = capsys.readouterr().out
     assert "onnxruntime" in out and "torch" in out and "per batch" in out
+
+
+def test_the_digits_cnn_runs_as_in_minigrad(tmp_path):
+    import digits_cnn
+
+    model = digits_cnn.build_model(0)
+    to_onnx(model, tmp_path / "m.onnx", input_shape=(None, 1, 8, 8))
+    x = np.random.default_rng(0).uniform(0, 1, (RUN_BATCH, 1, 8, 8)).astype(np.float32)
+    out = run(tmp_path / "m.onnx", x)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, mg.predict(model, x), rtol=0, atol=1e-5)

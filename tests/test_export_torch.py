@@ -308,3 +308,13 @@ def test_a_user_layer_with_parameters_needs_the_state_hook():
     model = mg.Sequential(NoStateHook())
     loading_fails(model, {"0.factor": torch.zeros(WIDTH, dtype=torch.float64)}, TypeError,
                   "from_torch_state")
+
+
+def test_the_digits_cnn_computes_as_in_minigrad():
+    import digits_cnn
+
+    model = digits_cnn.build_model(0)
+    module = to_torch(model).eval()
+    assert isinstance(module[0], torch.nn.Conv2d) and module[0].padding == (1, 1)
+    x = np.random.default_rng(0).uniform(0, 1, (16, 1, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(torch_out(module, x), mg.predict(model, x), rtol=0, atol=1e-5)
