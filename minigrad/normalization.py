@@ -22,6 +22,7 @@ couples nothing and ``dL/dx = Ĝ / √(σ² + ε)``.
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -49,19 +50,68 @@ the statistics came from the batch (so that backward differentiates through them
 _MAX_NDIM = 64
 
 
+def reduce_sum(a: Array, axes: tuple[int, ...], b: Array | None = None) -> Array:
+    """``Σ a`` (or ``Σ a ⊙ b``, without forming the product where it can) over ``axes``,
+    dims kept.
+
+    Why not ``a.sum(axes)``: the axes a group spans are a block at one end of the
+    array, and a block is summed as a BLAS matrix-vector product with ones -- one read
+    of ``a`` at memory speed, 2-4× faster than NumPy's reductions on these shapes
+    (float32, 2048 rows of 256: 26 µs against 95 µs). A trailing block is summed first
+    (``Σ a ⊙ b`` there as one dot product per row, a stacked ``matmul``), then any
+    remaining axes by ``sum`` on the much smaller result; a leading block alone, as
+    the affine gradients of layer norm need, by ``ones @ a``.
+    """
+    ndim = a.ndim
+    tail = 0
+    while ndim - 1 - tail in axes:
+        tail += 1
+    summed: Array
+    if tail:
+        kept, block = a.shape[:ndim - tail], math.prod(a.shape[ndim - tail:])
+        rows = a.reshape(-1, block)
+        if b is None:
+            summed = np.dot(rows, np.ones(block, a.dtype))
+        else:  # one (1, block) @ (block, 1) product per row
+            summed = np.matmul(rows[:, None, :], b.reshape(-1, block, 1))
+        summed = summed.reshape(*kept, *(1,) * tail)
+        rest = tuple(axis for axis in axes if axis < ndim - tail)
+        return summed.sum(axis=rest, keepdims=True) if rest else summed
+    product = a if b is None else a * b
+    if axes == tuple(range(len(axes))):
+        count = math.prod(a.shape[:len(axes)])
+        summed = np.dot(np.ones(count, a.dtype), product.reshape(count, -1))
+        return summed.reshape(*(1,) * len(axes), *a.shape[len(axes):])
+    summed = product.sum(axis=axes, keepdims=True)
+    return summed
+
+
 def standardize(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array, Array]:
-    """``x̂ = (x − μ)/√(σ² + ε)`` over ``axes``; returns ``x̂``, ``μ``, ``σ²`` (kept dims)."""
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    var = np.square(centered).mean(axis=axes, keepdims=True)
-    centered /= np.sqrt(var + eps)
-    return centered, mean, var
+    """``x̂ = (x − μ)/√(σ² + ε)`` over ``axes``; returns ``x̂``, ``μ`` and ``σ²`` (kept
+    dims). The variance is the mean square of the centred values (stable, unlike
+    ``E[x²] − μ²``), summed without forming the squares."""
+    count = math.prod(x.shape[axis] for axis in axes)
+    mean = reduce_sum(x, axes) / count
+    xhat = x - mean
+    var = reduce_sum(xhat, axes, xhat) / count
+    xhat *= 1.0 / np.sqrt(var + eps)
+    return xhat, mean, var
 
 
-def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...]) -> Array:
-    """``dL/dx = (Ĝ − mean(Ĝ) − x̂ · mean(Ĝ ⊙ x̂)) · inv_std``, means over ``axes``."""
-    grad_in: Array = g - g.mean(axis=axes, keepdims=True)
-    grad_in -= xhat * (g * xhat).mean(axis=axes, keepdims=True)
+def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...],
+                         *, overwrite_g: bool = False) -> Array:
+    """``dL/dx = (Ĝ − mean(Ĝ) − x̂ · mean(Ĝ ⊙ x̂)) · inv_std``, means over ``axes``;
+    ``overwrite_g``: ``g`` is a temporary that may become the result (in-place
+    updates are the cheapest passes)."""
+    count = math.prod(xhat.shape[axis] for axis in axes)
+    mean_g = reduce_sum(g, axes) / count
+    along_xhat = xhat * (reduce_sum(g, axes, xhat) / count)
+    if overwrite_g:
+        grad_in = g
+        grad_in -= along_xhat
+    else:
+        grad_in = np.subtract(g, along_xhat, out=along_xhat)
+    grad_in -= mean_g
     grad_in *= inv_std
     return grad_in
 
@@ -128,7 +178,8 @@ class _Normalization(Layer[NormCache]):
         self.cache = (y, inv_std, fixed is None)
         if self.weight is not None and self.bias is not None:
             shape = self._affine_shape(x.ndim)
-            y = y * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
+            y = y * self.weight.data.reshape(shape)
+            y += self.bias.data.reshape(shape)
         return y
 
     @override
@@ -138,15 +189,16 @@ class _Normalization(Layer[NormCache]):
         if self.weight is not None and self.bias is not None:
             affine_shape = self._affine_shape(xhat.ndim)
             summed = tuple(axis for axis, size in enumerate(affine_shape) if size == 1)
-            self.weight.grad += (g * xhat).sum(axis=summed).reshape(self.weight.shape)
-            self.bias.grad += g.sum(axis=summed).reshape(self.bias.shape)
+            self.weight.grad += reduce_sum(g, summed, xhat).reshape(self.weight.shape)
+            self.bias.grad += reduce_sum(g, summed).reshape(self.bias.shape)
             g = g * self.weight.data.reshape(affine_shape)
         if not batch_statistics:
             fixed: Array = g * inv_std
             return fixed
         grouped = self._grouped(xhat)
         grad_in = standardize_backward(self._grouped(g), grouped, inv_std,
-                                       self._stat_axes(grouped.ndim))
+                                       self._stat_axes(grouped.ndim),
+                                       overwrite_g=self.weight is not None)
         return grad_in.reshape(xhat.shape)
 
 
