@@ -41,6 +41,7 @@ from minigrad.base import (
     check_number,
     check_positive,
 )
+from minigrad.init import SeedLike, make_rng
 from minigrad.nd import as_nd, check_float_dtype
 
 NormCache = tuple[Array, Array, bool]
@@ -124,8 +125,10 @@ class _Normalization(Layer[NormCache]):
     bias: Parameter | None
     eps: float
 
-    def _init_affine(self, shape: tuple[int, ...], affine: bool, dtype: npt.DTypeLike) -> None:
+    def _init_affine(self, shape: tuple[int, ...], affine: bool, rng: SeedLike,
+                     dtype: npt.DTypeLike) -> None:
         name = type(self).__name__
+        make_rng(rng)  # checked like every layer's seed; nothing is drawn
         self.eps = check_positive(name, "eps", self.eps)
         dtype = check_float_dtype(name, dtype)
         self.dtype = dtype
@@ -216,6 +219,7 @@ class _BatchNorm(_Normalization):
         affine: bool = True,
         track_running_stats: bool = True,
         *,
+        rng: SeedLike = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         name = type(self).__name__
@@ -226,7 +230,7 @@ class _BatchNorm(_Normalization):
         )
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        self._init_affine((self.num_features,), self.affine, dtype)
+        self._init_affine((self.num_features,), self.affine, rng, dtype)
         self.running_mean: Buffer | None = None
         self.running_var: Buffer | None = None
         self.num_batches_tracked: Buffer | None = None
@@ -324,9 +328,12 @@ class BatchNorm1D(_BatchNorm):
         Keep buffers ``running_mean`` (zeros), ``running_var`` (ones) and
         ``num_batches_tracked``; False: all three are None and batch statistics are
         used in both modes.
+    rng : int, numpy Generator or RandomState, optional
+        Taken (and checked) as by every layer with parameters, so that code building
+        layers can pass one to each; nothing is drawn -- the initial values are fixed,
+        as in PyTorch -- so there is no ``init`` either.
     dtype : float dtype, default float64
-        Dtype of the parameters, buffers and computation. (No ``rng``: the initial
-        values are fixed, as in PyTorch.)
+        Dtype of the parameters, buffers and computation.
 
     Raises
     ------
@@ -377,6 +384,8 @@ class LayerNorm(_Normalization):
     eps : float, default 1e-5
     elementwise_affine : bool, default True
         Learn ``weight`` (ones) and ``bias`` (zeros); False: both are None.
+    rng : seed, optional
+        As `BatchNorm1D` (nothing is drawn).
     dtype : float dtype, default float64
 
     Raises
@@ -391,12 +400,13 @@ class LayerNorm(_Normalization):
         eps: float = 1e-5,
         elementwise_affine: bool = True,
         *,
+        rng: SeedLike = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         self.normalized_shape = _shape_tuple("LayerNorm", normalized_shape)
         self.eps = eps
         self.elementwise_affine = bool(elementwise_affine)
-        self._init_affine(self.normalized_shape, self.elementwise_affine, dtype)
+        self._init_affine(self.normalized_shape, self.elementwise_affine, rng, dtype)
 
     @override
     def _validate(self, x: object) -> Array:
@@ -444,6 +454,8 @@ class GroupNorm(_Normalization):
     num_channels : int
     eps : float, default 1e-5
     affine : bool, default True
+    rng : seed, optional
+        As `BatchNorm1D` (nothing is drawn).
     dtype : float dtype, default float64
 
     Raises
@@ -459,6 +471,7 @@ class GroupNorm(_Normalization):
         eps: float = 1e-5,
         affine: bool = True,
         *,
+        rng: SeedLike = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         self.num_groups = check_count("GroupNorm", "num_groups", num_groups, 1)
@@ -468,7 +481,7 @@ class GroupNorm(_Normalization):
                              f"num_channels ({self.num_channels})")
         self.eps = eps
         self.affine = bool(affine)
-        self._init_affine((self.num_channels,), self.affine, dtype)
+        self._init_affine((self.num_channels,), self.affine, rng, dtype)
 
     @override
     def _validate(self, x: object) -> Array:
