@@ -87,16 +87,18 @@ def reduce_sum(a: Array, axes: tuple[int, ...], b: Array | None = None) -> Array
     return summed
 
 
-def standardize(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array, Array]:
-    """``x̂ = (x − μ)/√(σ² + ε)`` over ``axes``; returns ``x̂``, ``μ`` and ``σ²`` (kept
-    dims). The variance is the mean square of the centred values (stable, unlike
-    ``E[x²] − μ²``), summed without forming the squares."""
+def standardize(x: Array, axes: tuple[int, ...], eps: float
+                ) -> tuple[Array, Array, Array, Array]:
+    """``x̂ = (x − μ)/√(σ² + ε)`` over ``axes``; returns ``x̂``, ``μ``, ``σ²`` and
+    ``1/√(σ² + ε)`` (kept dims). The variance is the mean square of the centred values
+    (stable, unlike ``E[x²] − μ²``), summed without forming the squares."""
     count = math.prod(x.shape[axis] for axis in axes)
     mean = reduce_sum(x, axes) / count
     xhat = x - mean
     var = reduce_sum(xhat, axes, xhat) / count
-    xhat *= 1.0 / np.sqrt(var + eps)
-    return xhat, mean, var
+    inv_std: Array = 1.0 / np.sqrt(var + eps)
+    xhat *= inv_std
+    return xhat, mean, var, inv_std
 
 
 def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...],
@@ -171,12 +173,13 @@ class _Normalization(Layer[NormCache]):
         axes = self._stat_axes(grouped.ndim)
         fixed = self._fixed_statistics(grouped)
         if fixed is None:
-            xhat, mean, var = standardize(grouped, axes, self.eps)
+            xhat, mean, var, inv_std = standardize(grouped, axes, self.eps)
             self._batch_statistics(grouped, mean, var)
         else:
             mean, var = fixed
-            xhat = (grouped - mean) / np.sqrt(var + self.eps)
-        inv_std = 1.0 / np.sqrt(var + self.eps)
+            inv_std = 1.0 / np.sqrt(var + self.eps)
+            xhat = grouped - mean
+            xhat *= inv_std
         y = xhat.reshape(x.shape)
         self.cache = (y, inv_std, fixed is None)
         if self.weight is not None and self.bias is not None:
