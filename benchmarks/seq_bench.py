@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.cases:
         case = CASES[name](args.quick)
         check(case)
-        contenders = {
+        contenders = {  # no weights to compare: `check` compared the gradients
             "minigrad": Contender(lambda c=case: float(c.minigrad()[0].flat[0]), list),
             "torch": Contender(lambda c=case: float(c.torch()[0].flat[0]), list),
         }
