@@ -262,9 +262,15 @@ def calibrate(step: Callable[[], float], target: float) -> int:
     return max(1, int(target / max(once, 1e-7)))
 
 
-def measure(contenders: dict[str, Contender], rounds: int, *, pause: bool = True
-            ) -> dict[str, float]:
-    """Median seconds per step of each contender, interleaved round by round.
+def measure(contenders: dict[str, Contender], rounds: int) -> dict[str, float]:
+    """Median seconds per step of each contender (see `measure_samples`)."""
+    samples = measure_samples(contenders, rounds)
+    return {name: float(np.median(times)) for name, times in samples.items()}
+
+
+def measure_samples(contenders: dict[str, Contender], rounds: int, *, pause: bool = True
+                    ) -> dict[str, list[float]]:
+    """Seconds per step of each contender, sampled interleaved round by round.
 
     Each turn starts with an untimed step. Steps slower than a millisecond run
     multi-threaded GEMMs, so their turn also starts with a pause in which the previous
@@ -287,7 +293,7 @@ def measure(contenders: dict[str, Contender], rounds: int, *, pause: bool = True
                 for _ in range(n):
                     step()
                 samples[name].append((time.perf_counter() - start) / n)
-    return {name: float(np.median(times)) for name, times in samples.items()}
+    return samples
 
 
 def gemm_peak(dtype: np.dtype[Any], n: int, repeats: int = 7) -> float:

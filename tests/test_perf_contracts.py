@@ -235,5 +235,6 @@ def test_seq_bench_smoke():
     assert [row.split("|")[1].strip() for row in rows[1:]] == [
         "LSTM", "GRU", "BatchNorm2D (training)", "LayerNorm", "MultiHeadAttention"
     ]
-    assert all(row.split("|")[5].strip().endswith("×") for row in rows[1:])
+    assert all(row.split("|")[5].strip().endswith("×") and row.split("|")[6].strip().endswith("×")
+               for row in rows[1:])
     assert "BLAS (threadpoolctl): " in done.stdout
