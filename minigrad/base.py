@@ -92,7 +92,7 @@ def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
     """
     resolved = np.dtype(dtype)
     if resolved.kind != "f":
-        raise TypeError(f"{owner} needs a floating dtype, got {resolved}")
+        raise TypeError(f"{owner}: dtype must be a floating dtype, got {resolved}")
     if resolved.itemsize < 4:
         raise TypeError(
             f"{owner}: {resolved} is not supported, use float32 or float64: in {resolved} "

@@ -11,7 +11,6 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from minigrad.base import Array, Module
 
@@ -71,11 +70,3 @@ def _as_array(layer: Module[Any], x: object, expected: str) -> Array:
         return np.asarray(x)
     except ValueError as exc:  # ragged nested lists
         raise ValueError(f"{layer!r} expected input of shape {expected}: {exc}") from None
-
-
-def check_float_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
-    """``dtype`` as a NumPy dtype if it is floating, else `TypeError` naming ``owner``."""
-    result: np.dtype[Any] = np.dtype(dtype)
-    if result.kind != "f":
-        raise TypeError(f"{owner}: dtype must be a floating dtype, got {result}")
-    return result
