@@ -28,6 +28,7 @@ from minigrad.attention import CrossAttention, MultiHeadAttention
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.callbacks import LearningRateScheduler
 from minigrad.checkpoint import load_checkpoint, save_checkpoint
+from minigrad.classification import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from minigrad.clip import clip_grad_norm, clip_grad_value
 from minigrad.containers import Sequential
 from minigrad.data import batches
@@ -35,7 +36,7 @@ from minigrad.embedding import Embedding
 from minigrad.graph import Graph
 from minigrad.io import load, save
 from minigrad.layers import Bias, Dense, Identity
-from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from minigrad.losses import HuberLoss, L1Loss, Loss, MSELoss, SmoothL1Loss
 from minigrad.merge import Add, Concat
 from minigrad.metrics import accuracy
 from minigrad.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
@@ -82,8 +83,10 @@ __all__ = [
     "Graph",
     "GroupNorm",
     "History",
+    "HuberLoss",
     "Identity",
     "InputActivation",
+    "L1Loss",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
@@ -94,6 +97,7 @@ __all__ = [
     "MergeLayer",
     "Module",
     "MultiHeadAttention",
+    "NLLLoss",
     "Optimizer",
     "ParamGroup",
     "Parameter",
@@ -102,6 +106,7 @@ __all__ = [
     "Sequential",
     "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
     "Softplus",
     "Tanh",
