@@ -26,7 +26,7 @@ from minigrad.activations import (
 from minigrad.adaptive import Adagrad, Adam, AdamW, RMSprop
 from minigrad.attention import CrossAttention, MultiHeadAttention
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
-from minigrad.callbacks import LearningRateScheduler
+from minigrad.callbacks import LearningRateScheduler, ModelCheckpoint
 from minigrad.checkpoint import load_checkpoint, save_checkpoint
 from minigrad.classification import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from minigrad.clip import clip_grad_norm, clip_grad_value
@@ -95,6 +95,7 @@ __all__ = [
     "Loss",
     "MSELoss",
     "MergeLayer",
+    "ModelCheckpoint",
     "Module",
     "MultiHeadAttention",
     "NLLLoss",

@@ -20,7 +20,10 @@ so two schedulers on one optimizer compose as they do in PyTorch.
 
 `state_dict` holds what changes as a schedule runs (epoch and step counters, base and
 last rates, plateau counters) as flat arrays, so it can be saved with `mg.save`; the
-constructor's arguments are not saved -- rebuild the scheduler the same way.
+constructor's arguments are not saved -- rebuild the scheduler the same way. Every
+array is finite: a value that may be infinite (`ReduceLROnPlateau`'s ``best`` starts
+at ±inf) is stored as a finite number plus ``<name>_infinite`` (−1, 0 or +1), so the
+state passes `mg.load`'s refusal of non-finite arrays.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ class _Stateful:
 
     _int_state: tuple[str, ...] = ()
     _float_state: tuple[str, ...] = ()
+    """Float attributes that may be ±inf: saved as ``name`` (finite, 0 for ±inf) and
+    ``name_infinite`` (the sign of an infinity, else 0)."""
     _list_state: tuple[str, ...] = ()
     """Attributes that are lists of floats, one per parameter group."""
 
@@ -73,7 +78,11 @@ class _Stateful:
         """The progress of the schedule as flat arrays (see the module docs)."""
         state = {"scheduler": np.array(type(self).__name__)}
         state.update((name, _int_array(getattr(self, name))) for name in self._int_state)
-        state.update((name, np.array(float(getattr(self, name)))) for name in self._float_state)
+        for name in self._float_state:
+            value = float(getattr(self, name))
+            infinite = 0 if math.isfinite(value) else int(math.copysign(1, value))
+            state[name] = np.array(0.0 if infinite else value)
+            state[f"{name}_infinite"] = _int_array(infinite)
         state.update((name, np.array(getattr(self, name), dtype=np.float64))
                      for name in self._list_state)
         return state
@@ -89,7 +98,9 @@ class _Stateful:
             Another scheduler's state, or an entry of the wrong shape or dtype.
         """
         owner = f"{type(self).__name__}.load_state_dict"
-        expected = {"scheduler", *self._int_state, *self._float_state, *self._list_state}
+        infinite_keys = tuple(f"{name}_infinite" for name in self._float_state)
+        expected = {"scheduler", *self._int_state, *infinite_keys, *self._float_state,
+                    *self._list_state}
         if state.keys() != expected:
             raise KeyError(
                 f"{owner}: missing keys {sorted(expected - state.keys())}, "
@@ -100,13 +111,20 @@ class _Stateful:
             raise ValueError(f"{owner}: 'scheduler' is {kind.tolist()!r}, expected "
                              f"{type(self).__name__!r}")
         values: dict[str, object] = {}
-        for names, kinds, shape in ((self._int_state, "iu", ()), (self._float_state, "f", ())):
+        for names, kinds in ((self._int_state + infinite_keys, "iu"), (self._float_state, "f")):
             for name in names:
                 array = np.asarray(state[name])
-                if array.shape != shape or array.dtype.kind not in kinds:
+                if array.shape != () or array.dtype.kind not in kinds:
                     raise ValueError(f"{owner}: {name!r} must be a 0-d {kinds[0]} array, "
                                      f"got shape {array.shape}, dtype {array.dtype}")
                 values[name] = array.item()
+        for name, key in zip(self._float_state, infinite_keys):
+            finite, sign = float(np.asarray(state[name])), int(np.asarray(state[key]))
+            del values[key]
+            if sign not in (-1, 0, 1) or not math.isfinite(finite):
+                raise ValueError(f"{owner}: {name!r} must be finite and {key!r} -1, 0 or 1, "
+                                 f"got {finite} and {sign}")
+            values[name] = math.copysign(math.inf, sign) if sign else finite
         for name in self._list_state:
             array = np.asarray(state[name])
             count = len(getattr(self, name))
