@@ -109,23 +109,20 @@ class Loss(ABC, Generic[CacheT]):
         """dL/dℓ: what each element's local derivative is multiplied by -- the upstream
         ``grad`` times ``1/D`` for "mean". For "none" an array of the losses' shape (or
         1.0); otherwise a float. A zero ``D`` gives 0 (no element counts)."""
-        if self.reduction == "none":
-            if grad is None:
+        if grad is None:  # the common case first: a loss ends the chain
+            if self.reduction != "mean":
                 return 1.0
-            array = np.asarray(grad)
-            if array.shape != self._loss_shape or array.dtype.kind not in "biuf":
-                raise ValueError(
-                    f"{self!r}: backward expected a real upstream gradient of shape "
-                    f"{self._loss_shape} (the losses' shape), got {array.dtype} {array.shape}"
-                )
+            return 1.0 / self._denominator if self._denominator else 0.0
+        array = np.asarray(grad)
+        none = self.reduction == "none"
+        expected = self._loss_shape if none else ()
+        if array.shape != expected or array.dtype.kind not in "biuf":
+            what = "the losses' shape" if none else "a scalar"
+            raise ValueError(f"{self!r}: backward expected a real upstream gradient of shape "
+                             f"{expected} ({what}), got {array.dtype} {array.shape}")
+        if none:
             return array.astype(dtype, copy=False)
-        scale = 1.0
-        if grad is not None:
-            array = np.asarray(grad)
-            if array.shape != () or array.dtype.kind not in "biuf":
-                raise ValueError(f"{self!r}: backward expected a real scalar upstream "
-                                 f"gradient, got {array.dtype} {array.shape}")
-            scale = float(array)
+        scale = float(array)
         if self.reduction == "sum":
             return scale
         return scale / self._denominator if self._denominator else 0.0
@@ -182,16 +179,17 @@ class _ResidualLoss(Loss[Array]):
         return self.reduce(self.elementwise(diff))
 
     def backward(self, grad: npt.ArrayLike | None = None) -> Array:
+        """``dL/dpred = dℓ/dd · upstream``."""
         diff = self._saved()
-        return self.derivative(diff) * self.upstream(grad, diff.dtype)
+        return self.chain(diff, self.upstream(grad, diff.dtype))
 
     @abstractmethod
     def elementwise(self, diff: Array) -> Array:
         """``ℓ(d)`` per element."""
 
     @abstractmethod
-    def derivative(self, diff: Array) -> Array:
-        """``dℓ/dd`` per element (a new array)."""
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        """``dℓ/dd · upstream`` per element, a new array."""
 
 
 class MSELoss(_ResidualLoss):
@@ -225,8 +223,8 @@ class MSELoss(_ResidualLoss):
     def elementwise(self, diff: Array) -> Array:
         return np.square(diff)
 
-    def derivative(self, diff: Array) -> Array:
-        return diff * 2.0
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        return diff * (2.0 * upstream)  # one pass for a scalar upstream: the hot path
 
 
 class L1Loss(_ResidualLoss):
@@ -248,8 +246,10 @@ class L1Loss(_ResidualLoss):
     def elementwise(self, diff: Array) -> Array:
         return np.abs(diff)
 
-    def derivative(self, diff: Array) -> Array:
-        return np.sign(diff)
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        grad = np.sign(diff)
+        grad *= upstream
+        return grad
 
 
 class HuberLoss(_ResidualLoss):
@@ -284,8 +284,10 @@ class HuberLoss(_ResidualLoss):
         linear = self.delta * (size - 0.5 * self.delta)
         return np.where(size < self.delta, 0.5 * diff * diff, linear)
 
-    def derivative(self, diff: Array) -> Array:
-        return np.clip(diff, -self.delta, self.delta)
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        grad = np.clip(diff, -self.delta, self.delta)
+        grad *= upstream
+        return grad
 
     def extra_repr(self) -> str:
         return "" if self.delta == 1.0 else f", delta={self.delta}"
@@ -324,10 +326,10 @@ class SmoothL1Loss(_ResidualLoss):
             return size
         return np.where(size < self.beta, (0.5 / self.beta) * diff * diff, size - 0.5 * self.beta)
 
-    def derivative(self, diff: Array) -> Array:
-        if self.beta == 0:
-            return np.sign(diff)
-        return np.clip(diff * (1 / self.beta), -1.0, 1.0)
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        grad = np.sign(diff) if self.beta == 0 else np.clip(diff * (1 / self.beta), -1.0, 1.0)
+        grad *= upstream
+        return grad
 
     def extra_repr(self) -> str:
         return "" if self.beta == 1.0 else f", beta={self.beta}"

@@ -183,6 +183,8 @@ class Optimizer(ABC):
     """
 
     lr = Hyperparameter[float]()
+    CHUNK: ClassVar[int] = 1 << 16
+    """Elements per chunk of `subtract_scaled` (256 KiB of float32: stays in L2 cache)."""
     non_negative_state: ClassVar[frozenset[str]] = frozenset()
     """State names whose arrays must be >= 0 (checked by `load_state_dict`)."""
 
@@ -219,6 +221,7 @@ class Optimizer(ABC):
         for param in self.params:
             self._sizes[param.dtype] = max(param.size, self._sizes.get(param.dtype, 0))
         self._scratch: dict[tuple[np.dtype[Any], int], Array] = {}
+        self._views: dict[tuple[Parameter, int], Array] = {}  # scratch views by (param, slot)
 
     # -- the extension points ------------------------------------------------------------
     @abstractmethod
@@ -244,11 +247,35 @@ class Optimizer(ABC):
 
         Different slots are different memory; each is allocated on first use.
         """
-        key = (param.dtype, slot)
-        buffer = self._scratch.get(key)
-        if buffer is None:
-            buffer = self._scratch[key] = np.empty(self._sizes[param.dtype], param.dtype)
-        return buffer[: param.size].reshape(param.shape)
+        view = self._views.get((param, slot))  # memoized: a step asks for it every time
+        if view is None:
+            key = (param.dtype, slot)
+            buffer = self._scratch.get(key)
+            if buffer is None:
+                buffer = self._scratch[key] = np.empty(self._sizes[param.dtype], param.dtype)
+            view = self._views[param, slot] = buffer[: param.size].reshape(param.shape)
+        return view
+
+    def subtract_scaled(self, param: Parameter, scale: float, x: Array) -> None:
+        """``param.data −= scale · x`` in place, allocation-free (``x`` shaped like it).
+
+        NumPy has no fused ``axpy``: ``scale · x`` goes through scratch space (slot 0)
+        first. For a parameter of more than `CHUNK` elements that is done a chunk at a
+        time through the same cache-sized piece of scratch, which is still in cache
+        when it is subtracted: the temporary never travels to and from memory. The
+        result is bitwise that of ``data -= np.multiply(x, scale)``.
+        """
+        data, chunk = param.data, self.CHUNK
+        if data.size <= chunk or not (data.flags.c_contiguous and x.flags.c_contiguous):
+            data -= np.multiply(x, scale, out=self.scratch(param))  # one pass each
+            return
+        flat_data, flat_x = data.reshape(-1), x.reshape(-1)
+        buffer = self.scratch(param).reshape(-1)[:chunk]
+        subtract, multiply = np.subtract, np.multiply
+        for start in range(0, data.size, chunk):
+            part = flat_data[start : start + chunk]
+            subtract(part, multiply(flat_x[start : start + chunk], scale,
+                                    out=buffer[: part.size]), out=part)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero (lazily: see `Parameter`)."""
@@ -554,21 +581,20 @@ class SGD(Optimizer):
                     update = np.multiply(param.grad, lr, out=self.scratch(param))
                     param.data -= update
                 continue
+            nesterov, state, subtract_scaled = hyper["nesterov"], self.state, self.subtract_scaled
             for param in group.params:
-                update = self.scratch(param)
                 grad = param.grad
-                if decay:
+                if decay:  # g + λθ
                     grad = np.multiply(param.data, decay, out=self.scratch(param, 1))
                     grad += param.grad
                 if momentum:
-                    buffer = self.state[param]["momentum_buffer"]
-                    buffer *= momentum
+                    buffer = state[param]["momentum_buffer"]
+                    buffer *= momentum  # b ← μ b + g
                     buffer += grad
-                    if hyper["nesterov"]:
-                        np.multiply(buffer, momentum, out=update)
+                    if nesterov:  # g + μ b, in slot 2: subtract_scaled writes slot 0
+                        update = np.multiply(buffer, momentum, out=self.scratch(param, 2))
                         update += grad
                         grad = update
                     else:
                         grad = buffer
-                np.multiply(grad, lr, out=update)
-                param.data -= update
+                subtract_scaled(param, lr, grad)  # θ ← θ − γ g

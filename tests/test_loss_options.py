@@ -99,7 +99,8 @@ def test_mean_and_sum_scale_by_a_scalar_upstream_gradient():
     loss(np.array([1.0, -2.0]), np.zeros(2))
     np.testing.assert_array_equal(loss.backward(3.0), [3.0, -3.0])
     with pytest.raises(ValueError, match=r"L1Loss\(reduction='sum'\): backward expected a real "
-                                         "scalar upstream gradient"):
+                                         r"upstream gradient of shape \(\) \(a scalar\), got "
+                                         r"float64 \(2,\)"):
         loss.backward(np.ones(2))
 
 
