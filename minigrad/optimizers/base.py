@@ -63,8 +63,6 @@ class Optimizer(ABC):
     """
 
     lr = Hyperparameter[float]()
-    CHUNK: ClassVar[int] = 1 << 16
-    """Elements per chunk of `subtract_scaled` (256 KiB of float32: stays in L2 cache)."""
     non_negative_state: ClassVar[frozenset[str]] = frozenset()
     """State names whose arrays must be >= 0 (checked by `load_state_dict`)."""
 
@@ -135,27 +133,6 @@ class Optimizer(ABC):
                 buffer = self._scratch[key] = np.empty(self._sizes[param.dtype], param.dtype)
             view = self._views[param, slot] = buffer[: param.size].reshape(param.shape)
         return view
-
-    def subtract_scaled(self, param: Parameter, scale: float, x: Array) -> None:
-        """``param.data −= scale · x`` in place, allocation-free (``x`` shaped like it).
-
-        NumPy has no fused ``axpy``: ``scale · x`` goes through scratch space (slot 0)
-        first. For a parameter of more than `CHUNK` elements that is done a chunk at a
-        time through the same cache-sized piece of scratch, which is still in cache
-        when it is subtracted: the temporary never travels to and from memory. The
-        result is bitwise that of ``data -= np.multiply(x, scale)``.
-        """
-        data, chunk = param.data, self.CHUNK
-        if data.size <= chunk or not (data.flags.c_contiguous and x.flags.c_contiguous):
-            data -= np.multiply(x, scale, out=self.scratch(param))  # one pass each
-            return
-        flat_data, flat_x = data.reshape(-1), x.reshape(-1)
-        buffer = self.scratch(param).reshape(-1)[:chunk]
-        subtract, multiply = np.subtract, np.multiply
-        for start in range(0, data.size, chunk):
-            part = flat_data[start : start + chunk]
-            subtract(part, multiply(flat_x[start : start + chunk], scale,
-                                    out=buffer[: part.size]), out=part)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero (lazily: see `Parameter`)."""

@@ -84,25 +84,26 @@ class SGD(Optimizer):
         for group in self.param_groups:
             hyper = group.hyper  # one dict read each, not descriptor calls: hot path
             lr, momentum, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
+            scratch = self.scratch
             if not (momentum or decay):  # plain SGD: the hot path of small nets
                 for param in group.params:
-                    update = np.multiply(param.grad, lr, out=self.scratch(param))
-                    param.data -= update
+                    param.data -= np.multiply(param.grad, lr, out=scratch(param))
                 continue
-            nesterov, state, subtract_scaled = hyper["nesterov"], self.state, self.subtract_scaled
+            nesterov, state = hyper["nesterov"], self.state
             for param in group.params:
                 grad = param.grad
+                update = scratch(param)
                 if decay:  # g + λθ
-                    grad = np.multiply(param.data, decay, out=self.scratch(param, 1))
+                    grad = np.multiply(param.data, decay, out=scratch(param, 1))
                     grad += param.grad
                 if momentum:
                     buffer = state[param]["momentum_buffer"]
                     buffer *= momentum  # b ← μ b + g
                     buffer += grad
-                    if nesterov:  # g + μ b, in slot 2: subtract_scaled writes slot 0
-                        update = np.multiply(buffer, momentum, out=self.scratch(param, 2))
+                    if nesterov:  # g + μ b
+                        np.multiply(buffer, momentum, out=update)
                         update += grad
                         grad = update
                     else:
                         grad = buffer
-                subtract_scaled(param, lr, grad)  # θ ← θ − γ g
+                param.data -= np.multiply(grad, lr, out=update)  # θ ← θ − γ g
