@@ -167,8 +167,8 @@ def test_cross_entropy_with_indices_matches_torch(options, reduction, shape):
 
 @pytest.mark.parametrize("shape", [(6,), (2, 3)])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("options", [o for o in CE_OPTIONS if o.get("ignore_index", -1) < 0],
-                         ids=str)
+@pytest.mark.parametrize("options", [o for o in CE_OPTIONS if o.get("ignore_index", -1) < 0]
+                         + [{"weight": [0.2, 1.0, 3.0, 0.5], "label_smoothing": 0.3}], ids=str)
 def test_cross_entropy_with_probabilities_matches_torch(options, reduction, shape):
     rng = np.random.default_rng(31)
     z = rng.standard_normal((*shape, 4)) * 3
