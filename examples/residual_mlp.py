@@ -67,7 +67,7 @@ def train(model: mg.Sequential, X: mg.Array, y: mg.Array, steps: int = STEPS) ->
     for _ in range(steps):
         loss_fn(model(X), y)
         optimizer.zero_grad()
-        model.backward(loss_fn.backward())
+        model.backward_params(loss_fn.backward())  # no gradient for X needed
         optimizer.step()
     return loss_fn(model(X), y)
 

@@ -45,7 +45,7 @@ def main(epochs: int = 1000, seed: int = 0) -> float:
     pred = mg.predict(model, X)
     for x, p, y in zip(X, pred[:, 0], Y[:, 0]):
         print(f"{x.astype(int)} -> {p:.3f} (target {y:.0f})")
-    accuracy = mg.accuracy(pred, Y)
+    accuracy = mg.accuracy(pred, Y, threshold=0.5)  # pred holds probabilities (a Sigmoid)
     print(f"final loss {history.history['loss'][-1]:.5f}, accuracy {accuracy:.0%}")
     return accuracy
 

@@ -31,6 +31,7 @@ from minigrad.checkpoint import load_checkpoint, save_checkpoint
 from minigrad.classification import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from minigrad.clip import clip_grad_norm, clip_grad_value
 from minigrad.containers import Sequential
+from minigrad.conv import Conv1D, Conv2D, ConvTranspose2D
 from minigrad.data import batches
 from minigrad.embedding import Embedding
 from minigrad.graph import Graph
@@ -41,8 +42,10 @@ from minigrad.merge import Add, Concat
 from minigrad.metrics import accuracy
 from minigrad.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.optimizers import SGD, Optimizer, ParamGroup
+from minigrad.pooling import AvgPool1D, AvgPool2D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
 from minigrad.recurrent import GRU, LSTM, RNN
 from minigrad.regularization import Dropout
+from minigrad.reshape import Flatten, Reshape
 from minigrad.summary import summary
 from minigrad.training import (
     Callback,
@@ -67,6 +70,8 @@ __all__ = [
     "AdamW",
     "Add",
     "Array",
+    "AvgPool1D",
+    "AvgPool2D",
     "BCEWithLogitsLoss",
     "BatchNorm1D",
     "BatchNorm2D",
@@ -74,12 +79,17 @@ __all__ = [
     "Buffer",
     "Callback",
     "Concat",
+    "Conv1D",
+    "Conv2D",
+    "ConvTranspose2D",
     "CrossAttention",
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
     "EarlyStopping",
     "Embedding",
+    "Flatten",
+    "GlobalAvgPool2D",
     "Graph",
     "GroupNorm",
     "History",
@@ -94,6 +104,8 @@ __all__ = [
     "LogSoftmax",
     "Loss",
     "MSELoss",
+    "MaxPool1D",
+    "MaxPool2D",
     "MergeLayer",
     "ModelCheckpoint",
     "Module",
@@ -104,6 +116,7 @@ __all__ = [
     "Parameter",
     "RMSprop",
     "ReLU",
+    "Reshape",
     "Sequential",
     "SiLU",
     "Sigmoid",

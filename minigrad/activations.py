@@ -1,7 +1,8 @@
 """Activations: parameter-free layers that cache their output.
 
-Each keeps a floating input's dtype (bool/int become float64) and is finite for every
-finite input: nothing here overflows, even at ±1e4 in float32.
+Each takes a batch of any rank >= 2, ``(N, ...) -> (N, ...)`` (elementwise; `Softmax`
+on one axis), keeps a floating input's dtype (bool/int become float64) and is finite
+for every finite input: nothing here overflows, even at ±1e4 in float32.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import numpy as np
 from typing_extensions import override
 
 from minigrad.base import Array, Layer, as_batch, as_grad, check_non_negative, check_positive
-from minigrad.nd import as_nd
 
 
 @functools.cache
@@ -66,7 +66,7 @@ class Activation(Layer[Array]):
     Raises
     ------
     TypeError, ValueError
-        From ``forward``: an input that is not a non-empty real 2-D batch; from
+        From ``forward``: an input that is not a non-empty real batch of rank >= 2; from
         ``backward``: a gradient of another shape than the last output. Both name the
         layer.
     RuntimeError
@@ -75,7 +75,7 @@ class Activation(Layer[Array]):
 
     @abstractmethod
     def function(self, x: Array) -> Array:
-        """``y = f(x)`` for a validated 2-D floating batch ``x`` (not to be modified)."""
+        """``y = f(x)`` for a validated floating batch ``x`` (not to be modified)."""
 
     @abstractmethod
     def gradient(self, y: Array, g: Array) -> Array:
@@ -95,7 +95,7 @@ class Activation(Layer[Array]):
 
 class Sigmoid(Activation):
     """``y = σ(x)`` (see `sigmoid`); backward ``dL/dx = G · y · (1 − y)``, from the cached
-    output. Shapes: ``(N, D) -> (N, D)``.
+    output. Shapes: ``(N, ...) -> (N, ...)``.
 
     Cache: the output ``y``.
 
@@ -117,7 +117,7 @@ class Sigmoid(Activation):
 class ReLU(Activation):
     """Rectified linear unit: ``y = max(x, 0)``; ``dL/dx = G ⊙ [y > 0]``.
 
-    At ``x = 0`` the gradient is taken as 0, as in PyTorch. Shapes: ``(N, D) -> (N, D)``.
+    At ``x = 0`` the gradient is taken as 0, as in PyTorch. Shapes: ``(N, ...) -> (N, ...)``.
 
     Cache: the output ``y`` (its sign is the input's).
 
@@ -137,7 +137,7 @@ class ReLU(Activation):
 class LeakyReLU(Activation):
     """``y = x`` for ``x > 0``, ``y = a · x`` otherwise; ``dL/dx = G ⊙ (1 or a)``.
 
-    At ``x = 0`` the slope ``a`` is used, as in PyTorch. Shapes: ``(N, D) -> (N, D)``.
+    At ``x = 0`` the slope ``a`` is used, as in PyTorch. Shapes: ``(N, ...) -> (N, ...)``.
 
     Cache: the output ``y``. With ``a ≥ 0``, ``y > 0`` exactly where ``x > 0``.
 
@@ -173,7 +173,7 @@ class LeakyReLU(Activation):
 
 
 class Tanh(Activation):
-    """``y = tanh(x)``; ``dL/dx = G ⊙ (1 − y²)``. Shapes: ``(N, D) -> (N, D)``.
+    """``y = tanh(x)``; ``dL/dx = G ⊙ (1 − y²)``. Shapes: ``(N, ...) -> (N, ...)``.
 
     Cache: the output ``y``.
 
@@ -193,36 +193,56 @@ class Tanh(Activation):
 
 
 class Softmax(Activation):
-    """Softmax over the last axis: each row becomes a probability vector.
+    """Softmax over ``axis`` (default the last): each slice along it becomes a
+    probability vector.
 
     ``y_i = exp(x_i − m) / Σ_j exp(x_j − m)`` with ``m = max_j x_j``: subtracting the
-    row max leaves ``y`` unchanged and keeps every ``exp`` in (0, 1], so nothing
-    overflows. Shapes: ``(N, C) -> (N, C)``.
+    max leaves ``y`` unchanged and keeps every ``exp`` in (0, 1], so nothing
+    overflows. Shapes: ``(N, ...) -> (N, ...)``; ``axis=1`` on ``(N, C, H, W)`` is a
+    softmax over channels at each pixel.
 
     Backward, with ``G = dL/dy`` and the Jacobian ``diag(y) − y yᵀ`` of each row::
 
         dL/dx = y ⊙ (G − Σ_j G_j y_j)
 
-    computed row by row in O(N·C), never forming the (N, C, C) Jacobian.
+    computed slice by slice in O(N·C), never forming the (N, C, C) Jacobian.
 
     Cache: the output ``y``.
 
     For classification, feed raw logits to `CrossEntropyLoss` instead: it fuses the
     softmax with the log and is more accurate.
 
-    Raises: as every `Activation`.
+    Parameters
+    ----------
+    axis : int, default -1
+        The axis normalized; not the batch axis (0). Checked against the input's rank.
+
+    Raises
+    ------
+    ValueError
+        From the constructor: ``axis`` not an int or 0; from ``forward``: an ``axis``
+        outside the input's rank. Otherwise as every `Activation`.
     """
+
+    def __init__(self, axis: int = -1) -> None:
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or axis == 0:
+            raise ValueError(f"Softmax: axis must be a non-batch axis (an int, not 0), "
+                             f"got {axis!r}")
+        self.axis = int(axis)
 
     @override
     def function(self, x: Array) -> Array:
-        y: Array = x - x.max(axis=-1, keepdims=True)
+        if not (-x.ndim < self.axis < x.ndim):
+            raise ValueError(f"{self!r}: axis {self.axis} is not a sample axis of an input "
+                             f"of shape {x.shape}")
+        y: Array = x - x.max(axis=self.axis, keepdims=True)
         np.exp(y, out=y)
-        y /= y.sum(axis=-1, keepdims=True)
+        y /= y.sum(axis=self.axis, keepdims=True)
         return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in: Array = g - np.sum(g * y, axis=-1, keepdims=True)
+        grad_in: Array = g - np.sum(g * y, axis=self.axis, keepdims=True)
         grad_in *= y
         return grad_in
 
@@ -297,7 +317,8 @@ class InputActivation(Layer[Array]):
     """Base of the activations whose derivative needs the input ``x`` rather than the
     output (`GELU`, `SiLU`): ``function(x)`` and ``gradient(x, G)``.
 
-    Elementwise on any rank: ``(*) -> (*)``, keeping a floating input's dtype.
+    Elementwise on a batch of any rank >= 2: ``(N, *) -> (N, *)``, keeping a floating
+    input's dtype.
 
     Cache: the input ``x``.
 
@@ -319,7 +340,7 @@ class InputActivation(Layer[Array]):
 
     @override
     def forward(self, x: Array) -> Array:
-        x = as_nd(self, x, expected="(N, *)", ndims=range(1, 65))
+        x = as_batch(self, x)
         self.cache = x
         return self.function(x)
 

@@ -104,7 +104,7 @@ class _Attention:
         return rows
 
     def _input(self, layer: Module[Any], x: object, what: str) -> Array:
-        return as_nd(layer, x, expected=f"{what} (N, T, {self.embed_dim})", ndims=(3,),
+        return as_nd(layer, x, expected=f"(batch, T, {self.embed_dim}) for the {what}", ndims=(3,),
                      sizes={2: self.embed_dim}, dtype=self.in_proj_weight.dtype)
 
     def _keep(self, layer: Module[Any], n: int, t_q: int, t_k: int,

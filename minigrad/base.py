@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import copy
 import math
+import types
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -59,13 +60,46 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self, TypeVar
 
+from minigrad import backend
+
 Array: TypeAlias = npt.NDArray[Any]
 """A NumPy array; minigrad computes in floating dtypes (float64 unless a layer says otherwise)."""
 
-CacheT = TypeVar("CacheT", default=None)
-"""What a layer's ``forward`` leaves in ``self.cache`` for its ``backward``."""
+CacheT = TypeVar("CacheT", default=Array)
+"""What a layer's ``forward`` leaves in ``self.cache`` for its ``backward``.
+
+A bare ``class Double(mg.Layer)`` caches one array -- the most common cache (an input
+or an output), so `Module.saved` then returns an `Array`, exact under ``mypy --strict``.
+Anything else is named: ``mg.Layer[tuple[Array, Array]]``, ``mg.Layer[None]``.
+(``Any`` would accept everything but leak it: ``return g * self.saved()`` would
+be "returning Any" to a strict checker.)"""
 
 _REAL_KINDS = frozenset("biuf")  # bool, signed int, unsigned int, float
+
+
+def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
+    """``dtype`` as a NumPy dtype if parameters may have it: float32, float64 or wider.
+
+    float16 is refused: training in it is silently wrong, not merely imprecise -- Adam's
+    ``eps = 1e-8`` rounds to 0 in float16 (its smallest step is 6e-8), so a parameter
+    whose gradient is zero becomes 0/0 = NaN at the first step, and any update smaller
+    than 1/2048 of a weight is lost. Keep the parameters in float32 and cast the data.
+
+    Raises
+    ------
+    TypeError
+        A dtype that is not floating, or float16; the message starts with ``owner``.
+    """
+    resolved = np.dtype(dtype)
+    if resolved.kind != "f":
+        raise TypeError(f"{owner} needs a floating dtype, got {resolved}")
+    if resolved.itemsize < 4:
+        raise TypeError(
+            f"{owner}: {resolved} is not supported, use float32 or float64: in {resolved} "
+            "Adam's eps=1e-8 underflows to 0 (a zero gradient gives 0/0 = NaN at the "
+            "first step) and updates below 1/2048 of a weight are lost"
+        )
+    return resolved
 
 
 class Parameter:
@@ -91,7 +125,9 @@ class Parameter:
     Raises
     ------
     TypeError
-        If ``data`` does not have a floating dtype.
+        If ``data`` does not have a floating dtype, or has float16: Adam's
+        ``eps = 1e-8`` underflows to 0 in float16, so training would turn weights into
+        NaN; float32 and float64 are supported.
 
     Notes
     -----
@@ -106,15 +142,15 @@ class Parameter:
     __slots__ = ("_grad", "_grad_is_zero", "data", "name")
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
-        # A private C-ordered copy: the caller's array is never trained, and gradients
-        # can be written by matrix products with out= (which needs C order).
-        array = np.array(data, order="C")
-        if array.dtype.kind != "f":
-            raise TypeError(
-                f"Parameter {name!r} needs a floating dtype, got {array.dtype}"
-            )
+        # A private copy: the caller's array is never trained. NumPy's is C-ordered, so
+        # gradients can be written by matrix products with out= (which needs C order).
+        if backend.is_foreign(data):  # a torch tensor, an array_api_strict array, ...
+            array: Array = backend.namespace(data).asarray(data, copy=True)
+        else:
+            array = np.array(data, order="C")
+        check_parameter_dtype(f"Parameter {name!r}", backend.numpy_dtype(array.dtype))
         self.data: Array = array
-        self._grad: Array = np.zeros_like(array)
+        self._grad: Array = backend.namespace(array).zeros_like(array)
         self._grad_is_zero = False  # True: _grad holds stale values that read as zero
         self.name = name
 
@@ -130,32 +166,41 @@ class Parameter:
             ``data``'s shape and dtype, or one sharing memory with ``data``.
         """
         if self._grad_is_zero:
-            self._grad.fill(0)
+            backend.fill_zero(self._grad)
             self._grad_is_zero = False
         return self._grad
 
     @grad.setter
     def grad(self, value: Array) -> None:
-        if (
-            not isinstance(value, np.ndarray)
-            or (value.shape, value.dtype) != (self.data.shape, self.data.dtype)
-            or not value.flags.c_contiguous
-            or not value.flags.writeable
-            or np.shares_memory(value, self.data)
-        ):
-            got = (np.shape(value), getattr(value, "dtype", type(value).__name__))
+        if type(self.data) is np.ndarray:
+            bad = (
+                not isinstance(value, np.ndarray)
+                or (value.shape, value.dtype) != (self.data.shape, self.data.dtype)
+                or not value.flags.c_contiguous
+                or not value.flags.writeable
+                or np.shares_memory(value, self.data)
+            )
+        else:  # another library's array: of data's library, device, shape and dtype
+            bad = (
+                not backend.same_place(value, self.data)
+                or (value.shape, value.dtype) != (self.data.shape, self.data.dtype)
+                or value is self.data
+            )
+        if bad:
+            got = (getattr(value, "shape", None), getattr(value, "dtype", None))
             raise ValueError(
                 f"Parameter {self.name!r}: grad must be a writable C-contiguous array of "
-                f"shape {self.data.shape} and dtype {self.data.dtype}, separate from data; "
-                f"got shape {got[0]}, dtype {got[1]}"
+                f"shape {tuple(self.data.shape)} and dtype {self.data.dtype} "
+                f"({backend.describe(self.data)}), separate from data; got "
+                f"{backend.describe(value)} of shape {got[0]}, dtype {got[1]}"
             )
         self._grad = value
         self._grad_is_zero = False
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """``data.shape``."""
-        return self.data.shape
+        """``data.shape``, as a tuple (whatever the array library)."""
+        return tuple(self.data.shape)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -164,8 +209,8 @@ class Parameter:
 
     @property
     def size(self) -> int:
-        """``data.size``, the number of scalars."""
-        return self.data.size
+        """The number of scalars in ``data``."""
+        return math.prod(self.data.shape)
 
     def zero_grad(self) -> None:
         """Make ``grad`` zero (lazily: see the class notes)."""
@@ -176,11 +221,24 @@ class Parameter:
 
         ``a @ b`` must have ``grad``'s shape and dtype.
         """
-        if self._grad_is_zero:
-            np.dot(a, b, out=self._grad)
+        if type(a) is np.ndarray:  # inline: the blog net's step is made of such calls
+            if self._grad_is_zero:
+                np.dot(a, b, out=self._grad)
+                self._grad_is_zero = False
+            else:
+                self._grad += np.dot(a, b)
+        elif self._grad_is_zero:
+            backend.matmul_into(a, b, self._grad)
             self._grad_is_zero = False
         else:
-            self._grad += np.dot(a, b)
+            self._grad += a @ b
+
+    def to(self, xp: backend.Namespace, device: object = None) -> None:
+        """Move ``data`` and ``grad`` to the array namespace ``xp`` (see
+        `minigrad.backend.resolve`) on ``device``; nothing happens if they are there.
+        ``data`` becomes a new array: references to the old one no longer train."""
+        self.data = backend.move(self.data, xp, device)
+        self._grad = backend.move(self._grad, xp, device)
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype})"
@@ -218,16 +276,23 @@ class Buffer:
     __slots__ = ("data", "name")
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
-        array = np.array(data, order="C")
-        if array.dtype.kind not in _REAL_KINDS:
+        if backend.is_foreign(data):
+            array: Array = backend.namespace(data).asarray(data, copy=True)
+        else:
+            array = np.array(data, order="C")
+        if backend.numpy_dtype(array.dtype).kind not in _REAL_KINDS:
             raise TypeError(f"Buffer {name!r} needs a real numeric dtype, got {array.dtype}")
         self.data: Array = array
         self.name = name
 
+    def to(self, xp: backend.Namespace, device: object = None) -> None:
+        """Move ``data`` to the array namespace ``xp`` on ``device`` (a no-op if there)."""
+        self.data = backend.move(self.data, xp, device)
+
     @property
     def shape(self) -> tuple[int, ...]:
-        """``data.shape``."""
-        return self.data.shape
+        """``data.shape``, as a tuple (whatever the array library)."""
+        return tuple(self.data.shape)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -325,6 +390,31 @@ class Module(ABC, Generic[CacheT]):
         for param in self.parameters():
             param.zero_grad()
 
+    # -- array library --------------------------------------------------------------
+    def to(self, library: types.ModuleType, device: object = None) -> Self:
+        """Move every parameter, its gradient and every buffer to the array library
+        ``library`` -- the module ``numpy``, ``torch``, ``cupy`` or ``array_api_strict``
+        -- on ``device`` (``"cuda"``, ``"cuda:1"``; by default the library's), and
+        return this module. ``model.to(numpy)`` brings it home.
+
+        The moved model takes and returns that library's arrays; a batch of another
+        library or device is refused (`TypeError`), never copied behind your back.
+        Caches of earlier forwards are cleared. Create the optimizer after moving the
+        model: its state lives where the parameters were when it was made.
+
+        Raises
+        ------
+        TypeError
+            ``library`` is not an array library minigrad can compute with.
+        """
+        xp = backend.resolve(library)
+        for param in self.parameters():
+            param.to(xp, device)
+        for buffer in self.buffers():
+            buffer.to(xp, device)
+        self.clear_cache()
+        return self
+
     # -- modes ----------------------------------------------------------------------
     def train(self, mode: bool = True) -> Self:
         """Put this module and all its descendants in training mode (or eval if False)."""
@@ -355,8 +445,8 @@ class Module(ABC, Generic[CacheT]):
     def state_dict(self) -> dict[str, Array]:
         """A copy of every parameter's and buffer's values, keyed by dotted path
         (``"1.weight"``, ``"2.running_mean"``)."""
-        state = {name: param.data.copy() for name, param in self.named_parameters()}
-        state.update((name, buffer.data.copy()) for name, buffer in self.named_buffers())
+        state = {name: backend.to_numpy(param.data) for name, param in self.named_parameters()}
+        state.update((name, backend.to_numpy(buffer.data)) for name, buffer in self.named_buffers())
         return state
 
     def load_state_dict(
@@ -396,20 +486,25 @@ class Module(ABC, Generic[CacheT]):
         for name, param in params.items():
             if name not in state:
                 continue
-            value = np.asarray(state[name])
+            value = backend.to_numpy(state[name]) if backend.is_foreign(state[name]) else (
+                np.asarray(state[name]))
             if value.shape != param.shape:
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: {name!r} has shape "
                     f"{value.shape}, the {kind(param)} has shape {param.shape}"
                 )
-            if value.dtype != param.dtype:
+            if value.dtype != backend.numpy_dtype(param.dtype):
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: {name!r} has dtype "
                     f"{value.dtype}, the {kind(param)} has dtype {param.dtype}"
                 )
             updates.append((param, value))
         for param, value in updates:
-            np.copyto(param.data, value)
+            if type(param.data) is np.ndarray:
+                np.copyto(param.data, value)
+            else:  # in place, so the array (and any reference to it) stays
+                param.data[...] = backend.asarray(value, backend.namespace(param.data),
+                                                  backend.device(param.data))
         return missing, unexpected
 
     # -- per-use cache (weight sharing) ----------------------------------------------
@@ -511,18 +606,19 @@ class Layer(Module[CacheT]):
 
         Parameters
         ----------
-        x : ndarray, shape (N, in_features)
-            A batch of N rows.
+        x : ndarray, shape (N, *sample_shape)
+            A batch of N samples; each layer states the sample shape it takes
+            (`Dense`: ``(..., in_features)``, `Conv2D`: ``(C, H, W)``).
 
         Returns
         -------
-        ndarray, shape (N, out_features)
+        ndarray, shape (N, *output_sample_shape)
 
         Raises
         ------
         TypeError, ValueError
             Built-in layers raise these, naming themselves, for an input that is not
-            a non-empty real 2-D batch of the expected width.
+            a non-empty real batch of the shape they take.
         """
 
     @abstractmethod
@@ -532,12 +628,12 @@ class Layer(Module[CacheT]):
 
         Parameters
         ----------
-        grad_out : ndarray, shape of the latest output (N, out_features)
+        grad_out : ndarray, shape of the latest output
             ``G = dL/dy``; not modified.
 
         Returns
         -------
-        ndarray, shape of the latest input (N, in_features)
+        ndarray, shape of the latest input
             dL/dx; may be ``grad_out`` itself or a view of it, so do not modify it.
 
         Raises
@@ -584,8 +680,15 @@ class MergeLayer(Module[CacheT]):
     max_inputs: int | None = None
 
     @abstractmethod
-    def forward(self, *xs: Array) -> Array:
-        """Combine the batches ``xs`` into one output and cache what ``backward`` needs."""
+    def forward(self, *xs: Any) -> Array:
+        """Combine the batches ``xs`` into one output and cache what ``backward`` needs.
+
+        Override it with the inputs you take, named -- ``forward(self, a, b)`` -- or as
+        ``*xs``. The inputs are typed ``Any`` here so that both are valid overrides under
+        ``mypy --strict``: ``*xs: Array`` would promise that every merge layer accepts
+        any number of arrays, which a two-input layer does not, so naming them would be
+        an override error. The count is checked at run time, by `check_arity`.
+        """
 
     @abstractmethod
     def backward(self, grad_out: Array) -> tuple[Array, ...]:
@@ -593,7 +696,7 @@ class MergeLayer(Module[CacheT]):
         and return dL/d(input) for each input of that forward, in order."""
 
     def __call__(self, *xs: npt.ArrayLike) -> Array:
-        return self.forward(*xs)  # type: ignore[arg-type]  # layers validate their inputs
+        return self.forward(*xs)  # layers validate their inputs
 
 
 # -- argument checks shared across the library ------------------------------------------
@@ -644,62 +747,156 @@ def as_batch(
     x: object,
     *,
     features: int | None = None,
+    shape: tuple[int | str, ...] | None = None,
     dtype: np.dtype[Any] | None = None,
+    like: Array | None = None,
 ) -> Array:
-    """Validate a layer's input and return it as a 2-D array ``(batch, features)``.
+    """Validate a layer's input ``(batch, *sample_shape)`` and return it as an array.
 
-    Accepts any real array-like; computes in ``dtype`` when given (the layer's
-    parameter dtype), otherwise keeps a floating input's dtype and turns bool/int
-    into float64. Raises `TypeError`/`ValueError` naming ``layer``.
+    Without ``shape`` any rank >= 2 is accepted -- a batch of samples with at least one
+    axis -- and ``features``, when given, is the size of the *last* axis (what `Dense`
+    maps). With ``shape``, a template such as ``("batch", 3, "height", "width")``, the
+    rank must be ``len(shape)`` and each int entry must match (strings name free axes).
+
+    ``like`` is the layer's parameter array (its weight): the input must be an array
+    of its library on its device -- a NumPy batch for a NumPy layer, a tensor on the
+    same device for a layer moved with `Module.to` -- and is computed in its dtype.
+    Without ``like``, any library's array is accepted as it is. NumPy inputs may be
+    any real array-like; ``dtype`` (NumPy layers only) forces a computation dtype.
+    Otherwise a floating input keeps its dtype and bool/int become float64.
+
+    Raises
+    ------
+    TypeError
+        A non-real input, or one of another library or device than ``like`` (naming
+        both; never copied across), naming ``layer``.
+    ValueError
+        A shape other than expected, or an empty input, naming ``layer``.
     """
+    if like is not None:
+        dtype = like.dtype
     # Fast path: the common case costs a handful of attribute reads.
     if (
         type(x) is np.ndarray
-        and x.ndim == 2
+        and (like is None or type(like) is np.ndarray)
+        and (x.ndim >= 2 if shape is None else x.ndim == len(shape))
         and (x.dtype == dtype if dtype is not None else x.dtype.kind == "f")
-        and (features is None or x.shape[1] == features)
+        and (features is None or x.shape[-1] == features)
         and x.size > 0
+        and (shape is None or _matches(x.shape, shape))
     ):
         return x
-    return _as_batch_slow(layer, x, features, dtype)
+    return _as_batch_slow(layer, x, features, shape, dtype, like)
+
+
+def _matches(actual: tuple[int, ...], template: tuple[int | str, ...]) -> bool:
+    return len(actual) == len(template) and all(
+        isinstance(want, str) or got == want for got, want in zip(actual, template)
+    )
+
+
+def expected_shape(features: int | None, shape: tuple[int | str, ...] | None) -> str:
+    """How `as_batch` writes the shape it expects: ``(batch, ..., 4)``, ``(batch, 3, L)``."""
+    if shape is not None:
+        return "(" + ", ".join(str(item) for item in shape) + ")"
+    return f"(batch, ..., {features if features is not None else 'features'})"
+
+
+def check_same_place(layer: Module[Any], x: object, like: object, what: str = "input") -> None:
+    """Refuse ``x`` unless it is an array of ``like``'s library on ``like``'s device.
+
+    Raises
+    ------
+    TypeError
+        Naming ``layer``, where its parameters live and what ``x`` is.
+    """
+    if not backend.same_place(x, like):
+        raise TypeError(
+            f"{layer!r} has its parameters as {backend.describe(like)}, got an {what} of "
+            f"{backend.describe(x)}; move the {what} there (minigrad never copies across "
+            "libraries or devices behind your back), or the model with model.to(...)"
+        )
 
 
 def _as_batch_slow(
-    layer: Module[Any], x: object, features: int | None, dtype: np.dtype[Any] | None
+    layer: Module[Any],
+    x: object,
+    features: int | None,
+    shape: tuple[int | str, ...] | None,
+    dtype: Any,
+    like: Array | None,
 ) -> Array:
-    expected = f"(batch, {features if features is not None else 'features'})"
-    try:
-        array = np.asarray(x)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{layer!r} expected input of shape {expected}: {exc}") from None
-    if array.dtype.kind not in _REAL_KINDS:
-        raise TypeError(
-            f"{layer!r} expected a real numeric input, got dtype {array.dtype}"
-        )
-    if array.ndim != 2 or (features is not None and array.shape[1] != features):
-        raise ValueError(f"{layer!r} expected input of shape {expected}, got {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{layer!r} got an empty input of shape {array.shape}")
+    expected = expected_shape(features, shape)
+    if backend.is_foreign(x) or (like is not None and type(like) is not np.ndarray):
+        if like is not None:
+            check_same_place(layer, x, like)
+        array: Any = x
+        kind = backend.numpy_dtype(array.dtype).kind
+    else:
+        try:
+            array = np.asarray(x)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"{layer!r} expected input of shape {expected}: {exc}") from None
+        kind = array.dtype.kind
+    if kind not in _REAL_KINDS:
+        raise TypeError(f"{layer!r} expected a real numeric input, got dtype {array.dtype}")
+    sizes = tuple(array.shape)
+    if shape is None:
+        ok = len(sizes) >= 2 and (features is None or sizes[-1] == features)
+    else:
+        ok = _matches(sizes, shape)
+    if not ok:
+        raise ValueError(f"{layer!r} expected input of shape {expected}, got {sizes}")
+    if math.prod(sizes) == 0:
+        raise ValueError(f"{layer!r} got an empty input of shape {sizes}")
+    if type(array) is np.ndarray:
+        if dtype is None:
+            dtype = array.dtype if kind == "f" else np.dtype(np.float64)
+        return array.astype(dtype, copy=False)
+    xp = backend.namespace(array)
     if dtype is None:
-        dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
-    return array.astype(dtype, copy=False)
+        dtype = array.dtype if kind == "f" else xp.float64
+    converted: Array = array if array.dtype == dtype else xp.astype(array, dtype)
+    return converted
 
 
 def as_grad(
-    layer: Module[Any], grad: object, shape: tuple[int, ...], dtype: np.dtype[Any]
+    layer: Module[Any], grad: object, shape: tuple[int, ...], dtype: Any
 ) -> Array:
-    """Validate the gradient handed to ``layer.backward``: the shape of its last output."""
+    """Validate the gradient handed to ``layer.backward``: the shape of its last output,
+    computed in ``dtype``, the dtype of that output (which says its library, too).
+
+    Raises
+    ------
+    TypeError
+        A non-real gradient, or one of another library than the output, naming ``layer``.
+    ValueError
+        Another shape than the last output's, naming ``layer``.
+    """
     if type(grad) is np.ndarray and grad.shape == shape and grad.dtype == dtype:
         return grad
-    array = np.asarray(grad)
-    if array.dtype.kind not in _REAL_KINDS:
+    if isinstance(dtype, np.dtype):  # a NumPy layer
+        if backend.is_foreign(grad):
+            raise TypeError(f"{layer!r}.backward expected a NumPy gradient (its output was "
+                            f"one), got {backend.describe(grad)}")
+        array: Any = np.asarray(grad)
+    else:
+        array = grad
+        if not backend.is_foreign(grad) or type(getattr(grad, "dtype", None)) is not type(dtype):
+            raise TypeError(f"{layer!r}.backward expected a gradient of its output's library "
+                            f"(dtype {dtype}), got {backend.describe(grad)}")
+    if backend.numpy_dtype(array.dtype).kind not in _REAL_KINDS:
         raise TypeError(f"{layer!r}.backward expected a real gradient, got dtype {array.dtype}")
-    if array.shape != shape:
+    if tuple(array.shape) != tuple(shape):
         raise ValueError(
-            f"{layer!r}.backward expected a gradient of shape {shape} "
-            f"(the shape of the last output), got {array.shape}"
+            f"{layer!r}.backward expected a gradient of shape {tuple(shape)} "
+            f"(the shape of the last output), got {tuple(array.shape)}"
         )
-    return array.astype(dtype, copy=False)
+    if type(array) is np.ndarray:
+        return array.astype(dtype, copy=False)
+    converted: Array = array if array.dtype == dtype else backend.namespace(array).astype(
+        array, dtype)
+    return converted
 
 
 def check_arity(layer: Layer[Any] | MergeLayer[Any], count: int) -> None:

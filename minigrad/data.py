@@ -25,9 +25,10 @@ def check_batch_size(owner: str, batch_size: object) -> int:
 def as_dataset(owner: str, X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Array, Array]:
     """``X`` and ``y`` as arrays (no copy when they already are) with one row per sample.
 
-    Raises ValueError naming ``owner`` if either is a scalar or their lengths differ.
+    Raises ValueError naming ``owner`` if either is ragged (nested lists of unequal
+    lengths), a scalar, or their lengths differ.
     """
-    X, y = np.asarray(X), np.asarray(y)
+    X, y = _as_array(owner, "X", X), _as_array(owner, "y", y)
     if X.ndim == 0 or y.ndim == 0:
         raise ValueError(
             f"{owner}: X and y need one row per sample, got shapes {X.shape} and {y.shape}"
@@ -38,6 +39,16 @@ def as_dataset(owner: str, X: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Array, A
             f"got {len(X)} and {len(y)}"
         )
     return X, y
+
+
+def _as_array(owner: str, name: str, data: npt.ArrayLike) -> Array:
+    try:
+        return np.asarray(data)
+    except ValueError as exc:  # NumPy's "inhomogeneous shape" for nested lists
+        raise ValueError(
+            f"{owner}: {name} is ragged (rows of different lengths?), it must be one "
+            f"rectangular array: {exc}"
+        ) from None
 
 
 def check_data(owner: str, name: str, array: Array, *, finite: bool) -> None:

@@ -1,7 +1,10 @@
 """Weight initializers: ``init(shape, rng, dtype) -> array``.
 
 Each factory returns a small callable object with a readable repr. ``shape`` is
-``(fan_in, fan_out)`` for a `Dense` weight. Randomness comes only from the ``rng``
+``(fan_in, fan_out)`` for a `Dense` weight; a convolution's ``(out, in / groups, *kernel)``
+weight has ``fan_in = in / groups · ∏kernel`` and ``fan_out = out · ∏kernel`` (the
+receptive field, as in PyTorch, which uses the same rule for a transposed convolution's
+``(in, out / groups, *kernel)`` weight). Randomness comes only from the ``rng``
 passed in -- NumPy's global RNG is never read or reseeded -- so a fixed ``rng`` gives
 the same weights every time.
 
@@ -59,9 +62,34 @@ class Initializer(Protocol):
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(fan_in, fan_out)``: a Dense weight is (in, out); a conv weight (out, in, *kernel)
+    counts its receptive field ``∏kernel`` in both."""
+    if len(shape) > 2:
+        field = math.prod(shape[2:])
+        return shape[1] * field, shape[0] * field
     fan_in = shape[0] if shape else 1
     fan_out = shape[1] if len(shape) > 1 else fan_in
     return fan_in, fan_out
+
+
+def draw(
+    owner: str, init: Initializer, shape: tuple[int, ...], rng: SeedLike, dtype: np.dtype[Any]
+) -> Array:
+    """``init(shape, make_rng(rng), dtype)``, checked: what a layer's constructor calls.
+
+    Raises
+    ------
+    TypeError
+        ``init`` did not return an ndarray of ``shape`` and ``dtype`` (naming ``owner``).
+    """
+    weight = init(shape, make_rng(rng), dtype)
+    if not isinstance(weight, np.ndarray) or (weight.shape, weight.dtype) != (shape, dtype):
+        raise TypeError(
+            f"{owner}: init {init!r} must return an array of shape {shape} and dtype "
+            f"{dtype}, got {type(weight).__name__} of shape {np.shape(weight)} and dtype "
+            f"{getattr(weight, 'dtype', None)}"
+        )
+    return weight
 
 
 @dataclass(frozen=True)
@@ -179,6 +207,7 @@ __all__ = [
     "RNG",
     "Initializer",
     "SeedLike",
+    "draw",
     "he_normal",
     "he_uniform",
     "make_rng",

@@ -13,12 +13,11 @@ target (hidden, never the target's name): safe to delete. Concurrent saves to on
 each write their own temporary file; the last rename wins. `load` never unpickles: a
 file carrying Python objects is refused, not executed.
 
->>> import os, tempfile, numpy as np, minigrad as mg
+>>> import numpy as np, minigrad as mg
 >>> model = mg.Sequential(mg.Dense(2, 1, rng=0))
->>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
->>> mg.save(model, path)
+>>> mg.save(model, "model.npz")
 >>> other = mg.Sequential(mg.Dense(2, 1, rng=1))
->>> mg.load(other, path)
+>>> mg.load(other, "model.npz")
 >>> np.array_equal(other[0].weight.data, model[0].weight.data)
 True
 """
@@ -38,17 +37,21 @@ from minigrad.base import Array
 
 FORMAT_KEY = "__minigrad_format__"
 FORMAT_VERSION = 1
-"""The file format `save` writes; `load` reads this version and older ones."""
+"""The file format `save` writes, and the only one `load` reads (there is no older one)."""
 
 StrPath = str | os.PathLike[str]
 
 
 class Stateful(Protocol):
-    """What `save` and `load` work on: models (`Module`) and optimizers."""
+    """What `save` and `load` work on: models (`Module`) and optimizers.
 
-    def state_dict(self) -> dict[str, Array]: ...
+    ``load_state_dict`` may return anything (a `Module` reports its missing and
+    unexpected keys, an optimizer nothing); `load` ignores it.
+    """
 
-    def load_state_dict(self, state: dict[str, Array]) -> None: ...
+    def state_dict(self) -> Mapping[str, Array]: ...
+
+    def load_state_dict(self, state: dict[str, Array], /) -> object: ...
 
 
 def save(obj: Stateful, path: StrPath) -> None:
@@ -69,12 +72,21 @@ def save(obj: Stateful, path: StrPath) -> None:
     FileExistsError
         ``path`` is an existing, non-empty file that `save` did not write (no
         ``"__minigrad_format__"`` entry): `save` never overwrites what it did not write.
+    FileNotFoundError
+        The folder of ``path`` does not exist (the message names ``path``).
     OSError
-        The directory does not exist or cannot be written.
+        The folder cannot be written (the message names ``path``).
     """
     state = obj.state_dict()
     if FORMAT_KEY in state:
         raise ValueError(f"save: the state key {FORMAT_KEY!r} is reserved by minigrad")
+    for key, value in state.items():
+        if np.asanyarray(value).dtype.hasobject:
+            raise ValueError(
+                f"save: state key {key!r} is an object array (dtype "
+                f"{np.asanyarray(value).dtype}), which could only be stored pickled; "
+                "store numbers"
+            )
     arrays = {FORMAT_KEY: np.array(FORMAT_VERSION), **state}
     # Through a symlink to the file it names: replacing the link itself would leave
     # the real file silently stale.
@@ -87,7 +99,7 @@ def save(obj: Stateful, path: StrPath) -> None:
     atomic_write(target, lambda file: _write_npz(file, arrays))
 
 
-def atomic_write(target: str, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(target: str, write: Callable[[BinaryIO], None], owner: str = "save") -> None:
     """Create or replace the file ``target`` with what ``write`` writes, atomically.
 
     ``write`` gets a binary file: a temporary one beside ``target`` (O_EXCL, named
@@ -95,12 +107,21 @@ def atomic_write(target: str, write: Callable[[BinaryIO], None]) -> None:
     ``target`` with `os.replace`; the directory is fsynced so the rename survives a
     power cut. On any error -- ``write``'s included -- the temporary file is removed
     and ``target`` is untouched: a reader sees the old file or the new one, never a
-    mixture. Shared by `save` and ``minigrad.export.to_onnx``.
+    mixture. Shared by `save` and ``minigrad.export.to_onnx``; ``owner`` starts the
+    message of an `OSError` from creating the temporary file, which names ``target``.
     """
     folder, name = os.path.split(target)
     temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
     # O_EXCL: never write through someone else's file; 0o666 & ~umask, like open().
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(temp, flags, 0o666)
+    except OSError as exc:  # named after the target: the temporary name means nothing
+        reason = (
+            f"the folder {folder!r} does not exist" if isinstance(exc, FileNotFoundError)
+            else exc.strerror
+        )
+        raise type(exc)(exc.errno, f"{owner}: cannot write {target!r}: {reason}") from None
     try:
         with os.fdopen(fd, "wb") as file:
             write(file)
@@ -156,9 +177,10 @@ def load(obj: Stateful, path: StrPath) -> None:
         There is no file at ``path``.
     ValueError
         The file is not a readable ``.npz`` archive (truncated, corrupt, another
-        format), holds pickled objects, lacks the format entry or was written by a newer
-        minigrad; or (from ``load_state_dict``) shapes or dtypes do not match. The
-        message names ``path``.
+        format), holds pickled objects, lacks the format entry, has a format version
+        other than `FORMAT_VERSION` (a newer minigrad's, or a damaged one), or holds
+        NaN or ±inf in an entry (named); or (from ``load_state_dict``) shapes or dtypes
+        do not match. The message names ``path``.
     KeyError
         Missing or unexpected keys (from ``load_state_dict``), with ``path`` named.
     TypeError
@@ -177,6 +199,17 @@ def load(obj: Stateful, path: StrPath) -> None:
             f"load: {target!r} has format version {int(version)}, written by a newer "
             f"minigrad; this one reads versions up to {FORMAT_VERSION}"
         )
+    if int(version) != FORMAT_VERSION:
+        raise ValueError(
+            f"load: {target!r} has format version {int(version)}, which no minigrad "
+            f"writes (damaged?); this one reads version {FORMAT_VERSION}"
+        )
+    for key, value in state.items():
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            raise ValueError(
+                f"load: {target!r}: entry {key!r} holds non-finite values (NaN or ±inf); "
+                "a state that cannot be trained from is refused"
+            )
     try:
         obj.load_state_dict(state)
     except (KeyError, ValueError, TypeError) as exc:

@@ -1,8 +1,9 @@
 """Merge layers: `Add` and `Concat` join several branches of a `Graph` into one.
 
-Both are parameter-free merge layers (`MergeLayer`). Inputs are ``(batch, features)``
-batches like every layer's; they compute in the NumPy promotion of the inputs' floating dtypes
-(float32 branches stay float32; bool/int inputs count as float64), and return each
+Both are parameter-free merge layers (`MergeLayer`). Inputs are ``(batch, ...)``
+batches of any rank >= 2 (images, sequences); they compute in the NumPy promotion of
+the inputs' floating dtypes (float32 branches stay float32; bool/int inputs count as
+float64), and return each
 input's gradient in that dtype -- the layer upstream casts it to its own.
 """
 
@@ -39,7 +40,7 @@ class Add(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], int]]):
     Raises
     ------
     ValueError
-        Fewer than two inputs, an input that is not a non-empty 2-D batch, inputs of
+        Fewer than two inputs, an input that is not a non-empty batch of rank >= 2, inputs of
         different shapes (all are named), or a gradient not of the output's shape.
     TypeError
         A non-real input or gradient (naming the layer).
@@ -75,23 +76,24 @@ class Add(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], int]]):
 class Concat(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], list[int]]]):
     """Join two or more batches along ``axis``: ``y = [x_1 | x_2 | ... | x_k]``.
 
-    With the default ``axis=-1`` the features are joined: ``(N, d_1), ..., (N, d_k) ->
-    (N, d_1 + ... + d_k)``. Backward splits ``G`` back into the inputs' pieces (views
-    of ``G``, no copies).
+    With the default ``axis=-1`` the last axis is joined: ``(N, d_1), ..., (N, d_k) ->
+    (N, d_1 + ... + d_k)``; ``axis=1`` on ``(N, C_i, H, W)`` images joins channels.
+    Backward splits ``G`` back into the inputs' pieces (views of ``G``, no copies).
 
     Cache: the output's shape and dtype and the offsets where the inputs start.
 
     Parameters
     ----------
-    axis : {-1, 0, 1, -2}
-        The axis of the ``(batch, features)`` inputs to join along; the inputs must
-        agree on the other one.
+    axis : int, default -1
+        The axis to join along (0 joins batches); the inputs must have one rank, with
+        ``axis`` inside it, and agree on every other axis.
 
     Raises
     ------
     ValueError
-        A bad ``axis`` (at construction); otherwise as `Add`, with inputs whose shapes
-        disagree off ``axis`` in place of inputs of different shapes.
+        A non-int ``axis`` (at construction), an ``axis`` outside the inputs' rank;
+        otherwise as `Add`, with inputs whose shapes disagree off ``axis`` in place of
+        inputs of different shapes.
     TypeError, RuntimeError
         As `Add`.
 
@@ -101,29 +103,35 @@ class Concat(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], list[int]]]):
     >>> mg.Concat()(np.zeros((2, 1)), np.ones((2, 2)))
     array([[0., 1., 1.],
            [0., 1., 1.]])
+    >>> mg.Concat(axis=1)(np.zeros((2, 3, 4, 4)), np.ones((2, 5, 4, 4))).shape
+    (2, 8, 4, 4)
     """
 
     def __init__(self, axis: int = -1) -> None:
-        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool) or not (
-            -2 <= axis <= 1
-        ):
-            raise ValueError(
-                f"Concat: axis must be -1, 0, 1 or -2 for (batch, features) inputs, "
-                f"got {axis!r}"
-            )
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise ValueError(f"Concat: axis must be an int, got {axis!r}")
         self.axis = int(axis)
 
     @override
     def forward(self, *xs: Array) -> Array:
         batches, dtype = _batches(self, xs)
-        other = 1 - self.axis % 2  # the axis that must agree
-        if any(batch.shape[other] != batches[0].shape[other] for batch in batches):
+        ndim = batches[0].ndim
+        if not -ndim <= self.axis < ndim:
+            raise ValueError(f"{self!r}: axis {self.axis} is outside inputs of shapes "
+                             f"{_shapes(batches)}")
+        axis = self.axis % ndim
+
+        def others(shape: tuple[int, ...]) -> tuple[int, ...]:
+            return shape[:axis] + shape[axis + 1:]
+
+        if any(batch.ndim != ndim or others(batch.shape) != others(batches[0].shape)
+               for batch in batches):
             raise ValueError(
-                f"{self!r} expected inputs of one size along axis {other}, "
+                f"{self!r} expected inputs that agree on every axis but {self.axis}, "
                 f"got {_shapes(batches)}"
             )
-        out = np.concatenate(batches, axis=self.axis, dtype=dtype)
-        offsets = np.cumsum([batch.shape[self.axis] for batch in batches[:-1]]).tolist()
+        out = np.concatenate(batches, axis=axis, dtype=dtype)
+        offsets = np.cumsum([batch.shape[axis] for batch in batches[:-1]]).tolist()
         self.cache = (out.shape, dtype, offsets)
         return out
 

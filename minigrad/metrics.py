@@ -13,18 +13,33 @@ import numpy.typing as npt
 from minigrad.base import Array
 
 
-def accuracy(pred: npt.ArrayLike, target: npt.ArrayLike, *, threshold: float = 0.5) -> float:
+def accuracy(
+    pred: npt.ArrayLike, target: npt.ArrayLike, *, threshold: float | None = None
+) -> float:
     """The fraction of samples whose predicted class is the target class.
 
     Several output columns (``pred`` of shape ``(N, C)``, ``C > 1``): the predicted class
     is the column of the largest score (``argmax``), so probabilities and logits both
-    work. The target is either class indices ``(N,)`` in ``[0, C)`` or one row per sample
-    ``(N, C)`` (one-hot or probabilities), whose ``argmax`` is the class.
+    work; ``threshold`` must not be given. The target is either class indices ``(N,)``
+    in ``[0, C)`` or one row per sample ``(N, C)`` (one-hot or probabilities), whose
+    ``argmax`` is the class.
 
     One output column (``pred`` of shape ``(N, 1)`` or ``(N,)``, binary): the predicted
-    class is ``pred > threshold``. The default 0.5 suits probabilities (after a sigmoid);
-    for logits, as fed to ``BCEWithLogitsLoss``, pass ``threshold=0``. The target holds
-    0/1 labels of shape ``(N,)`` or ``(N, 1)``.
+    class is 1 where ``pred > threshold``, and ``threshold`` is required, because the
+    right one depends on what ``pred`` holds, which the numbers cannot tell:
+    ``threshold=0`` for logits (the raw outputs `BCEWithLogitsLoss` takes),
+    ``threshold=0.5`` for probabilities (after a `Sigmoid`). The target holds 0/1 labels
+    of shape ``(N,)`` or ``(N, 1)``.
+
+    >>> import numpy as np, minigrad as mg
+    >>> logits = np.array([[2.0], [-0.5], [0.3]])       # what BCEWithLogitsLoss sees
+    >>> mg.accuracy(logits, np.array([1, 0, 1]), threshold=0)
+    1.0
+    >>> mg.accuracy(1 / (1 + np.exp(-logits)), np.array([1, 0, 1]), threshold=0.5)
+    1.0
+
+    In `fit`, name the bound metric: ``metrics=[("accuracy",
+    functools.partial(mg.accuracy, threshold=0))]``.
 
     Returns
     -------
@@ -34,17 +49,29 @@ def accuracy(pred: npt.ArrayLike, target: npt.ArrayLike, *, threshold: float = 0
     Raises
     ------
     ValueError
-        ``pred`` not of shape ``(N,)`` or ``(N, C)`` with N > 0; a target of another
-        shape than those above; class indices not of an integer dtype or outside
-        ``[0, C)``; binary targets other than 0 and 1.
+        ``pred`` not of shape ``(N,)`` or ``(N, C)`` with N > 0; one output column
+        without ``threshold`` (or several with one); a target of another shape than
+        those above; class indices not of an integer dtype or outside ``[0, C)``;
+        binary targets other than 0 and 1.
     """
     p, t = np.asarray(pred), np.asarray(target)
     if p.ndim not in (1, 2) or p.shape[0] == 0:
         raise ValueError(f"accuracy: pred must have shape (N,) or (N, C), N > 0, got {p.shape}")
     if p.ndim == 2 and p.shape[1] > 1:
+        if threshold is not None:
+            raise ValueError(
+                f"accuracy: threshold is for one output column; pred of shape {p.shape} "
+                "is scored by argmax"
+            )
         predicted = p.argmax(axis=1)
         labels = _class_indices(t, p.shape)
     else:
+        if threshold is None:
+            raise ValueError(
+                f"accuracy: pred of shape {p.shape} is one output column (binary), so say "
+                "what it holds: threshold=0 for logits (as BCEWithLogitsLoss takes), "
+                "threshold=0.5 for probabilities (after a Sigmoid)"
+            )
         predicted = p.reshape(-1) > threshold
         labels = _binary_labels(t, p.shape)
     return float(np.count_nonzero(predicted == labels)) / len(predicted)

@@ -288,7 +288,7 @@ class BatchNorm1D(_BatchNorm):
     """
 
     ranks = (2, 3)
-    layout = "(N, C) or (N, C, L)"
+    layout = "(batch, C) or (batch, C, L)"
 
 
 class BatchNorm2D(_BatchNorm):
@@ -296,7 +296,7 @@ class BatchNorm2D(_BatchNorm):
     channel over N, H and W. Everything else as `BatchNorm1D`."""
 
     ranks = (4,)
-    layout = "(N, C, H, W)"
+    layout = "(batch, C, H, W)"
 
 
 def _shape_tuple(owner: str, shape: int | Sequence[int]) -> tuple[int, ...]:
@@ -350,7 +350,7 @@ class LayerNorm(_Normalization):
     def _validate(self, x: object) -> Array:
         k = len(self.normalized_shape)
         return as_nd(
-            self, x, expected=f"(*, {', '.join(map(str, self.normalized_shape))})",
+            self, x, expected=f"(batch, ..., {', '.join(map(str, self.normalized_shape))})",
             ndims=range(k + 1, _MAX_NDIM + 1),
             sizes={-k + i: size for i, size in enumerate(self.normalized_shape)},
             dtype=self._dtype(),
@@ -420,7 +420,7 @@ class GroupNorm(_Normalization):
 
     @override
     def _validate(self, x: object) -> Array:
-        return as_nd(self, x, expected=f"(N, {self.num_channels}, *)",
+        return as_nd(self, x, expected=f"(batch, {self.num_channels}, ...)",
                      ndims=range(2, _MAX_NDIM + 1), sizes={1: self.num_channels},
                      dtype=self._dtype())
 

@@ -129,7 +129,7 @@ class _Recurrent(Layer[RecurrentCache]):
         """``x (N, T, D) -> (N, T, H)`` (or ``(N, H)``, the last step, without
         ``return_sequences``); ``initial_state``: see the module docstring."""
         w_ih = self.weight_ih.data
-        x = as_nd(self, x, expected=f"(N, T, {self.input_size})", ndims=(3,),
+        x = as_nd(self, x, expected=f"(batch, T, {self.input_size})", ndims=(3,),
                   sizes={2: self.input_size}, dtype=w_ih.dtype)
         n, t, d = x.shape
         state = self._state(initial_state, n, w_ih.dtype)

@@ -26,7 +26,7 @@ class Dropout(Layer[DropoutCache]):
     ``training`` flag (`train` / `eval`, propagated by containers); ``backward`` uses
     the mask of the forward it belongs to whatever the mode is by then.
 
-    Shapes: ``(N, D) -> (N, D)``; keeps a floating input's dtype.
+    Shapes: ``(N, ...) -> (N, ...)``, any rank >= 2; keeps a floating input's dtype.
 
     Cache: the multiplier ``k / (1 − p)`` in the input's dtype (None in evaluation mode
     or for ``p = 0``), and the output's shape and dtype.
@@ -42,7 +42,7 @@ class Dropout(Layer[DropoutCache]):
     Raises
     ------
     ValueError
-        If ``p`` is not a number in [0, 1); an input that is not a non-empty 2-D batch,
+        If ``p`` is not a number in [0, 1); an input that is not a non-empty batch of rank >= 2,
         or a gradient of another shape than the last output (naming the layer).
     TypeError
         A non-real input or gradient.

@@ -225,8 +225,24 @@ class Callback:
         """Training ended: all epochs ran or a callback asked to stop."""
 
 
-_SCORES = ("acc", "auc", "f1", "precision", "recall")
-"""Substrings of log keys for which larger is better (EarlyStopping's "auto" mode)."""
+_LOWER_IS_BETTER = frozenset({"loss", "error", "err", "mse", "mae", "rmse"})
+_HIGHER_IS_BETTER = frozenset({"accuracy", "acc", "auc", "f1", "precision", "recall", "r2"})
+"""The words of log keys whose direction EarlyStopping's "auto" mode knows."""
+
+
+def _inferred_mode(monitor: str) -> Literal["min", "max"]:
+    """"min" or "max" from the words of ``monitor`` (split at ``_``, ``val_`` ignored):
+    a loss or error word gives "min", a score word "max"; anything else is refused."""
+    words = set(monitor.lower().split("_")) - {"val"}
+    lower, higher = words & _LOWER_IS_BETTER, words & _HIGHER_IS_BETTER
+    if bool(lower) != bool(higher):
+        return "min" if lower else "max"
+    raise ValueError(
+        f"EarlyStopping: cannot tell whether larger or smaller is better for monitor "
+        f"{monitor!r}; pass mode='min' or mode='max' (mode='auto' knows the words "
+        f"{sorted(_LOWER_IS_BETTER)} as smaller-is-better and "
+        f"{sorted(_HIGHER_IS_BETTER)} as larger-is-better)"
+    )
 
 
 class EarlyStopping(Callback):
@@ -245,9 +261,12 @@ class EarlyStopping(Callback):
     min_delta : float >= 0, default 0
         The smallest change that counts as an improvement.
     mode : "auto", "min" or "max", default "auto"
-        Whether smaller or larger is better; "auto" picks "max" for keys naming a
-        score -- containing ``acc``, ``auc``, ``f1``, ``precision`` or ``recall`` -- and
-        "min" otherwise (losses, errors).
+        Whether smaller or larger is better. "auto" reads it from the words of
+        ``monitor`` (split at ``_``; ``val_`` ignored) and only from words it knows:
+        ``loss``, ``error``, ``err``, ``mse``, ``mae``, ``rmse`` give "min";
+        ``accuracy``, ``acc``, ``auc``, ``f1``, ``precision``, ``recall``, ``r2`` give
+        "max". Any other key (or one with words of both kinds) is refused rather than
+        guessed: pass "min" or "max" for it.
     restore_best_weights : bool, default False
         When training ends, load the parameters of the best epoch back into the model.
 
@@ -264,7 +283,8 @@ class EarlyStopping(Callback):
     ------
     ValueError
         From the constructor: ``patience`` not an int >= 0, ``min_delta`` not a finite
-        number >= 0, or ``mode`` not "auto", "min" or "max". From `fit` (via
+        number >= 0, ``mode`` not "auto", "min" or "max", or ``mode="auto"`` with a
+        ``monitor`` whose direction it does not know. From `fit` (via
         `check_log_keys`), before any work: ``monitor`` is not a logged key.
     TypeError
         From the constructor: ``monitor`` is not a str.
@@ -285,9 +305,7 @@ class EarlyStopping(Callback):
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
         self.monitor = monitor
-        self.mode = mode if mode != "auto" else (
-            "max" if any(score in monitor for score in _SCORES) else "min"
-        )
+        self.mode = mode if mode != "auto" else _inferred_mode(monitor)
         self.restore_best_weights = restore_best_weights
         self._model: Module[Any] | None = None
         self._reset()

@@ -64,6 +64,31 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "MultiHeadAttention": (lambda: mg.MultiHeadAttention(4, 2, causal=True, rng=0),
                            [(2, 3, 4)]),
     "CrossAttention": (lambda: mg.CrossAttention(4, 2, rng=0), [(2, 3, 4), (2, 2, 4)]),
+    # N-D: images (N, C, H, W) and sequences (N, C, L), small enough for finite differences
+    "Dense-bias-3d": (lambda: mg.Dense(3, 2, bias=True, rng=0), [(2, 4, 3)]),
+    "Bias-3d": (lambda: mg.Bias(), [(2, 2, 3)]),
+    "ReLU-4d": (lambda: mg.ReLU(), [(2, 2, 3, 3)]),
+    "Softmax-axis1": (lambda: mg.Softmax(axis=1), [(2, 3, 2, 2)]),
+    "Add-4d": (lambda: mg.Add(), [(2, 2, 3, 3), (2, 2, 3, 3)]),
+    "Concat-channels": (lambda: mg.Concat(axis=1), [(2, 1, 3, 3), (2, 2, 3, 3)]),
+    "Conv2D": (lambda: mg.Conv2D(2, 3, 3, padding=1, rng=0), [(2, 2, 4, 4)]),
+    "Conv2D-strided-groups": (
+        lambda: mg.Conv2D(4, 4, (2, 3), stride=2, dilation=(1, 2), groups=2, rng=0),
+        [(2, 4, 5, 6)]),
+    "Conv2D-float32": (lambda: mg.Conv2D(1, 2, 2, bias=False, rng=0, dtype=np.float32),
+                       [(2, 1, 3, 3)]),
+    "Conv1D": (lambda: mg.Conv1D(2, 3, 3, padding="same", rng=0), [(2, 2, 5)]),
+    "ConvTranspose2D": (
+        lambda: mg.ConvTranspose2D(2, 4, 3, stride=2, padding=1, output_padding=1, groups=2,
+                                   rng=0), [(2, 2, 3, 3)]),
+    "MaxPool2D": (lambda: mg.MaxPool2D(2), [(2, 2, 4, 4)]),
+    "MaxPool2D-padded": (lambda: mg.MaxPool2D(3, stride=2, padding=1), [(1, 2, 5, 5)]),
+    "MaxPool1D": (lambda: mg.MaxPool1D(2), [(2, 2, 5)]),
+    "AvgPool2D": (lambda: mg.AvgPool2D(3, stride=2, padding=1), [(1, 2, 5, 5)]),
+    "AvgPool1D": (lambda: mg.AvgPool1D(2, stride=1), [(2, 2, 5)]),
+    "GlobalAvgPool2D": (lambda: mg.GlobalAvgPool2D(), [(2, 3, 2, 2)]),
+    "Flatten": (lambda: mg.Flatten(), [(2, 3, 2, 2)]),
+    "Reshape": (lambda: mg.Reshape(2, -1), [(2, 3, 4)]),
 }
 
 # Layers whose inputs check_layer cannot take (it casts inputs to float64 and perturbs

@@ -226,7 +226,7 @@ def test_declared_order_is_kept_when_valid():
 def test_forward_and_backward_errors_name_the_node():
     net = mg.Graph({"pre": (mg.Identity(), "input"), "fc": (mg.Dense(4, 3, rng=0), "pre")})
     with pytest.raises(ValueError, match=re.escape(
-        "at Graph['fc']: Dense(4→3) expected input of shape (batch, 4), got (6, 5)"
+        "at Graph['fc']: Dense(4→3) expected input of shape (batch, ..., 4), got (6, 5)"
     )):
         net(np.zeros((6, 5)))
     with pytest.raises(RuntimeError, match=re.escape(

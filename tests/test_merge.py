@@ -75,12 +75,19 @@ def test_concat_axis_0_stacks_batches():
 
 def test_concat_errors_name_the_layer_and_shapes():
     with pytest.raises(ValueError, match=re.escape(
-        "Concat(axis=-1) expected inputs of one size along axis 0, got (4, 3), (2, 3)"
+        "Concat(axis=-1) expected inputs that agree on every axis but -1, got (4, 3), (2, 3)"
     )):
         mg.Concat()(A, A[:2])
-    for bad in (2, -3, 1.0, True, "1"):
+    for bad in (1.0, True, "1"):
         with pytest.raises(ValueError, match="Concat: axis must be"):
             mg.Concat(axis=bad)
+    for axis in (2, -3):
+        with pytest.raises(ValueError, match=re.escape(
+            f"Concat(axis={axis}): axis {axis} is outside inputs of shapes (4, 3), (4, 3)"
+        )):
+            mg.Concat(axis=axis)(A, A)
+    with pytest.raises(ValueError, match="agree on every axis but -1"):
+        mg.Concat()(A, A[:, :, None])
 
 
 @pytest.mark.parametrize("layer", [mg.Add(), mg.Concat()], ids=repr)

@@ -66,3 +66,20 @@ def test_grad_assignment_refuses_read_only_arrays_and_aliases_of_data():
     for bad in (frozen, param.data, np.zeros((2, 2))[:, ::1].T.copy(order="F")):
         with pytest.raises(ValueError, match="grad must be a writable C-contiguous array"):
             param.grad = bad
+
+
+def test_parameter_refuses_float16_naming_it_and_the_reason():
+    # In float16 Adam's eps=1e-8 rounds to 0: a zero gradient made a weight NaN at step 1.
+    assert np.float16(1e-8) == 0
+    with pytest.raises(TypeError, match=r"Parameter 'w': float16 is not supported, use "
+                                        r"float32 or float64: .*eps=1e-8 underflows"):
+        mg.Parameter(np.ones(2, dtype=np.float16), name="w")
+    for dtype in (np.float32, np.float64):
+        assert mg.Parameter(np.ones(2, dtype=dtype)).dtype == dtype
+
+
+def test_dense_refuses_float16_at_construction():
+    with pytest.raises(TypeError, match=r"^Dense: float16 is not supported, use float32"):
+        mg.Dense(2, 2, dtype=np.float16)
+    with pytest.raises(TypeError, match=r"^Dense: float16 is not supported"):
+        mg.Dense(2, 2, dtype="e")  # the dtype's character code, too

@@ -15,3 +15,11 @@ def test_ci_runs_the_readme_test_command():
     run_cmd, test_cmd = commands
     assert "examples/blog_net.py" in run_cmd
     assert f"TEST_COMMAND='{test_cmd}'" in ci
+
+
+def test_ci_installs_the_pytorch_reference_first_and_cleans_up():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    torch_at = ci.index('python -m pip install --quiet "torch==2.13.0"\n')
+    assert torch_at < ci.index('python -m pip install --quiet ".[test,docs]"')
+    assert "trap 'rm -rf \"$work\"' EXIT" in ci  # the venv and temp files go, however it ends
+    assert "export CI=true" in ci  # skips fail there (conftest.py)

@@ -209,7 +209,7 @@ def test_recurrent_bptt_matches_torch(ours, theirs, return_sequences, with_state
 def test_recurrent_float32_and_bad_input() -> None:
     lstm = mg.LSTM(2, 3, dtype=np.float32, rng=0)
     assert lstm(np.ones((1, 2, 2), np.float32)).dtype == np.float32
-    with pytest.raises(ValueError, match=r"LSTM\(2, 3.*\(N, T, 2\), got \(1, 2, 5\)"):
+    with pytest.raises(ValueError, match=r"LSTM\(2, 3.*\(batch, T, 2\), got \(1, 2, 5\)"):
         lstm(np.ones((1, 2, 5)))
     with pytest.raises(ValueError, match="empty input"):
         lstm(np.ones((1, 0, 2)))
@@ -301,11 +301,12 @@ def test_attention_dropout_only_in_training() -> None:
 
 
 def test_norm_bad_input() -> None:
-    with pytest.raises(ValueError, match=r"BatchNorm2D\(3\) expected input of shape \(N, 3, H,"):
+    with pytest.raises(ValueError, match=r"BatchNorm2D\(3\) expected input of shape \(batch, 3,"):
         mg.BatchNorm2D(3)(np.ones((2, 4, 2, 2)))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         mg.BatchNorm1D(3)(np.ones((1, 3)))
-    with pytest.raises(ValueError, match=r"LayerNorm\(\(4,\)\) expected input of shape \(\*, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"LayerNorm\(\(4,\)\) expected input of shape \(batch, \.\.\., 4\)"):
         mg.LayerNorm(4)(np.ones((2, 3)))
     with pytest.raises(ValueError, match="must divide"):
         mg.GroupNorm(3, 4)

@@ -134,20 +134,24 @@ def classification_data(n=40, seed=0):
     return X, y
 
 
+def accuracy_at_half(pred, target):
+    return mg.accuracy(pred, target, threshold=0.5)
+
+
 def test_history_has_loss_metrics_and_their_validation_twins():
     X, y = classification_data()
     Xv, yv = classification_data(seed=1)
     model = make_model_2d()
     history = mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.5), X, y,
                      epochs=4, batch_size=8, rng=0, validation_data=(Xv, yv),
-                     metrics=[mg.accuracy], progress=False)
+                     metrics=[("accuracy", accuracy_at_half)], progress=False)
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == 4 for v in history.history.values())
     assert history.epoch == [0, 1, 2, 3]
     pred = model.eval()(Xv)  # the final model, full batch, without dropout
     model.train()
     assert history.history["val_loss"][-1] == pytest.approx(mg.MSELoss()(pred, yv), rel=1e-12)
-    assert history.history["val_accuracy"][-1] == mg.accuracy(pred, yv)
+    assert history.history["val_accuracy"][-1] == mg.accuracy(pred, yv, threshold=0.5)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert not np.array_equal(model(Xv), pred)  # dropout really is on in training mode
 
@@ -521,13 +525,24 @@ def test_accuracy_multiclass_with_indices_or_one_hot():
     assert mg.accuracy(pred, np.array([1, 0, 2, 2])) == 1.0
 
 
-def test_accuracy_single_column_thresholds_at_one_half():
+def test_accuracy_single_column_thresholds_where_told():
     prob = np.array([[0.9], [0.2], [0.5], [0.51]])
     target = np.array([[1], [0], [1], [1]])  # 0.5 is not above the threshold
-    assert mg.accuracy(prob, target) == 0.75
-    assert mg.accuracy(prob.ravel(), target.ravel().astype(bool)) == 0.75
+    assert mg.accuracy(prob, target, threshold=0.5) == 0.75
+    assert mg.accuracy(prob.ravel(), target.ravel().astype(bool), threshold=0.5) == 0.75
     logits = np.array([[2.0], [-0.1], [0.3], [-3.0]])
     assert mg.accuracy(logits, np.array([1, 0, 1, 0]), threshold=0.0) == 1.0
+
+
+def test_accuracy_on_one_column_never_guesses_probabilities_or_logits():
+    # Logits from BCEWithLogitsLoss, all right at 0, scored 1/3 at a silent 0.5 before.
+    logits = np.array([[0.3], [2.0], [-1.0]])
+    with pytest.raises(ValueError, match=r"one output column \(binary\), so say what it "
+                                         r"holds: threshold=0 for logits"):
+        mg.accuracy(logits, np.array([1, 1, 0]))
+    assert mg.accuracy(logits, np.array([1, 1, 0]), threshold=0) == 1.0
+    with pytest.raises(ValueError, match="threshold is for one output column"):
+        mg.accuracy(np.zeros((2, 3)), np.array([0, 1]), threshold=0.5)
 
 
 @pytest.mark.parametrize(
@@ -542,8 +557,9 @@ def test_accuracy_single_column_thresholds_at_one_half():
     ],
 )
 def test_accuracy_refuses_what_it_cannot_score(pred, target, match):
+    threshold = 0.5 if pred.shape[1] == 1 else None
     with pytest.raises(ValueError, match=match):
-        mg.accuracy(pred, target)
+        mg.accuracy(pred, target, threshold=threshold)
 
 
 def test_history_repr():
@@ -599,10 +615,10 @@ def test_fit_checks_callbacks_and_metrics_before_changing_anything(capsys):
     opt = mg.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="monitor 'val_los' is not among the logged"):
         mg.fit(model, mg.MSELoss(), opt, X, y, epochs=2, validation_data=(X, y),
-               callbacks=[mg.EarlyStopping(monitor="val_los")])
+               callbacks=[mg.EarlyStopping(monitor="val_los", mode="min")])
     with pytest.raises(ValueError, match="fit: metric 'accuracy' failed at epoch 1/2, batch 1/1"):
         mg.fit(model, mg.MSELoss(), opt, X, y + 0.5, epochs=2, batch_size=8,
-               metrics=[mg.accuracy])
+               metrics=[("accuracy", accuracy_at_half)])
     with pytest.raises(TypeError, match="callbacks must be a list or tuple, got None"):
         mg.fit(model, mg.MSELoss(), opt, X, y, epochs=1, callbacks=None)
     np.testing.assert_array_equal(model[0].weight.data, before)
@@ -611,9 +627,22 @@ def test_fit_checks_callbacks_and_metrics_before_changing_anything(capsys):
 
 @pytest.mark.parametrize(("monitor", "mode"), [("val_acc", "max"), ("auc", "max"),
                                                ("val_f1", "max"), ("val_loss", "min"),
-                                               ("mae", "min")])
+                                               ("mae", "min"), ("val_r2", "max"),
+                                               ("val_error_rate", "min"),
+                                               ("val_balanced_accuracy", "max")])
 def test_early_stopping_auto_mode(monitor, mode):
     assert mg.EarlyStopping(monitor=monitor).mode == mode
+
+
+@pytest.mark.parametrize("monitor", ["val_brier_score", "val_reward", "val_accuracy_loss",
+                                     "lr"])
+def test_early_stopping_refuses_to_guess_the_mode_of_a_name_it_does_not_know(monitor):
+    # "val_r2" was minimised; "val_brier_score" (smaller is better) would be maximised by
+    # any rule that took "score" for larger-is-better.
+    with pytest.raises(ValueError, match=rf"monitor '{monitor}'; pass mode='min' or "
+                                         r"mode='max'"):
+        mg.EarlyStopping(monitor=monitor)
+    assert mg.EarlyStopping(monitor=monitor, mode="min").mode == "min"
 
 
 def test_fortran_ordered_initial_weights_train():
@@ -638,3 +667,14 @@ def test_metric_errors_of_other_exception_classes_are_rewrapped_cleanly():
     with pytest.raises(ValueError, match="fit: metric 'picky' failed at epoch 1/1, batch 1/1"):
         mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
                batch_size=8, metrics=[picky], progress=False)
+
+
+def test_fit_names_itself_for_ragged_data():
+    model, X, y = _tiny_problem()
+    opt = mg.SGD(model.parameters(), lr=0.1)
+    ragged = [[1.0, 2.0], [3.0]]
+    with pytest.raises(ValueError, match=r"^fit: X is ragged \(rows of different lengths\?\)"):
+        mg.fit(model, mg.MSELoss(), opt, ragged, y[:2], epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"^fit \(validation_data\): y is ragged"):
+        mg.fit(model, mg.MSELoss(), opt, X, y, epochs=1, progress=False,
+               validation_data=(X[:2], [[1.0], [2.0, 3.0]]))

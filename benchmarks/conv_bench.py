@@ -1,0 +1,246 @@
+"""Convolution and pooling benchmarks: minigrad against PyTorch CPU, float32, one thread.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \\
+        python benchmarks/conv_bench.py [--rounds N] [--quick]
+
+Each case times forward + backward (minigrad: ``layer(x)`` then ``backward`` or, for a
+model's first layer, ``backward_params``; PyTorch: the same module with autograd, the
+input gradient requested exactly when minigrad computes it; each gets the upstream
+gradient in the memory layout its own next layer would hand it). Both run the same weights
+and inputs; before timing, the outputs and gradients are compared (float32, rtol 1e-3),
+so a fast wrong answer cannot win. Turns interleave, round after round; the table shows
+medians. BLAS and PyTorch run one thread (threadpoolctl, ``torch.set_num_threads(1)``).
+FLOPs count the matrix products (2·MACs of forward, weight gradient and, when computed,
+input gradient); "% of peak" is against the best of several 1024×1024 float32 matmuls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import minigrad as mg
+
+F32 = np.float32
+
+
+@dataclass
+class Case:
+    name: str
+    ours: Callable[[], object]
+    theirs: Callable[[], object]
+    flops: float
+
+
+def conv_flops(n: int, c: int, o: int, k: int, out: int, input_grad: bool) -> float:
+    macs = n * o * c * k * k * out * out
+    return 2.0 * macs * (3 if input_grad else 2)
+
+
+def copy_weights(ours: mg.Module, theirs: Any, torch: Any) -> None:
+    with torch.no_grad():
+        for param, tparam in zip(ours.parameters(), theirs.parameters()):
+            data = param.data.T if param.data.ndim == 2 else param.data  # Dense is (in, out)
+            tparam.copy_(torch.from_numpy(np.ascontiguousarray(data)))
+
+
+def layer_case(name: str, layer: mg.Layer, module: Any, x: np.ndarray, torch: Any,
+               first: bool, flops: float) -> Case:
+    xt = torch.from_numpy(x).requires_grad_(not first)
+    copy_weights(layer, module, torch)
+    y = layer(x)
+    g = np.random.default_rng(1).standard_normal(y.shape).astype(F32)
+    gt = torch.from_numpy(g)
+    # minigrad's gradient arrives as its own next layer returns it: in its output's memory
+    # layout (channel-major behind an NCHW view, for a conv); torch's is contiguous NCHW.
+    g = np.ascontiguousarray(g.swapaxes(0, 1)).swapaxes(0, 1) if y.strides[1] > y.strides[0] \
+        else g
+
+    def ours() -> object:
+        layer.zero_grad()
+        layer(x)
+        return layer.backward_params(g) if first else layer.backward(g)
+
+    def theirs() -> object:
+        module.zero_grad(set_to_none=True)
+        xt.grad = None
+        out = module(xt)
+        out.backward(gt)
+        return out
+
+    ours()
+    out_t = theirs()
+    np.testing.assert_allclose(layer(x), out_t.detach().numpy(), rtol=1e-3, atol=1e-3)
+    for param, tparam in zip(layer.parameters(), module.parameters()):
+        np.testing.assert_allclose(param.grad, tparam.grad.numpy(), rtol=1e-3, atol=1e-3)
+    return Case(name, ours, theirs, flops)
+
+
+def lenet(torch: Any) -> Case:
+    rng = np.random.default_rng(0)
+    model = mg.Sequential(
+        mg.Conv2D(1, 6, 5, padding=2, rng=rng, dtype=F32), mg.ReLU(), mg.MaxPool2D(2),
+        mg.Conv2D(6, 16, 5, rng=rng, dtype=F32), mg.ReLU(), mg.MaxPool2D(2),
+        mg.Flatten(), mg.Dense(400, 120, bias=True, rng=rng, dtype=F32), mg.ReLU(),
+        mg.Dense(120, 84, bias=True, rng=rng, dtype=F32), mg.ReLU(),
+        mg.Dense(84, 10, bias=True, rng=rng, dtype=F32),
+    )
+    nn = torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+    copy_weights(model, net, torch)
+    x = rng.standard_normal((64, 1, 28, 28)).astype(F32)
+    labels = rng.integers(0, 10, 64)
+    loss, optimizer = mg.CrossEntropyLoss(), mg.SGD(model.parameters(), lr=0.01)
+    xt, lt = torch.from_numpy(x), torch.from_numpy(labels)
+    loss_t, optimizer_t = nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=0.01)
+
+    def ours() -> object:
+        value = loss(model(x), labels)
+        optimizer.zero_grad()
+        model.backward_params(loss.backward())
+        optimizer.step()
+        return value
+
+    def theirs() -> object:
+        value = loss_t(net(xt), lt)
+        optimizer_t.zero_grad()
+        value.backward()
+        optimizer_t.step()
+        return value
+
+    ours_loss, their_loss = float(ours()), float(theirs().detach())
+    assert abs(ours_loss - their_loss) < 1e-3 * max(1.0, their_loss), (ours_loss, their_loss)
+    dense = 2.0 * 3 * 64 * (400 * 120 + 120 * 84 + 84 * 10)
+    flops = conv_flops(64, 1, 6, 5, 28, False) + conv_flops(64, 6, 16, 5, 10, True) + dense
+    return Case("LeNet-5 step, 28×28, batch 64", ours, theirs, flops)
+
+
+def digits_epoch(torch: Any) -> Case:
+    """A whole `fit` epoch of examples/digits_cnn.py's CNN (batch 32, Adam, shuffled)
+    against a PyTorch loop over the same batches (``randperm``, ``nn.Sequential``,
+    ``optim.Adam``) -- no augmentation in either."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import digits_cnn
+
+    X_train, _, y_train, _ = digits_cnn.load_images()
+    model = digits_cnn.build_model(0)
+    width, nn = digits_cnn.WIDTH, torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(1, width, 3, padding="same"), nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 4, 10),
+    )
+    copy_weights(model, net, torch)
+    optimizer = mg.Adam(model.parameters(), lr=1e-3)
+    optimizer_t = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_t = nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train)
+
+    def ours() -> object:
+        return mg.fit(model, mg.CrossEntropyLoss(), optimizer, X_train, y_train, epochs=1,
+                      batch_size=32, rng=0, progress=False)
+
+    def theirs() -> object:
+        net.train()
+        order = torch.randperm(len(xt))
+        for start in range(0, len(xt), 32):
+            index = order[start:start + 32]
+            value = loss_t(net(xt[index]), yt[index])
+            optimizer_t.zero_grad()
+            value.backward()
+            optimizer_t.step()
+        return value
+
+    batches = len(X_train)
+    flops = batches * 3 * 2.0 * 64 * (width * 9 + width * width * 9 + 2 * width * width * 9 / 4)
+    return Case("digits CNN (examples/digits_cnn.py), fit epoch, batch 32", ours, theirs,
+                flops)
+
+
+def cases(torch: Any, quick: bool) -> list[Case]:
+    rng = np.random.default_rng(0)
+    nn = torch.nn
+    batch = 8 if quick else 32
+    found = []
+    for c, o, k, size in [(1, 32, 3, 28), (3, 32, 3, 32), (1, 6, 5, 28)]:
+        x = rng.standard_normal((batch, c, size, size)).astype(F32)
+        pad = k // 2
+        found.append(layer_case(
+            f"first layer {c}→{o} {k}×{k} on {size}×{size}, batch {batch}",
+            mg.Conv2D(c, o, k, padding=pad, rng=0, dtype=F32), nn.Conv2d(c, o, k, padding=pad),
+            x, torch, True, conv_flops(batch, c, o, k, size, False)))
+    x = rng.standard_normal((batch, 64, 16, 16)).astype(F32)
+    found.append(layer_case(
+        f"64→64 3×3 on 16×16, batch {batch}", mg.Conv2D(64, 64, 3, padding=1, rng=0, dtype=F32),
+        nn.Conv2d(64, 64, 3, padding=1), x, torch, False, conv_flops(batch, 64, 64, 3, 16, True)))
+    x = rng.standard_normal((batch, 32, 32, 32)).astype(F32)
+    found.append(layer_case(f"MaxPool2D(2) on 32×32×32, batch {batch}", mg.MaxPool2D(2),
+                            nn.MaxPool2d(2), x, torch, False, 0.0))
+    found.append(lenet(torch))
+    found.append(digits_epoch(torch))
+    return found
+
+
+def gemm_peak(n: int = 1024, repeats: int = 7) -> float:
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(F32)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n**3 / best / 1e9
+
+
+def measure(case: Case, rounds: int) -> tuple[float, float]:
+    ours, theirs = [], []
+    for _ in range(rounds):
+        for fn, times in ((case.ours, ours), (case.theirs, theirs)):
+            fn()  # untimed: caches warm
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="small batches, for smoke tests")
+    args = parser.parse_args()
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        peak = gemm_peak()
+        found = cases(torch, args.quick)
+        rows = [(case, *measure(case, args.rounds)) for case in found]
+        peak = max(peak, gemm_peak())
+    print(f"float32, 1 thread; GEMM peak (1024×1024 matmul, best of 7): {peak:.0f} GFLOP/s\n")
+    print("| case | minigrad | torch | mg/torch | minigrad % of peak | torch % of peak |")
+    print("|---|---|---|---|---|---|")
+    def share(flops: float, seconds: float) -> str:
+        return f"{100 * flops / seconds / 1e9 / peak:.0f} %" if flops else "-"
+
+    for case, ours, theirs in rows:
+        print(f"| {case.name} | {ours * 1e3:.2f} ms | {theirs * 1e3:.2f} ms "
+              f"| {ours / theirs:.2f}× | {share(case.flops, ours)} "
+              f"| {share(case.flops, theirs)} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,413 @@
+"""Convolutions on ``(N, C, *spatial)`` batches: `Conv1D`, `Conv2D`, `ConvTranspose2D`.
+
+Layouts are PyTorch's (and ONNX's): inputs NCL / NCHW, a convolution's weight
+``(out, in / groups, *kernel)``, a transposed convolution's ``(in, out / groups,
+*kernel)``, biases ``(out,)``; a ``state_dict`` crosses over without transposes.
+
+A convolution is one matrix product on the column buffer of `minigrad.windows.im2col`
+(``K = in / groups · ∏kernel`` rows, ``P = N · ∏out`` columns), per group ``g``::
+
+    Y_g (out/groups, P) = W_g (out/groups, K) @ cols_g (K, P)
+
+and its backward is two more::
+
+    dL/dW_g += G_g @ cols_gᵀ                       (the weight gradient)
+    dL/dx    = Σ_offsets k  shift_k(W_{g,k}ᵀ @ G_g)  (col2im, by slice-adds)
+
+The second is done one kernel offset at a time, adding each product into its slice of
+``dL/dx``, so the column buffer cached by forward is the only im2col-sized array a
+convolution ever holds. A transposed convolution is the same pair of products with
+forward and backward swapped.
+
+Outputs are returned as ``(N, C, ...)`` views of channel-major ``(C, N, ...)`` products
+(no transposing copy); the next layer's slices and elementwise operations read them as
+they are.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import override
+
+from minigrad import init as initializers
+from minigrad.base import Array, Layer, Parameter, as_batch, as_grad, check_count
+from minigrad.windows import Window, as_sizes, im2col, offsets, output_size, spatial
+
+ConvCache = tuple[Array, tuple[Window, ...], tuple[int, ...]]
+"""The column buffer (or, transposed, the input), the windows, and the input's shape."""
+
+
+def _gemm(a: Array, b: Array) -> Array:
+    """``a @ b`` per group: (G, m, k) @ (G, k, n) -> (G, m, n); one BLAS call if G == 1."""
+    product: Array = np.dot(a[0], b[0])[None] if a.shape[0] == 1 else np.matmul(a, b)
+    return product
+
+
+def _channel_major(x: Array, groups: int) -> Array:
+    """``(N, C, *s) -> (G, C / G, N·∏s)``: free when ``x`` is a view of a (C, N, ...)
+    array, as this module's outputs and input gradients are."""
+    grouped: Array = x.swapaxes(0, 1).reshape(groups, x.shape[1] // groups, -1)
+    return grouped
+
+
+def _scatter(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...]) -> None:
+    """col2im of ``Wᵀ @ src``: for each kernel offset k, ``dst[in_k] += (W_kᵀ @ src)[out_k]``.
+
+    ``dst (C, N, *size)``, ``weight (O, C/G, *kernel)``, ``src (G, O/G, N·∏out)``.
+    """
+    groups, out_per_group = src.shape[:2]
+    part_shape = (dst.shape[0], dst.shape[1], *(w.out for w in windows))
+    for ks, ins, outs in offsets(windows):
+        w_k = weight[spatial(ks)].reshape(groups, out_per_group, -1)
+        part = _gemm(w_k.transpose(0, 2, 1), src).reshape(part_shape)
+        dst[spatial(ins)] += part[spatial(outs)]
+
+
+def _padding(
+    owner: str, value: object, dims: int, kernel: tuple[int, ...], dilation: tuple[int, ...],
+    stride: tuple[int, ...],
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Padding before and after each axis from an int, a tuple, ``"valid"`` or ``"same"``."""
+    if value == "valid":
+        return (0,) * dims, (0,) * dims
+    if value == "same":
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{owner}: padding='same' needs stride 1, got stride={stride}")
+        total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        before = tuple(t // 2 for t in total)  # PyTorch puts the odd one after
+        return before, tuple(t - b for t, b in zip(total, before))
+    if isinstance(value, str):
+        raise ValueError(f"{owner}: padding must be an int, a tuple, 'same' or 'valid', "
+                         f"got {value!r}")
+    pads = as_sizes(owner, "padding", value, dims, 0)
+    return pads, pads
+
+
+class _Conv(Layer[ConvCache]):
+    """What `Conv1D`, `Conv2D` and `ConvTranspose2D` share: arguments, parameters,
+    input checks and repr. ``dims`` is the number of spatial axes."""
+
+    dims: ClassVar[int]
+    axes: ClassVar[tuple[str, ...]]  # names of the spatial axes, for messages
+    transposed: ClassVar[bool] = False
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...], padding: int | tuple[int, ...] | str,
+        dilation: int | tuple[int, ...], groups: int, bias: bool,
+        init: initializers.Initializer | None, rng: initializers.SeedLike,
+        dtype: npt.DTypeLike,
+    ) -> None:
+        owner, dims = type(self).__name__, self.dims
+        self.in_channels = check_count(owner, "in_channels", in_channels, 1)
+        self.out_channels = check_count(owner, "out_channels", out_channels, 1)
+        self.groups = check_count(owner, "groups", groups, 1)
+        for name, channels in (("in_channels", self.in_channels),
+                               ("out_channels", self.out_channels)):
+            if channels % self.groups:
+                raise ValueError(f"{owner}: {name} ({channels}) must be divisible by "
+                                 f"groups ({self.groups})")
+        self.kernel_size = as_sizes(owner, "kernel_size", kernel_size, dims, 1)
+        self.stride = as_sizes(owner, "stride", stride, dims, 1)
+        self.dilation = as_sizes(owner, "dilation", dilation, dims, 1)
+        self.padding: tuple[int, ...] | str = (
+            padding if isinstance(padding, str) else as_sizes(owner, "padding", padding, dims, 0)
+        )
+        self._pads = _padding(owner, padding, dims, self.kernel_size, self.dilation,
+                              self.stride)
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{owner}: dtype must be a floating dtype, got {dtype}")
+        first, second = ((self.in_channels, self.out_channels) if self.transposed
+                         else (self.out_channels, self.in_channels))
+        shape = (first, second // self.groups, *self.kernel_size)
+        weight = initializers.draw(
+            owner, init if init is not None else initializers.xavier_uniform(), shape, rng,
+            dtype,
+        )
+        self.weight = Parameter(weight, name="weight")
+        self.bias = Parameter(np.zeros(self.out_channels, dtype), name="bias") if bias else None
+
+    def _input(self, x: Array) -> Array:
+        return as_batch(self, x, shape=("batch", self.in_channels, *self.axes),
+                        dtype=self.weight.dtype)
+
+    def _too_small(self, size: tuple[int, ...], what: str) -> ValueError:
+        return ValueError(f"{self!r}: {what}, for an input of spatial size "
+                          f"{'×'.join(map(str, size))}")
+
+    def _add_bias(self, y: Array) -> None:
+        """``y (O, N, ...) += b`` per output channel."""
+        if self.bias is not None:
+            y += self.bias.data.reshape(-1, *(1,) * (y.ndim - 1))
+
+    def _bias_grad(self, grouped: Array) -> None:
+        """``dL/db += Σ G`` over samples and positions, from G as (G, O/G, P)."""
+        if self.bias is not None:
+            # Row sums as a matrix-vector product: BLAS does it 3× faster than .sum(axis).
+            ones = np.ones(grouped.shape[2], grouped.dtype)
+            self.bias.grad += np.matmul(grouped, ones).reshape(-1)
+
+    @override
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        ones = (1,) * self.dims
+        if self.stride != ones:
+            text += f", stride={self.stride}"
+        if self.padding not in ((0,) * self.dims, "valid"):
+            text += f", padding={self.padding!r}"
+        if self.dilation != ones:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.weight.dtype != np.float64:
+            text += f", dtype={self.weight.dtype}"
+        return text
+
+
+class _ConvND(_Conv):
+    """A convolution (cross-correlation, as in every framework) over ``dims`` axes."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] | str = 0,
+        dilation: int | tuple[int, ...] = 1, groups: int = 1, bias: bool = True, *,
+        init: initializers.Initializer | None = None, rng: initializers.SeedLike = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, init, rng, dtype)
+
+    def _windows(self, size: tuple[int, ...]) -> tuple[Window, ...]:
+        before, after = self._pads
+        windows = []
+        for n, k, s, d, p, q in zip(size, self.kernel_size, self.stride, self.dilation,
+                                    before, after):
+            if n + p + q < d * (k - 1) + 1:
+                raise self._too_small(size, f"the input after padding ({n + p + q}) is "
+                                            f"smaller than the dilated kernel ({d * (k - 1) + 1})")
+            windows.append(Window(n, k, s, d, p, output_size(n, k, s, d, p + q)))
+        return tuple(windows)
+
+    @override
+    def forward(self, x: Array) -> Array:
+        x = self._input(x)
+        windows = self._windows(x.shape[2:])
+        cols = im2col(x, windows)
+        weight = self.weight.data.reshape(self.groups, self.out_channels // self.groups, -1)
+        y = _gemm(weight, cols.reshape(self.groups, weight.shape[2], -1))
+        y = y.reshape(self.out_channels, x.shape[0], *(w.out for w in windows))
+        self._add_bias(y)
+        self.cache = (cols, windows, x.shape)
+        out: Array = y.swapaxes(0, 1)
+        return out
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        g = self._weight_grads(grad_out)
+        _, windows, shape = self.saved()
+        grad_in = np.zeros((shape[1], shape[0], *shape[2:]), g.dtype)  # (C, N, ...)
+        _scatter(grad_in, self.weight.data, g, windows)
+        grad: Array = grad_in.swapaxes(0, 1)
+        return grad
+
+    @override
+    def backward_params(self, grad_out: Array) -> None:
+        self._weight_grads(grad_out)
+
+    def _weight_grads(self, grad_out: Array) -> Array:
+        """``dL/dW += G @ colsᵀ``, ``dL/db += Σ G``; returns G as (G, O/G, P)."""
+        cols, windows, shape = self.saved()
+        out_shape = (shape[0], self.out_channels, *(w.out for w in windows))
+        grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
+        g = _channel_major(grad, self.groups)
+        cols = cols.reshape(self.groups, -1, g.shape[2])
+        self.weight.grad += _gemm(g, cols.transpose(0, 2, 1)).reshape(self.weight.shape)
+        self._bias_grad(g)
+        return g
+
+
+class Conv1D(_ConvND):
+    """1-D convolution over ``(N, C_in, L) -> (N, C_out, L_out)``, as PyTorch's ``Conv1d``.
+
+    ``y[n, o, l] = b[o] + Σ_{c, k} W[o, c, k] · x_pad[n, g·C_in/G + c, l·s + k·d]`` for the
+    group ``g`` of output channel ``o``; ``L_out = ⌊(L + 2p − d·(k − 1) − 1) / s⌋ + 1``.
+    Everything else -- arguments, parameters, backward, cache, errors -- as `Conv2D`,
+    with ints or 1-tuples for the sizes.
+    """
+
+    dims = 1
+    axes = ("length",)
+
+
+class Conv2D(_ConvND):
+    """2-D convolution ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, as PyTorch's
+    ``Conv2d`` (a cross-correlation).
+
+    ``y[n, o] = b[o] + Σ_{c, i, j} W[o, c, i, j] · x_pad[n, g·C_in/G + c, h·s + i·d, w·s + j·d]``,
+    ``g`` the group of ``o``; ``H_out = ⌊(H + p_top + p_bottom − d·(kH − 1) − 1) / s⌋ + 1``
+    and likewise ``W_out``. Forward is one matrix product on `im2col`'s buffer; backward
+    ``dL/dW += G @ colsᵀ``, ``dL/db += Σ_{n,h,w} G``, ``dL/dx`` by col2im of ``Wᵀ @ G``
+    one kernel offset at a time (see the module notes).
+
+    Cache: the column buffer ``(C_in, kH, kW, N, H_out, W_out)``, the window geometry and
+    the input's shape.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int >= 1
+        Both divisible by ``groups``.
+    kernel_size, stride, dilation : int or (int, int), >= 1
+    padding : int or (int, int) >= 0, "valid" or "same", default 0
+        Zeros added on both sides; ``"same"`` (stride 1 only) keeps the size, the odd
+        extra row or column going after, as PyTorch does.
+    groups : int >= 1, default 1
+        Input and output channels split into ``groups`` independent convolutions.
+    bias : bool, default True
+        A ``bias`` parameter ``(out_channels,)``, zeros at first; ``bias=False`` leaves
+        the attribute None, as in PyTorch.
+    init : Initializer, default `init.xavier_uniform()`
+        For ``weight (out_channels, in_channels / groups, kH, kW)``; fans count the
+        receptive field.
+    rng : int, numpy Generator or RandomState, optional
+    dtype : float dtype, default float64
+
+    Raises
+    ------
+    ValueError
+        From the constructor: a size not >= 1 (padding >= 0), channels not divisible by
+        ``groups``, a tuple of the wrong length, ``padding="same"`` with a stride > 1.
+        From ``forward``: wrong rank or channel count, an input smaller after padding
+        than the dilated kernel; from ``backward``: a gradient not of the output's shape.
+        Each names the layer and the numbers.
+    TypeError
+        Non-integer sizes, a non-floating ``dtype``, a bad ``init``; a non-real input.
+    RuntimeError
+        ``backward`` before any ``forward``.
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg
+    >>> conv = mg.Conv2D(1, 4, 3, padding=1, rng=0)
+    >>> conv(np.zeros((2, 1, 8, 8))).shape, conv.weight.shape
+    ((2, 4, 8, 8), (4, 1, 3, 3))
+    """
+
+    dims = 2
+    axes = ("height", "width")
+
+
+class ConvTranspose2D(_Conv):
+    """Transposed 2-D convolution ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, as
+    PyTorch's ``ConvTranspose2d``: the gradient of a `Conv2D` with respect to its input.
+
+    ``H_out = (H − 1)·s − 2p + d·(kH − 1) + output_padding + 1``, likewise ``W_out``.
+    Forward is `Conv2D`'s input-gradient computation (col2im of ``Wᵀ @ x``, offset by
+    offset); backward is `Conv2D`'s forward on ``G`` for ``dL/dx`` and its weight
+    gradient with the roles of ``x`` and ``G`` swapped::
+
+        dL/dx = W @ im2col(G)        dL/dW += x @ im2col(G)ᵀ        dL/db += Σ G
+
+    Cache: the input, channel-major ``(G, C_in / G, N·H·W)``, the windows, its shape.
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size, stride, dilation, groups, bias, init, rng, dtype
+        As `Conv2D`; the weight is ``(in_channels, out_channels / groups, kH, kW)``.
+    padding : int or (int, int) >= 0, default 0
+        Removed from each side of the output (``"same"``/``"valid"`` are not accepted).
+    output_padding : int or (int, int), default 0
+        Added to one side of the output, to pick among the input sizes a strided
+        `Conv2D` maps to one size; each must be below the stride or the dilation.
+
+    Raises
+    ------
+    ValueError, TypeError, RuntimeError
+        As `Conv2D`, plus an ``output_padding`` not below the stride or dilation, and
+        an output size below 1.
+    """
+
+    dims = 2
+    axes = ("height", "width")
+    transposed = True
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+        output_padding: int | tuple[int, int] = 0, groups: int = 1, bias: bool = True,
+        dilation: int | tuple[int, int] = 1, *,
+        init: initializers.Initializer | None = None, rng: initializers.SeedLike = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2D: padding must be an int or a tuple, "
+                             f"got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, init, rng, dtype)
+        self.output_padding = as_sizes("ConvTranspose2D", "output_padding", output_padding,
+                                       2, 0)
+        if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride,
+                                                   self.dilation)):
+            raise ValueError(
+                f"ConvTranspose2D: output_padding {self.output_padding} must be smaller "
+                f"than the stride {self.stride} or the dilation {self.dilation}"
+            )
+
+    def _windows(self, size: tuple[int, ...]) -> tuple[Window, ...]:
+        """The windows of the `Conv2D` this layer transposes: its input is our output."""
+        windows = []
+        for n, k, s, d, p, op in zip(size, self.kernel_size, self.stride, self.dilation,
+                                     self._pads[0], self.output_padding):
+            out = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+            if out < 1:
+                raise self._too_small(size, f"the output size would be {out} (below 1)")
+            windows.append(Window(out, k, s, d, p, n))
+        return tuple(windows)
+
+    @override
+    def forward(self, x: Array) -> Array:
+        x = self._input(x)
+        windows = self._windows(x.shape[2:])
+        src = _channel_major(x, self.groups)
+        y = np.zeros((self.out_channels, x.shape[0], *(w.size for w in windows)), x.dtype)
+        _scatter(y, self.weight.data, src, windows)
+        self._add_bias(y)
+        self.cache = (src, windows, x.shape)
+        out: Array = y.swapaxes(0, 1)
+        return out
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        cols = self._weight_grads(grad_out)
+        _, _, shape = self.saved()
+        weight = self.weight.data.reshape(self.groups, self.in_channels // self.groups, -1)
+        grad_in = _gemm(weight, cols).reshape(shape[1], shape[0], *shape[2:])
+        grad: Array = grad_in.swapaxes(0, 1)
+        return grad
+
+    @override
+    def backward_params(self, grad_out: Array) -> None:
+        self._weight_grads(grad_out)
+
+    def _weight_grads(self, grad_out: Array) -> Array:
+        """``dL/dW += x @ im2col(G)ᵀ``, ``dL/db += Σ G``; returns im2col(G) as (G, K, P)."""
+        src, windows, shape = self.saved()
+        out_shape = (shape[0], self.out_channels, *(w.size for w in windows))
+        grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
+        cols = im2col(grad, windows).reshape(self.groups, -1, src.shape[2])
+        self.weight.grad += _gemm(src, cols.transpose(0, 2, 1)).reshape(self.weight.shape)
+        if self.bias is not None:
+            self._bias_grad(_channel_major(grad, 1))
+        return cols
+
+    @override
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.output_padding != (0, 0):
+            text += f", output_padding={self.output_padding}"
+        return text

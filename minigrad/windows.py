@@ -1,0 +1,247 @@
+"""Sliding-window kernels shared by the convolution and pooling layers.
+
+Every window operation here is a loop over the *kernel offsets* only -- never over
+samples or output positions. For one offset ``(i, j)`` of a kernel sliding over an
+input with stride ``s``, dilation ``d`` and padding ``p``, output position ``o`` reads
+input position ``o·s + i·d − p``: a strided slice of the input lines up with a slice
+of the output. The input positions that fall in the padding are simply left out of
+both slices, so no padded copy of the input is ever made:
+
+* `im2col` copies each offset's input slice into its row of a column buffer
+  ``(C, kH, kW, N, Ho, Wo)`` -- the one large temporary of a convolution -- so the
+  convolution becomes one matrix product;
+* the adjoint, "col2im", is a *slice-add* per offset (``dst[in] += src[out]``),
+  which `Conv2D`'s backward and `ConvTranspose2D`'s forward do in `minigrad.conv`;
+* `max_pool`/`avg_pool` and their backward passes compare or add the offsets' slices.
+
+Only positive-step slicing, reshapes, axis permutations and elementwise operations are
+used, plus ufuncs' ``out=`` (a NumPy convenience kept in this module).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from minigrad.base import Array
+
+Offset = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]
+"""A kernel offset, the input slices it reads and the output slices it lines up with."""
+
+Index = tuple[Any, ...]
+
+
+def spatial(parts: tuple[slice | int, ...]) -> Index:
+    """The index of ``parts`` on the spatial axes of an ``(N, C, ...)`` or ``(C, N, ...)``
+    array (the two leading axes whole)."""
+    return (slice(None), slice(None), *parts)
+
+
+def as_sizes(owner: str, name: str, value: object, dims: int, minimum: int) -> tuple[int, ...]:
+    """An int or a ``dims``-tuple of ints >= ``minimum``, as a tuple; else a clear error.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an int or a tuple/list of ints (bools and floats are refused).
+    ValueError
+        A tuple of the wrong length, or a size below ``minimum``.
+    """
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))
+           for v in items):
+        raise TypeError(f"{owner}: {name} must be an int or a tuple of {dims} ints, "
+                        f"got {value!r}")
+    sizes = [int(v) for v in items]  # type: ignore[arg-type]  # checked ints above
+    if len(sizes) != dims:
+        raise ValueError(f"{owner}: {name} must be an int or a tuple of {dims} ints, "
+                         f"got {value!r}")
+    if any(v < minimum for v in sizes):
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+    return tuple(sizes)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One spatial axis of a sliding window: output ``o`` reads input ``o·stride +
+    k·dilation − pad`` for kernel offset ``k``; ``out`` is the output length."""
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad: int
+    out: int
+
+    def lineup(self, k: int) -> tuple[slice, slice] | None:
+        """The input and output slices kernel offset ``k`` connects (None: none at all,
+        the offset only ever meets padding)."""
+        shift = k * self.dilation - self.pad  # input index = o·stride + shift
+        low = max(0, -(shift // self.stride))  # first o with a non-negative input index
+        high = min(self.out, (self.size - 1 - shift) // self.stride + 1)
+        if high <= low:
+            return None
+        start = low * self.stride + shift
+        return slice(start, start + (high - low - 1) * self.stride + 1, self.stride), slice(
+            low, high
+        )
+
+
+def output_size(size: int, kernel: int, stride: int, dilation: int, pads: int) -> int:
+    """``⌊(size + pads − dilation·(kernel − 1) − 1) / stride⌋ + 1``, ``pads`` the total
+    padding of the axis (PyTorch's formula; < 1 when the window does not fit)."""
+    return (size + pads - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def offsets(windows: tuple[Window, ...]) -> Iterator[Offset]:
+    """Every kernel offset that meets the input, in row-major kernel order, with the
+    input and output slices it lines up."""
+    per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
+    for combo in itertools.product(*per_axis):
+        if all(pair is not None for _, pair in combo):
+            yield (
+                tuple(k for k, _ in combo),
+                tuple(pair[0] for _, pair in combo if pair is not None),
+                tuple(pair[1] for _, pair in combo if pair is not None),
+            )
+
+
+def _full_cover(windows: tuple[Window, ...]) -> bool:
+    """No offset meets padding: every offset's slices span the whole output."""
+    whole = [slice(0, w.out) for w in windows]
+    return all(
+        (pair := w.lineup(k)) is not None and pair[1] == full
+        for w, full in zip(windows, whole) for k in range(w.kernel)
+    )
+
+
+def im2col(x: Array, windows: tuple[Window, ...]) -> Array:
+    """The column buffer of ``x (N, C, *size)``: ``cols[c, *k, n, *o]`` is the input
+    value that kernel offset ``k`` of output ``o`` sees (0 in the padding).
+
+    Shape ``(C, *kernel, N, *out)``: reshaped to ``(C·∏kernel, N·∏out)`` it is the
+    right operand of the convolution's matrix product, and each offset's block is one
+    contiguous copy of a strided input slice. Only the padding's bands of each block
+    are zeroed, not the whole buffer.
+    """
+    n, c = x.shape[:2]
+    cols = np.empty((c, *(w.kernel for w in windows), n, *(w.out for w in windows)), x.dtype)
+    channels_first = x.swapaxes(0, 1)  # (C, N, *size): the buffer's order
+    per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
+    for combo in itertools.product(*per_axis):
+        offset: Index = (slice(None), *(k for k, _ in combo))
+        block = cols[offset]  # (C, N, *out), a view
+        pairs = [pair for _, pair in combo]
+        if any(pair is None for pair in pairs):  # this offset only ever meets padding
+            block[...] = 0
+            continue
+        outs = tuple(pair[1] for pair in pairs if pair is not None)
+        block[spatial(outs)] = channels_first[spatial(tuple(p[0] for p in pairs if p))]
+        for axis, (window, out) in enumerate(zip(windows, outs)):
+            before: Index = (*(slice(None),) * (axis + 2), slice(0, out.start))
+            after: Index = (*(slice(None),) * (axis + 2), slice(out.stop, window.out))
+            block[before] = 0
+            block[after] = 0
+    return cols
+
+
+# -- pooling --------------------------------------------------------------------------
+
+
+def _zeros_like_layout(shape: tuple[int, ...], dtype: np.dtype[Any], like: Array) -> Array:
+    """Zeros of ``shape`` laid out as ``like`` is: channel-major ``(C, N, ...)`` memory
+    behind an ``(N, C, ...)`` view when ``like`` is (the conv layers' outputs are), so
+    gradients keep the layout the next matrix product wants."""
+    if like.ndim > 1 and like.strides[1] > like.strides[0]:
+        channel_major: Array = np.zeros((shape[1], shape[0], *shape[2:]), dtype).swapaxes(0, 1)
+        return channel_major
+    return np.zeros(shape, dtype)
+
+
+def max_pool(x: Array, windows: tuple[Window, ...]) -> tuple[Array, Array]:
+    """The window maxima of ``x (N, C, *size)`` and, for each, the number of the kernel
+    offset (in `offsets` order) holding it.
+
+    The *first* maximum in the window wins a tie, as in PyTorch (a strict ``>`` scan in
+    row-major kernel order), so backward routes tied gradients exactly as PyTorch does.
+    A NaN wins over any number and the last NaN's offset is kept, as PyTorch does too:
+    checked in one pass over the output, and fixed up only when a NaN is there.
+    """
+    found = list(offsets(windows))
+    out_shape = (*x.shape[:2], *(w.out for w in windows))
+    which = _zeros_like_layout(out_shape, np.dtype(np.int8 if len(found) < 128 else np.int32),
+                               x)
+    padded = not _full_cover(windows)
+    best = _zeros_like_layout(out_shape, x.dtype, x)
+    if padded:  # offset 0 misses some outputs: start empty, every first value taken
+        best.fill(-np.inf)
+        which.fill(-1)
+        start = 0
+    else:
+        best[...] = x[spatial(found[0][1])]
+        start = 1
+    for index in range(start, len(found)):
+        _, ins, outs = found[index]
+        values, region = x[spatial(ins)], spatial(outs)
+        take = values > best[region]
+        if padded:
+            take |= which[region] == -1
+        target = best[region]
+        np.maximum(target, values, out=target)  # NaN-propagating: a NaN input stays
+        # which = index where taken: the offsets come in increasing order and no earlier
+        # one is below 0 when not taken, so a max does it (masked writes are 10× slower).
+        target = which[region]
+        np.maximum(target, np.multiply(take, index, dtype=which.dtype), out=target)
+    if np.isnan(best.sum()):  # a NaN maximum (or inf − inf): look closer, rarely
+        _nan_wins(x, found, which)
+    return best, which
+
+
+def _nan_wins(x: Array, found: list[Offset], which: Array) -> None:
+    """Where a window holds a NaN, its maximum is at the window's last NaN (PyTorch's)."""
+    for index, (_, ins, outs) in enumerate(found):
+        np.copyto(which[spatial(outs)], index, where=np.isnan(x[spatial(ins)]))
+
+
+def max_pool_backward(grad: Array, which: Array, windows: tuple[Window, ...],
+                      shape: tuple[int, ...]) -> Array:
+    """``dL/dx``: each output's gradient goes to the input position its maximum came
+    from (``which``), and adds up where windows overlap."""
+    tiled = all(w.stride == w.kernel and w.out * w.kernel == w.size and w.pad == 0
+                for w in windows)  # every input in exactly one window: assign, no zeros
+    grad_in = _zeros_like_layout(shape, grad.dtype, which)
+    for index, (_, ins, outs) in enumerate(offsets(windows)):
+        target = grad_in[spatial(ins)]
+        routed = np.multiply(grad[spatial(outs)], which[spatial(outs)] == index,
+                             out=target if tiled else None)
+        if not tiled:
+            target += routed
+    return grad_in
+
+
+def avg_pool(x: Array, windows: tuple[Window, ...]) -> Array:
+    """Window means of ``x (N, C, *size)``, padding counted as zeros in every window
+    (PyTorch's ``count_include_pad=True``): each sum is divided by the kernel size."""
+    out = _zeros_like_layout((*x.shape[:2], *(w.out for w in windows)), x.dtype, x)
+    for _, ins, outs in offsets(windows):
+        out[spatial(outs)] += x[spatial(ins)]
+    out /= _kernel_count(windows, x.dtype)
+    return out
+
+
+def avg_pool_backward(grad: Array, windows: tuple[Window, ...], shape: tuple[int, ...]) -> Array:
+    """``dL/dx``: each output's gradient, divided by the kernel size, added to every
+    input position of its window."""
+    share = grad / _kernel_count(windows, grad.dtype)
+    grad_in = np.zeros(shape, grad.dtype)
+    for _, ins, outs in offsets(windows):
+        grad_in[spatial(ins)] += share[spatial(outs)]
+    return grad_in
+
+
+def _kernel_count(windows: tuple[Window, ...], dtype: np.dtype[Any]) -> Any:
+    return np.asarray(np.prod([w.kernel for w in windows]), dtype)

@@ -1,0 +1,198 @@
+"""Conv1D, Conv2D, ConvTranspose2D against PyTorch (float64, 1e-9): forward, input gradient
+and every parameter gradient over a grid of kernel/stride/padding/dilation/groups; bad
+input; memory (one im2col buffer); fans of the initializers."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
+TOL = 1e-9
+
+
+def against_torch(layer: mg.Layer, reference, x: np.ndarray, seed: int = 0) -> None:
+    """Same weights in both; compare y, dL/dx and every parameter's gradient."""
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        for name, param in layer.named_parameters():
+            param.data[...] = rng.standard_normal(param.shape)
+            getattr(reference, name).copy_(torch.from_numpy(param.data))
+    assert (layer.bias is None) == (reference.bias is None)
+    xt = torch.tensor(x, requires_grad=True)
+    expected = reference(xt)
+    y = layer(x)
+    np.testing.assert_allclose(y, expected.detach().numpy(), rtol=0, atol=TOL)
+    g = rng.standard_normal(y.shape)
+    expected.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(layer.backward(g), xt.grad.numpy(), rtol=0, atol=TOL)
+    for name, param in layer.named_parameters():
+        np.testing.assert_allclose(param.grad, getattr(reference, name).grad.numpy(),
+                                   rtol=0, atol=TOL, err_msg=name)
+
+
+# kernel, stride, padding, dilation, groups: a grid small enough to run in a second
+GRID = [
+    case for case in itertools.product([1, 3, (2, 3)], [1, 2], [0, 1, "same"], [1, 2], [1, 2])
+    if not (case[2] == "same" and case[1] != 1)
+][::3]
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "groups"), GRID)
+def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups):
+    x = np.random.default_rng(1).standard_normal((2, 4, 7, 6))
+    layer = mg.Conv2D(4, 6, kernel, stride, padding, dilation, groups, bias=groups == 1, rng=0)
+    reference = torch.nn.Conv2d(4, 6, kernel, stride, padding, dilation, groups,
+                                bias=groups == 1, dtype=torch.float64)
+    against_torch(layer, reference, x)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "groups"),
+                         [(3, 1, "same", 2, 1), (2, 2, 1, 1, 2), (4, 3, 0, 1, 1), (1, 1, 0, 1, 4),
+                          (2, 1, "same", 1, 1)])
+def test_conv1d_matches_torch(kernel, stride, padding, dilation, groups):
+    x = np.random.default_rng(2).standard_normal((3, 4, 9))
+    layer = mg.Conv1D(4, 8, kernel, stride, padding, dilation, groups, rng=0)
+    reference = torch.nn.Conv1d(4, 8, kernel, stride, padding, dilation, groups,
+                                dtype=torch.float64)
+    against_torch(layer, reference, x)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "output_padding", "dilation",
+                          "groups"),
+                         [(3, 1, 0, 0, 1, 1), (3, 2, 1, 1, 1, 2), ((2, 3), 2, 0, 0, 1, 1),
+                          (3, (2, 3), (1, 2), (1, 2), 1, 1), (2, 1, 0, 1, 2, 2),
+                          (4, 2, 1, 0, 1, 1)])
+def test_conv_transpose2d_matches_torch(kernel, stride, padding, output_padding, dilation,
+                                        groups):
+    x = np.random.default_rng(3).standard_normal((2, 4, 4, 5))
+    layer = mg.ConvTranspose2D(4, 6, kernel, stride, padding, output_padding, groups,
+                               dilation=dilation, rng=0)
+    reference = torch.nn.ConvTranspose2d(4, 6, kernel, stride, padding, output_padding,
+                                         groups, dilation=dilation, dtype=torch.float64)
+    assert layer.weight.shape == tuple(reference.weight.shape)
+    against_torch(layer, reference, x)
+
+
+def test_layouts_and_state_dict_are_pytorchs():
+    conv = mg.Conv2D(6, 8, (3, 5), groups=2, rng=0)
+    assert conv.weight.shape == (8, 3, 3, 5) and conv.bias.shape == (8,)
+    assert mg.Conv2D(2, 2, 3, bias=False).bias is None
+    assert mg.ConvTranspose2D(6, 8, 3, groups=2).weight.shape == (6, 4, 3, 3)
+    reference = torch.nn.Conv2d(6, 8, (3, 5), groups=2, dtype=torch.float64)
+    reference.load_state_dict({k: torch.from_numpy(v) for k, v in conv.state_dict().items()})
+
+
+def test_float32_in_float32_out_and_backward_params():
+    conv = mg.Conv2D(3, 4, 3, padding=1, rng=0, dtype=np.float32)
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 5)).astype(np.float32)
+    y = conv(x)
+    assert y.dtype == np.float32
+    g = np.ones_like(y)
+    assert conv.backward(g).dtype == np.float32
+    full = conv.weight.grad.copy()
+    conv.zero_grad()
+    conv(x)
+    conv.backward_params(g)
+    np.testing.assert_allclose(conv.weight.grad, full, rtol=1e-6)
+
+
+def test_fans_count_the_receptive_field():
+    # weight (out=8, in=4, 3, 3): fan_in = 36, fan_out = 72; he_normal's std is √(2/36).
+    w = mg.init.he_normal()((400, 4, 3, 3), np.random.default_rng(0), np.dtype(np.float64))
+    assert abs(w.std() - np.sqrt(2 / 36)) < 0.01 * np.sqrt(2 / 36)
+    w = mg.init.xavier_uniform()((400, 4, 3, 3), np.random.default_rng(0),
+                                 np.dtype(np.float64))
+    bound = np.sqrt(6 / (36 + 400 * 9))
+    assert w.max() <= bound and w.max() > 0.99 * bound
+
+
+CONV = "Conv2D(3, 4, kernel_size=(3, 3))"
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: mg.Conv2D(3, 4, 0), "Conv2D: kernel_size must be >= 1, got 0"),
+    (lambda: mg.Conv2D(3, 4, 2.5), "Conv2D: kernel_size must be an int or a tuple of 2 ints"),
+    (lambda: mg.Conv2D(3, 4, (3, 3, 3)), "Conv2D: kernel_size must be an int or a tuple of 2"),
+    (lambda: mg.Conv2D(0, 4, 3), "Conv2D: in_channels must be an int >= 1, got 0"),
+    (lambda: mg.Conv2D(3, 4, 3, groups=2), "Conv2D: in_channels (3) must be divisible by "
+                                           "groups (2)"),
+    (lambda: mg.Conv2D(4, 3, 3, groups=2), "Conv2D: out_channels (3) must be divisible by "
+                                           "groups (2)"),
+    (lambda: mg.Conv2D(3, 4, 3, stride=2, padding="same"),
+     "Conv2D: padding='same' needs stride 1, got stride=(2, 2)"),
+    (lambda: mg.Conv2D(3, 4, 3, padding="full"), "Conv2D: padding must be an int, a tuple"),
+    (lambda: mg.Conv2D(3, 4, 3, padding=-1), "Conv2D: padding must be >= 0, got -1"),
+    (lambda: mg.Conv1D(3, 4, 3, dilation=True), "Conv1D: dilation must be an int or a tuple"),
+    (lambda: mg.ConvTranspose2D(3, 4, 3, stride=2, output_padding=2),
+     "ConvTranspose2D: output_padding (2, 2) must be smaller than the stride (2, 2)"),
+    (lambda: mg.Conv2D(3, 4, 3, dtype=np.int32), "Conv2D: dtype must be a floating dtype"),
+])
+def test_bad_arguments_are_refused_naming_the_layer_and_numbers(make, message):
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        make()
+
+
+def test_bad_inputs_name_the_layer_and_numbers():
+    conv = mg.Conv2D(3, 4, 3, rng=0)
+    with pytest.raises(ValueError, match=re.escape(
+            f"{CONV} expected input of shape (batch, 3, height, width), got (2, 3, 8)")):
+        conv(np.zeros((2, 3, 8)))
+    with pytest.raises(ValueError, match=re.escape(
+            f"{CONV} expected input of shape (batch, 3, height, width), got (2, 1, 8, 8)")):
+        conv(np.zeros((2, 1, 8, 8)))
+    with pytest.raises(ValueError, match=re.escape(
+            f"{CONV}: the input after padding (2) is smaller than the dilated kernel (3), "
+            "for an input of spatial size 8×2")):
+        conv(np.zeros((1, 3, 8, 2)))
+    dilated = mg.Conv1D(1, 1, 3, dilation=3, padding=1)
+    with pytest.raises(ValueError, match=re.escape(
+            "the input after padding (6) is smaller than the dilated kernel (7)")):
+        dilated(np.zeros((1, 1, 4)))
+    transposed = mg.ConvTranspose2D(1, 1, 1, padding=1)
+    with pytest.raises(ValueError, match=re.escape(
+            "ConvTranspose2D(1, 1, kernel_size=(1, 1), padding=(1, 1)): the output size "
+            "would be -1 (below 1), for an input of spatial size 1×1")):
+        transposed(np.zeros((1, 1, 1, 1)))
+    conv(np.zeros((2, 3, 5, 5)))
+    with pytest.raises(ValueError, match=re.escape(
+            f"{CONV}.backward expected a gradient of shape (2, 4, 3, 3)")):
+        conv.backward(np.zeros((2, 4, 5, 5)))
+    with pytest.raises(TypeError, match=re.escape(f"{CONV} expected a real numeric input")):
+        conv(np.zeros((2, 3, 5, 5), dtype=complex))
+
+
+def test_a_conv_holds_at_most_one_im2col_buffer():
+    """Peak memory of a forward+backward beyond input, output, parameters and gradients:
+    the column buffer, the input gradient and one offset's product (an input-sized
+    temporary of the col2im) -- never a second column buffer."""
+    conv = mg.Conv2D(16, 16, 3, padding=1, rng=0, dtype=np.float32)
+    x = np.random.default_rng(0).standard_normal((8, 16, 12, 12)).astype(np.float32)
+    # The gradient as the next conv layer returns it: a (N, C, ...) view of (C, N, ...).
+    g = np.ones((16, 8, 12, 12), np.float32).swapaxes(0, 1)
+    conv(x)
+    conv.backward(g)  # warm-up: lazily made gradients exist
+    conv.clear_cache()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        y = conv(x)
+        grad_in = conv.backward(g)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    cols = x.nbytes * 9
+    # Input-sized temporaries (the col2im's products) are allowed; a second column buffer,
+    # 9 input sizes, is not.
+    budget = cols + y.nbytes + grad_in.nbytes + 3 * x.nbytes + 2 * conv.weight.data.nbytes
+    assert peak - before <= budget, f"peak {peak - before} B > {budget} B"
+    assert peak - before >= cols  # the buffer is there: the measure is not vacuous
