@@ -13,7 +13,7 @@ from typing_extensions import override
 from minigrad.base import Module
 from minigrad.io import Stateful, StrPath, save
 from minigrad.lr_scheduler import LRScheduler, ReduceLROnPlateau
-from minigrad.training import _SCORES, Callback
+from minigrad.training import Callback, _inferred_mode
 
 
 class LearningRateScheduler(Callback):
@@ -99,8 +99,9 @@ class ModelCheckpoint(Callback):
     monitor : str, default "val_loss"
         A key of the epoch logs; ``fit`` needs ``validation_data`` for ``val_*`` keys.
     mode : "auto", "min" or "max", default "auto"
-        Whether smaller or larger is better; "auto" as `EarlyStopping`'s (``"max"`` for
-        keys naming a score such as ``acc``, ``"min"`` otherwise).
+        Whether smaller or larger is better; "auto" reads it from the words of
+        ``monitor`` as `EarlyStopping` does (``loss``, ``error``, ... "min";
+        ``accuracy``, ``acc``, ... "max") and refuses a key it cannot tell.
     save_best_only : bool, default True
         False saves after every epoch (the file then holds the latest model), still
         recording the best value and epoch.
@@ -115,8 +116,9 @@ class ModelCheckpoint(Callback):
     Raises
     ------
     ValueError
-        From the constructor: a bad ``mode``. From `fit` (via `check_log_keys`), before
-        any work: ``monitor`` is not a logged key.
+        From the constructor: a bad ``mode``, or ``mode="auto"`` with a ``monitor`` whose
+        direction it does not know. From `fit` (via `check_log_keys`), before any work:
+        ``monitor`` is not a logged key.
     TypeError
         From the constructor: ``monitor`` not a str, or ``path`` not a path.
     OSError
@@ -137,9 +139,7 @@ class ModelCheckpoint(Callback):
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"ModelCheckpoint: mode must be 'auto', 'min' or 'max', got {mode!r}")
         self.path, self.monitor, self.save_best_only = path, monitor, bool(save_best_only)
-        self.mode = mode if mode != "auto" else (
-            "max" if any(score in monitor for score in _SCORES) else "min"
-        )
+        self.mode = mode if mode != "auto" else _inferred_mode(monitor, "ModelCheckpoint")
         self._reset()
 
     def _reset(self) -> None:

@@ -230,7 +230,7 @@ _HIGHER_IS_BETTER = frozenset({"accuracy", "acc", "auc", "f1", "precision", "rec
 """The words of log keys whose direction EarlyStopping's "auto" mode knows."""
 
 
-def _inferred_mode(monitor: str) -> Literal["min", "max"]:
+def _inferred_mode(monitor: str, owner: str = "EarlyStopping") -> Literal["min", "max"]:
     """"min" or "max" from the words of ``monitor`` (split at ``_``, ``val_`` ignored):
     a loss or error word gives "min", a score word "max"; anything else is refused."""
     words = set(monitor.lower().split("_")) - {"val"}
@@ -238,7 +238,7 @@ def _inferred_mode(monitor: str) -> Literal["min", "max"]:
     if bool(lower) != bool(higher):
         return "min" if lower else "max"
     raise ValueError(
-        f"EarlyStopping: cannot tell whether larger or smaller is better for monitor "
+        f"{owner}: cannot tell whether larger or smaller is better for monitor "
         f"{monitor!r}; pass mode='min' or mode='max' (mode='auto' knows the words "
         f"{sorted(_LOWER_IS_BETTER)} as smaller-is-better and "
         f"{sorted(_HIGHER_IS_BETTER)} as larger-is-better)"

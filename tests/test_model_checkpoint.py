@@ -59,6 +59,9 @@ def test_max_mode_and_saving_every_epoch(tmp_path):
 def test_auto_mode_and_bad_arguments(tmp_path):
     assert mg.ModelCheckpoint(tmp_path / "a.npz", monitor="val_accuracy").mode == "max"
     assert mg.ModelCheckpoint(tmp_path / "a.npz").mode == "min"
+    with pytest.raises(ValueError, match="ModelCheckpoint: cannot tell whether larger or "
+                                         "smaller is better for monitor 'lr'"):
+        mg.ModelCheckpoint(tmp_path / "a.npz", monitor="lr")
     with pytest.raises(ValueError, match="ModelCheckpoint: mode must be"):
         mg.ModelCheckpoint(tmp_path / "a.npz", mode="best")
     with pytest.raises(TypeError, match="ModelCheckpoint: monitor must be a log key"):
