@@ -156,8 +156,10 @@ class Concat(MergeLayer[tuple[tuple[int, ...], Any, list[int]]]):
     def backward(self, grad_out: Array) -> tuple[Array, ...]:
         shape, dtype, offsets = self.saved()
         grad = as_grad(self, grad_out, shape, dtype)
-        before = (slice(None),) * (self.axis % len(shape))
-        pieces = [(*before, slice(start, stop), ...) for start, stop in zip([0, *offsets], offsets)]
+        axis = self.axis % len(shape)
+        everything = (slice(None),) * len(shape)  # the standard wants every axis indexed
+        pieces = [(*everything[:axis], slice(start, stop), *everything[axis + 1:])
+                  for start, stop in zip([0, *offsets], offsets)]
         return tuple(grad[piece] for piece in pieces)
 
     @override
