@@ -11,7 +11,8 @@
   relies on); opt-in, ``backends=``: the same results on other array libraries.
 
 Each failure is an `AssertionError` naming the check, the input or parameter, and the
-worst mismatch. Only the base module is needed.
+worst mismatch. Only the base module (and the array-library seam, `minigrad.backend`)
+is needed.
 """
 
 from __future__ import annotations
