@@ -763,7 +763,8 @@ def as_batch(
     same device for a layer moved with `Module.to` -- and is computed in its dtype.
     Without ``like``, any library's array is accepted as it is. NumPy inputs may be
     any real array-like; ``dtype`` forces a computation dtype (a NumPy dtype means
-    the same-named dtype of a foreign input's library). Otherwise a floating input keeps its dtype and bool/int become float64.
+    the same-named dtype of a foreign input's library). Otherwise a floating input
+    keeps its dtype and bool/int become float64.
 
     Raises
     ------
