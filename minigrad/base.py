@@ -762,8 +762,9 @@ def as_batch(
     of its library on its device -- a NumPy batch for a NumPy layer, a tensor on the
     same device for a layer moved with `Module.to` -- and is computed in its dtype.
     Without ``like``, any library's array is accepted as it is. NumPy inputs may be
-    any real array-like; ``dtype`` (NumPy layers only) forces a computation dtype.
-    Otherwise a floating input keeps its dtype and bool/int become float64.
+    any real array-like; ``dtype`` forces a computation dtype (a NumPy dtype means
+    the same-named dtype of a foreign input's library). Otherwise a floating input
+    keeps its dtype and bool/int become float64.
 
     Raises
     ------
@@ -826,7 +827,40 @@ def _as_batch_slow(
     dtype: Any,
     like: Array | None,
 ) -> Array:
-    expected = expected_shape(features, shape)
+    def fits(sizes: tuple[int, ...]) -> bool:
+        if shape is not None:
+            return _matches(sizes, shape)
+        return len(sizes) >= 2 and (features is None or sizes[-1] == features)
+
+    return validate_input(layer, x, expected_shape(features, shape), fits, dtype, like)
+
+
+def validate_input(
+    layer: Module[Any],
+    x: object,
+    expected: str,
+    fits: Callable[[tuple[int, ...]], bool],
+    dtype: Any = None,
+    like: Array | None = None,
+) -> Array:
+    """The validation behind `as_batch` (and ``nd.as_nd``), for any shape rule.
+
+    ``x`` must be a real array (NumPy inputs: any array-like) whose shape ``fits``
+    (``expected`` says it in words, for the message) and which is not empty; with
+    ``like`` (the layer's parameter), of ``like``'s library and device, computed in its
+    dtype. ``dtype`` (a NumPy dtype, or the input library's) forces the computation
+    dtype; otherwise a floating input keeps its dtype and bool/int become float64.
+
+    Raises
+    ------
+    TypeError
+        A non-real input, or one of another library or device than ``like`` (naming
+        both), naming ``layer``.
+    ValueError
+        A shape that does not fit, or an empty input, naming ``layer``.
+    """
+    if like is not None:
+        dtype = like.dtype
     if backend.is_foreign(x) or (like is not None and type(like) is not np.ndarray):
         if like is not None:
             check_same_place(layer, x, like)
@@ -841,11 +875,7 @@ def _as_batch_slow(
     if kind not in _REAL_KINDS:
         raise TypeError(f"{layer!r} expected a real numeric input, got dtype {array.dtype}")
     sizes = tuple(array.shape)
-    if shape is None:
-        ok = len(sizes) >= 2 and (features is None or sizes[-1] == features)
-    else:
-        ok = _matches(sizes, shape)
-    if not ok:
+    if not fits(sizes):
         raise ValueError(f"{layer!r} expected input of shape {expected}, got {sizes}")
     if math.prod(sizes) == 0:
         raise ValueError(f"{layer!r} got an empty input of shape {sizes}")
@@ -856,6 +886,8 @@ def _as_batch_slow(
     xp = backend.namespace(array)
     if dtype is None:
         dtype = array.dtype if kind == "f" else xp.float64
+    elif isinstance(dtype, np.dtype):  # a NumPy dtype named for another library's array
+        dtype = getattr(xp, dtype.name)
     converted: Array = array if array.dtype == dtype else xp.astype(array, dtype)
     return converted
 
