@@ -2,7 +2,7 @@
 `Adam`, `AdamW`, `RMSprop`, `Adagrad`, each with ``torch.optim``'s update rule.
 
 Every rule is written once, with the in-place kernels of the parameter's array library
-(`Optimizer.kernels`, `minigrad.backend.UpdateKernels`) on the state and on scratch
+(`Optimizer.workspace`, `minigrad.backend.UpdateKernels`) on the state and on scratch
 buffers (`Optimizer.scratch`), in PyTorch's order of operations: on NumPy and PyTorch a
 step allocates nothing, on other libraries it runs through the standard's operators.
 """
@@ -118,7 +118,7 @@ class Adam(Optimizer):
             step_size = lr / (1 - beta1**t)
             sqrt_correction2 = math.sqrt(1 - beta2**t)
             for param in group.params:
-                k, state, tmp = self.kernels(param), self.state[param], self.scratch(param)
+                (k, tmp), state = self.workspace(param), self.state[param]
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 if self.decoupled:
                     grad = param.grad
@@ -245,7 +245,7 @@ class RMSprop(Optimizer):
             hyper = group.hyper
             lr, alpha, eps, momentum = hyper["lr"], hyper["alpha"], hyper["eps"], hyper["momentum"]
             for param in group.params:
-                k, state, tmp = self.kernels(param), self.state[param], self.scratch(param)
+                (k, tmp), state = self.workspace(param), self.state[param]
                 grad = _decayed_grad(self, k, param, hyper["weight_decay"])
                 square_avg = state["square_avg"]
                 square_avg *= alpha
@@ -341,7 +341,7 @@ class Adagrad(Optimizer):
             hyper = group.hyper
             clr = hyper["lr"] / (1 + (self.steps - 1) * hyper["lr_decay"])
             for param in group.params:
-                k, tmp = self.kernels(param), self.scratch(param)
+                k, tmp = self.workspace(param)
                 grad = _decayed_grad(self, k, param, hyper["weight_decay"])
                 total = self.state[param]["sum"]
                 k.addcmul_(total, grad, grad, 1.0, tmp)  # s ← s + g²

@@ -28,9 +28,9 @@ class Optimizer(ABC):
     * `state_names` names the per-parameter arrays a group's hyperparameters need
       (created by `initial_state`, zeros unless overridden);
     * `step` updates each group's parameters, reading ``group.hyper`` and
-      ``self.state[param]``; `scratch` gives allocation-free temporaries and
-      `kernels` the in-place updates of the parameter's array library, so one rule
-      runs on NumPy, PyTorch and any Array API library.
+      ``self.state[param]``; `workspace` gives the in-place updates of the
+      parameter's array library and a temporary, `scratch` more temporaries, so one
+      allocation-free rule runs on NumPy, PyTorch and any Array API library.
 
     `state_dict`, `load_state_dict`, parameter groups and `Hyperparameter` attributes
     then work unchanged; states named in `non_negative_state` (second moments) are
@@ -60,7 +60,7 @@ class Optimizer(ABC):
     Notes
     -----
     Create the optimizer after ``model.to(...)``: its state and scratch live where the
-    parameters were when it was made, and `kernels` (so `step`) refuses a parameter
+    parameters were when it was made, and `workspace` (so `step`) refuses a parameter
     that has moved to another library since (`TypeError`). `state_dict` is NumPy
     whatever the library, so a state saved from a torch-backed model loads into a
     NumPy one and back.
@@ -91,11 +91,6 @@ class Optimizer(ABC):
                 raise ValueError(f"{name}: params[{index}] ({param.name!r}) appears twice")
             seen.add(id(param))
         self.steps = 0
-        # Where each parameter lives (its array type) and that library's kernels; the
-        # state, made below, lives there too.
-        self._kernels = {
-            param: (type(param.data), backend.update_kernels(param.data)) for param in self.params
-        }
         self.state: dict[Parameter, dict[str, Array]] = {}
         self.param_groups: list[ParamGroup] = []
         for index, (group_params, overrides) in enumerate(specs):
@@ -114,11 +109,14 @@ class Optimizer(ABC):
         # in-place ufuncs through a view of one, so a step allocates nothing
         # parameter-sized.
         self._places = {param: _place(param.data) for param in self.params}
-        self._sizes: dict[tuple[object, ...], int] = {}
+        self._sizes: dict[tuple[type, object, object], int] = {}
         for param, place in self._places.items():
             self._sizes[place] = max(param.size, self._sizes.get(place, 0))
-        self._scratch: dict[tuple[tuple[object, ...], int], Array] = {}
+        self._scratch: dict[tuple[tuple[type, object, object], int], Array] = {}
         self._views: dict[tuple[Parameter, int], Array] = {}  # scratch views by (param, slot)
+        # Per parameter: the array type it had when this optimizer was made (where its
+        # state lives), that library's kernels and scratch slot 0 -- one lookup a step.
+        self._workspaces: dict[Parameter, tuple[type, backend.UpdateKernels, Array]] = {}
 
     # -- the extension points ------------------------------------------------------------
     @abstractmethod
@@ -159,9 +157,9 @@ class Optimizer(ABC):
                 else backend.namespace(head).reshape(head, param.shape))
         return view
 
-    def kernels(self, param: Parameter) -> backend.UpdateKernels:
+    def workspace(self, param: Parameter) -> tuple[backend.UpdateKernels, Array]:
         """The in-place update kernels of ``param``'s array library (see
-        `minigrad.backend.UpdateKernels`), for `step`.
+        `minigrad.backend.UpdateKernels`) and ``scratch(param)``, for `step`.
 
         Raises
         ------
@@ -169,7 +167,10 @@ class Optimizer(ABC):
             ``param`` was moved to another array library after this optimizer was
             created (its state and scratch are still in the old one).
         """
-        kind, kernels = self._kernels[param]
+        found = self._workspaces.get(param)
+        if found is not None and type(param.data) is found[0]:  # the hot path
+            return found[1], found[2]
+        kind = self._places[param][0]
         if type(param.data) is not kind:
             raise TypeError(
                 f"{type(self).__name__}: parameter {param.name!r} is now a "
@@ -178,7 +179,9 @@ class Optimizer(ABC):
                 "moved after the optimizer was created; create the optimizer after "
                 "model.to(...)"
             )
-        return kernels
+        kernels, tmp = backend.update_kernels(param.data), self.scratch(param)
+        self._workspaces[param] = (kind, kernels, tmp)
+        return kernels, tmp
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero (lazily: see `Parameter`)."""
@@ -368,7 +371,7 @@ def _checked(owner: str, key: str, value: npt.ArrayLike, like: Array) -> Array:
     return array
 
 
-def _place(array: Any) -> tuple[object, ...]:
+def _place(array: Any) -> tuple[type, object, object]:
     """Where ``array`` lives -- library (array type), device, dtype: arrays of one place
     can share scratch memory."""
     return type(array), backend.device(array), array.dtype

@@ -79,17 +79,18 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         self.steps += 1
-        kernels, scratch = self.kernels, self.scratch
+        workspace, scratch = self.workspace, self.scratch
         for group in self.param_groups:
             hyper = group.hyper  # one dict read each, not descriptor calls: hot path
             lr, momentum, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
             if not (momentum or decay):  # plain SGD: the hot path of small nets
                 for param in group.params:
-                    kernels(param).add_(param.data, param.grad, -lr, scratch(param))
+                    k, tmp = workspace(param)
+                    k.add_(param.data, param.grad, -lr, tmp)
                 continue
             nesterov, state = hyper["nesterov"], self.state
             for param in group.params:
-                k, grad, update = kernels(param), param.grad, scratch(param)
+                (k, update), grad = workspace(param), param.grad
                 if decay:  # g + λθ
                     grad = scratch(param, 1)
                     k.add_into(param.grad, param.data, decay, out=grad)
