@@ -20,6 +20,6 @@ def test_ci_runs_the_readme_test_command():
 def test_ci_installs_the_pytorch_reference_first_and_cleans_up():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     torch_at = ci.index('python -m pip install --quiet "torch==2.13.0"\n')
-    assert torch_at < ci.index('python -m pip install --quiet ".[test,docs]"')
+    assert torch_at < ci.index('python -m pip install --quiet ".[test,docs,torch]"')
     assert "trap 'rm -rf \"$work\"' EXIT" in ci  # the venv and temp files go, however it ends
     assert "export CI=true" in ci  # skips fail there (conftest.py)
