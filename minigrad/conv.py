@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import override
 
+from minigrad import backend
 from minigrad import init as initializers
 from minigrad.base import Array, Layer, Parameter, as_batch, as_grad, check_count
 from minigrad.windows import Window, as_sizes, im2col, offsets, output_size, spatial
@@ -41,15 +42,32 @@ ConvCache = tuple[Array, tuple[Window, ...], tuple[int, ...]]
 
 
 def _gemm(a: Array, b: Array) -> Array:
-    """``a @ b`` per group: (G, m, k) @ (G, k, n) -> (G, m, n); one BLAS call if G == 1."""
-    product: Array = np.dot(a[0], b[0])[None] if a.shape[0] == 1 else np.matmul(a, b)
+    """``a @ b`` per group: (G, m, k) @ (G, k, n) -> (G, m, n). On NumPy one ``np.dot``
+    if G == 1: a single BLAS call, where ``matmul`` may copy a transposed operand."""
+    product: Array
+    if type(a) is np.ndarray:
+        product = np.dot(a[0], b[0])[None] if a.shape[0] == 1 else np.matmul(a, b)
+    else:
+        product = a @ b
     return product
+
+
+def _transpose(a: Array) -> Array:
+    """``(G, m, n) -> (G, n, m)``, a view where the library makes one."""
+    transposed: Array = backend.namespace(a).permute_dims(a, (0, 2, 1))
+    return transposed
+
+
+def _swap01(x: Array) -> Array:
+    """``(N, C, ...) <-> (C, N, ...)``, a view where the library makes one."""
+    swapped: Array = backend.namespace(x).permute_dims(x, (1, 0, *range(2, x.ndim)))
+    return swapped
 
 
 def _channel_major(x: Array, groups: int) -> Array:
     """``(N, C, *s) -> (G, C / G, N·∏s)``: free when ``x`` is a view of a (C, N, ...)
     array, as this module's outputs and input gradients are."""
-    grouped: Array = x.swapaxes(0, 1).reshape(groups, x.shape[1] // groups, -1)
+    grouped: Array = backend.namespace(x).reshape(_swap01(x), (groups, x.shape[1] // groups, -1))
     return grouped
 
 
@@ -58,11 +76,12 @@ def _scatter(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...])
 
     ``dst (C, N, *size)``, ``weight (O, C/G, *kernel)``, ``src (G, O/G, N·∏out)``.
     """
+    xp = backend.namespace(dst)
     groups, out_per_group = src.shape[:2]
     part_shape = (dst.shape[0], dst.shape[1], *(w.out for w in windows))
     for ks, ins, outs in offsets(windows):
-        w_k = weight[spatial(ks)].reshape(groups, out_per_group, -1)
-        part = _gemm(w_k.transpose(0, 2, 1), src).reshape(part_shape)
+        w_k = xp.reshape(weight[spatial(ks)], (groups, out_per_group, -1))
+        part = xp.reshape(_gemm(_transpose(w_k), src), part_shape)
         dst[spatial(ins)] += part[spatial(outs)]
 
 
@@ -133,7 +152,7 @@ class _Conv(Layer[ConvCache]):
 
     def _input(self, x: Array) -> Array:
         return as_batch(self, x, shape=("batch", self.in_channels, *self.axes),
-                        dtype=self.weight.dtype)
+                        like=self.weight.data)
 
     def _too_small(self, size: tuple[int, ...], what: str) -> ValueError:
         return ValueError(f"{self!r}: {what}, for an input of spatial size "
@@ -142,14 +161,15 @@ class _Conv(Layer[ConvCache]):
     def _add_bias(self, y: Array) -> None:
         """``y (O, N, ...) += b`` per output channel."""
         if self.bias is not None:
-            y += self.bias.data.reshape(-1, *(1,) * (y.ndim - 1))
+            y += backend.namespace(y).reshape(self.bias.data, (-1, *(1,) * (y.ndim - 1)))
 
     def _bias_grad(self, grouped: Array) -> None:
         """``dL/db += Σ G`` over samples and positions, from G as (G, O/G, P)."""
         if self.bias is not None:
             # Row sums as a matrix-vector product: BLAS does it 3× faster than .sum(axis).
-            ones = np.ones(grouped.shape[2], grouped.dtype)
-            self.bias.grad += np.matmul(grouped, ones).reshape(-1)
+            xp = backend.namespace(grouped)
+            ones = xp.ones(grouped.shape[2], dtype=grouped.dtype, device=backend.device(grouped))
+            self.bias.grad += xp.reshape(xp.matmul(grouped, ones), (-1,))
 
     @override
     def extra_repr(self) -> str:
@@ -165,7 +185,7 @@ class _Conv(Layer[ConvCache]):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
-        if self.weight.dtype != np.float64:
+        if backend.numpy_dtype(self.weight.dtype) != np.float64:
             text += f", dtype={self.weight.dtype}"
         return text
 
@@ -197,24 +217,25 @@ class _ConvND(_Conv):
     @override
     def forward(self, x: Array) -> Array:
         x = self._input(x)
-        windows = self._windows(x.shape[2:])
+        xp = backend.namespace(x)
+        windows = self._windows(tuple(x.shape[2:]))
         cols = im2col(x, windows)
-        weight = self.weight.data.reshape(self.groups, self.out_channels // self.groups, -1)
-        y = _gemm(weight, cols.reshape(self.groups, weight.shape[2], -1))
-        y = y.reshape(self.out_channels, x.shape[0], *(w.out for w in windows))
+        weight = xp.reshape(self.weight.data, (self.groups, self.out_channels // self.groups, -1))
+        y = _gemm(weight, xp.reshape(cols, (self.groups, weight.shape[2], -1)))
+        y = xp.reshape(y, (self.out_channels, x.shape[0], *(w.out for w in windows)))
         self._add_bias(y)
-        self.cache = (cols, windows, x.shape)
-        out: Array = y.swapaxes(0, 1)
-        return out
+        self.cache = (cols, windows, tuple(x.shape))
+        return _swap01(y)
 
     @override
     def backward(self, grad_out: Array) -> Array:
         g = self._weight_grads(grad_out)
         _, windows, shape = self.saved()
-        grad_in = np.zeros((shape[1], shape[0], *shape[2:]), g.dtype)  # (C, N, ...)
-        _scatter(grad_in, self.weight.data, g, windows)
-        grad: Array = grad_in.swapaxes(0, 1)
-        return grad
+        # zeros on the weight's library and device, in C order (the weight is C order)
+        grad_in = backend.zeros_in_layout((shape[1], shape[0], *shape[2:]), g.dtype,
+                                          self.weight.data)
+        _scatter(grad_in, self.weight.data, g, windows)  # (C, N, ...)
+        return _swap01(grad_in)
 
     @override
     def backward_params(self, grad_out: Array) -> None:
@@ -225,9 +246,10 @@ class _ConvND(_Conv):
         cols, windows, shape = self.saved()
         out_shape = (shape[0], self.out_channels, *(w.out for w in windows))
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
+        xp = backend.namespace(grad)
         g = _channel_major(grad, self.groups)
-        cols = cols.reshape(self.groups, -1, g.shape[2])
-        self.weight.grad += _gemm(g, cols.transpose(0, 2, 1)).reshape(self.weight.shape)
+        cols = xp.reshape(cols, (self.groups, -1, g.shape[2]))
+        self.weight.grad += xp.reshape(_gemm(g, _transpose(cols)), self.weight.shape)
         self._bias_grad(g)
         return g
 
@@ -372,23 +394,23 @@ class ConvTranspose2D(_Conv):
     @override
     def forward(self, x: Array) -> Array:
         x = self._input(x)
-        windows = self._windows(x.shape[2:])
+        windows = self._windows(tuple(x.shape[2:]))
         src = _channel_major(x, self.groups)
-        y = np.zeros((self.out_channels, x.shape[0], *(w.size for w in windows)), x.dtype)
+        y = backend.zeros_in_layout((self.out_channels, x.shape[0], *(w.size for w in windows)),
+                                    x.dtype, self.weight.data)  # C order, as the weight
         _scatter(y, self.weight.data, src, windows)
         self._add_bias(y)
-        self.cache = (src, windows, x.shape)
-        out: Array = y.swapaxes(0, 1)
-        return out
+        self.cache = (src, windows, tuple(x.shape))
+        return _swap01(y)
 
     @override
     def backward(self, grad_out: Array) -> Array:
         cols = self._weight_grads(grad_out)
         _, _, shape = self.saved()
-        weight = self.weight.data.reshape(self.groups, self.in_channels // self.groups, -1)
-        grad_in = _gemm(weight, cols).reshape(shape[1], shape[0], *shape[2:])
-        grad: Array = grad_in.swapaxes(0, 1)
-        return grad
+        xp = backend.namespace(cols)
+        weight = xp.reshape(self.weight.data, (self.groups, self.in_channels // self.groups, -1))
+        grad_in = xp.reshape(_gemm(weight, cols), (shape[1], shape[0], *shape[2:]))
+        return _swap01(grad_in)
 
     @override
     def backward_params(self, grad_out: Array) -> None:
@@ -399,8 +421,9 @@ class ConvTranspose2D(_Conv):
         src, windows, shape = self.saved()
         out_shape = (shape[0], self.out_channels, *(w.size for w in windows))
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
-        cols = im2col(grad, windows).reshape(self.groups, -1, src.shape[2])
-        self.weight.grad += _gemm(src, cols.transpose(0, 2, 1)).reshape(self.weight.shape)
+        xp = backend.namespace(grad)
+        cols: Array = xp.reshape(im2col(grad, windows), (self.groups, -1, src.shape[2]))
+        self.weight.grad += xp.reshape(_gemm(src, _transpose(cols)), self.weight.shape)
         if self.bias is not None:
             self._bias_grad(_channel_major(grad, 1))
         return cols

@@ -14,19 +14,24 @@ both slices, so no padded copy of the input is ever made:
   which `Conv2D`'s backward and `ConvTranspose2D`'s forward do in `minigrad.conv`;
 * `max_pool`/`avg_pool` and their backward passes compare or add the offsets' slices.
 
-Only positive-step slicing, reshapes, axis permutations and elementwise operations are
-used, plus ufuncs' ``out=`` (a NumPy convenience kept in this module).
+Only what the Array API standard has is used -- positive-step slices (read and
+assigned), reshapes, axis permutations and elementwise operations -- so the kernels run
+on every backend; every index names all axes (or ends in ``...``), as the standard asks.
+The NumPy-only shortcuts (ufuncs writing into a slice with ``out=``, the memory-layout
+check) are `minigrad.backend`'s `update` and `zeros_in_layout`.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from minigrad import backend
 from minigrad.base import Array
 
 Offset = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]
@@ -129,37 +134,33 @@ def im2col(x: Array, windows: tuple[Window, ...]) -> Array:
     are zeroed, not the whole buffer.
     """
     n, c = x.shape[:2]
-    cols = np.empty((c, *(w.kernel for w in windows), n, *(w.out for w in windows)), x.dtype)
-    channels_first = x.swapaxes(0, 1)  # (C, N, *size): the buffer's order
+    cols: Array = backend.empty_like_shape(x, (c, *(w.kernel for w in windows), n,
+                                        *(w.out for w in windows)))
+    channels_first = backend.namespace(x).permute_dims(x, _swap01(x.ndim))  # (C, N, *size)
     per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
     for combo in itertools.product(*per_axis):
-        offset: Index = (slice(None), *(k for k, _ in combo))
-        block = cols[offset]  # (C, N, *out), a view
+        block: Index = (slice(None), *(k for k, _ in combo), slice(None))  # (C, N, *out)
         pairs = [pair for _, pair in combo]
         if any(pair is None for pair in pairs):  # this offset only ever meets padding
-            block[...] = 0
+            whole: Index = (*block, ...)
+            cols[whole] = 0
             continue
         outs = tuple(pair[1] for pair in pairs if pair is not None)
-        block[spatial(outs)] = channels_first[spatial(tuple(p[0] for p in pairs if p))]
+        cols[block + outs] = channels_first[spatial(tuple(p[0] for p in pairs if p))]
         for axis, (window, out) in enumerate(zip(windows, outs)):
-            before: Index = (*(slice(None),) * (axis + 2), slice(0, out.start))
-            after: Index = (*(slice(None),) * (axis + 2), slice(out.stop, window.out))
-            block[before] = 0
-            block[after] = 0
+            before: Index = (*block, *(slice(None),) * axis, slice(0, out.start), ...)
+            after: Index = (*block, *(slice(None),) * axis, slice(out.stop, window.out), ...)
+            cols[before] = 0
+            cols[after] = 0
     return cols
 
 
+def _swap01(ndim: int) -> tuple[int, ...]:
+    """The axis order swapping the two leading axes: ``(N, C, ...) <-> (C, N, ...)``."""
+    return (1, 0, *range(2, ndim))
+
+
 # -- pooling --------------------------------------------------------------------------
-
-
-def _zeros_like_layout(shape: tuple[int, ...], dtype: np.dtype[Any], like: Array) -> Array:
-    """Zeros of ``shape`` laid out as ``like`` is: channel-major ``(C, N, ...)`` memory
-    behind an ``(N, C, ...)`` view when ``like`` is (the conv layers' outputs are), so
-    gradients keep the layout the next matrix product wants."""
-    if like.ndim > 1 and like.strides[1] > like.strides[0]:
-        channel_major: Array = np.zeros((shape[1], shape[0], *shape[2:]), dtype).swapaxes(0, 1)
-        return channel_major
-    return np.zeros(shape, dtype)
 
 
 def max_pool(x: Array, windows: tuple[Window, ...]) -> tuple[Array, Array]:
@@ -171,15 +172,15 @@ def max_pool(x: Array, windows: tuple[Window, ...]) -> tuple[Array, Array]:
     A NaN wins over any number and the last NaN's offset is kept, as PyTorch does too:
     checked in one pass over the output, and fixed up only when a NaN is there.
     """
+    xp = backend.namespace(x)
     found = list(offsets(windows))
     out_shape = (*x.shape[:2], *(w.out for w in windows))
-    which = _zeros_like_layout(out_shape, np.dtype(np.int8 if len(found) < 128 else np.int32),
-                               x)
+    which: Array = backend.zeros_in_layout(out_shape, xp.int8 if len(found) < 128 else xp.int32, x)
     padded = not _full_cover(windows)
-    best = _zeros_like_layout(out_shape, x.dtype, x)
+    best: Array = backend.zeros_in_layout(out_shape, x.dtype, x)
     if padded:  # offset 0 misses some outputs: start empty, every first value taken
-        best.fill(-np.inf)
-        which.fill(-1)
+        best[...] = -math.inf
+        which[...] = -1
         start = 0
     else:
         best[...] = x[spatial(found[0][1])]
@@ -189,22 +190,22 @@ def max_pool(x: Array, windows: tuple[Window, ...]) -> tuple[Array, Array]:
         values, region = x[spatial(ins)], spatial(outs)
         take = values > best[region]
         if padded:
-            take |= which[region] == -1
-        target = best[region]
-        np.maximum(target, values, out=target)  # NaN-propagating: a NaN input stays
+            take = take | (which[region] == -1)
+        backend.update(best, region, "maximum", values)  # NaN-propagating: a NaN stays
         # which = index where taken: the offsets come in increasing order and no earlier
         # one is below 0 when not taken, so a max does it (masked writes are 10× slower).
-        target = which[region]
-        np.maximum(target, np.multiply(take, index, dtype=which.dtype), out=target)
-    if np.isnan(best.sum()):  # a NaN maximum (or inf − inf): look closer, rarely
+        backend.update(which, region, "maximum", index, mask=take)
+    if bool(xp.isnan(xp.sum(best))):  # a NaN maximum (or inf − inf): look closer, rarely
         _nan_wins(x, found, which)
     return best, which
 
 
 def _nan_wins(x: Array, found: list[Offset], which: Array) -> None:
     """Where a window holds a NaN, its maximum is at the window's last NaN (PyTorch's)."""
+    xp = backend.namespace(x)
     for index, (_, ins, outs) in enumerate(found):
-        np.copyto(which[spatial(outs)], index, where=np.isnan(x[spatial(ins)]))
+        region = spatial(outs)
+        which[region] = xp.where(xp.isnan(x[spatial(ins)]), index, which[region])
 
 
 def max_pool_backward(grad: Array, which: Array, windows: tuple[Window, ...],
@@ -212,36 +213,35 @@ def max_pool_backward(grad: Array, which: Array, windows: tuple[Window, ...],
     """``dL/dx``: each output's gradient goes to the input position its maximum came
     from (``which``), and adds up where windows overlap."""
     tiled = all(w.stride == w.kernel and w.out * w.kernel == w.size and w.pad == 0
-                for w in windows)  # every input in exactly one window: assign, no zeros
-    grad_in = _zeros_like_layout(shape, grad.dtype, which)
+                for w in windows)  # every input in exactly one window: assign, no adds
+    grad_in: Array = backend.zeros_in_layout(shape, grad.dtype, which)
     for index, (_, ins, outs) in enumerate(offsets(windows)):
-        target = grad_in[spatial(ins)]
-        routed = np.multiply(grad[spatial(outs)], which[spatial(outs)] == index,
-                             out=target if tiled else None)
-        if not tiled:
-            target += routed
+        region = spatial(outs)
+        backend.update(grad_in, spatial(ins), "assign" if tiled else "add",
+                       grad[region], which[region] == index)
     return grad_in
 
 
 def avg_pool(x: Array, windows: tuple[Window, ...]) -> Array:
     """Window means of ``x (N, C, *size)``, padding counted as zeros in every window
     (PyTorch's ``count_include_pad=True``): each sum is divided by the kernel size."""
-    out = _zeros_like_layout((*x.shape[:2], *(w.out for w in windows)), x.dtype, x)
+    out: Array = backend.zeros_in_layout((*x.shape[:2], *(w.out for w in windows)), x.dtype, x)
     for _, ins, outs in offsets(windows):
         out[spatial(outs)] += x[spatial(ins)]
-    out /= _kernel_count(windows, x.dtype)
+    out /= _kernel_count(windows)
     return out
 
 
 def avg_pool_backward(grad: Array, windows: tuple[Window, ...], shape: tuple[int, ...]) -> Array:
     """``dL/dx``: each output's gradient, divided by the kernel size, added to every
     input position of its window."""
-    share = grad / _kernel_count(windows, grad.dtype)
-    grad_in = np.zeros(shape, grad.dtype)
+    share = grad / _kernel_count(windows)
+    grad_in: Array = backend.zeros_in_layout(shape, grad.dtype, share)
     for _, ins, outs in offsets(windows):
         grad_in[spatial(ins)] += share[spatial(outs)]
     return grad_in
 
 
-def _kernel_count(windows: tuple[Window, ...], dtype: np.dtype[Any]) -> Any:
-    return np.asarray(np.prod([w.kernel for w in windows]), dtype)
+def _kernel_count(windows: tuple[Window, ...]) -> float:
+    """The kernel's size, a Python number: it keeps the arrays' dtype (float32 stays)."""
+    return float(math.prod(w.kernel for w in windows))

@@ -20,7 +20,12 @@ from tests.test_builtin_contract import BUILTINS
 
 # The layer classes written against the Array API so far (the port goes family by
 # family); `test_every_builtin_is_ported` will hold the line once all are.
-PORTED: set[type] = {mg.Dense, mg.Bias, mg.Identity}
+PORTED: set[type] = {
+    mg.Dense, mg.Bias, mg.Identity,
+    mg.Conv1D, mg.Conv2D, mg.ConvTranspose2D,
+    mg.MaxPool1D, mg.MaxPool2D, mg.AvgPool1D, mg.AvgPool2D, mg.GlobalAvgPool2D,
+    mg.Flatten, mg.Reshape,
+}
 ON_EVERY_LIBRARY = [name for name, (factory, _) in BUILTINS.items()
                     if type(factory()) in PORTED]
 
