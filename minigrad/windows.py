@@ -124,9 +124,10 @@ def _full_cover(windows: tuple[Window, ...]) -> bool:
     )
 
 
-def im2col(x: Array, windows: tuple[Window, ...]) -> Array:
+def im2col(x: Array, windows: tuple[Window, ...], into: Array | None = None) -> Array:
     """The column buffer of ``x (N, C, *size)``: ``cols[c, *k, n, *o]`` is the input
-    value that kernel offset ``k`` of output ``o`` sees (0 in the padding).
+    value that kernel offset ``k`` of output ``o`` sees (0 in the padding); written
+    into ``into`` (of that shape and ``x``'s dtype) when given, else a new array.
 
     Shape ``(C, *kernel, N, *out)``: reshaped to ``(C·∏kernel, N·∏out)`` it is the
     right operand of the convolution's matrix product, and each offset's block is one
@@ -134,8 +135,8 @@ def im2col(x: Array, windows: tuple[Window, ...]) -> Array:
     are zeroed, not the whole buffer.
     """
     n, c = x.shape[:2]
-    cols: Array = backend.empty_like_shape(x, (c, *(w.kernel for w in windows), n,
-                                        *(w.out for w in windows)))
+    cols: Array = into if into is not None else backend.empty_like_shape(
+        x, (c, *(w.kernel for w in windows), n, *(w.out for w in windows)))
     channels_first = backend.namespace(x).permute_dims(x, _swap01(x.ndim))  # (C, N, *size)
     per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
     for combo in itertools.product(*per_axis):
