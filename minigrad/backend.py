@@ -263,16 +263,3 @@ def update(dst: Any, index: tuple[Any, ...], op: str,
         value = xp.astype(mask, dst.dtype) * value
     dst[index] = value if op == "assign" else getattr(xp, op)(dst[index], value)
 
-
-def reuse(buffer: Any, shape: tuple[int, ...]) -> Any:
-    """``buffer``'s memory as an array of ``shape`` (its dtype, values undefined) -- a
-    large temporary reused instead of a second one allocated beside it -- or None when
-    it is too small, or not a C-contiguous NumPy array (views that alias are NumPy's
-    promise; the standard leaves them unspecified)."""
-    size = int(np.prod(shape))
-    if type(buffer) is np.ndarray and buffer.flags.c_contiguous and buffer.size >= size:
-        return buffer.reshape(-1)[:size].reshape(shape)
-    return None
-
-
-__all__ += ["reuse"]

@@ -124,23 +124,37 @@ def _full_cover(windows: tuple[Window, ...]) -> bool:
     )
 
 
-def im2col(x: Array, windows: tuple[Window, ...], into: Array | None = None) -> Array:
+def im2col(x: Array, windows: tuple[Window, ...]) -> Array:
     """The column buffer of ``x (N, C, *size)``: ``cols[c, *k, n, *o]`` is the input
-    value that kernel offset ``k`` of output ``o`` sees (0 in the padding); written
-    into ``into`` (of that shape and ``x``'s dtype) when given, else a new array.
+    value that kernel offset ``k`` of output ``o`` sees (0 in the padding).
 
     Shape ``(C, *kernel, N, *out)``: reshaped to ``(C·∏kernel, N·∏out)`` it is the
     right operand of the convolution's matrix product, and each offset's block is one
     contiguous copy of a strided input slice. Only the padding's bands of each block
-    are zeroed, not the whole buffer.
+    are zeroed, not the whole buffer -- or, for a small padded input, the input is
+    copied once into a zero frame and each block is one copy with no bands: a slice
+    assignment per offset and side costs more than a pass over a cache-sized input
+    (the 5×5 first layer's im2col: 0.38 → 0.23 ms).
     """
     n, c = x.shape[:2]
-    cols: Array = into if into is not None else backend.empty_like_shape(
-        x, (c, *(w.kernel for w in windows), n, *(w.out for w in windows)))
+    cols: Array = backend.empty_like_shape(x, (c, *(w.kernel for w in windows), n,
+                                              *(w.out for w in windows)))
     channels_first = backend.namespace(x).permute_dims(x, _swap01(x.ndim))  # (C, N, *size)
+    extents = [max(w.pad + w.size, (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
+               for w in windows]  # of the padded input each window reads
+    if any(w.pad for w in windows) and all(w.pad >= 0 for w in windows) and (
+            n * c * math.prod(extents) <= _SMALL_INPUT):
+        framed = backend.zeros_in_layout((c, n, *extents), x.dtype, cols)
+        framed[spatial(tuple(slice(w.pad, w.pad + w.size) for w in windows))] = channels_first
+        for ks in itertools.product(*(range(w.kernel) for w in windows)):
+            reads = tuple(slice(k * w.dilation, k * w.dilation + (w.out - 1) * w.stride + 1,
+                                w.stride) for k, w in zip(ks, windows))
+            block: Index = (slice(None), *ks, slice(None), ...)
+            cols[block] = framed[spatial(reads)]
+        return cols
     per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
     for combo in itertools.product(*per_axis):
-        block: Index = (slice(None), *(k for k, _ in combo), slice(None))  # (C, N, *out)
+        block = (slice(None), *(k for k, _ in combo), slice(None))  # (C, N, *out)
         pairs = [pair for _, pair in combo]
         if any(pair is None for pair in pairs):  # this offset only ever meets padding
             whole: Index = (*block, ...)
@@ -154,6 +168,11 @@ def im2col(x: Array, windows: tuple[Window, ...], into: Array | None = None) -> 
             cols[before] = 0
             cols[after] = 0
     return cols
+
+
+_SMALL_INPUT = 1 << 18
+"""Elements of a padded input up to which `im2col` frames it in zeros (1 MiB of float32:
+cache-resident), rather than zeroing the padding's bands of every block."""
 
 
 def _swap01(ndim: int) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad import windows
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
@@ -46,13 +47,41 @@ GRID = [
 ][::3]
 
 
+@pytest.fixture(params=["framed", "bands"])
+def im2col_path(request, monkeypatch):
+    """Both ways `im2col` handles padding: a zero frame (small inputs) or zeroed bands."""
+    if request.param == "bands":
+        monkeypatch.setattr(windows, "_SMALL_INPUT", 0)
+    return request.param
+
+
+# (in, out) channels: widening takes the per-offset col2im for dL/dx; narrowing (G's
+# columns fit the spent buffer) the convolution with the flipped kernel at stride 1
+@pytest.mark.parametrize("channels", [(4, 6), (6, 4)])
 @pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "groups"), GRID)
-def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups):
-    x = np.random.default_rng(1).standard_normal((2, 4, 7, 6))
-    layer = mg.Conv2D(4, 6, kernel, stride, padding, dilation, groups, bias=groups == 1, rng=0)
-    reference = torch.nn.Conv2d(4, 6, kernel, stride, padding, dilation, groups,
+def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups, channels,
+                              im2col_path):
+    c_in, c_out = channels
+    x = np.random.default_rng(1).standard_normal((2, c_in, 7, 6))
+    layer = mg.Conv2D(c_in, c_out, kernel, stride, padding, dilation, groups,
+                      bias=groups == 1, rng=0)
+    reference = torch.nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, groups,
                                 bias=groups == 1, dtype=torch.float64)
     against_torch(layer, reference, x)
+
+
+def test_a_second_backward_rebuilds_the_released_column_buffer():
+    """The stride-1 backward lets go of the cached column buffer; a second backward from
+    the same forward rebuilds it from the cached input: twice the weight gradient, the
+    same input gradient."""
+    conv = mg.Conv2D(4, 2, 3, padding=1, rng=0)
+    x = np.random.default_rng(0).standard_normal((2, 4, 5, 5))
+    g = np.random.default_rng(1).standard_normal((2, 2, 5, 5))
+    conv(x)
+    first = conv.backward(g).copy()
+    once = conv.weight.grad.copy()
+    np.testing.assert_allclose(conv.backward(g), first, rtol=1e-12)
+    np.testing.assert_allclose(conv.weight.grad, 2 * once, rtol=1e-12)
 
 
 @pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "groups"),
