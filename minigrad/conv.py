@@ -14,10 +14,13 @@ and its backward is two more::
     dL/dW_g += G_g @ cols_gᵀ                       (the weight gradient)
     dL/dx    = Σ_offsets k  shift_k(W_{g,k}ᵀ @ G_g)  (col2im, by slice-adds)
 
-The second is done one kernel offset at a time, adding each product into its slice of
-``dL/dx``, so the column buffer cached by forward is the only im2col-sized array a
-convolution ever holds. A transposed convolution is the same pair of products with
-forward and backward swapped.
+At stride 1 the second is itself a convolution -- of G, padded by ``d·(k − 1) − p``,
+with the kernel flipped and its channel axes swapped -- so it is one im2col of G and
+one matrix product, once the weight gradient has let go of the cached column buffer
+(when G's buffer is no bigger). Otherwise it is done one kernel offset at a time,
+adding each product into its slice of ``dL/dx``. Either way a convolution holds one
+im2col-sized array at a time. A transposed convolution is the same pair of products
+with forward and backward swapped.
 
 Outputs are returned as ``(N, C, ...)`` views of channel-major ``(C, N, ...)`` products
 (no transposing copy); the next layer's slices and elementwise operations read them as
@@ -36,7 +39,18 @@ from typing_extensions import override
 from minigrad import backend
 from minigrad import init as initializers
 from minigrad.base import Array, Layer, Parameter, as_batch, as_grad, check_count
-from minigrad.windows import Window, as_sizes, im2col, offsets, output_size, spatial
+from minigrad.windows import (
+    Window,
+    as_sizes,
+    channel_major,
+    col2im,
+    gemm,
+    im2col,
+    output_size,
+    paddings,
+    swap01,
+    transpose_last,
+)
 
 ConvCache = tuple[Array | None, tuple[Window, ...], tuple[int, ...], Array]
 """A convolution's column buffer (None once a backward has let go of it), the
@@ -46,70 +60,6 @@ TransposedCache = tuple[Array, tuple[Window, ...], tuple[int, ...]]
 """A transposed convolution's input, channel-major, the windows and the input's shape."""
 
 CacheT = TypeVar("CacheT", ConvCache, TransposedCache)
-
-
-def _gemm(a: Array, b: Array) -> Array:
-    """``a @ b`` per group: (G, m, k) @ (G, k, n) -> (G, m, n). On NumPy one ``np.dot``
-    if G == 1: a single BLAS call, where ``matmul`` may copy a transposed operand."""
-    product: Array
-    if type(a) is np.ndarray:
-        product = np.dot(a[0], b[0])[None] if a.shape[0] == 1 else np.matmul(a, b)
-    else:
-        product = a @ b
-    return product
-
-
-def _transpose(a: Array) -> Array:
-    """``(G, m, n) -> (G, n, m)``, a view where the library makes one."""
-    transposed: Array = backend.namespace(a).permute_dims(a, (0, 2, 1))
-    return transposed
-
-
-def _swap01(x: Array) -> Array:
-    """``(N, C, ...) <-> (C, N, ...)``, a view where the library makes one."""
-    swapped: Array = backend.namespace(x).permute_dims(x, (1, 0, *range(2, x.ndim)))
-    return swapped
-
-
-def _channel_major(x: Array, groups: int) -> Array:
-    """``(N, C, *s) -> (G, C / G, N·∏s)``: free when ``x`` is a view of a (C, N, ...)
-    array, as this module's outputs and input gradients are."""
-    grouped: Array = backend.namespace(x).reshape(_swap01(x), (groups, x.shape[1] // groups, -1))
-    return grouped
-
-
-def _scatter(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...]) -> None:
-    """col2im of ``Wᵀ @ src``: for each kernel offset k, ``dst[in_k] += (W_kᵀ @ src)[out_k]``.
-
-    ``dst (C, N, *size)``, ``weight (O, C/G, *kernel)``, ``src (G, O/G, N·∏out)``.
-    """
-    xp = backend.namespace(dst)
-    groups, out_per_group = src.shape[:2]
-    part_shape = (dst.shape[0], dst.shape[1], *(w.out for w in windows))
-    for ks, ins, outs in offsets(windows):
-        w_k = xp.reshape(weight[spatial(ks)], (groups, out_per_group, -1))
-        part = xp.reshape(_gemm(_transpose(w_k), src), part_shape)
-        dst[spatial(ins)] += part[spatial(outs)]
-
-
-def _padding(
-    owner: str, value: object, dims: int, kernel: tuple[int, ...], dilation: tuple[int, ...],
-    stride: tuple[int, ...],
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Padding before and after each axis from an int, a tuple, ``"valid"`` or ``"same"``."""
-    if value == "valid":
-        return (0,) * dims, (0,) * dims
-    if value == "same":
-        if any(s != 1 for s in stride):
-            raise ValueError(f"{owner}: padding='same' needs stride 1, got stride={stride}")
-        total = [d * (k - 1) for k, d in zip(kernel, dilation)]
-        before = tuple(t // 2 for t in total)  # PyTorch puts the odd one after
-        return before, tuple(t - b for t, b in zip(total, before))
-    if isinstance(value, str):
-        raise ValueError(f"{owner}: padding must be an int, a tuple, 'same' or 'valid', "
-                         f"got {value!r}")
-    pads = as_sizes(owner, "padding", value, dims, 0)
-    return pads, pads
 
 
 class _Conv(Layer[CacheT], Generic[CacheT]):
@@ -142,7 +92,7 @@ class _Conv(Layer[CacheT], Generic[CacheT]):
         self.padding: tuple[int, ...] | str = (
             padding if isinstance(padding, str) else as_sizes(owner, "padding", padding, dims, 0)
         )
-        self._pads = _padding(owner, padding, dims, self.kernel_size, self.dilation,
+        self._pads = paddings(owner, padding, dims, self.kernel_size, self.dilation,
                               self.stride)
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
@@ -228,11 +178,11 @@ class _ConvND(_Conv[ConvCache]):
         windows = self._windows(tuple(x.shape[2:]))
         cols = im2col(x, windows)
         weight = xp.reshape(self.weight.data, (self.groups, self.out_channels // self.groups, -1))
-        y = _gemm(weight, xp.reshape(cols, (self.groups, weight.shape[2], -1)))
+        y = gemm(weight, xp.reshape(cols, (self.groups, weight.shape[2], -1)))
         y = xp.reshape(y, (self.out_channels, x.shape[0], *(w.out for w in windows)))
         self._add_bias(y)
         self.cache = (cols, windows, tuple(x.shape), x)
-        return _swap01(y)
+        return swap01(y)
 
     @override
     def backward(self, grad_out: Array) -> Array:
@@ -246,8 +196,8 @@ class _ConvND(_Conv[ConvCache]):
         # zeros on the weight's library and device, in C order (the weight is C order)
         grad_in = backend.zeros_in_layout((shape[1], shape[0], *shape[2:]), g.dtype,
                                           self.weight.data)
-        _scatter(grad_in, self.weight.data, g, windows)  # (C, N, ...)
-        return _swap01(grad_in)
+        col2im(grad_in, self.weight.data, g, windows)  # (C, N, ...)
+        return swap01(grad_in)
 
     def _input_grad_as_conv(self, grad: Array) -> Array:
         """``dL/dx`` at stride 1 as one convolution of G with the flipped, transposed
@@ -266,8 +216,8 @@ class _ConvND(_Conv[ConvCache]):
         w = xp.flip(w, axis=tuple(range(3, 3 + self.dims)))  # W'[c, o, k] = W[o, c, -k]
         w = xp.permute_dims(w, (0, 2, 1, *range(3, 3 + self.dims)))
         w = xp.reshape(w, (groups, self.in_channels // groups, -1))
-        grad_in = xp.reshape(_gemm(w, g_cols), (shape[1], shape[0], *shape[2:]))
-        return _swap01(grad_in)
+        grad_in = xp.reshape(gemm(w, g_cols), (shape[1], shape[0], *shape[2:]))
+        return swap01(grad_in)
 
     @override
     def backward_params(self, grad_out: Array) -> None:
@@ -279,7 +229,7 @@ class _ConvND(_Conv[ConvCache]):
         out_shape = (shape[0], self.out_channels, *(w.out for w in windows))
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
         xp = backend.namespace(grad)
-        g = _channel_major(grad, self.groups)
+        g = channel_major(grad, self.groups)
         if cols is None:  # a second backward after one that let go of the buffer
             cols = im2col(x, windows)
             self.cache = (cols, windows, shape, x)
@@ -288,8 +238,8 @@ class _ConvND(_Conv[ConvCache]):
         # products (P = N·∏out deep) up to 1.8× faster so -- e.g. 0.40 → 0.22 ms for 6
         # outputs from 25 rows -- but not with under 16 rows (3×3 on 1 channel).
         k_rows = cols.shape[1]
-        grad_w = (_transpose(_gemm(cols, _transpose(g))) if k_rows >= min(16, g.shape[1])
-                  else _gemm(g, _transpose(cols)))
+        grad_w = (transpose_last(gemm(cols, transpose_last(g))) if k_rows >= min(16, g.shape[1])
+                  else gemm(g, transpose_last(cols)))
         self.weight.grad += xp.reshape(grad_w, self.weight.shape)
         self._bias_grad(g)
         return grad, g
@@ -436,13 +386,13 @@ class ConvTranspose2D(_Conv[TransposedCache]):
     def forward(self, x: Array) -> Array:
         x = self._input(x)
         windows = self._windows(tuple(x.shape[2:]))
-        src = _channel_major(x, self.groups)
+        src = channel_major(x, self.groups)
         y = backend.zeros_in_layout((self.out_channels, x.shape[0], *(w.size for w in windows)),
                                     x.dtype, self.weight.data)  # C order, as the weight
-        _scatter(y, self.weight.data, src, windows)
+        col2im(y, self.weight.data, src, windows)
         self._add_bias(y)
         self.cache = (src, windows, tuple(x.shape))
-        return _swap01(y)
+        return swap01(y)
 
     @override
     def backward(self, grad_out: Array) -> Array:
@@ -450,8 +400,8 @@ class ConvTranspose2D(_Conv[TransposedCache]):
         _, _, shape = self.saved()
         xp = backend.namespace(cols)
         weight = xp.reshape(self.weight.data, (self.groups, self.in_channels // self.groups, -1))
-        grad_in = xp.reshape(_gemm(weight, cols), (shape[1], shape[0], *shape[2:]))
-        return _swap01(grad_in)
+        grad_in = xp.reshape(gemm(weight, cols), (shape[1], shape[0], *shape[2:]))
+        return swap01(grad_in)
 
     @override
     def backward_params(self, grad_out: Array) -> None:
@@ -464,9 +414,9 @@ class ConvTranspose2D(_Conv[TransposedCache]):
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
         xp = backend.namespace(grad)
         cols: Array = xp.reshape(im2col(grad, windows), (self.groups, -1, src.shape[2]))
-        self.weight.grad += xp.reshape(_gemm(src, _transpose(cols)), self.weight.shape)
+        self.weight.grad += xp.reshape(gemm(src, transpose_last(cols)), self.weight.shape)
         if self.bias is not None:
-            self._bias_grad(_channel_major(grad, 1))
+            self._bias_grad(channel_major(grad, 1))
         return cols
 
     @override

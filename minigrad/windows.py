@@ -10,8 +10,9 @@ both slices, so no padded copy of the input is ever made:
 * `im2col` copies each offset's input slice into its row of a column buffer
   ``(C, kH, kW, N, Ho, Wo)`` -- the one large temporary of a convolution -- so the
   convolution becomes one matrix product;
-* the adjoint, "col2im", is a *slice-add* per offset (``dst[in] += src[out]``),
-  which `Conv2D`'s backward and `ConvTranspose2D`'s forward do in `minigrad.conv`;
+* the adjoint, `col2im`, is a *slice-add* per offset (``dst[in] += src[out]``) of one
+  small matrix product each, which `Conv2D`'s strided backward and `ConvTranspose2D`'s
+  forward use (`gemm`, `channel_major`: the products' shapes);
 * `max_pool`/`avg_pool` and their backward passes compare or add the offsets' slices.
 
 Only what the Array API standard has is used -- positive-step slices (read and
@@ -96,6 +97,26 @@ class Window:
         )
 
 
+def paddings(
+    owner: str, value: object, dims: int, kernel: tuple[int, ...], dilation: tuple[int, ...],
+    stride: tuple[int, ...],
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Padding before and after each axis from an int, a tuple, ``"valid"`` or ``"same"``."""
+    if value == "valid":
+        return (0,) * dims, (0,) * dims
+    if value == "same":
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{owner}: padding='same' needs stride 1, got stride={stride}")
+        total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        before = tuple(t // 2 for t in total)  # PyTorch puts the odd one after
+        return before, tuple(t - b for t, b in zip(total, before))
+    if isinstance(value, str):
+        raise ValueError(f"{owner}: padding must be an int, a tuple, 'same' or 'valid', "
+                         f"got {value!r}")
+    pads = as_sizes(owner, "padding", value, dims, 0)
+    return pads, pads
+
+
 def output_size(size: int, kernel: int, stride: int, dilation: int, pads: int) -> int:
     """``⌊(size + pads − dilation·(kernel − 1) − 1) / stride⌋ + 1``, ``pads`` the total
     padding of the axis (PyTorch's formula; < 1 when the window does not fit)."""
@@ -139,7 +160,7 @@ def im2col(x: Array, windows: tuple[Window, ...]) -> Array:
     n, c = x.shape[:2]
     cols: Array = backend.empty_like_shape(x, (c, *(w.kernel for w in windows), n,
                                               *(w.out for w in windows)))
-    channels_first = backend.namespace(x).permute_dims(x, _swap01(x.ndim))  # (C, N, *size)
+    channels_first = swap01(x)  # (C, N, *size)
     extents = [max(w.pad + w.size, (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
                for w in windows]  # of the padded input each window reads
     if any(w.pad for w in windows) and all(w.pad >= 0 for w in windows) and (
@@ -175,9 +196,51 @@ _SMALL_INPUT = 1 << 18
 cache-resident), rather than zeroing the padding's bands of every block."""
 
 
-def _swap01(ndim: int) -> tuple[int, ...]:
-    """The axis order swapping the two leading axes: ``(N, C, ...) <-> (C, N, ...)``."""
-    return (1, 0, *range(2, ndim))
+# -- the convolutions' matrix products --------------------------------------------------
+
+
+def gemm(a: Array, b: Array) -> Array:
+    """``a @ b`` per group: (G, m, k) @ (G, k, n) -> (G, m, n). On NumPy one ``np.dot``
+    if G == 1: a single BLAS call, where ``matmul`` may copy a transposed operand."""
+    product: Array
+    if type(a) is np.ndarray:
+        product = np.dot(a[0], b[0])[None] if a.shape[0] == 1 else np.matmul(a, b)
+    else:
+        product = a @ b
+    return product
+
+
+def transpose_last(a: Array) -> Array:
+    """``(G, m, n) -> (G, n, m)``, a view where the library makes one."""
+    transposed: Array = backend.namespace(a).permute_dims(a, (0, 2, 1))
+    return transposed
+
+
+def swap01(x: Array) -> Array:
+    """``(N, C, ...) <-> (C, N, ...)``, a view where the library makes one."""
+    swapped: Array = backend.namespace(x).permute_dims(x, (1, 0, *range(2, x.ndim)))
+    return swapped
+
+
+def channel_major(x: Array, groups: int) -> Array:
+    """``(N, C, *s) -> (G, C / G, N·∏s)``: free when ``x`` is a view of a (C, N, ...)
+    array, as the conv layers' outputs and input gradients are."""
+    grouped: Array = backend.namespace(x).reshape(swap01(x), (groups, x.shape[1] // groups, -1))
+    return grouped
+
+
+def col2im(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...]) -> None:
+    """col2im of ``Wᵀ @ src``: for each kernel offset k, ``dst[in_k] += (W_kᵀ @ src)[out_k]``.
+
+    ``dst (C, N, *size)``, ``weight (O, C/G, *kernel)``, ``src (G, O/G, N·∏out)``.
+    """
+    xp = backend.namespace(dst)
+    groups, out_per_group = src.shape[:2]
+    part_shape = (dst.shape[0], dst.shape[1], *(w.out for w in windows))
+    for ks, ins, outs in offsets(windows):
+        w_k = xp.reshape(weight[spatial(ks)], (groups, out_per_group, -1))
+        part = xp.reshape(gemm(transpose_last(w_k), src), part_shape)
+        dst[spatial(ins)] += part[spatial(outs)]
 
 
 # -- pooling --------------------------------------------------------------------------
