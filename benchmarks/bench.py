@@ -263,12 +263,21 @@ def calibrate(step: Callable[[], float], target: float) -> int:
 
 
 def measure(contenders: dict[str, Contender], rounds: int) -> dict[str, float]:
-    """Median seconds per step of each contender, interleaved round by round.
+    """Median seconds per step of each contender (see `measure_samples`)."""
+    samples = measure_samples(contenders, rounds)
+    return {name: float(np.median(times)) for name, times in samples.items()}
+
+
+def measure_samples(contenders: dict[str, Contender], rounds: int, *, pause: bool = True
+                    ) -> dict[str, list[float]]:
+    """Seconds per step of each contender, sampled interleaved round by round.
 
     Each turn starts with an untimed step. Steps slower than a millisecond run
     multi-threaded GEMMs, so their turn also starts with a pause in which the previous
     library's worker threads stop spin-waiting (OpenBLAS's spin for ~0.1 s, OpenMP's
     too), and then times 3 steps one by one; fast steps are timed in ~2 ms blocks.
+    ``pause=False`` skips the pause: at one thread nothing spins, and an idle 0.2 s
+    before a turn only makes its first steps slower (cold caches and clocks).
     """
     blocks = {name: calibrate(c.step, 2e-3) for name, c in contenders.items()}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
@@ -276,7 +285,7 @@ def measure(contenders: dict[str, Contender], rounds: int) -> dict[str, float]:
     for round_ in range(rounds):
         for name in names[round_ % len(names):] + names[: round_ % len(names)]:
             step, n = contenders[name].step, blocks[name]
-            if n == 1:
+            if n == 1 and pause:
                 time.sleep(0.2)
             step()
             for _ in range(3 if n == 1 else 1):
@@ -284,7 +293,7 @@ def measure(contenders: dict[str, Contender], rounds: int) -> dict[str, float]:
                 for _ in range(n):
                     step()
                 samples[name].append((time.perf_counter() - start) / n)
-    return {name: float(np.median(times)) for name, times in samples.items()}
+    return samples
 
 
 def gemm_peak(dtype: np.dtype[Any], n: int, repeats: int = 7) -> float:

@@ -26,8 +26,9 @@ from minigrad.activations import (
 from minigrad.adaptive import Adagrad, Adam, AdamW, RMSprop
 from minigrad.attention import CrossAttention, MultiHeadAttention
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
-from minigrad.callbacks import LearningRateScheduler
+from minigrad.callbacks import LearningRateScheduler, ModelCheckpoint
 from minigrad.checkpoint import load_checkpoint, save_checkpoint
+from minigrad.classification import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from minigrad.clip import clip_grad_norm, clip_grad_value
 from minigrad.containers import Sequential
 from minigrad.conv import Conv1D, Conv2D, ConvTranspose2D
@@ -36,7 +37,7 @@ from minigrad.embedding import Embedding
 from minigrad.graph import Graph
 from minigrad.io import load, save
 from minigrad.layers import Bias, Dense, Identity
-from minigrad.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from minigrad.losses import HuberLoss, L1Loss, Loss, MSELoss, SmoothL1Loss
 from minigrad.merge import Add, Concat
 from minigrad.metrics import accuracy
 from minigrad.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
@@ -92,8 +93,10 @@ __all__ = [
     "Graph",
     "GroupNorm",
     "History",
+    "HuberLoss",
     "Identity",
     "InputActivation",
+    "L1Loss",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
@@ -104,8 +107,10 @@ __all__ = [
     "MaxPool1D",
     "MaxPool2D",
     "MergeLayer",
+    "ModelCheckpoint",
     "Module",
     "MultiHeadAttention",
+    "NLLLoss",
     "Optimizer",
     "ParamGroup",
     "Parameter",
@@ -115,6 +120,7 @@ __all__ = [
     "Sequential",
     "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
     "Softplus",
     "Tanh",

@@ -3,55 +3,23 @@
 Each takes a batch of any rank >= 2, ``(N, ...) -> (N, ...)`` (elementwise; `Softmax`
 on one axis), keeps a floating input's dtype (bool/int become float64) and is finite
 for every finite input: nothing here overflows, even at ±1e4 in float32.
+
+They run on any array library (see `minigrad.backend`): each computes with the
+namespace of its input, ``xp = backend.namespace(x)`` (the ``numpy`` module itself for
+NumPy arrays), and calls only functions of the Array API standard; `sigmoid` is the
+seam's, which keeps NumPy's overflow-checked fast path.
 """
 
 from __future__ import annotations
 
-import functools
 from abc import abstractmethod
-from typing import Any
 
 import numpy as np
 from typing_extensions import override
 
+from minigrad import backend
+from minigrad.backend import sigmoid as sigmoid  # re-exported: the recurrent layers use it
 from minigrad.base import Array, Layer, as_batch, as_grad, check_non_negative, check_positive
-
-
-@functools.cache
-def _exp_overflow_bound(dtype: np.dtype[Any]) -> float:
-    """A ``t`` just under ``log(largest finite value)``: ``e^t`` is finite in ``dtype``."""
-    return float(np.log(np.finfo(dtype).max)) - 1.0
-
-
-def sigmoid(x: Array) -> Array:
-    """σ(x) = 1 / (1 + e^(-x)), stable for every finite ``x``, in ``x``'s dtype.
-
-    When ``e^(-x)`` cannot overflow anywhere (``min(x)`` above ``-log(max float)``),
-    the textbook formula is exact enough, keeps tiny values (σ(-700) ≈ 1e-304 in
-    float64) and takes four passes over the data. Otherwise -- a very negative entry,
-    or a NaN -- multiplying through by ``e^min(x, 0)`` gives a form whose exponents are
-    never positive, so nothing can overflow::
-
-        σ(x) = e^min(x, 0) / (1 + e^(-|x|))
-
-    (for x ≥ 0 that is ``1 / (1 + e^(-x))``, for x < 0 it is ``e^x / (1 + e^x)``). It
-    needs seven passes and no ``np.where``, whose data-dependent branches cost more
-    than a second ``exp`` on mixed-sign inputs.
-    """
-    if x.size and x.min() > -_exp_overflow_bound(x.dtype):  # NaN: the general form
-        out = np.negative(x)
-        np.exp(out, out=out)
-        out += 1.0  # float scalars: NumPy converts ints more slowly
-        np.divide(1.0, out, out=out)
-        return out
-    denominator = np.abs(x)
-    np.negative(denominator, out=denominator)
-    np.exp(denominator, out=denominator)
-    denominator += 1.0
-    out = np.minimum(x, 0.0)
-    np.exp(out, out=out)
-    out /= denominator
-    return out
 
 
 class Activation(Layer[Array]):
@@ -104,11 +72,12 @@ class Sigmoid(Activation):
 
     @override
     def function(self, x: Array) -> Array:
-        return sigmoid(x)
+        y: Array = sigmoid(x)
+        return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in = np.subtract(1.0, y)
+        grad_in = 1.0 - y
         grad_in *= y
         grad_in *= g
         return grad_in
@@ -126,11 +95,12 @@ class ReLU(Activation):
 
     @override
     def function(self, x: Array) -> Array:
-        return np.maximum(x, 0)
+        y: Array = backend.namespace(x).maximum(x, 0.0)
+        return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in: Array = g * (y > 0)
+        grad_in: Array = backend.namespace(y).where(y > 0, g, 0.0)
         return grad_in
 
 
@@ -159,12 +129,12 @@ class LeakyReLU(Activation):
 
     @override
     def function(self, x: Array) -> Array:
-        y: Array = np.where(x > 0, x, x * self.negative_slope)
+        y: Array = backend.namespace(x).where(x > 0, x, x * self.negative_slope)
         return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in: Array = np.where(y > 0, g, g * self.negative_slope)
+        grad_in: Array = backend.namespace(y).where(y > 0, g, g * self.negative_slope)
         return grad_in
 
     @override
@@ -182,12 +152,12 @@ class Tanh(Activation):
 
     @override
     def function(self, x: Array) -> Array:
-        return np.tanh(x)
+        y: Array = backend.namespace(x).tanh(x)
+        return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in = np.square(y)
-        np.subtract(1, grad_in, out=grad_in)
+        grad_in = 1.0 - y * y
         grad_in *= g
         return grad_in
 
@@ -235,14 +205,15 @@ class Softmax(Activation):
         if not (-x.ndim < self.axis < x.ndim):
             raise ValueError(f"{self!r}: axis {self.axis} is not a sample axis of an input "
                              f"of shape {x.shape}")
-        y: Array = x - x.max(axis=self.axis, keepdims=True)
-        np.exp(y, out=y)
-        y /= y.sum(axis=self.axis, keepdims=True)
+        xp = backend.namespace(x)
+        y: Array = xp.exp(x - xp.max(x, axis=self.axis, keepdims=True))
+        y /= xp.sum(y, axis=self.axis, keepdims=True)
         return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in: Array = g - np.sum(g * y, axis=self.axis, keepdims=True)
+        xp = backend.namespace(y)
+        grad_in: Array = g - xp.sum(g * y, axis=self.axis, keepdims=True)
         grad_in *= y
         return grad_in
 
@@ -280,7 +251,7 @@ def _ratio(t: Array, num: tuple[float, ...], den: tuple[float, ...]) -> Array:
     where the numerator's last coefficient leads and the final ``c``/``d`` are added
     without a factor ``t``."""
     xnum = num[-1] * t
-    xden = t.copy()
+    xden = t  # never modified: each step below makes a new array
     for c, d in zip(num[:-2], den[:-1]):
         xnum = (xnum + c) * t
         xden = (xden + d) * t
@@ -298,19 +269,21 @@ def erfc(x: Array) -> Array:
     ``e^(-s²)·e^(-(y−s)(y+s))`` with ``s = ⌊16y⌋/16`` so that rounding ``y²`` does not
     cost accuracy in the tail; ``erfc(−y) = 2 − erfc(y)``.
     """
-    y = np.abs(x)
-    small = np.minimum(y, 0.46875)
+    xp = backend.namespace(x)
+    y = xp.abs(x)
+    small = xp.minimum(y, 0.46875)
     erf_small = small * _ratio(small * small, _ERF_A, _ERF_B)
-    mid = np.clip(y, 0.46875, 4.0)
-    large = np.clip(y, 4.0, 30.0)  # erfc(27) is below the smallest float64
+    mid = xp.clip(y, 0.46875, 4.0)
+    large = xp.clip(y, 4.0, 30.0)  # erfc(27) is below the smallest float64
     z = 1.0 / (large * large)
     tail = (_INV_SQRT_PI - z * _ratio(z, _ERFC_P, _ERFC_Q)) / large
-    scaled = np.where(y <= 4.0, _ratio(mid, _ERFC_C, _ERFC_D), tail)  # e^(y²)·erfc(y)
-    clipped = np.minimum(y, 30.0)
-    split = np.trunc(clipped * 16.0) / 16.0
-    scaled *= np.exp(-split * split) * np.exp(-(clipped - split) * (clipped + split))
-    result: Array = np.where(y <= 0.46875, 1.0 - erf_small, scaled)
-    return np.where(x < 0, 2.0 - result, result)
+    scaled = xp.where(y <= 4.0, _ratio(mid, _ERFC_C, _ERFC_D), tail)  # e^(y²)·erfc(y)
+    clipped = xp.minimum(y, 30.0)
+    split = xp.trunc(clipped * 16.0) / 16.0
+    scaled *= xp.exp(-split * split) * xp.exp(-(clipped - split) * (clipped + split))
+    result: Array = xp.where(y <= 0.46875, 1.0 - erf_small, scaled)
+    erfc_x: Array = xp.where(x < 0, 2.0 - result, result)
+    return erfc_x
 
 
 class InputActivation(Layer[Array]):
@@ -375,7 +348,8 @@ class GELU(InputActivation):
         self.approximate = approximate
 
     def _tanh_inner(self, x: Array) -> Array:
-        inner: Array = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+        inner: Array = backend.namespace(x).tanh(
+            _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
         return inner
 
     @override
@@ -393,7 +367,8 @@ class GELU(InputActivation):
             slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (
                 1.0 + 3 * 0.044715 * x * x)
         else:
-            slope = 0.5 * erfc(-_SQRT_HALF * x) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+            slope = 0.5 * erfc(-_SQRT_HALF * x) + x * _INV_SQRT_2PI * backend.namespace(
+                x).exp(-0.5 * x * x)
         grad_in: Array = g * slope
         return grad_in
 
@@ -440,15 +415,17 @@ class Softplus(Activation):
 
     @override
     def function(self, x: Array) -> Array:
+        xp = backend.namespace(x)
         scaled = self.beta * x
-        soft = np.log1p(np.exp(np.minimum(scaled, self.threshold))) / self.beta
-        y: Array = np.where(scaled > self.threshold, x, soft)
+        soft = xp.log1p(xp.exp(xp.minimum(scaled, self.threshold))) / self.beta
+        y: Array = xp.where(scaled > self.threshold, x, soft)
         return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
+        xp = backend.namespace(y)
         scaled = self.beta * y
-        slope = np.where(scaled > self.threshold, 1.0, -np.expm1(-scaled))
+        slope = xp.where(scaled > self.threshold, 1.0, -xp.expm1(-scaled))
         grad_in: Array = g * slope
         return grad_in
 
@@ -477,12 +454,13 @@ class ELU(Activation):
 
     @override
     def function(self, x: Array) -> Array:
-        y: Array = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0.0)))
+        xp = backend.namespace(x)
+        y: Array = xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0.0)))
         return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in: Array = np.where(y > 0, g, g * (y + self.alpha))
+        grad_in: Array = backend.namespace(y).where(y > 0, g, g * (y + self.alpha))
         return grad_in
 
     @override
@@ -515,13 +493,15 @@ class LogSoftmax(Activation):
         if not -x.ndim <= self.axis < x.ndim:
             raise ValueError(f"{self!r} got an input of shape {x.shape} without axis "
                              f"{self.axis}")
-        shifted: Array = x - x.max(axis=self.axis, keepdims=True)
-        shifted -= np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
+        xp = backend.namespace(x)
+        shifted: Array = x - xp.max(x, axis=self.axis, keepdims=True)
+        shifted -= xp.log(xp.sum(xp.exp(shifted), axis=self.axis, keepdims=True))
         return shifted
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in: Array = g - np.exp(y) * g.sum(axis=self.axis, keepdims=True)
+        xp = backend.namespace(y)
+        grad_in: Array = g - xp.exp(y) * xp.sum(g, axis=self.axis, keepdims=True)
         return grad_in
 
     @override

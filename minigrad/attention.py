@@ -40,8 +40,9 @@ from minigrad.base import (
     check_arity,
     check_count,
     check_number,
+    check_parameter_dtype,
 )
-from minigrad.nd import as_nd, check_float_dtype
+from minigrad.nd import as_nd
 
 AttentionCache = tuple[Array, Array, Array, Array, Array, Array | None, Array, Array]
 """Query rows ``(N·T_q, E)``, context rows ``(N·T_k, E)``, Q, K, V per head, the dropout
@@ -72,7 +73,7 @@ class _Attention:
         self.causal = bool(causal)
         self.dropout = check_number(name, "dropout", dropout, "a number in [0, 1)",
                                     lambda v: 0 <= v < 1)
-        dtype = check_float_dtype(name, dtype)
+        dtype = check_parameter_dtype(name, dtype)
         e = self.embed_dim
         self.rng = initializers.make_rng(rng)
 

@@ -92,7 +92,7 @@ def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
     """
     resolved = np.dtype(dtype)
     if resolved.kind != "f":
-        raise TypeError(f"{owner} needs a floating dtype, got {resolved}")
+        raise TypeError(f"{owner}: dtype must be a floating dtype, got {resolved}")
     if resolved.itemsize < 4:
         raise TypeError(
             f"{owner}: {resolved} is not supported, use float32 or float64: in {resolved} "
@@ -303,6 +303,10 @@ class Buffer:
         return f"Buffer({self.name!r}, shape={self.shape}, dtype={self.dtype})"
 
 
+_Member = TypeVar("_Member", Parameter, Buffer)
+"""What the tree walks collect: parameters or buffers."""
+
+
 class Module(ABC, Generic[CacheT]):
     """Common machinery of layers and containers.
 
@@ -343,16 +347,11 @@ class Module(ABC, Generic[CacheT]):
         A parameter reachable along several paths (a shared layer) is reported under
         the first path met, so optimizers and `state_dict` see it exactly once.
         """
-        seen: set[int] = set()
-        for name, param in self._walk_parameters(""):
-            if id(param) not in seen:
-                seen.add(id(param))
-                yield name, param
+        return _first_paths(self._walk_parameters(""))
 
     def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
-        for name, value in self.named_members():
-            if isinstance(value, Parameter):
-                yield prefix + name, value
+        # Through each child's own _walk_parameters: `Sequential` overrides it.
+        yield from self._own_members(prefix, Parameter)
         for name, child in self.named_children():
             yield from child._walk_parameters(f"{prefix}{name}.")
 
@@ -361,19 +360,20 @@ class Module(ABC, Generic[CacheT]):
         return [param for _, param in self.named_parameters()]
 
     def named_buffers(self) -> Iterator[tuple[str, Buffer]]:
-        """Every `Buffer` in the tree, under its dotted path, each object once."""
-        seen: set[int] = set()
-        for name, buffer in self._walk_buffers(""):
-            if id(buffer) not in seen:
-                seen.add(id(buffer))
-                yield name, buffer
+        """Every `Buffer` in the tree, under its dotted path, each object once (the
+        first path met, as for `named_parameters`)."""
+        return _first_paths(self._walk_buffers(""))
 
     def _walk_buffers(self, prefix: str) -> Iterator[tuple[str, Buffer]]:
-        for name, value in self.named_members():
-            if isinstance(value, Buffer):
-                yield prefix + name, value
+        yield from self._own_members(prefix, Buffer)
         for name, child in self.named_children():
             yield from child._walk_buffers(f"{prefix}{name}.")
+
+    def _own_members(self, prefix: str, kind: type[_Member]) -> Iterator[tuple[str, _Member]]:
+        """This module's own attributes of type ``kind``, under ``prefix + name``."""
+        for name, value in self.named_members():
+            if isinstance(value, kind):
+                yield prefix + name, value
 
     def buffers(self) -> list[Buffer]:
         """The buffers (non-trainable state) of this module and all its descendants."""
@@ -583,6 +583,15 @@ def _copy_one_level(value: object) -> object:
     return value
 
 
+def _first_paths(walk: Iterator[tuple[str, _Member]]) -> Iterator[tuple[str, _Member]]:
+    """The items of ``walk``, each object once, under the first path it was met at."""
+    seen: set[int] = set()
+    for name, member in walk:
+        if id(member) not in seen:
+            seen.add(id(member))
+            yield name, member
+
+
 def _expand(name: str, value: object) -> Iterator[tuple[str, object]]:
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
@@ -762,8 +771,9 @@ def as_batch(
     of its library on its device -- a NumPy batch for a NumPy layer, a tensor on the
     same device for a layer moved with `Module.to` -- and is computed in its dtype.
     Without ``like``, any library's array is accepted as it is. NumPy inputs may be
-    any real array-like; ``dtype`` (NumPy layers only) forces a computation dtype.
-    Otherwise a floating input keeps its dtype and bool/int become float64.
+    any real array-like; ``dtype`` forces a computation dtype (a NumPy dtype means
+    the same-named dtype of a foreign input's library). Otherwise a floating input
+    keeps its dtype and bool/int become float64.
 
     Raises
     ------
@@ -826,7 +836,40 @@ def _as_batch_slow(
     dtype: Any,
     like: Array | None,
 ) -> Array:
-    expected = expected_shape(features, shape)
+    def fits(sizes: tuple[int, ...]) -> bool:
+        if shape is not None:
+            return _matches(sizes, shape)
+        return len(sizes) >= 2 and (features is None or sizes[-1] == features)
+
+    return validate_input(layer, x, expected_shape(features, shape), fits, dtype, like)
+
+
+def validate_input(
+    layer: Module[Any],
+    x: object,
+    expected: str,
+    fits: Callable[[tuple[int, ...]], bool],
+    dtype: Any = None,
+    like: Array | None = None,
+) -> Array:
+    """The validation behind `as_batch` (and ``nd.as_nd``), for any shape rule.
+
+    ``x`` must be a real array (NumPy inputs: any array-like) whose shape ``fits``
+    (``expected`` says it in words, for the message) and which is not empty; with
+    ``like`` (the layer's parameter), of ``like``'s library and device, computed in its
+    dtype. ``dtype`` (a NumPy dtype, or the input library's) forces the computation
+    dtype; otherwise a floating input keeps its dtype and bool/int become float64.
+
+    Raises
+    ------
+    TypeError
+        A non-real input, or one of another library or device than ``like`` (naming
+        both), naming ``layer``.
+    ValueError
+        A shape that does not fit, or an empty input, naming ``layer``.
+    """
+    if like is not None:
+        dtype = like.dtype
     if backend.is_foreign(x) or (like is not None and type(like) is not np.ndarray):
         if like is not None:
             check_same_place(layer, x, like)
@@ -841,11 +884,7 @@ def _as_batch_slow(
     if kind not in _REAL_KINDS:
         raise TypeError(f"{layer!r} expected a real numeric input, got dtype {array.dtype}")
     sizes = tuple(array.shape)
-    if shape is None:
-        ok = len(sizes) >= 2 and (features is None or sizes[-1] == features)
-    else:
-        ok = _matches(sizes, shape)
-    if not ok:
+    if not fits(sizes):
         raise ValueError(f"{layer!r} expected input of shape {expected}, got {sizes}")
     if math.prod(sizes) == 0:
         raise ValueError(f"{layer!r} got an empty input of shape {sizes}")
@@ -856,6 +895,8 @@ def _as_batch_slow(
     xp = backend.namespace(array)
     if dtype is None:
         dtype = array.dtype if kind == "f" else xp.float64
+    elif isinstance(dtype, np.dtype):  # a NumPy dtype named for another library's array
+        dtype = getattr(xp, dtype.name)
     converted: Array = array if array.dtype == dtype else xp.astype(array, dtype)
     return converted
 

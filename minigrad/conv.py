@@ -38,7 +38,15 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad import init as initializers
-from minigrad.base import Array, Layer, Parameter, as_batch, as_grad, check_count
+from minigrad.base import (
+    Array,
+    Layer,
+    Parameter,
+    as_batch,
+    as_grad,
+    check_count,
+    check_parameter_dtype,
+)
 from minigrad.windows import (
     Window,
     as_sizes,
@@ -94,9 +102,7 @@ class _Conv(Layer[CacheT], Generic[CacheT]):
         )
         self._pads = paddings(owner, padding, dims, self.kernel_size, self.dilation,
                               self.stride)
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"{owner}: dtype must be a floating dtype, got {dtype}")
+        dtype = check_parameter_dtype(owner, dtype)
         first, second = ((self.in_channels, self.out_channels) if self.transposed
                          else (self.out_channels, self.in_channels))
         shape = (first, second // self.groups, *self.kernel_size)

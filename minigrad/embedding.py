@@ -7,8 +7,7 @@ import numpy.typing as npt
 from typing_extensions import override
 
 from minigrad import init as initializers
-from minigrad.base import Array, Layer, Parameter, as_grad, check_count
-from minigrad.nd import check_float_dtype
+from minigrad.base import Array, Layer, Parameter, as_grad, check_count, check_parameter_dtype
 
 EmbeddingCache = tuple[Array, tuple[int, ...]]
 """The ids of the latest forward (flattened) and their shape."""
@@ -86,7 +85,7 @@ class Embedding(Layer[EmbeddingCache]):
                 raise ValueError(f"Embedding: padding_idx must be an int in [-{n}, {n}), "
                                  f"got {padding_idx!r}")
             self.padding_idx = int(padding_idx) % n
-        dtype = check_float_dtype("Embedding", dtype)
+        dtype = check_parameter_dtype("Embedding", dtype)
         shape = (self.num_embeddings, self.embedding_dim)
         draw = init if init is not None else initializers.normal(1.0)
         table = draw(shape, initializers.make_rng(rng), dtype)

@@ -314,8 +314,8 @@ class Graph(Container):
                     elif held.shape != input_grad.shape:  # never let `+` broadcast
                         raise ValueError(
                             f"{layer!r}.backward returned a gradient of shape "
-                            f"{input_grad.shape}, but the other consumers of that input "
-                            f"returned shape {held.shape}"
+                            f"{tuple(input_grad.shape)}, but the other consumers of that "
+                            f"input returned shape {tuple(held.shape)}"
                         )
                     elif owned[source]:
                         held += input_grad

@@ -8,6 +8,11 @@ receptive field, as in PyTorch, which uses the same rule for a transposed convol
 passed in -- NumPy's global RNG is never read or reseeded -- so a fixed ``rng`` gives
 the same weights every time.
 
+Initializers always draw NumPy arrays from NumPy generators, whatever array library
+the model will compute with: a model is built on NumPy and then moved
+(``model.to(torch)``, see `minigrad.Module.to`), so one ``rng`` gives the same initial
+weights on every backend -- bit for bit, as a move copies the values unchanged.
+
 >>> import numpy as np, minigrad as mg
 >>> w = mg.init.he_normal()((4, 3), np.random.default_rng(0), np.dtype(np.float32))
 >>> w.shape, w.dtype

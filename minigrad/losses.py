@@ -1,36 +1,58 @@
-"""Losses: ``forward(pred, target) -> float`` and ``backward() -> dL/dpred``.
+"""Losses: ``forward(pred, target)`` and ``backward(grad=None) -> dL/dpred``; the base
+`Loss` and the regression losses `MSELoss`, `L1Loss`, `HuberLoss`, `SmoothL1Loss`.
 
-The value and the gradient are always the same function's: ``backward`` returns the
-exact derivative of the number ``forward`` returned (checked by finite differences in
-the tests). Losses know nothing of layers.
+The classification losses (`BCEWithLogitsLoss`, `CrossEntropyLoss`, `NLLLoss`) live in
+`minigrad.classification`. The value and the gradient are always the same function's:
+``backward`` returns the exact derivative of what ``forward`` returned (checked by
+finite differences and against PyTorch in the tests). Losses know nothing of layers.
+
+Reductions, as PyTorch's: each loss computes per-element losses ``ℓ`` and combines
+them by ``reduction``:
+
+- ``"mean"`` (default): ``L = Σ ℓ / D``, a Python float. ``D`` is the number of
+  elements, or for the class-index losses the summed weights of the kept targets.
+- ``"sum"``: ``L = Σ ℓ``, a Python float.
+- ``"none"``: ``forward`` returns the array ``ℓ`` itself (``pred``'s shape, or the
+  target's for the class-index losses), and ``backward(grad)`` takes the upstream
+  gradient ``dL/dℓ`` of that shape -- the chain rule's next link -- and returns
+  ``Σ grad · dℓ/dpred``. Without ``grad`` it is all ones: the gradient of ``Σ ℓ``.
+  `fit` needs a scalar loss and refuses ``"none"``.
+
+For ``"mean"`` and ``"sum"``, ``backward(grad)`` takes an optional scalar ``grad``
+(default 1) that scales the gradient.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, Generic, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from minigrad.base import Array, CacheT
+from minigrad.base import Array, CacheT, check_non_negative, check_positive
 
-Reduction = Literal["mean", "sum"]
+Reduction = Literal["none", "mean", "sum"]
 
 
 class Loss(ABC, Generic[CacheT]):
     """Base of all losses. Calling a loss is `forward`.
 
+    Subclasses compute per-element losses and hand them to `reduce`; their
+    ``backward`` multiplies the local derivative by `upstream`.
+
     Parameters
     ----------
-    reduction : "mean" or "sum"
-        How per-element losses combine into the returned scalar.
+    reduction : "none", "mean" or "sum", default "mean"
+        How per-element losses combine (see the module docstring).
 
     Raises
     ------
     ValueError
-        ``reduction`` not "mean" or "sum" (from the constructor); from ``forward`` of
-        the built-in losses, an empty ``pred`` or a ``target`` of another shape.
+        ``reduction`` not "none", "mean" or "sum" (from the constructor); from
+        ``forward`` of the built-in losses, an empty ``pred`` or a ``target`` of another
+        shape; from ``backward``, an upstream ``grad`` of the wrong shape.
     TypeError
         From ``forward`` of the built-in losses: a non-real ``pred`` or ``target``.
     RuntimeError
@@ -41,37 +63,82 @@ class Loss(ABC, Generic[CacheT]):
     # still works (as `Module` does).
     reduction: Reduction = "mean"
     _cache: CacheT | None = None
+    _denominator: float = 1.0
+    _loss_shape: tuple[int, ...] = ()
 
     def __init__(self, reduction: Reduction = "mean") -> None:
-        if reduction not in ("mean", "sum"):
+        if reduction not in ("none", "mean", "sum"):
             raise ValueError(
-                f"{type(self).__name__}: reduction must be 'mean' or 'sum', got {reduction!r}"
+                f"{type(self).__name__}: reduction must be 'none', 'mean' or 'sum', "
+                f"got {reduction!r}"
             )
         self.reduction: Reduction = reduction
         self._cache: CacheT | None = None
 
     @abstractmethod
-    def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
-        """The loss of ``pred`` against ``target``, a Python float."""
+    def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
+        """The loss of ``pred`` against ``target``: a Python float ("mean", "sum") or
+        the per-element losses ("none")."""
 
     @abstractmethod
-    def backward(self) -> Array:
-        """dL/dpred for the latest `forward`, in ``pred``'s shape and dtype."""
+    def backward(self, grad: npt.ArrayLike | None = None) -> Array:
+        """dL/dpred for the latest `forward`, in ``pred``'s shape and dtype; ``grad`` is
+        the upstream gradient (a scalar, or for "none" an array of the losses' shape)."""
 
-    def __call__(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
+    def __call__(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
         return self.forward(pred, target)
 
-    def _divisor(self, n: int) -> int:
-        """What the summed loss is divided by: ``n`` for "mean", 1 for "sum"."""
-        return n if self.reduction == "mean" else 1
+    def reduce(self, losses: Array, denominator: float | None = None) -> float | Array:
+        """Combine per-element ``losses`` by the reduction, remembering what `upstream`
+        needs. ``denominator`` is the mean's ``D`` (default ``losses.size``); a zero one
+        gives NaN, as PyTorch's (every target ignored)."""
+        self._loss_shape = losses.shape
+        self._denominator = float(losses.size if denominator is None else denominator)
+        if self.reduction == "none":
+            return losses
+        total = float(losses.sum(dtype=np.float64))  # wide accumulation for float32
+        return self.scalar(total)
+
+    def scalar(self, total: float) -> float:
+        """The summed loss ``total`` as the reduction's value (mean or sum)."""
+        if self.reduction == "sum":
+            return total
+        return total / self._denominator if self._denominator else math.nan
+
+    def upstream(self, grad: npt.ArrayLike | None, dtype: np.dtype[Any]) -> float | Array:
+        """dL/dℓ: what each element's local derivative is multiplied by -- the upstream
+        ``grad`` times ``1/D`` for "mean". For "none" an array of the losses' shape (or
+        1.0); otherwise a float. A zero ``D`` gives 0 (no element counts)."""
+        if grad is None:  # the common case first: a loss ends the chain
+            if self.reduction != "mean":
+                return 1.0
+            return 1.0 / self._denominator if self._denominator else 0.0
+        array = np.asarray(grad)
+        none = self.reduction == "none"
+        expected = self._loss_shape if none else ()
+        if array.shape != expected or array.dtype.kind not in "biuf":
+            what = "the losses' shape" if none else "a scalar"
+            raise ValueError(f"{self!r}: backward expected a real upstream gradient of shape "
+                             f"{expected} ({what}), got {array.dtype} {array.shape}")
+        if none:
+            return array.astype(dtype, copy=False)
+        scale = float(array)
+        if self.reduction == "sum":
+            return scale
+        return scale / self._denominator if self._denominator else 0.0
 
     def _saved(self) -> CacheT:
+        """The latest `forward`'s cache, or `RuntimeError` if there was none."""
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         return self._cache
 
+    def extra_repr(self) -> str:
+        """The options beyond ``reduction`` that differ from their defaults, for `repr`."""
+        return ""
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(reduction={self.reduction!r})"
+        return f"{type(self).__name__}(reduction={self.reduction!r}{self.extra_repr()})"
 
 
 def as_prediction(loss: Loss[Any], pred: npt.ArrayLike) -> Array:
@@ -97,167 +164,172 @@ def as_target(loss: Loss[Any], target: npt.ArrayLike, pred: Array) -> Array:
     return array.astype(pred.dtype, copy=False)
 
 
-class MSELoss(Loss[Array]):
-    """Mean squared error, the PyTorch/Keras convention.
+class _ResidualLoss(Loss[Array]):
+    """A loss of the residual ``d = pred − target`` alone, element by element, on any
+    shape (``pred`` and ``target`` of the same shape -- no broadcasting, which would
+    silently turn ``(N, 1)`` against ``(N,)`` into an ``(N, N)`` loss).
 
-    ``L = Σ (pred − target)² / n`` with ``n = pred.size`` (``n = 1`` for ``"sum"``);
-    ``dL/dpred = 2 · (pred − target) / n``.
-
-    ``pred`` and ``target`` must have the same shape -- no broadcasting, which would
-    silently turn ``(N, 1)`` against ``(N,)`` into an ``(N, N)`` loss.
-
-    Cache: the residual ``pred − target``.
-
-    Raises: as every `Loss`.
+    Cache: the residual ``d``.
     """
 
-    def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
+    def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
         p = as_prediction(self, pred)
         diff = p - as_target(self, target, p)
         self._cache = diff
-        if diff.dtype == np.float64:
-            total = float(np.vdot(diff, diff))  # one BLAS call: the blog net's hot path
-        else:  # BLAS would accumulate float32 in float32 (and float16 squares overflow)
-            total = float(np.square(diff, dtype=np.float64).sum())
-        return total / self._divisor(diff.size)
+        return self.reduce(self.elementwise(diff))
 
-    def backward(self) -> Array:
+    def backward(self, grad: npt.ArrayLike | None = None) -> Array:
+        """``dL/dpred = dℓ/dd · upstream``."""
         diff = self._saved()
-        return diff * (2.0 / self._divisor(diff.size))
+        return self.chain(diff, self.upstream(grad, diff.dtype))
+
+    @abstractmethod
+    def elementwise(self, diff: Array) -> Array:
+        """``ℓ(d)`` per element."""
+
+    @abstractmethod
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        """``dℓ/dd · upstream`` per element, a new array."""
 
 
-class BCEWithLogitsLoss(Loss[Array]):
-    """Binary cross-entropy on logits ``z`` (a sigmoid and the log-loss fused).
+class MSELoss(_ResidualLoss):
+    """Mean squared error, as PyTorch's ``mse_loss``: ``ℓ = d²`` with ``d = pred − target``,
+    ``dℓ/dpred = 2d``; on any shape (``pred`` and ``target`` alike).
 
-    Per element, with target ``t`` (usually 0 or 1, any real value accepted)::
-
-        ℓ = −[t · log σ(z) + (1 − t) · log(1 − σ(z))]
-          = max(z, 0) − z · t + log(1 + e^(−|z|))          dℓ/dz = σ(z) − t
-
-    The second form never exponentiates a positive number and never takes log(0), so
-    it is finite for any finite logit (|z| = 1e4 included). ``L = Σ ℓ / n`` with
-    ``n = pred.size`` (``n = 1`` for ``"sum"``), as PyTorch's
-    ``binary_cross_entropy_with_logits``; ``dL/dz = (σ(z) − t) / n``.
-
-    ``pred`` and ``target`` must have the same shape (no broadcasting).
-
-    Cache: the residual ``σ(z) − t``.
-
-    Raises: as every `Loss`.
-    """
-
-    def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
-        z = as_prediction(self, pred)
-        t = as_target(self, target, z)
-        e = np.exp(-np.abs(z))  # e^(−|z|), in (0, 1]
-        losses = np.maximum(z, 0)
-        losses -= z * t
-        losses += np.log1p(e)
-        # σ(z) from the same e: 1/(1 + e) for z ≥ 0, e/(1 + e) for z < 0 (keeps tiny values)
-        residual = np.where(z >= 0, 1, e)
-        e += 1
-        residual /= e
-        residual -= t
-        self._cache = residual
-        return float(losses.sum()) / self._divisor(z.size)
-
-    def backward(self) -> Array:
-        residual = self._saved()
-        return residual / self._divisor(residual.size)
-
-
-class CrossEntropyLoss(Loss[tuple[Array, Array, Array]]):
-    """Softmax cross-entropy on logits ``z`` of shape ``(N, C)``, as PyTorch's.
-
-    Targets are either integer class indices ``y`` of shape ``(N,)`` or class
-    probabilities ``t`` of shape ``(N, C)`` (class indices are the one-hot case). With
-    the row-wise log-sum-exp ``lse = m + log Σ_c e^(z_c − m)``, ``m = max_c z_c``::
-
-        ℓ = lse − z_y                      dℓ/dz = softmax(z) − onehot(y)
-        ℓ = Σ_c t_c · (lse − z_c)          dℓ/dz = softmax(z) · Σ_c t_c − t
-
-    (the second gradient is ``softmax(z) − t`` when the rows of ``t`` sum to 1).
-    Subtracting ``m`` keeps every exponential in (0, 1] and the sum ≥ 1, so nothing
-    overflows and no log(0) is taken. ``L = Σ ℓ / N`` over the batch (``"mean"``, the
-    PyTorch convention -- not over N·C) or ``Σ ℓ`` (``"sum"``), the gradient likewise.
-
-    Cache: ``e^(z − m)``, its row sums, and the targets.
-
-    Raises
-    ------
-    ValueError
-        Logits not 2-D or empty; a target shape other than ``(N,)`` or ``(N, C)``;
-        class indices outside ``[0, C)``.
-    TypeError
-        Non-real logits or probabilities; class indices of a non-integer dtype.
-    RuntimeError
-        ``backward`` before any ``forward``.
+    ``"mean"`` divides by ``pred.size``. Cache: the residual ``d``. Raises: as every `Loss`.
 
     Examples
     --------
     >>> import numpy as np, minigrad as mg
-    >>> loss = mg.CrossEntropyLoss()
-    >>> logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
-    >>> round(loss(logits, np.array([0, 2])), 4)  # (log(e² + 2) − 2 + log 3) / 2
-    0.6691
-    >>> loss.backward().round(4)  # (softmax − onehot) / N
-    array([[-0.1065,  0.0533,  0.0533],
-           [ 0.1667,  0.1667, -0.3333]])
+    >>> mg.MSELoss()(np.array([1.0, 3.0]), np.array([0.0, 0.0]))
+    5.0
+    >>> mg.MSELoss(reduction="none")(np.array([1.0, 3.0]), np.array([0.0, 0.0]))
+    array([1., 9.])
     """
 
-    def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float:
-        z = as_prediction(self, pred)
-        if z.ndim != 2:
-            raise ValueError(f"{self!r} expected logits of shape (N, C), got {z.shape}")
-        n = z.shape[0]
-        t = self._as_targets(target, z)
-        shifted = z - z.max(axis=1, keepdims=True)  # z − m ≤ 0
-        exps = np.exp(shifted)
-        sums = exps.sum(axis=1, keepdims=True)  # ≥ 1: the max's own term is e^0
-        lse_shifted = np.log(sums)  # lse − m
-        if t.ndim == 1:
-            total = np.sum(lse_shifted[:, 0] - shifted[np.arange(n), t])
-        else:
-            total = np.sum(t * (lse_shifted - shifted), dtype=np.float64)  # pairwise, wide
-        self._cache = (exps, sums, t)
-        return float(total) / self._divisor(n)
+    def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
+        if self.reduction == "none":
+            return super().forward(pred, target)
+        p = as_prediction(self, pred)
+        diff = p - as_target(self, target, p)
+        self._cache = diff
+        self._loss_shape, self._denominator = diff.shape, float(diff.size)
+        if diff.dtype == np.float64:
+            total = float(np.vdot(diff, diff))  # one BLAS call: the blog net's hot path
+        else:  # BLAS would accumulate float32 in float32 (and float16 squares overflow)
+            total = float(np.square(diff, dtype=np.float64).sum())
+        return self.scalar(total)
 
-    def _as_targets(self, target: npt.ArrayLike, z: Array) -> Array:
-        """Class indices ``(N,)`` as they are, or probabilities ``(N, C)`` in ``z``'s dtype."""
-        try:
-            t = np.asarray(target)
-        except ValueError as exc:  # ragged nested lists
-            raise ValueError(f"{self!r} expected a rectangular target: {exc}") from None
-        n, classes = z.shape
-        if t.shape == (n, classes):
-            return as_target(self, t, z)
-        if t.shape != (n,):
-            raise ValueError(
-                f"{self!r} expected target of shape ({n},) (class indices) or {z.shape} "
-                f"(probabilities) for logits of shape {z.shape}, got {t.shape}"
-            )
-        if t.dtype.kind not in "iu":
-            raise TypeError(
-                f"{self!r} expected integer class indices, got dtype {t.dtype} "
-                f"(probability targets have shape (N, C))"
-            )
-        low, high = t.min(), t.max()
-        if low < 0 or high >= classes:
-            bad = low if low < 0 else high
-            raise ValueError(
-                f"{self!r} expected class indices in [0, {classes}) for {classes} classes, "
-                f"got {bad}"
-            )
-        return t
+    def elementwise(self, diff: Array) -> Array:
+        return np.square(diff)
 
-    def backward(self) -> Array:
-        exps, sums, t = self._saved()
-        n = exps.shape[0]
-        grad: Array = exps / sums  # softmax(z)
-        if t.ndim == 1:
-            grad[np.arange(n), t] -= 1
-        else:
-            grad *= t.sum(axis=1, keepdims=True)
-            grad -= t
-        grad /= self._divisor(n)
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        return diff * (2.0 * upstream)  # one pass for a scalar upstream: the hot path
+
+
+class L1Loss(_ResidualLoss):
+    """Mean absolute error, as PyTorch's ``l1_loss``: ``ℓ = |d|``, ``dℓ/dpred = sign(d)``
+    (0 at ``d = 0``, as PyTorch); on any shape.
+
+    Cache: the residual ``d``. Raises: as every `Loss`.
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg
+    >>> loss = mg.L1Loss(reduction="sum")
+    >>> loss(np.array([1.0, -3.0, 2.0]), np.array([0.0, 0.0, 2.0]))
+    4.0
+    >>> loss.backward()
+    array([ 1., -1.,  0.])
+    """
+
+    def elementwise(self, diff: Array) -> Array:
+        return np.abs(diff)
+
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        grad = np.sign(diff)
+        grad *= upstream
         return grad
+
+
+class HuberLoss(_ResidualLoss):
+    """Huber loss, as PyTorch's ``huber_loss``: quadratic near 0, linear beyond ``delta``::
+
+        ℓ = d² / 2                  if |d| < delta       dℓ/dpred = d
+        ℓ = delta · (|d| − delta/2)  otherwise            dℓ/dpred = delta · sign(d)
+
+    i.e. the derivative is ``d`` clipped to ``[−delta, delta]``; on any shape.
+
+    Cache: the residual ``d``. Raises: as every `Loss`; ValueError for a ``delta`` that
+    is not a finite number > 0.
+
+    Parameters
+    ----------
+    reduction : "none", "mean" or "sum", default "mean"
+    delta : float > 0, default 1.0
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg
+    >>> mg.HuberLoss(reduction="none", delta=2.0)(np.array([1.0, -5.0]), np.zeros(2))
+    array([0.5, 8. ])
+    """
+
+    def __init__(self, reduction: Reduction = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.delta = check_positive(type(self).__name__, "delta", delta)
+
+    def elementwise(self, diff: Array) -> Array:
+        size = np.abs(diff)
+        linear = self.delta * (size - 0.5 * self.delta)
+        return np.where(size < self.delta, 0.5 * diff * diff, linear)
+
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        grad = np.clip(diff, -self.delta, self.delta)
+        grad *= upstream
+        return grad
+
+    def extra_repr(self) -> str:
+        return "" if self.delta == 1.0 else f", delta={self.delta}"
+
+
+class SmoothL1Loss(_ResidualLoss):
+    """Smooth L1 loss, as PyTorch's ``smooth_l1_loss`` (`HuberLoss` divided by ``beta``)::
+
+        ℓ = d² / (2·beta)   if |d| < beta        dℓ/dpred = d / beta
+        ℓ = |d| − beta/2    otherwise            dℓ/dpred = sign(d)
+
+    ``beta = 0`` is `L1Loss` (as PyTorch); on any shape.
+
+    Cache: the residual ``d``. Raises: as every `Loss`; ValueError for a ``beta`` that
+    is not a finite number >= 0.
+
+    Parameters
+    ----------
+    reduction : "none", "mean" or "sum", default "mean"
+    beta : float >= 0, default 1.0
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg
+    >>> mg.SmoothL1Loss(reduction="none", beta=2.0)(np.array([1.0, -5.0]), np.zeros(2))
+    array([0.25, 4.  ])
+    """
+
+    def __init__(self, reduction: Reduction = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.beta = check_non_negative(type(self).__name__, "beta", beta)
+
+    def elementwise(self, diff: Array) -> Array:
+        size = np.abs(diff)
+        if self.beta == 0:
+            return size
+        return np.where(size < self.beta, (0.5 / self.beta) * diff * diff, size - 0.5 * self.beta)
+
+    def chain(self, diff: Array, upstream: float | Array) -> Array:
+        grad = np.sign(diff) if self.beta == 0 else np.clip(diff * (1 / self.beta), -1.0, 1.0)
+        grad *= upstream
+        return grad
+
+    def extra_repr(self) -> str:
+        return "" if self.beta == 1.0 else f", beta={self.beta}"

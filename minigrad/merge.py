@@ -5,30 +5,45 @@ batches of any rank >= 2 (images, sequences); they compute in the NumPy promotio
 the inputs' floating dtypes (float32 branches stay float32; bool/int inputs count as
 float64), and return each
 input's gradient in that dtype -- the layer upstream casts it to its own.
+
+The inputs may be of any array library (see `minigrad.backend`), all of one library
+on one device: a merge of, say, a NumPy batch and a torch tensor is refused (naming
+both), never converted. The output is of the inputs' library.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 from typing_extensions import override
 
+from minigrad import backend
 from minigrad.base import Array, MergeLayer, as_batch, as_grad, check_arity
 
 
-def _batches(layer: MergeLayer[Any], xs: tuple[Array, ...]) -> tuple[list[Array], np.dtype[Any]]:
-    """Validate the count and each of ``xs``; return them and their common dtype."""
+def _batches(layer: MergeLayer[Any], xs: tuple[Array, ...]) -> tuple[list[Array], Any]:
+    """Validate the count and each of ``xs`` (all of one library and device); return
+    them and their common dtype (the standard's promotion, NumPy's for NumPy)."""
     check_arity(layer, len(xs))
     batches = [as_batch(layer, x) for x in xs]
-    return batches, np.result_type(*batches)
+    first = batches[0]
+    for i, batch in enumerate(batches[1:], start=1):
+        if not backend.same_place(batch, first):
+            raise TypeError(
+                f"{layer!r} got input 0 as {backend.describe(first)} and input {i} as "
+                f"{backend.describe(batch)}; merge arrays of one library and device "
+                "(minigrad never copies across them behind your back)"
+            )
+    return batches, backend.namespace(first).result_type(*batches)
 
 
 def _shapes(batches: list[Array]) -> str:
-    return ", ".join(str(batch.shape) for batch in batches)
+    return ", ".join(str(tuple(batch.shape)) for batch in batches)
 
 
-class Add(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], int]]):
+class Add(MergeLayer[tuple[tuple[int, ...], Any, int]]):
     """Elementwise sum of two or more batches of one shape: ``y = x_1 + ... + x_k``.
 
     Backward: ``dL/dx_i = G`` for every ``i`` -- the incoming gradient itself, once
@@ -43,7 +58,8 @@ class Add(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], int]]):
         Fewer than two inputs, an input that is not a non-empty batch of rank >= 2, inputs of
         different shapes (all are named), or a gradient not of the output's shape.
     TypeError
-        A non-real input or gradient (naming the layer).
+        A non-real input or gradient, or inputs of different array libraries or
+        devices (naming the layer and both).
     RuntimeError
         ``backward`` before any ``forward``.
 
@@ -58,10 +74,11 @@ class Add(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], int]]):
     @override
     def forward(self, *xs: Array) -> Array:
         batches, dtype = _batches(self, xs)
-        shape = batches[0].shape
+        shape = tuple(batches[0].shape)
         if any(batch.shape != shape for batch in batches):
             raise ValueError(f"{self!r} expected inputs of one shape, got {_shapes(batches)}")
-        out = np.add(batches[0], batches[1], dtype=dtype)
+        xp = backend.namespace(batches[0])
+        out: Array = xp.astype(batches[0], dtype, copy=False) + batches[1]  # a new array
         for batch in batches[2:]:
             out += batch
         self.cache = (shape, dtype, len(batches))
@@ -73,14 +90,14 @@ class Add(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], int]]):
         return (as_grad(self, grad_out, shape, dtype),) * count
 
 
-class Concat(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], list[int]]]):
+class Concat(MergeLayer[tuple[tuple[int, ...], Any, list[int]]]):
     """Join two or more batches along ``axis``: ``y = [x_1 | x_2 | ... | x_k]``.
 
     With the default ``axis=-1`` the last axis is joined: ``(N, d_1), ..., (N, d_k) ->
     (N, d_1 + ... + d_k)``; ``axis=1`` on ``(N, C_i, H, W)`` images joins channels.
     Backward splits ``G`` back into the inputs' pieces (views of ``G``, no copies).
 
-    Cache: the output's shape and dtype and the offsets where the inputs start.
+    Cache: the output's shape and dtype and the offsets where the inputs end.
 
     Parameters
     ----------
@@ -130,16 +147,20 @@ class Concat(MergeLayer[tuple[tuple[int, ...], np.dtype[Any], list[int]]]):
                 f"{self!r} expected inputs that agree on every axis but {self.axis}, "
                 f"got {_shapes(batches)}"
             )
-        out = np.concatenate(batches, axis=axis, dtype=dtype)
-        offsets = np.cumsum([batch.shape[axis] for batch in batches[:-1]]).tolist()
-        self.cache = (out.shape, dtype, offsets)
+        out: Array = backend.namespace(batches[0]).concat(batches, axis=axis)  # to dtype
+        offsets = list(itertools.accumulate(batch.shape[axis] for batch in batches))
+        self.cache = (tuple(out.shape), dtype, offsets)
         return out
 
     @override
     def backward(self, grad_out: Array) -> tuple[Array, ...]:
         shape, dtype, offsets = self.saved()
         grad = as_grad(self, grad_out, shape, dtype)
-        return tuple(np.split(grad, offsets, axis=self.axis))
+        axis = self.axis % len(shape)
+        everything = (slice(None),) * len(shape)  # the standard wants every axis indexed
+        pieces = [(*everything[:axis], slice(start, stop), *everything[axis + 1:])
+                  for start, stop in zip([0, *offsets], offsets)]
+        return tuple(grad[piece] for piece in pieces)
 
     @override
     def extra_repr(self) -> str:

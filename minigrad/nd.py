@@ -11,11 +11,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from minigrad.base import Array, Module
-
-_REAL_KINDS = frozenset("biuf")
+from minigrad.base import Array, Module, validate_input
 
 
 def as_nd(
@@ -26,15 +23,17 @@ def as_nd(
     ndims: Collection[int],
     sizes: Mapping[int, int] | None = None,
     dtype: np.dtype[Any] | None = None,
+    like: Array | None = None,
 ) -> Array:
-    """Validate ``x`` and return it as a floating array.
+    """Validate ``x`` and return it as a floating array (`base.validate_input`, the
+    check behind `as_batch`, with a rank-and-sizes shape rule).
 
     Parameters
     ----------
     layer : Module
         Named in the messages.
     x : array_like
-        The input; any real dtype.
+        The input; any real dtype, any array library (see ``like``).
     expected : str
         The accepted shape in words, for messages: ``"(N, T, 8)"``.
     ndims : collection of int
@@ -44,38 +43,21 @@ def as_nd(
     dtype : floating dtype, optional
         Compute in this dtype (the layer's); otherwise keep a floating input's dtype
         and turn bool/int into float64.
+    like : array, optional
+        The layer's parameter: ``x`` must be of its library and device (mixing is
+        refused, never copied), and is computed in its dtype (overriding ``dtype``).
 
     Raises
     ------
     TypeError
-        A non-real input.
+        A non-real input, or one of another library or device than ``like`` (naming
+        both).
     ValueError
         Another rank, a wrong size along an axis, or an empty input.
     """
-    array = x if type(x) is np.ndarray else _as_array(layer, x, expected)
-    if array.dtype.kind not in _REAL_KINDS:
-        raise TypeError(f"{layer!r} expected a real numeric input, got dtype {array.dtype}")
-    if array.ndim not in ndims or any(
-        array.shape[axis] != size for axis, size in (sizes or {}).items()
-    ):
-        raise ValueError(f"{layer!r} expected input of shape {expected}, got {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{layer!r} got an empty input of shape {array.shape}")
-    if dtype is None:
-        dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
-    return array.astype(dtype, copy=False)
+    required = (sizes or {}).items()
 
+    def fits(shape: tuple[int, ...]) -> bool:
+        return len(shape) in ndims and all(shape[axis] == size for axis, size in required)
 
-def _as_array(layer: Module[Any], x: object, expected: str) -> Array:
-    try:
-        return np.asarray(x)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{layer!r} expected input of shape {expected}: {exc}") from None
-
-
-def check_float_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
-    """``dtype`` as a NumPy dtype if it is floating, else `TypeError` naming ``owner``."""
-    result: np.dtype[Any] = np.dtype(dtype)
-    if result.kind != "f":
-        raise TypeError(f"{owner}: dtype must be a floating dtype, got {result}")
-    return result
+    return validate_input(layer, x, expected, fits, dtype, like)

@@ -22,6 +22,7 @@ couples nothing and ``dL/dx = Ĝ / √(σ² + ε)``.
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -38,9 +39,11 @@ from minigrad.base import (
     as_grad,
     check_count,
     check_number,
+    check_parameter_dtype,
     check_positive,
 )
-from minigrad.nd import as_nd, check_float_dtype
+from minigrad.init import SeedLike, make_rng
+from minigrad.nd import as_nd
 
 NormCache = tuple[Array, Array, bool]
 """``x̂`` (in the input's layout), ``1/√(σ² + ε)`` (broadcastable to the grouped layout), and whether
@@ -49,19 +52,70 @@ the statistics came from the batch (so that backward differentiates through them
 _MAX_NDIM = 64
 
 
-def standardize(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array, Array]:
-    """``x̂ = (x − μ)/√(σ² + ε)`` over ``axes``; returns ``x̂``, ``μ``, ``σ²`` (kept dims)."""
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    var = np.square(centered).mean(axis=axes, keepdims=True)
-    centered /= np.sqrt(var + eps)
-    return centered, mean, var
+def reduce_sum(a: Array, axes: tuple[int, ...], b: Array | None = None) -> Array:
+    """``Σ a`` (or ``Σ a ⊙ b``, without forming the product where it can) over ``axes``,
+    dims kept.
+
+    Why not ``a.sum(axes)``: the axes a group spans are a block at one end of the
+    array, and a block is summed as a BLAS matrix-vector product with ones -- one read
+    of ``a`` at memory speed, 2-4× faster than NumPy's reductions on these shapes
+    (float32, 2048 rows of 256: 26 µs against 95 µs). A trailing block is summed first
+    (``Σ a ⊙ b`` there as one dot product per row, a stacked ``matmul``), then any
+    remaining axes by ``sum`` on the much smaller result; a leading block alone, as
+    the affine gradients of layer norm need, by ``ones @ a``.
+    """
+    ndim = a.ndim
+    tail = 0
+    while ndim - 1 - tail in axes:
+        tail += 1
+    summed: Array
+    if tail:
+        kept, block = a.shape[:ndim - tail], math.prod(a.shape[ndim - tail:])
+        rows = a.reshape(-1, block)
+        if b is None:
+            summed = np.dot(rows, np.ones(block, a.dtype))
+        else:  # one (1, block) @ (block, 1) product per row
+            summed = np.matmul(rows[:, None, :], b.reshape(-1, block, 1))
+        summed = summed.reshape(*kept, *(1,) * tail)
+        rest = tuple(axis for axis in axes if axis < ndim - tail)
+        return summed.sum(axis=rest, keepdims=True) if rest else summed
+    product = a if b is None else a * b
+    if axes == tuple(range(len(axes))):
+        count = math.prod(a.shape[:len(axes)])
+        summed = np.dot(np.ones(count, a.dtype), product.reshape(count, -1))
+        return summed.reshape(*(1,) * len(axes), *a.shape[len(axes):])
+    summed = product.sum(axis=axes, keepdims=True)
+    return summed
 
 
-def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...]) -> Array:
-    """``dL/dx = (Ĝ − mean(Ĝ) − x̂ · mean(Ĝ ⊙ x̂)) · inv_std``, means over ``axes``."""
-    grad_in: Array = g - g.mean(axis=axes, keepdims=True)
-    grad_in -= xhat * (g * xhat).mean(axis=axes, keepdims=True)
+def standardize(x: Array, axes: tuple[int, ...], eps: float
+                ) -> tuple[Array, Array, Array, Array]:
+    """``x̂ = (x − μ)/√(σ² + ε)`` over ``axes``; returns ``x̂``, ``μ``, ``σ²`` and
+    ``1/√(σ² + ε)`` (kept dims). The variance is the mean square of the centred values
+    (stable, unlike ``E[x²] − μ²``), summed without forming the squares."""
+    count = math.prod(x.shape[axis] for axis in axes)
+    mean = reduce_sum(x, axes) / count
+    xhat = x - mean
+    var = reduce_sum(xhat, axes, xhat) / count
+    inv_std: Array = 1.0 / np.sqrt(var + eps)
+    xhat *= inv_std
+    return xhat, mean, var, inv_std
+
+
+def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...],
+                         *, overwrite_g: bool = False) -> Array:
+    """``dL/dx = (Ĝ − mean(Ĝ) − x̂ · mean(Ĝ ⊙ x̂)) · inv_std``, means over ``axes``;
+    ``overwrite_g``: ``g`` is a temporary that may become the result (in-place
+    updates are the cheapest passes)."""
+    count = math.prod(xhat.shape[axis] for axis in axes)
+    mean_g = reduce_sum(g, axes) / count
+    along_xhat = xhat * (reduce_sum(g, axes, xhat) / count)
+    if overwrite_g:
+        grad_in = g
+        grad_in -= along_xhat
+    else:
+        grad_in = np.subtract(g, along_xhat, out=along_xhat)
+    grad_in -= mean_g
     grad_in *= inv_std
     return grad_in
 
@@ -74,10 +128,12 @@ class _Normalization(Layer[NormCache]):
     bias: Parameter | None
     eps: float
 
-    def _init_affine(self, shape: tuple[int, ...], affine: bool, dtype: npt.DTypeLike) -> None:
+    def _init_affine(self, shape: tuple[int, ...], affine: bool, rng: SeedLike,
+                     dtype: npt.DTypeLike) -> None:
         name = type(self).__name__
+        make_rng(rng)  # checked like every layer's seed; nothing is drawn
         self.eps = check_positive(name, "eps", self.eps)
-        dtype = check_float_dtype(name, dtype)
+        dtype = check_parameter_dtype(name, dtype)
         self.dtype = dtype
         self.weight = Parameter(np.ones(shape, dtype), "weight") if affine else None
         self.bias = Parameter(np.zeros(shape, dtype), "bias") if affine else None
@@ -118,17 +174,19 @@ class _Normalization(Layer[NormCache]):
         axes = self._stat_axes(grouped.ndim)
         fixed = self._fixed_statistics(grouped)
         if fixed is None:
-            xhat, mean, var = standardize(grouped, axes, self.eps)
+            xhat, mean, var, inv_std = standardize(grouped, axes, self.eps)
             self._batch_statistics(grouped, mean, var)
         else:
             mean, var = fixed
-            xhat = (grouped - mean) / np.sqrt(var + self.eps)
-        inv_std = 1.0 / np.sqrt(var + self.eps)
+            inv_std = 1.0 / np.sqrt(var + self.eps)
+            xhat = grouped - mean
+            xhat *= inv_std
         y = xhat.reshape(x.shape)
         self.cache = (y, inv_std, fixed is None)
         if self.weight is not None and self.bias is not None:
             shape = self._affine_shape(x.ndim)
-            y = y * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
+            y = y * self.weight.data.reshape(shape)
+            y += self.bias.data.reshape(shape)
         return y
 
     @override
@@ -138,15 +196,16 @@ class _Normalization(Layer[NormCache]):
         if self.weight is not None and self.bias is not None:
             affine_shape = self._affine_shape(xhat.ndim)
             summed = tuple(axis for axis, size in enumerate(affine_shape) if size == 1)
-            self.weight.grad += (g * xhat).sum(axis=summed).reshape(self.weight.shape)
-            self.bias.grad += g.sum(axis=summed).reshape(self.bias.shape)
+            self.weight.grad += reduce_sum(g, summed, xhat).reshape(self.weight.shape)
+            self.bias.grad += reduce_sum(g, summed).reshape(self.bias.shape)
             g = g * self.weight.data.reshape(affine_shape)
         if not batch_statistics:
             fixed: Array = g * inv_std
             return fixed
         grouped = self._grouped(xhat)
         grad_in = standardize_backward(self._grouped(g), grouped, inv_std,
-                                       self._stat_axes(grouped.ndim))
+                                       self._stat_axes(grouped.ndim),
+                                       overwrite_g=self.weight is not None)
         return grad_in.reshape(xhat.shape)
 
 
@@ -164,6 +223,7 @@ class _BatchNorm(_Normalization):
         affine: bool = True,
         track_running_stats: bool = True,
         *,
+        rng: SeedLike = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         name = type(self).__name__
@@ -174,7 +234,7 @@ class _BatchNorm(_Normalization):
         )
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        self._init_affine((self.num_features,), self.affine, dtype)
+        self._init_affine((self.num_features,), self.affine, rng, dtype)
         self.running_mean: Buffer | None = None
         self.running_var: Buffer | None = None
         self.num_batches_tracked: Buffer | None = None
@@ -272,9 +332,12 @@ class BatchNorm1D(_BatchNorm):
         Keep buffers ``running_mean`` (zeros), ``running_var`` (ones) and
         ``num_batches_tracked``; False: all three are None and batch statistics are
         used in both modes.
+    rng : int, numpy Generator or RandomState, optional
+        Taken (and checked) as by every layer with parameters, so that code building
+        layers can pass one to each; nothing is drawn -- the initial values are fixed,
+        as in PyTorch -- so there is no ``init`` either.
     dtype : float dtype, default float64
-        Dtype of the parameters, buffers and computation. (No ``rng``: the initial
-        values are fixed, as in PyTorch.)
+        Dtype of the parameters, buffers and computation.
 
     Raises
     ------
@@ -325,6 +388,8 @@ class LayerNorm(_Normalization):
     eps : float, default 1e-5
     elementwise_affine : bool, default True
         Learn ``weight`` (ones) and ``bias`` (zeros); False: both are None.
+    rng : seed, optional
+        As `BatchNorm1D` (nothing is drawn).
     dtype : float dtype, default float64
 
     Raises
@@ -339,12 +404,13 @@ class LayerNorm(_Normalization):
         eps: float = 1e-5,
         elementwise_affine: bool = True,
         *,
+        rng: SeedLike = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         self.normalized_shape = _shape_tuple("LayerNorm", normalized_shape)
         self.eps = eps
         self.elementwise_affine = bool(elementwise_affine)
-        self._init_affine(self.normalized_shape, self.elementwise_affine, dtype)
+        self._init_affine(self.normalized_shape, self.elementwise_affine, rng, dtype)
 
     @override
     def _validate(self, x: object) -> Array:
@@ -392,6 +458,8 @@ class GroupNorm(_Normalization):
     num_channels : int
     eps : float, default 1e-5
     affine : bool, default True
+    rng : seed, optional
+        As `BatchNorm1D` (nothing is drawn).
     dtype : float dtype, default float64
 
     Raises
@@ -407,6 +475,7 @@ class GroupNorm(_Normalization):
         eps: float = 1e-5,
         affine: bool = True,
         *,
+        rng: SeedLike = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         self.num_groups = check_count("GroupNorm", "num_groups", num_groups, 1)
@@ -416,7 +485,7 @@ class GroupNorm(_Normalization):
                              f"num_channels ({self.num_channels})")
         self.eps = eps
         self.affine = bool(affine)
-        self._init_affine((self.num_channels,), self.affine, dtype)
+        self._init_affine((self.num_channels,), self.affine, rng, dtype)
 
     @override
     def _validate(self, x: object) -> Array:

@@ -33,8 +33,8 @@ from typing_extensions import override
 
 from minigrad import init as initializers
 from minigrad.activations import sigmoid
-from minigrad.base import Array, Layer, Parameter, as_grad, check_count
-from minigrad.nd import as_nd, check_float_dtype
+from minigrad.base import Array, Layer, Parameter, as_grad, check_count, check_parameter_dtype
+from minigrad.nd import as_nd
 
 State: TypeAlias = "Array | tuple[Array, Array]"
 """A recurrent state: ``h`` (RNN, GRU) or ``(h, c)`` (LSTM), each ``(N, H)``."""
@@ -65,7 +65,7 @@ class _Recurrent(Layer[RecurrentCache]):
         self.input_size = check_count(name, "input_size", input_size, 1)
         self.hidden_size = check_count(name, "hidden_size", hidden_size, 1)
         self.return_sequences = bool(return_sequences)
-        dtype = check_float_dtype(name, dtype)
+        dtype = check_parameter_dtype(name, dtype)
         width = self.gates * self.hidden_size
         bound = 1 / math.sqrt(self.hidden_size)
         uniform = initializers.uniform(-bound, bound)  # PyTorch's default for all four

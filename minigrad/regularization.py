@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 from typing_extensions import override
 
-from minigrad import init
+from minigrad import backend, init
 from minigrad.base import Array, Layer, as_batch, as_grad, check_number
 
-DropoutCache = tuple[Array | None, tuple[int, ...], np.dtype[Any]]
+DropoutCache = tuple[Array | None, tuple[int, ...], Any]
 """The multiplier of the latest forward (None if it was the identity), output shape, dtype."""
 
 
@@ -27,6 +27,12 @@ class Dropout(Layer[DropoutCache]):
     the mask of the forward it belongs to whatever the mode is by then.
 
     Shapes: ``(N, ...) -> (N, ...)``, any rank >= 2; keeps a floating input's dtype.
+
+    On every array library: the mask is drawn from the layer's NumPy ``Generator`` and
+    then moved to the input's library and device (`minigrad.backend.asarray`), so one
+    ``rng`` gives the same sequence of masks whether the model runs on NumPy, torch
+    (CPU or CUDA) or any other backend -- at the cost of one host-to-device copy of
+    the mask per training forward on a GPU.
 
     Cache: the multiplier ``k / (1 − p)`` in the input's dtype (None in evaluation mode
     or for ``p = 0``), and the output's shape and dtype.
@@ -60,8 +66,11 @@ class Dropout(Layer[DropoutCache]):
         if not self.training or self.p == 0:
             self.cache = (None, x.shape, x.dtype)
             return x
-        keep = self.rng.random(x.shape) >= self.p
-        multiplier = np.multiply(keep, 1 / (1 - self.p), dtype=x.dtype)
+        shape = tuple(x.shape)
+        keep = self.rng.random(shape) >= self.p
+        multiplier = np.multiply(keep, 1 / (1 - self.p), dtype=backend.numpy_dtype(x.dtype))
+        if type(x) is not np.ndarray:  # drawn in NumPy, moved where x lives
+            multiplier = backend.asarray(multiplier, backend.namespace(x), backend.device(x))
         self.cache = (multiplier, x.shape, x.dtype)
         y: Array = x * multiplier
         return y

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from minigrad.base import Array, Layer, MergeLayer, Module
 
@@ -67,12 +68,16 @@ def _param_count(module: Module[Any]) -> int:
     return sum(param.size for param in module.parameters())
 
 
-def summary(model: Layer[Any], input_shape: Sequence[int | None]) -> str:
+def summary(
+    model: Layer[Any], input_shape: Sequence[int | None], dtype: npt.DTypeLike | None = None
+) -> str:
     """Print and return a table of ``model``: each layer, its output shape and its
     parameter count, then the totals.
 
     The output shapes come from one forward pass on zeros of shape
-    ``(1, *input_shape[1:])`` in evaluation mode; the batch dimension is shown as
+    ``(1, *input_shape[1:])`` and dtype ``dtype`` in evaluation mode (zeros are a valid
+    batch of ids for a model that starts with an `Embedding`: pass an integer dtype);
+    the batch dimension is shown as
     ``input_shape[0]`` (``None`` for "any"). The model is left as it was: its modes,
     and the per-use state a pending ``backward`` needs (`Module.stash`), are restored.
 
@@ -86,6 +91,9 @@ def summary(model: Layer[Any], input_shape: Sequence[int | None]) -> str:
     model : Layer
     input_shape : sequence of int or None
         The input's shape including the batch dimension, e.g. ``(None, 64)``.
+    dtype : dtype, optional
+        Of the example input; default the model's first parameter's (float64 without
+        parameters).
 
     Returns
     -------
@@ -97,6 +105,25 @@ def summary(model: Layer[Any], input_shape: Sequence[int | None]) -> str:
     ValueError
         ``input_shape`` is not a tuple or list ``(batch, features, ...)`` with at least
         one feature size, all ints > 0.
+    TypeError
+        ``dtype`` is not a real numeric dtype.
+
+    Examples
+    --------
+    A model of token ids:
+
+    >>> import numpy as np, minigrad as mg
+    >>> lm = mg.Sequential(mg.Embedding(10, 4, rng=0), mg.LSTM(4, 8, rng=0))
+    >>> _ = mg.summary(lm, (None, 5), dtype=np.int64)
+    Sequential, input shape (None, 5)
+    ============================================
+    Layer (type)     Output shape        Param #
+    ============================================
+    0 (Embedding)    (None, 5, 4)             40
+    1 (LSTM)         (None, 5, 8)            448
+    ============================================
+    Total params: 488 (3.8 KiB)
+    Trainable params: 488
     """
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
     batch, rest = (shape[0], shape[1:]) if shape else (None, ())
@@ -110,7 +137,10 @@ def summary(model: Layer[Any], input_shape: Sequence[int | None]) -> str:
             f"sizes, e.g. (None, 64); got {input_shape!r}"
         )
     params = model.parameters()
-    dtype = params[0].dtype if params else np.dtype(np.float64)
+    if dtype is None:
+        dtype = params[0].dtype if params else np.dtype(np.float64)
+    if np.dtype(dtype).kind not in "biuf":
+        raise TypeError(f"summary: dtype must be a real numeric dtype, got {np.dtype(dtype)}")
     pending = model.stash()
     try:
         with model.mode(training=False):

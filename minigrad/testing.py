@@ -8,10 +8,11 @@
   gradients and the forward's kept state never mutated, backward-before-forward
   refused, one gradient per input, parameter gradients accumulating, float32 in ->
   float32 out, and per-use state that can be stashed and restored (what weight sharing
-  relies on).
+  relies on); opt-in, ``backends=``: the same results on other array libraries.
 
 Each failure is an `AssertionError` naming the check, the input or parameter, and the
-worst mismatch. Only the base module is needed.
+worst mismatch. Only the base module (and the array-library seam, `minigrad.backend`)
+is needed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from minigrad import backend
 from minigrad.base import Array, Layer, MergeLayer, Module, check_arity
 
 __all__ = ["assert_close", "check_layer", "gradcheck", "numerical_gradient"]
@@ -280,6 +282,7 @@ def check_layer(
     atol: float = 1e-7,
     seed: int = 0,
     randomize: bool = True,
+    backends: Sequence[types.ModuleType] = (),
 ) -> None:
     """Run the layer contract on ``layer`` with example inputs (one for a `Layer`,
     one per input for a `MergeLayer`).
@@ -323,6 +326,14 @@ def check_layer(
         Draw parameter values ``θ·u + 0.1·rms(θ)·z`` (``u ~ U(0.5, 1.5)``, ``z ~ N(0, 1)``;
         signs and scales kept) on the copies. False: check at the current values (for a
         layer whose parameters must satisfy a constraint).
+    backends : sequence of modules, default ()
+        Array libraries to check portability on (``array_api_strict``, the standard's
+        strict reference, catches every non-standard call; ``torch``, ``cupy``): a deep
+        copy moved there with `Module.to` runs forward and backward on the same inputs
+        and upstream gradient, and must return that library's arrays, equal to the
+        NumPy run's output, input gradients and parameter gradients (float64, 1e-10).
+        A layer that calls NumPy on a foreign array -- the call fails, or hands back a
+        NumPy array -- fails as "not portable".
 
     Raises
     ------
@@ -477,3 +488,41 @@ def check_layer(
                         f"({suspects}): NumPy promotes float32 arrays with NumPy float64 "
                         "scalars and arrays, not with Python floats -- use float(...) or "
                         ".astype(x.dtype)")
+    for library in backends:
+        _check_backend(layer, model, xs, ids, upstream, library)
+
+
+def _check_backend(layer: AnyLayer, model: AnyLayer, xs: Sequence[Array], ids: Sequence[bool],
+                   upstream: Array, library: types.ModuleType) -> None:
+    """Run a copy of the float64 ``model`` moved to ``library`` and one left on NumPy on
+    ``xs`` and ``upstream``: the moved one must compute the same, in its own arrays."""
+    labels = ["output", *(f"gradient of input {i}" for i, skip in enumerate(ids) if not skip),
+              *(f"gradient of parameter {name!r}" for name, _ in model.named_parameters())]
+
+    def run(module: AnyLayer, inputs: Sequence[Array], grad: Array) -> list[Array]:
+        module.zero_grad()
+        y: Array = module.forward(*inputs)
+        grads = module.backward(grad) if isinstance(module, MergeLayer) else (
+            module.backward(grad),)
+        return [y, *(g for g, skip in zip(grads, ids) if not skip),
+                *(p.grad for p in module.parameters())]
+
+    want = run(copy.deepcopy(model), xs, upstream)
+    xp = backend.resolve(library)
+    where = f"on {library.__name__}"
+    hint = ("uses a NumPy-only call (np.* on its input, an ndarray method, out=, ...); "
+            "write it with xp = minigrad.backend.namespace(x) and the Array API's functions")
+    inputs = [backend.asarray(x, xp) for x in xs]
+    try:
+        got = run(copy.deepcopy(model).to(library), inputs, backend.asarray(upstream, xp))
+    except Exception as exc:  # AttributeError, TypeError, ... from a NumPy-only call
+        raise _fail(layer, "backends", f"not portable {where}: {type(exc).__name__}: {exc} "
+                    f"-- it {hint}") from exc
+    for label, array, reference in zip(labels, got, want):
+        if not backend.same_place(array, inputs[0]):
+            raise _fail(layer, "backends", f"not portable {where}: its {label} is "
+                        f"{backend.describe(array)}, not {backend.describe(inputs[0])} "
+                        f"-- it {hint}")
+        if not np.allclose(backend.to_numpy(array), reference, rtol=1e-10, atol=1e-10):
+            raise _fail(layer, "backends", f"{where}, its {label} differs from NumPy's "
+                        "(rtol=atol=1e-10)")

@@ -230,7 +230,7 @@ _HIGHER_IS_BETTER = frozenset({"accuracy", "acc", "auc", "f1", "precision", "rec
 """The words of log keys whose direction EarlyStopping's "auto" mode knows."""
 
 
-def _inferred_mode(monitor: str) -> Literal["min", "max"]:
+def _inferred_mode(monitor: str, owner: str = "EarlyStopping") -> Literal["min", "max"]:
     """"min" or "max" from the words of ``monitor`` (split at ``_``, ``val_`` ignored):
     a loss or error word gives "min", a score word "max"; anything else is refused."""
     words = set(monitor.lower().split("_")) - {"val"}
@@ -238,7 +238,7 @@ def _inferred_mode(monitor: str) -> Literal["min", "max"]:
     if bool(lower) != bool(higher):
         return "min" if lower else "max"
     raise ValueError(
-        f"EarlyStopping: cannot tell whether larger or smaller is better for monitor "
+        f"{owner}: cannot tell whether larger or smaller is better for monitor "
         f"{monitor!r}; pass mode='min' or mode='max' (mode='auto' knows the words "
         f"{sorted(_LOWER_IS_BETTER)} as smaller-is-better and "
         f"{sorted(_HIGHER_IS_BETTER)} as larger-is-better)"
@@ -510,7 +510,7 @@ def _evaluate(
     epoch_loss = _EpochLoss(loss_fn)
     for start in range(0, len(X), batch_size):
         stop = start + batch_size
-        epoch_loss.add(loss_fn(pred[start:stop], y[start:stop]), len(pred[start:stop]))
+        epoch_loss.add(float(loss_fn(pred[start:stop], y[start:stop])), len(pred[start:stop]))
     logs = {"val_loss": epoch_loss.value}
     for name, metric in metrics.items():
         logs["val_" + name] = float(metric(pred, y))
@@ -590,7 +590,8 @@ def fit(
         ``check_finite``), bad metrics or callbacks (including an `EarlyStopping`
         monitoring a key that will not be logged).
     ValueError
-        Before any work: the optimizer holds none of the model's parameters.
+        Before any work: the optimizer holds none of the model's parameters, or the loss
+        has ``reduction="none"``.
     ValueError, TypeError
         During training: a metric's ValueError or TypeError, re-raised as the same type
         naming the metric, the epoch and the batch.
@@ -619,6 +620,7 @@ def fit(
             raise TypeError(f"fit: callbacks must be Callback instances, got {callback!r}")
         callback.check_log_keys(keys)
     _check_optimizer_trains(model, optimizer)
+    _check_loss(loss_fn)
     clip = None if grad_clip is None else check_non_negative("fit", "grad_clip", grad_clip)
 
     generator = make_rng(rng) if shuffle else None
@@ -656,6 +658,16 @@ def fit(
     return history
 
 
+def _check_loss(loss_fn: Loss[Any]) -> None:
+    """Refuse a loss that returns per-element losses: `fit` steps on one number per
+    batch."""
+    if loss_fn.reduction == "none":
+        raise ValueError(
+            f"fit: {loss_fn!r} returns per-element losses; fit needs one number per batch: "
+            "use reduction='mean' or 'sum'"
+        )
+
+
 def _check_optimizer_trains(model: Layer[Any], optimizer: Optimizer) -> None:
     """Refuse an optimizer that holds none of the model's parameters (built for another
     model, say): training would silently change nothing."""
@@ -686,7 +698,7 @@ def _train_epoch(
         for callback in callbacks:
             callback.on_train_batch_begin(index)
         pred = model.forward(xb)
-        loss = loss_fn.forward(pred, yb)
+        loss = float(loss_fn.forward(pred, yb))  # a scalar: _check_loss refused "none"
         if not math.isfinite(loss):  # before backward/step: the parameters stay as they are
             raise FloatingPointError(
                 f"fit: the loss is {loss} at {where}, batch {index + 1}/{steps}; "

@@ -28,29 +28,135 @@ def copy_as(module: Any, dtype: Any) -> Any:
     return module
 
 
-def graph_of(merge: Any) -> mg.Graph:
+def graph_of(merge: Any, dtype: Any = np.float64, width: int = WIDTH) -> mg.Graph:
     """``merge(Dense(x), Tanh(x))``: a merge layer between two branches."""
     return mg.Graph({
-        "fc": (mg.Dense(WIDTH, WIDTH, rng=3), "input"),
+        "fc": (mg.Dense(width, width, rng=3, dtype=dtype), "input"),
         "act": (mg.Tanh(), "input"),
         "out": (merge, ("fc", "act")),
     })
 
 
-LAYERS: dict[str, Callable[[], mg.Layer[Any]]] = {
-    "Dense": lambda: mg.Dense(WIDTH, 3, rng=0),
-    "Bias": mg.Bias,
-    "Identity": mg.Identity,
-    "Sigmoid": mg.Sigmoid,
-    "Tanh": mg.Tanh,
-    "ReLU": mg.ReLU,
-    "LeakyReLU": lambda: mg.LeakyReLU(0.2),
-    "Softmax": mg.Softmax,
-    "Dropout": lambda: mg.Dropout(0.5, rng=0),
-    "Add": lambda: graph_of(mg.Add()),
-    "Concat": lambda: graph_of(mg.Concat()),
+def randomized(model: Any, seed: int = 1) -> Any:
+    """``model`` with every float parameter and buffer drawn at random (variances in
+    [0.5, 2]): zeros and ones would hide a bias or a running statistic left out."""
+    rng = np.random.default_rng(seed)
+    for name, value in [*model.named_parameters(), *model.named_buffers()]:
+        if value.data.dtype.kind == "f":
+            draw = (rng.uniform(0.5, 2.0, value.shape) if name.endswith("running_var")
+                    else 0.5 * rng.standard_normal(value.shape))
+            value.data[...] = draw.astype(value.data.dtype)
+    return model
+
+
+Factory = Callable[[Any], mg.Layer[Any]]
+F32_ONLY_IN_ORT = {  # onnxruntime (1.32) has no float64 kernel for their ops
+    "Conv1D", "Conv2D strided", "Conv2D same groups", "Conv2D dilated", "ConvTranspose2D",
+    "AvgPool1D", "AvgPool2D", "GlobalAvgPool2D", "GELU", "RNN", "RNN relu last",
+    "LSTM", "LSTM last", "GRU", "GRU last",
 }
-"""Each built-in layer in the smallest model that holds it (a merge layer needs a Graph)."""
+
+
+def _merge(make: Callable[[], Any], width: int = WIDTH) -> Factory:
+    return lambda dtype: graph_of(make(), dtype, width)
+
+
+def _cross_attention(causal: bool) -> Factory:
+    """Queries from the input, context from tanh of it (one graph input)."""
+    return lambda dtype: mg.Graph({
+        "context": (mg.Tanh(), "input"),
+        "attend": (mg.CrossAttention(4, 2, causal=causal, rng=0, dtype=dtype),
+                   ("input", "context")),
+    })
+
+
+SEQ = (5, 4)  # (T, features) of the sequence cases
+LAYERS: dict[str, tuple[Factory, tuple[int, ...]]] = {
+    "Dense": (lambda dt: mg.Dense(WIDTH, 3, rng=0, dtype=dt), (WIDTH,)),
+    "Dense bias": (lambda dt: mg.Dense(WIDTH, 3, bias=True, rng=0, dtype=dt), (WIDTH,)),
+    "Dense N-D": (lambda dt: mg.Dense(4, 3, bias=True, rng=0, dtype=dt), (3, 4)),
+    "Bias": (lambda dt: mg.Bias(), (WIDTH,)),
+    "Identity": (lambda dt: mg.Identity(), (WIDTH,)),
+    "Sigmoid": (lambda dt: mg.Sigmoid(), (WIDTH,)),
+    "Tanh": (lambda dt: mg.Tanh(), (WIDTH,)),
+    "ReLU": (lambda dt: mg.ReLU(), (WIDTH,)),
+    "LeakyReLU": (lambda dt: mg.LeakyReLU(0.2), (WIDTH,)),
+    "Softmax": (lambda dt: mg.Softmax(), (WIDTH,)),
+    "Softmax axis": (lambda dt: mg.Softmax(axis=1), (3, 4)),
+    "GELU": (lambda dt: mg.GELU(), (WIDTH,)),
+    "GELU tanh": (lambda dt: mg.GELU("tanh"), (WIDTH,)),
+    "SiLU": (lambda dt: mg.SiLU(), (WIDTH,)),
+    "Softplus": (lambda dt: mg.Softplus(beta=2.0, threshold=1.5), (WIDTH,)),
+    "ELU": (lambda dt: mg.ELU(0.7), (WIDTH,)),
+    "LogSoftmax": (lambda dt: mg.LogSoftmax(), (WIDTH,)),
+    "LogSoftmax axis": (lambda dt: mg.LogSoftmax(axis=1), (3, 4)),
+    "Dropout": (lambda dt: mg.Dropout(0.5, rng=0), (WIDTH,)),
+    "Add": (_merge(mg.Add), (WIDTH,)),
+    "Concat": (_merge(mg.Concat), (WIDTH,)),
+    "Concat axis": (_merge(lambda: mg.Concat(axis=1), 4), (3, 4)),
+    "Conv1D": (lambda dt: mg.Conv1D(2, 3, 3, padding=1, rng=0, dtype=dt), (2, 6)),
+    "Conv2D strided": (lambda dt: mg.Conv2D(2, 4, 3, stride=2, padding=1, rng=0, dtype=dt),
+                       (2, 5, 5)),
+    "Conv2D same groups": (lambda dt: mg.Conv2D(4, 2, (2, 3), padding="same", groups=2,
+                                                rng=0, dtype=dt), (4, 4, 5)),
+    "Conv2D dilated": (lambda dt: mg.Conv2D(2, 2, 3, dilation=2, bias=False, rng=0,
+                                            dtype=dt), (2, 6, 6)),
+    "ConvTranspose2D": (lambda dt: mg.ConvTranspose2D(2, 3, 3, stride=2, padding=1,
+                                                      output_padding=1, rng=0, dtype=dt),
+                        (2, 3, 3)),
+    "MaxPool1D": (lambda dt: mg.MaxPool1D(2), (2, 6)),
+    "MaxPool2D": (lambda dt: mg.MaxPool2D(3, stride=2, padding=1), (2, 5, 5)),
+    "AvgPool1D": (lambda dt: mg.AvgPool1D(3, stride=1, padding=1), (2, 6)),
+    "AvgPool2D": (lambda dt: mg.AvgPool2D(2, padding=1), (2, 5, 5)),
+    "GlobalAvgPool2D": (lambda dt: mg.GlobalAvgPool2D(), (2, 3, 4)),
+    "Flatten": (lambda dt: mg.Flatten(), (2, 3, 4)),
+    "Reshape": (lambda dt: mg.Reshape(3, -1), (12,)),
+    "BatchNorm1D": (lambda dt: mg.BatchNorm1D(WIDTH, dtype=dt), (WIDTH,)),
+    "BatchNorm1D (N, C, L)": (lambda dt: mg.BatchNorm1D(3, momentum=None, dtype=dt), (3, 4)),
+    "BatchNorm1D no stats": (lambda dt: mg.BatchNorm1D(3, track_running_stats=False,
+                                                       dtype=dt), (3, 4)),
+    "BatchNorm2D": (lambda dt: mg.BatchNorm2D(2, eps=1e-3, dtype=dt), (2, 3, 3)),
+    "BatchNorm2D no affine": (lambda dt: mg.BatchNorm2D(2, affine=False, dtype=dt),
+                              (2, 3, 3)),
+    "LayerNorm": (lambda dt: mg.LayerNorm(4, dtype=dt), (3, 4)),
+    "LayerNorm 2-D": (lambda dt: mg.LayerNorm((3, 4), eps=1e-3, dtype=dt), (3, 4)),
+    "LayerNorm no affine": (lambda dt: mg.LayerNorm(4, elementwise_affine=False, dtype=dt),
+                            (3, 4)),
+    "GroupNorm": (lambda dt: mg.GroupNorm(2, 4, dtype=dt), (4, 3)),
+    "GroupNorm 2-D": (lambda dt: mg.GroupNorm(2, 4, eps=1e-3, dtype=dt), (4, 2, 3)),
+    "Embedding": (lambda dt: mg.Embedding(10, 3, padding_idx=0, rng=0, dtype=dt), (4,)),
+    "RNN": (lambda dt: mg.RNN(4, 3, rng=0, dtype=dt), SEQ),
+    "RNN relu last": (lambda dt: mg.RNN(4, 3, "relu", return_sequences=False, rng=0,
+                                        dtype=dt), SEQ),
+    "LSTM": (lambda dt: mg.LSTM(4, 3, rng=0, dtype=dt), SEQ),
+    "LSTM last": (lambda dt: mg.LSTM(4, 3, return_sequences=False, rng=0, dtype=dt), SEQ),
+    "GRU": (lambda dt: mg.GRU(4, 3, rng=0, dtype=dt), SEQ),
+    "GRU last": (lambda dt: mg.GRU(4, 3, return_sequences=False, rng=0, dtype=dt), SEQ),
+    "MultiHeadAttention": (lambda dt: mg.MultiHeadAttention(4, 2, rng=0, dtype=dt), SEQ),
+    "MultiHeadAttention causal": (lambda dt: mg.MultiHeadAttention(4, 2, causal=True, rng=0,
+                                                                   dtype=dt), SEQ),
+    "MultiHeadAttention no bias": (lambda dt: mg.MultiHeadAttention(4, 1, bias=False, rng=0,
+                                                                    dtype=dt), SEQ),
+    "CrossAttention": (_cross_attention(False), SEQ),
+    "CrossAttention causal": (_cross_attention(True), SEQ),
+}
+"""Each built-in layer (and its variants) in the smallest model that holds it (a merge
+layer needs a Graph): a factory taking the dtype, and the sample shape."""
+
+
+def layer_case(name: str, dtype: Any) -> tuple[mg.Layer[Any], tuple[int, ...]]:
+    """The model of case ``name`` in ``dtype``, its weights random, and its sample shape."""
+    make, sample = LAYERS[name]
+    return randomized(make(dtype)), sample
+
+
+def layer_input(name: str, dtype: Any, rows: int = RUN_BATCH, seed: int = 0) -> mg.Array:
+    """A batch for case ``name``: integer ids for an Embedding, else normal floats."""
+    sample = LAYERS[name][1]
+    rng = np.random.default_rng(seed)
+    if name == "Embedding":
+        return rng.integers(0, 10, (rows, *sample)).astype(np.int64)
+    return rng.standard_normal((rows, *sample)).astype(dtype)
 
 
 def example_models() -> dict[str, tuple[mg.Layer[Any], int]]:

@@ -22,6 +22,8 @@ from tests.test_builtin_contract import BUILTINS
 # family); `test_every_builtin_is_ported` will hold the line once all are.
 PORTED: set[type] = {
     mg.Dense, mg.Bias, mg.Identity,
+    mg.Sigmoid, mg.ReLU, mg.LeakyReLU, mg.Tanh, mg.Softmax, mg.GELU, mg.SiLU, mg.Softplus,
+    mg.ELU, mg.LogSoftmax, mg.Add, mg.Concat, mg.Dropout, mg.Sequential, mg.Graph,
     mg.Conv1D, mg.Conv2D, mg.ConvTranspose2D,
     mg.MaxPool1D, mg.MaxPool2D, mg.AvgPool1D, mg.AvgPool2D, mg.GlobalAvgPool2D,
     mg.Flatten, mg.Reshape,

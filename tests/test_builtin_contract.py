@@ -1,8 +1,10 @@
 """Every built-in layer, merge layer and container meets the contract of `check_layer`.
 
 To cover a new built-in, add one line to `BUILTINS`: a name, a factory, and the shapes
-of its example inputs (one shape per input). `test_every_exported_layer_is_listed`
-fails until an exported layer class has a line.
+of its example inputs (one shape per input) -- or, for a layer of integer ids, to
+`ID_BUILTINS` with its example ids. `test_every_exported_layer_is_listed` fails until an
+exported layer class has a line. (tests/test_bad_input.py runs its catalogue over
+`BUILTINS`; the ids' own bad inputs are tested in tests/test_embedding.py.)
 """
 
 from __future__ import annotations
@@ -92,9 +94,17 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "Reshape": (lambda: mg.Reshape(2, -1), [(2, 3, 4)]),
 }
 
-# Layers whose inputs check_layer cannot take (it casts inputs to float64 and perturbs
-# them); each has its own contract test, named here.
-CHECKED_ELSEWHERE = {mg.Embedding: "tests/test_embedding.py"}
+IDS = np.array([[0, 3, 3], [4, 1, 0]])  # repeated ids: their gradients must add up
+
+# name -> (factory, example ids). No padding_idx here: its row gets no gradient by design,
+# which finite differences would flag; tests/test_embedding.py checks it against PyTorch.
+ID_BUILTINS: dict[str, tuple[Callable[[], mg.Module], np.ndarray]] = {
+    "Embedding": (lambda: mg.Embedding(5, 3, rng=0), IDS),
+    "Embedding-float32": (lambda: mg.Embedding(5, 3, rng=0, dtype=np.float32), IDS),
+    "Sequential-ids": (lambda: mg.Sequential(mg.Embedding(5, 3, rng=0),
+                                             mg.LSTM(3, 2, return_sequences=False, rng=1),
+                                             mg.Dense(2, 2, rng=2)), IDS),
+}
 
 
 @pytest.mark.parametrize("name", list(BUILTINS))
@@ -104,11 +114,17 @@ def test_builtin_meets_the_layer_contract(name):
     check_layer(factory(), *(2 * rng.standard_normal(shape) for shape in shapes))
 
 
+@pytest.mark.parametrize("name", list(ID_BUILTINS))
+def test_builtin_of_ids_meets_the_layer_contract(name):
+    factory, ids = ID_BUILTINS[name]
+    check_layer(factory(), ids)  # ids go in uncast; the parameters are checked
+
+
 def test_every_exported_layer_is_listed():
     exported = {
         value for value in vars(mg).values()
         if inspect.isclass(value) and issubclass(value, (mg.Layer, mg.MergeLayer))
         and not inspect.isabstract(value)
     }
-    listed = {type(factory()) for factory, _ in BUILTINS.values()}
-    assert exported - listed - set(CHECKED_ELSEWHERE) == set(), "add these to BUILTINS"
+    listed = {type(factory()) for factory, _ in [*BUILTINS.values(), *ID_BUILTINS.values()]}
+    assert exported - listed == set(), "add these to BUILTINS (or ID_BUILTINS)"

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from export_helpers import LAYERS, WIDTH, batch, copy_as, example_models, shared_model
+from export_helpers import (
+    LAYERS,
+    WIDTH,
+    batch,
+    copy_as,
+    example_models,
+    layer_case,
+    layer_input,
+    shared_model,
+)
 
 import minigrad as mg
 from minigrad.export import load_torch_state_dict, to_torch
@@ -23,9 +32,9 @@ def torch_out(module, x):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", LAYERS)
 def test_each_builtin_layer_computes_as_in_minigrad_in_both_modes(name, dtype):
-    model = copy_as(LAYERS[name](), dtype)
+    model, _ = layer_case(name, dtype)
     module = to_torch(model)
-    x = batch(WIDTH, dtype)
+    x = layer_input(name, dtype)
     for training in ([False] if name == "Dropout" else [True, False]):
         model.train(training)
         module.train(training)
@@ -34,6 +43,55 @@ def test_each_builtin_layer_computes_as_in_minigrad_in_both_modes(name, dtype):
         out = torch_out(module, x)
         assert out.dtype == expected.dtype == dtype
         np.testing.assert_allclose(out, expected, rtol=0, atol=TOLERANCE[dtype])
+    # and the training-mode forward updated BatchNorm's running statistics alike
+    mirror = LAYERS[name][0](dtype)
+    load_torch_state_dict(mirror, module.state_dict())
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(mirror.state_dict()[key], value, rtol=0,
+                                   atol=TOLERANCE[dtype], err_msg=key)
+
+
+@pytest.mark.parametrize("name", [name for name in LAYERS
+                                  if list(layer_case(name, np.float64)[0].parameters())])
+def test_each_layer_with_parameters_trains_one_step_as_in_minigrad(name):
+    model, _ = layer_case(name, np.float64)
+    module = to_torch(model)
+    x = layer_input(name, np.float64)
+    model.train()
+    module.train()
+    weights = np.random.default_rng(2).standard_normal(model(x).shape)  # L = Σ y ⊙ R
+    optimizer = mg.SGD(model.parameters(), lr=0.1)
+    optimizer.zero_grad()
+    model.backward(weights)
+    optimizer.step()
+    torch_optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    torch_optimizer.zero_grad()
+    (module(torch.from_numpy(x)) * torch.from_numpy(weights)).sum().backward()
+    torch_optimizer.step()
+    fresh, _ = layer_case(name, np.float64)
+    load_torch_state_dict(fresh, module.state_dict())
+    before = layer_case(name, np.float64)[0].state_dict()
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(fresh.state_dict()[key], value, rtol=0, atol=1e-12,
+                                   err_msg=key)
+        if key.endswith("weight"):  # the step moved it: the equality is not vacuous
+            assert not np.allclose(value, before[key]), key
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_each_layer_state_dict_round_trips(name):
+    source, _ = layer_case(name, np.float64)
+    target = copy_state_free(name)
+    load_torch_state_dict(target, to_torch(source).state_dict())
+    for key, value in source.state_dict().items():
+        np.testing.assert_array_equal(target.state_dict()[key], value, err_msg=key)
+
+
+def copy_state_free(name):
+    """Case ``name`` with other random weights than `layer_case`'s."""
+    from export_helpers import randomized
+
+    return randomized(LAYERS[name][0](np.float64), seed=7)
 
 
 def test_dropout_trains_as_inverted_dropout_in_torch_too():
@@ -250,3 +308,13 @@ def test_a_user_layer_with_parameters_needs_the_state_hook():
     model = mg.Sequential(NoStateHook())
     loading_fails(model, {"0.factor": torch.zeros(WIDTH, dtype=torch.float64)}, TypeError,
                   "from_torch_state")
+
+
+def test_the_digits_cnn_computes_as_in_minigrad():
+    import digits_cnn
+
+    model = digits_cnn.build_model(0)
+    module = to_torch(model).eval()
+    assert isinstance(module[0], torch.nn.Conv2d) and module[0].padding == (1, 1)
+    x = np.random.default_rng(0).uniform(0, 1, (16, 1, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(torch_out(module, x), mg.predict(model, x), rtol=0, atol=1e-5)

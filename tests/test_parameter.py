@@ -13,7 +13,7 @@ def test_parameter_copies_its_data_and_refuses_integers():
     param = mg.Parameter(source, name="w")
     param.data += 1
     assert source[0, 0] == 1
-    with pytest.raises(TypeError, match="'w' needs a floating dtype, got int64"):
+    with pytest.raises(TypeError, match="'w': dtype must be a floating dtype, got int64"):
         mg.Parameter(np.ones(2, dtype=np.int64), name="w")
 
 

@@ -222,6 +222,24 @@ def test_bench_digits_and_profile_smoke():
     assert "total: numpy" in done.stdout
 
 
+def test_seq_bench_smoke():
+    pytest.importorskip("torch")
+    pytest.importorskip("threadpoolctl")
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "seq_bench.py"), "--quick", "--steps", "1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == [
+        "LSTM", "GRU", "BatchNorm2D (training)", "LayerNorm", "MultiHeadAttention"
+    ]
+    assert all(row.split("|")[5].strip().endswith("×") and row.split("|")[6].strip().endswith("×")
+               for row in rows[1:])
+    assert "BLAS (threadpoolctl): " in done.stdout
+
+
 def test_conv_bench_smoke():
     """benchmarks/conv_bench.py runs (--quick: small batches, a short epoch) and prints
     every case of its table, each compared with PyTorch before it is timed."""

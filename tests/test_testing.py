@@ -384,3 +384,67 @@ def test_finite_differences_cost_a_few_forwards_per_tensor_not_one_per_element()
     # 2 directions + 3 coordinates, ± each, per tensor (input, weight), and a few more
     # passes for the other checks -- against 2 × (512 + 2048) for one per element.
     assert Counting.forwards <= 40
+
+
+# -- check_layer(..., backends=...): portability ---------------------------------------
+
+
+class Cube(mg.Layer):
+    """A user layer written for every backend: ``y = x³ · w``, with the namespace."""
+
+    def __init__(self) -> None:
+        self.weight = mg.Parameter(np.array([0.5, -1.0, 2.0]), name="weight")
+
+    def forward(self, x):
+        xp = mg.backend.namespace(x)
+        self.cache = x
+        return xp.pow(x, 3.0) * self.weight.data
+
+    def backward(self, grad_out):
+        x = self.saved()
+        xp = mg.backend.namespace(x)
+        self.weight.grad += xp.sum(grad_out * xp.pow(x, 3.0), axis=0)
+        return 3.0 * x * x * grad_out * self.weight.data
+
+
+class NumpyCube(Cube):
+    """The same layer written with NumPy calls: right on NumPy, not portable."""
+
+    def forward(self, x):
+        self.cache = x
+        return np.power(x, 3) * self.weight.data
+
+    def backward(self, grad_out):
+        x = self.saved()
+        self.weight.grad += (grad_out * x ** 3).sum(axis=0)
+        return 3 * np.square(x) * grad_out * self.weight.data
+
+
+@pytest.mark.parametrize("lib_name", ["array_api_strict", "torch"])
+def test_check_layer_on_backends_passes_a_portable_layer(lib_name):
+    lib = pytest.importorskip(lib_name)
+    check_layer(Cube(), np.linspace(-1, 1, 12).reshape(4, 3), backends=(lib,))
+    check_layer(mg.Sequential(mg.Dense(3, 3, rng=0), Cube(), mg.Tanh()),
+                np.linspace(-1, 1, 12).reshape(4, 3), backends=(lib,))
+
+
+def test_check_layer_on_backends_names_a_numpy_only_layer():
+    strict = pytest.importorskip("array_api_strict")
+    check_layer(NumpyCube(), np.ones((4, 3)))  # correct on NumPy
+    with pytest.raises(AssertionError, match=r"check_layer\(NumpyCube\(\)\) -- backends: not "
+                       r"portable on array_api_strict: .* uses a NumPy-only call.*"
+                       r"xp = minigrad\.backend\.namespace\(x\)"):
+        check_layer(NumpyCube(), np.ones((4, 3)), backends=(strict,))
+
+
+def test_check_layer_on_backends_catches_a_wrong_result_there():
+    strict = pytest.importorskip("array_api_strict")
+
+    class Drifting(Cube):  # right on NumPy, off by 1e-6 elsewhere
+        def forward(self, x):
+            y = super().forward(x)
+            return y if type(x) is np.ndarray else y + 1e-6
+
+    with pytest.raises(AssertionError, match=r"on array_api_strict, its output differs from "
+                                             r"NumPy's"):
+        check_layer(Drifting(), np.ones((4, 3)), backends=(strict,))

@@ -87,10 +87,13 @@ def to_torch(model: Module[Any]) -> torch.nn.Module:
     """An equivalent ``torch.nn.Module``, with the weights copied in PyTorch's layouts.
 
     `Sequential` becomes ``nn.Sequential``, `Graph` a ``GraphModule`` running its nodes in
-    order; `Dense` becomes ``nn.Linear(bias=False)`` with the weight transposed to
-    PyTorch's ``(out, in)``, `Bias` a ``PrependOnes`` module. Same dtype, same outputs
-    in training and evaluation mode (Dropout's masks aside), same state_dict keys as
-    the minigrad model (shared layers appear once per use, as PyTorch lists them); a
+    order; `Dense` becomes ``nn.Linear`` with the weight transposed to PyTorch's
+    ``(out, in)``, `Bias` a ``PrependOnes`` module, the other layers their ``torch.nn``
+    twins (docs/interop.md has the table). Same dtype, same outputs
+    in training and evaluation mode (Dropout's masks aside), the minigrad model's
+    state_dict keys (but PyTorch's own for the recurrent layers, ``weight_ih_l0``, and
+    attention's ``out_proj.weight``; shared layers appear once per use, as PyTorch
+    lists them); a
     layer shared in minigrad is one shared torch module. The copy starts in the mode of
     ``model``.
 

@@ -18,7 +18,7 @@ else): it needs its own hook or registration. A layer with neither is refused, n
 and the hook, before anything is written.
 
 The input's element type is the model's float dtype unless the layer reading the input
-says otherwise in `ONNX_INPUT_DTYPES` (``Embedding`` will: its input holds integer ids).
+says otherwise in `ONNX_INPUT_DTYPES` (``Embedding`` does: its input holds integer ids).
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ import numpy.typing as npt
 import onnx
 from onnx import helper, numpy_helper
 
-from minigrad.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from minigrad.base import Array, Layer, Module, Parameter
+from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.containers import Sequential
 from minigrad.graph import INPUT, Graph
 from minigrad.io import StrPath, atomic_write
@@ -88,6 +87,9 @@ class OnnxContext:
         The ONNX opset being written (an op's version to target).
     nodes, initializers : lists
         The ``NodeProto`` and ``TensorProto`` made so far, in order.
+    values : dict
+        Value name -> minigrad's evaluation-mode value there on a probe batch of zeros
+        (2 rows for a dynamic axis): `shape` reads the shapes converters need.
     """
 
     def __init__(self, dtype: np.dtype[Any], opset: int, model: Module[Any]) -> None:
@@ -96,12 +98,14 @@ class OnnxContext:
         self.opset = opset
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
-        # A parameter's initializer is named by its state_dict key, and made once: a
-        # shared layer's uses all read the same one.
-        self._parameter_names = {id(p): name for name, p in model.named_parameters()}
+        # A parameter's (or buffer's) initializer is named by its state_dict key, and made
+        # once: a shared layer's uses all read the same one.
+        self._parameter_names = {id(p): name for name, p in [*model.named_parameters(),
+                                                             *model.named_buffers()]}
         self._emitted: set[int] = set()
         self._taken: set[str] = {INPUT, "output", *self._parameter_names.values()}
         self._scope: list[str] = []
+        self.values: dict[str, Array] = {}
 
     def fresh(self, hint: str) -> str:
         """A value or node name not used yet: ``"<path of the layer>/<hint>"``."""
@@ -128,8 +132,9 @@ class OnnxContext:
                                            name=outputs[0], **attributes))
         return outputs
 
-    def parameter(self, param: Parameter) -> str:
-        """The initializer holding ``param``'s values (named by its state_dict key)."""
+    def parameter(self, param: Parameter | Buffer) -> str:
+        """The initializer holding ``param``'s values (named by its state_dict key); a
+        `Buffer` (BatchNorm's running statistics) too."""
         name = self._parameter_names.get(id(param))
         if name is None:
             raise ValueError(f"to_onnx: {param!r} is not a parameter of the model")
@@ -144,6 +149,22 @@ class OnnxContext:
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(array, name))
         return name
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """The shape of value ``name`` on the probe batch (its rank is the real one; a
+        dynamic axis shows the probe's size, 2)."""
+        return tuple(self.values[name].shape)
+
+    def ints(self, values: Sequence[int], hint: str = "shape") -> str:
+        """An int64 initializer: shapes, axes, sizes."""
+        return self.constant(list(values), hint, np.int64)
+
+    def reduce_mean(self, x: str, axes: Sequence[int]) -> str:
+        """``mean(x)`` over ``axes``, dims kept: the axes are an attribute before opset 18,
+        an input from 18 on."""
+        if self.opset < 18:
+            return self.node("ReduceMean", [x], axes=list(axes), keepdims=1)
+        return self.node("ReduceMean", [x, self.ints(axes, "axes")], keepdims=1)
 
     def convert(self, module: Module[Any], inputs: list[str], where: str) -> str:
         """Emit ``module``'s nodes (a child at ``where``: ``"0"``, ``"fc"``) on ``inputs``;
@@ -163,6 +184,8 @@ class OnnxContext:
         if not isinstance(output, str):
             raise TypeError(f"to_onnx: the converter of {module!r} must return the name of "
                             f"its output value, got {output!r}")
+        if output not in self.values and isinstance(module, (Layer, MergeLayer)):
+            self.values[output] = module.forward(*[self.values[name] for name in inputs])
         return output
 
 
@@ -203,7 +226,12 @@ def to_onnx(
     probe = _probe(model, shape, input_dtype)
 
     ctx = OnnxContext(float_dtype, opset, model)
-    result = ctx.convert(model, [INPUT], "")
+    ctx.values[INPUT] = _probe_input(shape, input_dtype)
+    with model.mode(training=False):
+        try:
+            result = ctx.convert(model, [INPUT], "")
+        finally:
+            model.clear_cache()
     ctx.nodes.append(helper.make_node("Identity", [result], ["output"], name="output"))
     dims = [("batch" if axis == 0 else f"dim{axis}") if size is None else size
             for axis, size in enumerate(shape)]
@@ -281,13 +309,16 @@ def _input_dtype(model: Module[Any], float_dtype: np.dtype[Any]) -> np.dtype[Any
     return wanted.pop()
 
 
+def _probe_input(shape: tuple[int | None, ...], dtype: np.dtype[Any]) -> Array:
+    return np.zeros(tuple(_PROBE_BATCH if size is None else size for size in shape), dtype)
+
+
 def _probe(model: Layer[Any], shape: tuple[int | None, ...], dtype: np.dtype[Any]) -> Array:
     """One evaluation-mode forward on zeros of ``shape``: minigrad's own, clear error
     for an input it cannot take, and the output's shape and dtype."""
-    probe_shape = tuple(_PROBE_BATCH if size is None else size for size in shape)
     with model.mode(training=False):
         try:
-            return model.forward(np.zeros(probe_shape, dtype=dtype))
+            return model.forward(_probe_input(shape, dtype))
         finally:
             model.clear_cache()
 
@@ -299,7 +330,8 @@ def _probe(model: Layer[Any], shape: tuple[int | None, ...], dtype: np.dtype[Any
 def _dense(layer: Dense, ctx: OnnxContext, inputs: list[str]) -> str:
     # y = x @ W with W (in, out), minigrad's layout: MatMul needs no transpose (Gemm would
     # want 2-D inputs; MatMul takes any leading axes).
-    return ctx.node("MatMul", [inputs[0], ctx.parameter(layer.weight)])
+    y = ctx.node("MatMul", [inputs[0], ctx.parameter(layer.weight)])
+    return y if layer.bias is None else ctx.node("Add", [y, ctx.parameter(layer.bias)])
 
 
 @register_onnx(Bias)
@@ -313,37 +345,12 @@ def _bias(layer: Bias, ctx: OnnxContext, inputs: list[str]) -> str:
     return ctx.node("Concat", [ones, inputs[0]], axis=-1)
 
 
-def _unary(op_type: str) -> OnnxConverter:
-    def convert(layer: Module[Any], ctx: OnnxContext, inputs: list[str]) -> str:
-        return ctx.node(op_type, inputs)
-
-    return convert
+@register_onnx(Identity)
+def _identity(layer: Identity | Dropout, ctx: OnnxContext, inputs: list[str]) -> str:
+    return ctx.node("Identity", inputs)
 
 
-# Dropout: evaluation mode is the identity.
-_UNARY: list[tuple[type[Module[Any]], str]] = [
-    (Identity, "Identity"), (Dropout, "Identity"), (Sigmoid, "Sigmoid"), (Tanh, "Tanh"),
-    (ReLU, "Relu"),
-]
-for _type, _op in _UNARY:
-    ONNX_CONVERTERS[_type] = _unary(_op)
-
-
-@register_onnx(LeakyReLU)
-def _leaky_relu(layer: LeakyReLU, ctx: OnnxContext, inputs: list[str]) -> str:
-    if ctx.dtype == np.float32:
-        return ctx.node("LeakyRelu", inputs, alpha=layer.negative_slope)
-    # onnxruntime has no float64 LeakyRelu kernel at every opset (1.32 lacks one at 20+),
-    # so other dtypes spell out minigrad's formula: where(x > 0, x, a · x).
-    x = inputs[0]
-    positive = ctx.node("Greater", [x, ctx.constant(0, "zero")])
-    scaled = ctx.node("Mul", [x, ctx.constant(layer.negative_slope, "negative_slope")])
-    return ctx.node("Where", [positive, x, scaled])
-
-
-@register_onnx(Softmax)
-def _softmax(layer: Softmax, ctx: OnnxContext, inputs: list[str]) -> str:
-    return ctx.node("Softmax", inputs, axis=-1)  # opset >= 13: over that axis alone
+ONNX_CONVERTERS[Dropout] = _identity  # evaluation mode: the identity
 
 
 @register_onnx(Add)
@@ -373,3 +380,7 @@ def _graph(model: Graph, ctx: OnnxContext, inputs: list[str]) -> str:
     for name, layer in model.nodes.items():  # execution order
         values[name] = ctx.convert(layer, [values[s] for s in model.inputs[name]], name)
     return values[model.output]
+
+
+# The other families' converters register themselves on import.
+from minigrad.export import onnx_activations, onnx_nd, onnx_sequence  # noqa: E402, F401

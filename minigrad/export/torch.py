@@ -23,7 +23,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from minigrad.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from minigrad.activations import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from minigrad.base import Array, Module
 from minigrad.containers import Sequential
 from minigrad.graph import INPUT, Graph
@@ -98,7 +109,7 @@ def to_torch(model: Module[Any]) -> nn.Module:
     return convert(model)
 
 
-def _torch_dtype(dtype: np.dtype[Any]) -> torch.dtype:
+def torch_dtype(dtype: np.dtype[Any]) -> torch.dtype:
     return torch.from_numpy(np.empty(0, dtype)).dtype
 
 
@@ -169,19 +180,36 @@ class GraphModule(nn.Module):
 # -- the built-in layers ----------------------------------------------------------------
 
 
+T = TypeVar("T", bound=nn.Module)
+
+
+def made_as(make: Callable[[], T], state: Mapping[str, Array]) -> T:
+    """``make()`` built on the meta device -- no random initialization to overwrite, nor
+    torch's global RNG consumed -- then given real memory holding ``state`` (its
+    complete state_dict, as arrays, copied)."""
+    with torch.device("meta"):
+        module = make()
+    module = module.to_empty(device="cpu")
+    module.load_state_dict({key: torch.from_numpy(np.array(value)) for key, value in
+                            state.items()}, strict=True)
+    return module
+
+
+def same_state(layer: Module[Any], state: dict[str, Array]) -> dict[str, Array]:
+    """The state of a layer whose torch module has its keys and layouts."""
+    return dict(state)
+
+
 def _dense_state(layer: Dense, state: dict[str, Array]) -> dict[str, Array]:
-    return {"weight": state["weight"].T}  # PyTorch's (out, in) back to minigrad's (in, out)
+    return {**state, "weight": state["weight"].T}  # (out, in) back to minigrad's (in, out)
 
 
 @register_torch(Dense, state=_dense_state)
 def _dense(layer: Dense, convert: Convert) -> nn.Module:
-    # Made on the meta device: no random initialization to overwrite (nor torch's global
-    # RNG consumed), then given real, uninitialized memory to copy into.
-    linear = nn.Linear(layer.in_features, layer.out_features, bias=False, device="meta",
-                       dtype=_torch_dtype(layer.weight.dtype)).to_empty(device="cpu")
-    with torch.no_grad():
-        linear.weight.copy_(torch.from_numpy(layer.weight.data.T))
-    return linear
+    state = {**layer.state_dict(), "weight": layer.weight.data.T}  # PyTorch's (out, in)
+    return made_as(lambda: nn.Linear(layer.in_features, layer.out_features,
+                                     bias=layer.bias is not None,
+                                     dtype=torch_dtype(layer.weight.dtype)), state)
 
 
 def _simple(make: Callable[[Any], nn.Module]) -> Callable[[Any, Convert], nn.Module]:
@@ -195,7 +223,12 @@ _SIMPLE: list[tuple[type[Module[Any]], Callable[[Any], nn.Module]]] = [
     (Tanh, lambda layer: nn.Tanh()),
     (ReLU, lambda layer: nn.ReLU()),
     (LeakyReLU, lambda layer: nn.LeakyReLU(layer.negative_slope)),
-    (Softmax, lambda layer: nn.Softmax(dim=-1)),
+    (Softmax, lambda layer: nn.Softmax(dim=layer.axis)),
+    (LogSoftmax, lambda layer: nn.LogSoftmax(dim=layer.axis)),
+    (GELU, lambda layer: nn.GELU(approximate=layer.approximate)),
+    (SiLU, lambda layer: nn.SiLU()),
+    (Softplus, lambda layer: nn.Softplus(layer.beta, layer.threshold)),
+    (ELU, lambda layer: nn.ELU(layer.alpha)),
     (Dropout, lambda layer: nn.Dropout(layer.p)),
     (Add, lambda layer: AddInputs()),
     (Concat, lambda layer: ConcatInputs(layer.axis)),
@@ -278,3 +311,7 @@ def load_torch_state_dict(model: Module[Any], state_dict: Mapping[str, Any]) -> 
         converted.update((prefix + key, value) for key, value in own.items())
     # Module.load_state_dict checks keys, shapes and dtypes again before writing anything.
     model.load_state_dict(converted)
+
+
+# The other families' converters register themselves on import.
+from minigrad.export import torch_layers  # noqa: E402, F401

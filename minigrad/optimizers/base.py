@@ -1,137 +1,17 @@
-"""Optimizers: they see `Parameter`s in parameter groups, never layers.
-
-``step()`` updates every ``param.data`` in place from ``param.grad`` (so references
-held elsewhere stay valid); ``zero_grad()`` clears the gradients. The update rules are
-PyTorch's (``torch.optim``), written out in each class: `SGD` here, `Adam`, `AdamW`,
-`RMSprop` and `Adagrad` in `minigrad.adaptive`.
-
-Parameters come in *groups*, PyTorch's form: a plain iterable of parameters is one
-group; a list of dicts ``{"params": [...], "lr": ...}`` gives each group its own
-hyperparameters, the constructor's arguments being the defaults. The common one-liner
-keeps weight decay off biases and normalization weights (the 1-D parameters):
-
->>> import numpy as np, minigrad as mg
->>> params = [mg.Parameter(np.ones((3, 4)), name="weight"), mg.Parameter(np.zeros(4), name="bias")]
->>> opt = mg.SGD([{"params": [p for p in params if p.data.ndim > 1]},
-...               {"params": [p for p in params if p.data.ndim <= 1], "weight_decay": 0.0}],
-...              lr=0.1, momentum=0.9, weight_decay=1e-4)
->>> [(group["weight_decay"], [p.name for p in group["params"]]) for group in opt.param_groups]
-[(0.0001, ['weight']), (0.0, ['bias'])]
-
-(A model's named parameters select by name the same way:
-``[p for name, p in model.named_parameters() if "norm" in name]``.) An empty group is
-allowed -- a filter may match nothing -- but not an optimizer without parameters.
-
-An optimizer's state -- step count, each group's hyperparameters and per-parameter
-arrays such as momentum buffers -- is a flat ``dict[str, ndarray]`` (`Optimizer.state_dict`),
-so it can be saved into an ``.npz`` next to the model's and training resumes exactly:
-
->>> w = mg.Parameter(np.ones(3), name="w")
->>> opt = mg.Adam([w], lr=0.1)
->>> w.grad[...] = 1.0
->>> opt.step()
->>> state = opt.state_dict()
->>> state["param_groups.0.lr"], state["step"], sorted(k for k in state if k.startswith("state."))
-(array(0.1), array(1), ['state.0.exp_avg', 'state.0.exp_avg_sq'])
->>> w.data
-array([0.9, 0.9, 0.9])
-"""
+"""`Optimizer`, the base of every optimizer: parameter groups, hyperparameters,
+per-parameter state (`state_dict`) and allocation-free scratch space."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import Any, ClassVar, Generic, TypeVar, cast, overload
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from typing_extensions import Self
 
-from minigrad.base import Array, Parameter, check_non_negative
-
-T = TypeVar("T")
-
-ParamsLike = Iterable[Parameter] | Iterable[Mapping[str, Any]]
-"""What an optimizer takes: parameters (one group) or dicts ``{"params": [...], ...}``."""
-
-
-class Hyperparameter(Generic[T]):
-    """An optimizer setting read and assigned as an attribute (``opt.lr = 0.01``).
-
-    Assigning sets it in *every* parameter group, validated by the constructor's rules
-    first (a bad value raises `ValueError` and changes nothing), and allocates any
-    state it needs (``opt.momentum = 0.9`` on a plain SGD creates the momentum buffers).
-    Reading gives the value the groups share; when they differ it raises `ValueError`
-    (read ``opt.param_groups[i][name]`` instead).
-    """
-
-    def __set_name__(self, owner: type[Optimizer], name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, optimizer: None, owner: type[Optimizer]) -> Self: ...
-    @overload
-    def __get__(self, optimizer: Optimizer, owner: type[Optimizer]) -> T: ...
-    def __get__(self, optimizer: Optimizer | None, owner: type[Optimizer]) -> T | Self:
-        if optimizer is None:
-            return self
-        values = [group.hyper[self.name] for group in optimizer.param_groups]
-        if any(value != values[0] for value in values[1:]):
-            raise ValueError(
-                f"{type(optimizer).__name__}: its parameter groups have different "
-                f"{self.name} values {values}; read opt.param_groups[i][{self.name!r}]"
-            )
-        value: T = values[0]
-        return value
-
-    def __set__(self, optimizer: Optimizer, value: T) -> None:
-        optimizer.set_hyperparameters({self.name: value})
-
-
-class ParamGroup(MutableMapping[str, Any]):
-    """One parameter group: ``group["params"]`` and its hyperparameters by name.
-
-    ``group["lr"] = 0.01`` is validated like the constructor's arguments (a bad value
-    raises `ValueError` and changes nothing) and takes effect from the next step; the
-    parameters and the set of keys are fixed.
-
-    Attributes
-    ----------
-    params : list of Parameter
-    hyper : dict of str to value
-        The validated hyperparameters (read-only by convention: assign through ``[]``).
-    initial_lr : float or None
-        The learning rate when the first scheduler was attached (set by that scheduler).
-    """
-
-    def __init__(self, optimizer: Optimizer, params: list[Parameter], hyper: dict[str, Any]):
-        self._optimizer = optimizer
-        self.params = params
-        self.hyper = hyper
-        self.initial_lr: float | None = None
-
-    def __getitem__(self, key: str) -> Any:
-        return self.params if key == "params" else self.hyper[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        owner = type(self._optimizer).__name__
-        if key == "params":
-            raise TypeError(f"{owner}: a parameter group's params cannot be replaced")
-        if key not in self.hyper:
-            raise KeyError(f"{owner}: no hyperparameter {key!r}; it has {list(self.hyper)}")
-        self._optimizer.set_hyperparameters({key: value}, groups=[self])
-
-    def __delitem__(self, key: str) -> None:
-        raise TypeError(f"{type(self._optimizer).__name__}: group keys cannot be deleted")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(("params", *self.hyper))
-
-    def __len__(self) -> int:
-        return 1 + len(self.hyper)
-
-    def __repr__(self) -> str:
-        return f"ParamGroup({len(self.params)} params, {self.hyper})"
+from minigrad.base import Array, Parameter
+from minigrad.optimizers.groups import Hyperparameter, ParamGroup, ParamsLike, group_specs
 
 
 class Optimizer(ABC):
@@ -189,7 +69,7 @@ class Optimizer(ABC):
     def __init__(self, params: ParamsLike, defaults: Mapping[str, Any]) -> None:
         name = type(self).__name__
         self.defaults = self.validate_hyperparameters(defaults)
-        specs = _group_specs(name, params)
+        specs = group_specs(name, params)
         self.params = [param for group_params, _ in specs for param in group_params]
         if not self.params:
             raise ValueError(f"{name}: got an empty parameter list")
@@ -219,6 +99,7 @@ class Optimizer(ABC):
         for param in self.params:
             self._sizes[param.dtype] = max(param.size, self._sizes.get(param.dtype, 0))
         self._scratch: dict[tuple[np.dtype[Any], int], Array] = {}
+        self._views: dict[tuple[Parameter, int], Array] = {}  # scratch views by (param, slot)
 
     # -- the extension points ------------------------------------------------------------
     @abstractmethod
@@ -244,11 +125,14 @@ class Optimizer(ABC):
 
         Different slots are different memory; each is allocated on first use.
         """
-        key = (param.dtype, slot)
-        buffer = self._scratch.get(key)
-        if buffer is None:
-            buffer = self._scratch[key] = np.empty(self._sizes[param.dtype], param.dtype)
-        return buffer[: param.size].reshape(param.shape)
+        view = self._views.get((param, slot))  # memoized: a step asks for it every time
+        if view is None:
+            key = (param.dtype, slot)
+            buffer = self._scratch.get(key)
+            if buffer is None:
+                buffer = self._scratch[key] = np.empty(self._sizes[param.dtype], param.dtype)
+            view = self._views[param, slot] = buffer[: param.size].reshape(param.shape)
+        return view
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero (lazily: see `Parameter`)."""
@@ -424,40 +308,6 @@ class Optimizer(ABC):
         return f"{type(self).__name__}({settings}{extra})"
 
 
-def _group_specs(
-    owner: str, params: ParamsLike
-) -> list[tuple[list[Parameter], dict[str, Any]]]:
-    """``params`` as (parameters, hyperparameter overrides) per group, type-checked."""
-    if isinstance(params, Parameter):
-        raise TypeError(f"{owner}: params must be an iterable of Parameters, got one Parameter")
-    items: list[object] = list(params)
-    if not items:
-        raise ValueError(f"{owner}: got an empty parameter list")
-    raw: list[tuple[object, dict[str, Any]]]
-    if all(isinstance(item, Mapping) for item in items):
-        raw = []
-        for index, item in enumerate(items):
-            spec = dict(cast("Mapping[str, Any]", item))  # checked just above
-            if "params" not in spec:
-                raise ValueError(f"{owner}: param group {index} has no 'params' key")
-            raw.append((spec.pop("params"), spec))
-    else:
-        raw = [(items, {})]
-    specs = []
-    for g, (group_params, overrides) in enumerate(raw):
-        if isinstance(group_params, Parameter):
-            group_params = [group_params]
-        listed = list(group_params)  # type: ignore[call-overload]  # checked below
-        where = "params" if len(raw) == 1 else f"param group {g}: params"
-        for index, param in enumerate(listed):
-            if not isinstance(param, Parameter):
-                raise TypeError(
-                    f"{owner}: {where}[{index}] is a {type(param).__name__}, not a Parameter"
-                )
-        specs.append((listed, overrides))
-    return specs
-
-
 def _checked(owner: str, key: str, value: npt.ArrayLike, like: Array) -> Array:
     """``value`` as an array with ``like``'s shape and dtype, or ValueError naming ``key``."""
     array = np.asarray(value)
@@ -468,107 +318,3 @@ def _checked(owner: str, key: str, value: npt.ArrayLike, like: Array) -> Array:
     if array.dtype != like.dtype:
         raise ValueError(f"{owner}: {key!r} has dtype {array.dtype}, expected {like.dtype}")
     return array
-
-
-def check_bool(owner: str, name: str, value: object) -> bool:
-    """``value`` if it is a bool (NumPy's too), else `ValueError` naming it."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{owner}: {name} must be a bool, got {value!r}")
-    return bool(value)
-
-
-class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum, Nesterov and weight decay.
-
-    PyTorch's rule (``torch.optim.SGD`` with ``dampening=0``), for each parameter θ with
-    gradient g, learning rate γ, momentum μ and weight decay λ::
-
-        g ← g + λ θ                  (if λ ≠ 0: L2 penalty λ‖θ‖²/2)
-        b ← μ b + g                  (if μ ≠ 0; b starts at 0, so the first b is g)
-        g ← g + μ b   if nesterov    else   g ← b
-        θ ← θ − γ g
-
-    With the defaults this is plain ``θ ← θ − γ g``, the cheapest path.
-
-    State: ``"momentum_buffer"`` (b) per parameter of groups with ``momentum > 0``.
-
-    Parameters
-    ----------
-    params : iterable of Parameter, or of dict (parameter groups)
-    lr : float ≥ 0
-    momentum : float ≥ 0, default 0
-    nesterov : bool, default False
-        Nesterov momentum; needs ``momentum > 0``. Keyword-only (its position differs
-        from PyTorch's, where ``dampening`` comes first).
-    weight_decay : float ≥ 0, default 0
-
-    Raises
-    ------
-    ValueError
-        A hyperparameter out of range (NaN included), or ``nesterov`` without momentum;
-        an empty ``params``, or a parameter listed twice.
-    TypeError
-        An item of ``params`` that is not a `Parameter`.
-    """
-
-    momentum = Hyperparameter[float]()
-    nesterov = Hyperparameter[bool]()
-    weight_decay = Hyperparameter[float]()
-
-    def __init__(
-        self,
-        params: ParamsLike,
-        lr: float,
-        momentum: float = 0.0,
-        *,
-        nesterov: bool = False,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(
-            params,
-            {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay},
-        )
-
-    def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
-        momentum = check_non_negative("SGD", "momentum", hyper["momentum"])
-        nesterov = check_bool("SGD", "nesterov", hyper["nesterov"])
-        if nesterov and momentum == 0:
-            raise ValueError("SGD: nesterov=True needs momentum > 0")
-        return {
-            "lr": check_non_negative("SGD", "lr", hyper["lr"]),
-            "momentum": momentum,
-            "nesterov": nesterov,
-            "weight_decay": check_non_negative("SGD", "weight_decay", hyper["weight_decay"]),
-        }
-
-    def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
-        return ("momentum_buffer",) if hyper["momentum"] else ()
-
-    def step(self) -> None:
-        self.steps += 1
-        for group in self.param_groups:
-            hyper = group.hyper  # one dict read each, not descriptor calls: hot path
-            lr, momentum, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
-            if not (momentum or decay):  # plain SGD: the hot path of small nets
-                for param in group.params:
-                    update = np.multiply(param.grad, lr, out=self.scratch(param))
-                    param.data -= update
-                continue
-            for param in group.params:
-                update = self.scratch(param)
-                grad = param.grad
-                if decay:
-                    grad = np.multiply(param.data, decay, out=self.scratch(param, 1))
-                    grad += param.grad
-                if momentum:
-                    buffer = self.state[param]["momentum_buffer"]
-                    buffer *= momentum
-                    buffer += grad
-                    if hyper["nesterov"]:
-                        np.multiply(buffer, momentum, out=update)
-                        update += grad
-                        grad = update
-                    else:
-                        grad = buffer
-                np.multiply(grad, lr, out=update)
-                param.data -= update

@@ -1,0 +1,242 @@
+"""Sequence and normalization layers against PyTorch CPU: forward + backward, one thread.
+
+    python benchmarks/seq_bench.py [--steps N] [--cases lstm gru batchnorm2d layernorm attention]
+                                   [--quick]
+
+Each case builds one minigrad layer and the same PyTorch module with the same weights,
+float32, and times a training step of the layer alone: a forward on a fixed input, then
+a backward of a fixed output gradient that computes every parameter gradient *and* the
+input gradient (PyTorch: ``requires_grad`` input, ``backward(g)``). Before timing, both
+run once and their outputs and gradients must agree (relative 1e-3 of the largest
+value, float32), so a fast wrong answer cannot win.
+
+Both libraries run on one thread: threadpoolctl limits NumPy's BLAS (the table's header
+says which library and kernel threadpoolctl found) and ``torch.set_num_threads(1)``.
+Timing interleaves the contenders round by round (`bench.measure_samples`, without its
+pauses for spinning BLAS threads: there are none at one thread); the table shows the
+median per step over ``--steps`` rounds, the ratio minigrad / PyTorch of the medians
+(judged against the issue's target) and of the fastest steps (less sensitive to other
+work on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import Contender, fmt_time, measure_samples, ratio  # beside this file
+
+import minigrad as mg
+
+F32 = np.float32
+
+
+@dataclass
+class SeqCase:
+    name: str
+    shape: str
+    target: float | None  # minigrad / PyTorch, from the issue
+    minigrad: Callable[[], list[np.ndarray]]  # one step; returns [output, input grad, grads...]
+    torch: Callable[[], list[np.ndarray]]
+
+
+def torch_step(module: Any, x: np.ndarray, g: np.ndarray,
+               call: Callable[[Any, Any], Any] | None = None) -> Callable[[], list[np.ndarray]]:
+    """A PyTorch step: forward on ``x`` (requires grad), ``backward(g)``."""
+    import torch
+
+    tx = torch.from_numpy(x).requires_grad_()
+    tg = torch.from_numpy(g)
+    params = list(module.parameters())
+
+    def step() -> list[np.ndarray]:
+        tx.grad = None
+        for p in params:
+            p.grad = None
+        y = call(module, tx) if call is not None else module(tx)
+        y.backward(tg)
+        assert tx.grad is not None
+        return [y.detach().numpy(), tx.grad.numpy()] + [p.grad.numpy() for p in params]
+
+    return step
+
+
+def minigrad_step(layer: mg.Layer[Any], x: np.ndarray, g: np.ndarray,
+                  params: list[mg.Parameter]) -> Callable[[], list[np.ndarray]]:
+    """A minigrad step: ``zero_grad``, forward, ``backward`` (input gradient included)."""
+
+    def step() -> list[np.ndarray]:
+        layer.zero_grad()
+        y = layer(x)
+        dx = layer.backward(g)
+        return [y, dx] + [p.grad for p in params]
+
+    return step
+
+
+def copy_into(torch_params: list[Any], ours: list[mg.Parameter]) -> None:
+    import torch
+
+    with torch.no_grad():
+        for t, p in zip(torch_params, ours, strict=True):
+            t.copy_(torch.from_numpy(p.data.reshape(t.shape)))
+
+
+def recurrent_case(kind: str, quick: bool) -> SeqCase:
+    import torch
+
+    n, t, d, h = (4, 6, 8, 16) if quick else (32, 50, 64, 128)
+    rng = np.random.default_rng(0)
+    ours = getattr(mg, kind)(d, h, rng=rng, dtype=F32)
+    theirs = getattr(torch.nn, kind)(d, h, batch_first=True)
+    params = [ours.weight_ih, ours.weight_hh, ours.bias_ih, ours.bias_hh]
+    copy_into([theirs.weight_ih_l0, theirs.weight_hh_l0, theirs.bias_ih_l0, theirs.bias_hh_l0],
+              params)
+    x = rng.standard_normal((n, t, d)).astype(F32)
+    g = rng.standard_normal((n, t, h)).astype(F32)
+    return SeqCase(kind, f"batch {n}, T {t}, in {d}, hidden {h}", 1.7,
+                   minigrad_step(ours, x, g, params),
+                   torch_step(theirs, x, g, lambda m, tx: m(tx)[0]))
+
+
+def batchnorm2d_case(quick: bool) -> SeqCase:
+    import torch
+
+    shape = (4, 8, 5, 5) if quick else (32, 64, 16, 16)
+    rng = np.random.default_rng(1)
+    ours = mg.BatchNorm2D(shape[1], dtype=F32)
+    theirs = torch.nn.BatchNorm2d(shape[1])
+    ours.weight.data[...] = rng.uniform(0.5, 1.5, shape[1])
+    ours.bias.data[...] = rng.standard_normal(shape[1])
+    params = [ours.weight, ours.bias]
+    copy_into([theirs.weight, theirs.bias], params)
+    x = rng.standard_normal(shape).astype(F32)
+    g = rng.standard_normal(shape).astype(F32)
+    return SeqCase("BatchNorm2D (training)", f"{shape}", 1.8,
+                   minigrad_step(ours, x, g, params), torch_step(theirs, x, g))
+
+
+def layernorm_case(quick: bool) -> SeqCase:
+    import torch
+
+    shape = (4, 8, 32) if quick else (32, 64, 256)
+    rng = np.random.default_rng(2)
+    ours = mg.LayerNorm(shape[-1], dtype=F32)
+    theirs = torch.nn.LayerNorm(shape[-1])
+    ours.weight.data[...] = rng.uniform(0.5, 1.5, shape[-1])
+    ours.bias.data[...] = rng.standard_normal(shape[-1])
+    params = [ours.weight, ours.bias]
+    copy_into([theirs.weight, theirs.bias], params)
+    x = rng.standard_normal(shape).astype(F32)
+    g = rng.standard_normal(shape).astype(F32)
+    return SeqCase("LayerNorm", f"{shape}, over the last {shape[-1]}", 2.5,
+                   minigrad_step(ours, x, g, params), torch_step(theirs, x, g))
+
+
+def attention_case(quick: bool) -> SeqCase:
+    import torch
+
+    n, t, e, heads = (2, 8, 16, 4) if quick else (16, 64, 128, 4)
+    rng = np.random.default_rng(3)
+    ours = mg.MultiHeadAttention(e, heads, rng=rng, dtype=F32)
+    theirs = torch.nn.MultiheadAttention(e, heads, batch_first=True)
+    assert ours.in_proj_bias is not None and ours.out_proj_bias is not None
+    ours.in_proj_bias.data[...] = rng.standard_normal(3 * e) * 0.1
+    ours.out_proj_bias.data[...] = rng.standard_normal(e) * 0.1
+    params = [ours.in_proj_weight, ours.in_proj_bias, ours.out_proj_weight, ours.out_proj_bias]
+    copy_into([theirs.in_proj_weight, theirs.in_proj_bias, theirs.out_proj.weight,
+               theirs.out_proj.bias], params)
+    x = rng.standard_normal((n, t, e)).astype(F32)
+    g = rng.standard_normal((n, t, e)).astype(F32)
+    return SeqCase("MultiHeadAttention", f"batch {n}, T {t}, E {e}, {heads} heads", None,
+                   minigrad_step(ours, x, g, params),
+                   torch_step(theirs, x, g,
+                              lambda m, tx: m(tx, tx, tx, need_weights=False)[0]))
+
+
+CASES: dict[str, Callable[[bool], SeqCase]] = {
+    "lstm": lambda quick: recurrent_case("LSTM", quick),
+    "gru": lambda quick: recurrent_case("GRU", quick),
+    "batchnorm2d": batchnorm2d_case,
+    "layernorm": layernorm_case,
+    "attention": attention_case,
+}
+
+
+def check(case: SeqCase) -> None:
+    """Both steps must give the same output, input gradient and parameter gradients."""
+    ours, theirs = case.minigrad(), case.torch()
+    labels = ["output", "input gradient"] + [f"parameter gradient {i}"
+                                             for i in range(len(ours) - 2)]
+    for label, a, b in zip(labels, ours, theirs, strict=True):
+        scale = float(np.abs(b).max()) or 1.0
+        if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-3 * scale):
+            raise SystemExit(f"{case.name}: minigrad's {label} disagrees with PyTorch's "
+                             f"(largest difference {np.abs(a - b).max():.3g}, scale {scale:.3g})")
+
+
+def blas_info() -> str:
+    from threadpoolctl import threadpool_info
+
+    return "; ".join(
+        f"{i.get('internal_api')} {i.get('version') or ''} "
+        + (f"kernel {i['architecture']} " if i.get("architecture") else "")
+        + f"({i.get('num_threads')} threads, {Path(i.get('filepath', '?')).name})"
+        for i in threadpool_info()
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed rounds per contender")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:
+        parser.error(f"needs PyTorch and threadpoolctl ({exc})")
+    threadpool_limits(1)
+    torch.set_num_threads(1)
+
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"# minigrad {mg.__version__} sequence-layer benchmarks, {now}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; Python "
+          f"{platform.python_version()}, NumPy {np.__version__}, PyTorch {torch.__version__} "
+          f"({torch.get_num_threads()} thread)")
+    print(f"BLAS (threadpoolctl): {blas_info()}")
+    print(f"env: OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
+    print(f"float32, forward + backward (input and parameter gradients), median of "
+          f"{args.steps} interleaved rounds\n")
+    print("| layer | shape | minigrad | torch | mg/torch | best/best | target | met |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.cases:
+        case = CASES[name](args.quick)
+        check(case)
+        contenders = {  # no weights to compare: `check` compared the gradients
+            "minigrad": Contender(lambda c=case: float(c.minigrad()[0].flat[0]), list),
+            "torch": Contender(lambda c=case: float(c.torch()[0].flat[0]), list),
+        }
+        samples = measure_samples(contenders, args.steps, pause=False)  # nothing spins
+        ours, theirs = (float(np.median(samples[name])) for name in ("minigrad", "torch"))
+        best = min(samples["minigrad"]) / min(samples["torch"])
+        target = "--" if case.target is None else f"≤ {case.target}×"
+        met = "--" if case.target is None else ("yes" if ours / theirs <= case.target else "no")
+        print(f"| {case.name} | {case.shape} | {fmt_time(ours)} | {fmt_time(theirs)} "
+              f"| {ratio(ours, theirs)} | {best:.2f}× | {target} | {met} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
