@@ -225,3 +225,33 @@ def test_a_conv_holds_at_most_one_im2col_buffer():
     budget = cols + y.nbytes + grad_in.nbytes + 3 * x.nbytes + 2 * conv.weight.data.nbytes
     assert peak - before <= budget, f"peak {peak - before} B > {budget} B"
     assert peak - before >= cols  # the buffer is there: the measure is not vacuous
+
+
+@pytest.mark.parametrize("lib_name", ["array_api_strict", "torch"])
+def test_a_cnn_moved_to_another_library_computes_what_numpy_does(lib_name):
+    """Conv, pooling, Flatten and Dense in one model, moved with ``to``: its output and
+    every gradient come back in that library and equal NumPy's (float64, 1e-12)."""
+    from tests.backends import get, library, namespace_name, put
+
+    lib = library(lib_name)
+
+    def cnn() -> mg.Sequential:
+        rng = np.random.default_rng(0)
+        return mg.Sequential(
+            mg.Conv2D(1, 4, 3, padding="same", rng=rng), mg.ReLU(), mg.MaxPool2D(2),
+            mg.Conv2D(4, 4, 3, stride=2, padding=1, rng=rng), mg.Tanh(), mg.AvgPool2D(1),
+            mg.ConvTranspose2D(4, 2, 2, stride=2, rng=rng), mg.Flatten(),
+            mg.Dense(2 * 4 * 4, 3, bias=True, rng=rng),
+        )
+
+    rng = np.random.default_rng(1)
+    x, g = rng.standard_normal((3, 1, 8, 8)), rng.standard_normal((3, 3))
+    reference = cnn()
+    y_ref, gx_ref = reference(x), reference.backward(g)
+    moved = cnn().to(lib)
+    y, gx = moved(put(x, lib)), moved.backward(put(g, lib))
+    assert namespace_name(y) == namespace_name(gx) == lib_name.split(".")[0]
+    np.testing.assert_allclose(get(y), y_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(get(gx), gx_ref, rtol=1e-12, atol=1e-12)
+    for mine, theirs in zip(moved.parameters(), reference.parameters()):
+        np.testing.assert_allclose(get(mine.grad), theirs.grad, rtol=1e-12, atol=1e-12)
