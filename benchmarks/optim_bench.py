@@ -1,7 +1,11 @@
 """Optimizer step on a 1M-parameter float32 model: minigrad vs torch.optim (foreach), 1 thread.
 
 Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
-     PYTHONPATH=. python benchmarks/optim_bench.py [--rounds N]
+     PYTHONPATH=. python benchmarks/optim_bench.py [--rounds N] [--library numpy|torch|both]
+
+``--library`` says where minigrad's parameters live: NumPy arrays (the default), or
+torch CPU tensors (``Module.to(torch)``: the optimizers' torch kernels), or one table
+of each. torch.optim always runs on its own tensors.
 """
 
 from __future__ import annotations
@@ -36,18 +40,20 @@ def timed(step, rounds: int) -> float:
     return float(np.median(samples))
 
 
-def main(rounds: int) -> None:
+def main(rounds: int, library: str) -> None:
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     start = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
     grads = [rng.standard_normal(s).astype(np.float32) * 0.01 for s in SHAPES]
-    print(f"{sum(a.size for a in start):,} float32 parameters, median of {rounds} steps\n")
-    print("| optimizer | minigrad (ms) | torch foreach (ms) | ratio |")
+    print(f"{sum(a.size for a in start):,} float32 parameters, median of {rounds} steps, "
+          f"minigrad on {library}\n")
+    print(f"| optimizer | minigrad on {library} (ms) | torch foreach (ms) | ratio |")
     print("|---|---|---|---|")
+    move = torch.tensor if library == "torch" else np.asarray
     for label, (name, settings) in CASES.items():
-        params = [mg.Parameter(a) for a in start]
+        params = [mg.Parameter(move(a)) for a in start]
         for p, g in zip(params, grads):
-            p.grad[...] = g
+            p.grad[...] = move(g)
         opt = getattr(mg, name)(params, **settings)
         tensors = [torch.tensor(a, requires_grad=True) for a in start]
         for t, g in zip(tensors, grads):
@@ -60,5 +66,9 @@ def main(rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--library", choices=["numpy", "torch", "both"], default="numpy")
+    args = parser.parse_args()
     with threadpool_limits(1):
-        main(parser.parse_args().rounds)
+        for library in ["numpy", "torch"] if args.library == "both" else [args.library]:
+            main(args.rounds, library)
+            print()

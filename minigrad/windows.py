@@ -19,7 +19,7 @@ Only what the Array API standard has is used -- positive-step slices (read and
 assigned), reshapes, axis permutations and elementwise operations -- so the kernels run
 on every backend; every index names all axes (or ends in ``...``), as the standard asks.
 The NumPy-only shortcuts (ufuncs writing into a slice with ``out=``, the memory-layout
-check) are `minigrad.backend`'s `update` and `zeros_in_layout`.
+check) are `minigrad.backend`'s `update_slice` and `zeros_in_layout`.
 """
 
 from __future__ import annotations
@@ -274,10 +274,10 @@ def max_pool(x: Array, windows: tuple[Window, ...]) -> tuple[Array, Array]:
         take = values > best[region]
         if padded:
             take = take | (which[region] == -1)
-        backend.update(best, region, "maximum", values)  # NaN-propagating: a NaN stays
+        backend.update_slice(best, region, "maximum", values)  # NaN-propagating: a NaN stays
         # which = index where taken: the offsets come in increasing order and no earlier
         # one is below 0 when not taken, so a max does it (masked writes are 10× slower).
-        backend.update(which, region, "maximum", index, mask=take)
+        backend.update_slice(which, region, "maximum", index, mask=take)
     if bool(xp.isnan(xp.sum(best))):  # a NaN maximum (or inf − inf): look closer, rarely
         _nan_wins(x, found, which)
     return best, which
@@ -300,7 +300,7 @@ def max_pool_backward(grad: Array, which: Array, windows: tuple[Window, ...],
     grad_in: Array = backend.zeros_in_layout(shape, grad.dtype, which)
     for index, (_, ins, outs) in enumerate(offsets(windows)):
         region = spatial(outs)
-        backend.update(grad_in, spatial(ins), "assign" if tiled else "add",
+        backend.update_slice(grad_in, spatial(ins), "assign" if tiled else "add",
                        grad[region], which[region] == index)
     return grad_in
 
