@@ -82,7 +82,7 @@ def layer_case(name: str, layer: mg.Layer, module: Any, x: np.ndarray, torch: An
     return Case(name, ours, theirs, flops)
 
 
-def lenet(torch: Any) -> Case:
+def lenet(torch: Any, batch: int = 64) -> Case:
     rng = np.random.default_rng(0)
     model = mg.Sequential(
         mg.Conv2D(1, 6, 5, padding=2, rng=rng, dtype=F32), mg.ReLU(), mg.MaxPool2D(2),
@@ -98,8 +98,8 @@ def lenet(torch: Any) -> Case:
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
     )
     copy_weights(model, net, torch)
-    x = rng.standard_normal((64, 1, 28, 28)).astype(F32)
-    labels = rng.integers(0, 10, 64)
+    x = rng.standard_normal((batch, 1, 28, 28)).astype(F32)
+    labels = rng.integers(0, 10, batch)
     loss, optimizer = mg.CrossEntropyLoss(), mg.SGD(model.parameters(), lr=0.01)
     xt, lt = torch.from_numpy(x), torch.from_numpy(labels)
     loss_t, optimizer_t = nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=0.01)
@@ -120,12 +120,13 @@ def lenet(torch: Any) -> Case:
 
     ours_loss, their_loss = float(ours()), float(theirs().detach())
     assert abs(ours_loss - their_loss) < 1e-3 * max(1.0, their_loss), (ours_loss, their_loss)
-    dense = 2.0 * 3 * 64 * (400 * 120 + 120 * 84 + 84 * 10)
-    flops = conv_flops(64, 1, 6, 5, 28, False) + conv_flops(64, 6, 16, 5, 10, True) + dense
-    return Case("LeNet-5 step, 28×28, batch 64", ours, theirs, flops)
+    dense = 2.0 * 3 * batch * (400 * 120 + 120 * 84 + 84 * 10)
+    flops = (conv_flops(batch, 1, 6, 5, 28, False) + conv_flops(batch, 6, 16, 5, 10, True)
+             + dense)
+    return Case(f"LeNet-5 step, 28×28, batch {batch}", ours, theirs, flops)
 
 
-def digits_epoch(torch: Any) -> Case:
+def digits_epoch(torch: Any, samples: int | None = None) -> Case:
     """A whole `fit` epoch of examples/digits_cnn.py's CNN (batch 32, Adam, shuffled)
     against a PyTorch loop over the same batches (``randperm``, ``nn.Sequential``,
     ``optim.Adam``) -- no augmentation in either."""
@@ -136,6 +137,7 @@ def digits_epoch(torch: Any) -> Case:
     import digits_cnn
 
     X_train, _, y_train, _ = digits_cnn.load_images()
+    X_train, y_train = X_train[:samples], y_train[:samples]  # all, unless --quick
     model = digits_cnn.build_model(0)
     width, nn = digits_cnn.WIDTH, torch.nn
     net = nn.Sequential(
@@ -165,10 +167,10 @@ def digits_epoch(torch: Any) -> Case:
             optimizer_t.step()
         return value
 
-    batches = len(X_train)
-    flops = batches * 3 * 2.0 * 64 * (width * 9 + width * width * 9 + 2 * width * width * 9 / 4)
-    return Case("digits CNN (examples/digits_cnn.py), fit epoch, batch 32", ours, theirs,
-                flops)
+    images = len(X_train)
+    flops = images * 3 * 2.0 * 64 * (width * 9 + width * width * 9 + 2 * width * width * 9 / 4)
+    return Case(f"digits CNN (examples/digits_cnn.py), fit epoch ({images} images), batch 32",
+                ours, theirs, flops)
 
 
 def cases(torch: Any, quick: bool) -> list[Case]:
@@ -190,8 +192,8 @@ def cases(torch: Any, quick: bool) -> list[Case]:
     x = rng.standard_normal((batch, 32, 32, 32)).astype(F32)
     found.append(layer_case(f"MaxPool2D(2) on 32×32×32, batch {batch}", mg.MaxPool2D(2),
                             nn.MaxPool2d(2), x, torch, False, 0.0))
-    found.append(lenet(torch))
-    found.append(digits_epoch(torch))
+    found.append(lenet(torch, 8 if quick else 64))
+    found.append(digits_epoch(torch, 128 if quick else None))
     return found
 
 
@@ -226,11 +228,12 @@ def main() -> None:
 
     torch.set_num_threads(1)
     with threadpool_limits(limits=1, user_api="blas"):
-        peak = gemm_peak()
+        peak = gemm_peak(256 if args.quick else 1024)
         found = cases(torch, args.quick)
         rows = [(case, *measure(case, args.rounds)) for case in found]
-        peak = max(peak, gemm_peak())
-    print(f"float32, 1 thread; GEMM peak (1024×1024 matmul, best of 7): {peak:.0f} GFLOP/s\n")
+        peak = max(peak, gemm_peak(256 if args.quick else 1024))
+    size = 256 if args.quick else 1024
+    print(f"float32, 1 thread; GEMM peak ({size}×{size} matmul, best of 7): {peak:.0f} GFLOP/s\n")
     print("| case | minigrad | torch | mg/torch | minigrad % of peak | torch % of peak |")
     print("|---|---|---|---|---|---|")
     def share(flops: float, seconds: float) -> str:

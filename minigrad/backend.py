@@ -449,3 +449,53 @@ def vector_norm(array: Any, ord: float) -> float:
     if type(array) is np.ndarray:
         return float(np.linalg.norm(array.ravel(), ord=ord))
     return float(namespace(array).linalg.vector_norm(array, ord=ord))
+
+
+# -- window kernels (convolution, pooling): writing into slices ------------------------
+# (`update_slice`: NumPy's ufunc ``out=`` into a slice; `zeros_in_layout`: its layout)
+
+__all__ += ["update_slice", "zeros_in_layout"]
+
+
+def zeros_in_layout(shape: tuple[int, ...], dtype: Any, like: Any) -> Any:
+    """Zeros of ``shape`` and ``dtype`` on ``like``'s library and device.
+
+    On NumPy they are laid out as ``like`` is: channel-major ``(C, N, ...)`` memory
+    behind an ``(N, C, ...)`` view when ``like`` is one (the conv layers' outputs are),
+    so a pooling layer's gradient keeps the layout the conv's next matrix product wants
+    (no transposing copy there). Other libraries: their default (C) order.
+    """
+    if type(like) is np.ndarray:
+        if like.ndim > 1 and like.strides[1] > like.strides[0]:
+            swapped = np.zeros((shape[1], shape[0], *shape[2:]), dtype)
+            return swapped.swapaxes(0, 1)
+        return np.zeros(shape, dtype)
+    return namespace(like).zeros(shape, dtype=dtype, device=device(like))
+
+
+def update_slice(dst: Any, index: tuple[Any, ...], op: str,
+           value: Any, mask: Any = None) -> None:
+    """``dst[index] = op(dst[index], value)`` in place -- ``op`` ``"add"``, ``"maximum"``
+    (NaN-propagating) or ``"assign"`` (``dst[index] = value``); with a boolean ``mask``,
+    ``value · mask`` (in ``dst``'s dtype) takes ``value``'s place.
+
+    On NumPy the ufunc writes straight into the slice with ``out=``, no temporary; the
+    standard has no ``out=``, so other libraries compute into one and assign it.
+    """
+    if type(dst) is np.ndarray:
+        view = dst[index]
+        if mask is not None:
+            if op == "assign":
+                np.multiply(value, mask, dtype=dst.dtype, out=view)
+                return
+            value = np.multiply(value, mask, dtype=dst.dtype)
+        if op == "assign":
+            view[...] = value
+        else:
+            (np.add if op == "add" else np.maximum)(view, value, out=view)
+        return
+    xp = namespace(dst)
+    if mask is not None:
+        value = xp.astype(mask, dst.dtype) * value
+    dst[index] = value if op == "assign" else getattr(xp, op)(dst[index], value)
+

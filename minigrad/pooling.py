@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 from typing_extensions import override
 
+from minigrad import backend
 from minigrad.base import Array, Layer, as_batch, as_grad
 from minigrad.windows import (
     Window,
@@ -46,7 +47,7 @@ class _Pool(Layer[Any]):
     def _input(self, x: Array) -> tuple[Array, tuple[Window, ...]]:
         x = as_batch(self, x, shape=("batch", "channels", *self.axes))
         windows = []
-        for n, k, s, p in zip(x.shape[2:], self.kernel_size, self.stride, self.padding):
+        for n, k, s, p in zip(tuple(x.shape[2:]), self.kernel_size, self.stride, self.padding):
             if n + 2 * p < k:
                 raise ValueError(
                     f"{self!r}: the input after padding ({n + 2 * p}) is smaller than the "
@@ -74,13 +75,13 @@ class _MaxPool(_Pool):
     def forward(self, x: Array) -> Array:
         x, windows = self._input(x)
         y, which = max_pool(x, windows)
-        self.cache = (which, windows, x.shape, x.dtype)
+        self.cache = (which, windows, tuple(x.shape), x.dtype)
         return y
 
     @override
     def backward(self, grad_out: Array) -> Array:
         which, windows, shape, dtype = self.saved()
-        g = as_grad(self, grad_out, which.shape, dtype)
+        g = as_grad(self, grad_out, tuple(which.shape), dtype)
         return max_pool_backward(g, which, windows, shape)
 
 
@@ -89,7 +90,7 @@ class _AvgPool(_Pool):
     def forward(self, x: Array) -> Array:
         x, windows = self._input(x)
         y = avg_pool(x, windows)
-        self.cache = (y.shape, windows, x.shape, x.dtype)
+        self.cache = (tuple(y.shape), windows, tuple(x.shape), x.dtype)
         return y
 
     @override
@@ -187,13 +188,15 @@ class GlobalAvgPool2D(Layer[tuple[tuple[int, ...], np.dtype[Any]]]):
     @override
     def forward(self, x: Array) -> Array:
         x = as_batch(self, x, shape=("batch", "channels", "height", "width"))
-        self.cache = (x.shape, x.dtype)
-        y: Array = x.mean(axis=(2, 3))
+        self.cache = (tuple(x.shape), x.dtype)
+        y: Array = backend.namespace(x).mean(x, axis=(2, 3))
         return y
 
     @override
     def backward(self, grad_out: Array) -> Array:
         shape, dtype = self.saved()
         g = as_grad(self, grad_out, shape[:2], dtype)
-        share = g / np.asarray(shape[2] * shape[3], dtype)
-        return np.broadcast_to(share[:, :, None, None], shape)
+        xp = backend.namespace(g)
+        share = xp.reshape(g / float(shape[2] * shape[3]), (*shape[:2], 1, 1))
+        spread: Array = xp.broadcast_to(share, shape)
+        return spread

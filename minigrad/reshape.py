@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from typing_extensions import override
 
+from minigrad import backend
 from minigrad.base import Array, Layer, as_batch, as_grad
 
 ShapeSpec = tuple[tuple[int, ...], tuple[int, ...], np.dtype[Any]]
@@ -27,14 +28,18 @@ class _Reshaping(Layer[ShapeSpec]):
     @override
     def forward(self, x: Array) -> Array:
         x = as_batch(self, x)
-        out_shape = (x.shape[0], *self._sample_shape(x.shape[1:]))
-        self.cache = (x.shape, out_shape, x.dtype)
-        return x.reshape(out_shape)
+        in_shape = tuple(x.shape)
+        out_shape = (in_shape[0], *self._sample_shape(in_shape[1:]))
+        self.cache = (in_shape, out_shape, x.dtype)
+        y: Array = backend.namespace(x).reshape(x, out_shape)
+        return y
 
     @override
     def backward(self, grad_out: Array) -> Array:
         in_shape, out_shape, dtype = self.saved()
-        return as_grad(self, grad_out, out_shape, dtype).reshape(in_shape)
+        g = as_grad(self, grad_out, out_shape, dtype)
+        grad: Array = backend.namespace(g).reshape(g, in_shape)
+        return grad
 
 
 class Flatten(_Reshaping):

@@ -24,6 +24,9 @@ PORTED: set[type] = {
     mg.Dense, mg.Bias, mg.Identity,
     mg.Sigmoid, mg.ReLU, mg.LeakyReLU, mg.Tanh, mg.Softmax, mg.GELU, mg.SiLU, mg.Softplus,
     mg.ELU, mg.LogSoftmax, mg.Add, mg.Concat, mg.Dropout, mg.Sequential, mg.Graph,
+    mg.Conv1D, mg.Conv2D, mg.ConvTranspose2D,
+    mg.MaxPool1D, mg.MaxPool2D, mg.AvgPool1D, mg.AvgPool2D, mg.GlobalAvgPool2D,
+    mg.Flatten, mg.Reshape,
 }
 ON_EVERY_LIBRARY = [name for name, (factory, _) in BUILTINS.items()
                     if type(factory()) in PORTED]

@@ -77,6 +77,7 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "Conv2D-strided-groups": (
         lambda: mg.Conv2D(4, 4, (2, 3), stride=2, dilation=(1, 2), groups=2, rng=0),
         [(2, 4, 5, 6)]),
+    "Conv2D-narrowing": (lambda: mg.Conv2D(3, 2, 3, padding=1, rng=0), [(2, 3, 4, 4)]),
     "Conv2D-float32": (lambda: mg.Conv2D(1, 2, 2, bias=False, rng=0, dtype=np.float32),
                        [(2, 1, 3, 3)]),
     "Conv1D": (lambda: mg.Conv1D(2, 3, 3, padding="same", rng=0), [(2, 2, 5)]),

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad import windows
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
@@ -46,13 +47,41 @@ GRID = [
 ][::3]
 
 
+@pytest.fixture(params=["framed", "bands"])
+def im2col_path(request, monkeypatch):
+    """Both ways `im2col` handles padding: a zero frame (small inputs) or zeroed bands."""
+    if request.param == "bands":
+        monkeypatch.setattr(windows, "_SMALL_INPUT", 0)
+    return request.param
+
+
+# (in, out) channels: widening takes the per-offset col2im for dL/dx; narrowing (G's
+# columns fit the spent buffer) the convolution with the flipped kernel at stride 1
+@pytest.mark.parametrize("channels", [(4, 6), (6, 4)])
 @pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "groups"), GRID)
-def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups):
-    x = np.random.default_rng(1).standard_normal((2, 4, 7, 6))
-    layer = mg.Conv2D(4, 6, kernel, stride, padding, dilation, groups, bias=groups == 1, rng=0)
-    reference = torch.nn.Conv2d(4, 6, kernel, stride, padding, dilation, groups,
+def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups, channels,
+                              im2col_path):
+    c_in, c_out = channels
+    x = np.random.default_rng(1).standard_normal((2, c_in, 7, 6))
+    layer = mg.Conv2D(c_in, c_out, kernel, stride, padding, dilation, groups,
+                      bias=groups == 1, rng=0)
+    reference = torch.nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, groups,
                                 bias=groups == 1, dtype=torch.float64)
     against_torch(layer, reference, x)
+
+
+def test_a_second_backward_rebuilds_the_released_column_buffer():
+    """The stride-1 backward lets go of the cached column buffer; a second backward from
+    the same forward rebuilds it from the cached input: twice the weight gradient, the
+    same input gradient."""
+    conv = mg.Conv2D(4, 2, 3, padding=1, rng=0)
+    x = np.random.default_rng(0).standard_normal((2, 4, 5, 5))
+    g = np.random.default_rng(1).standard_normal((2, 2, 5, 5))
+    conv(x)
+    first = conv.backward(g).copy()
+    once = conv.weight.grad.copy()
+    np.testing.assert_allclose(conv.backward(g), first, rtol=1e-12)
+    np.testing.assert_allclose(conv.weight.grad, 2 * once, rtol=1e-12)
 
 
 @pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "groups"),
@@ -196,3 +225,33 @@ def test_a_conv_holds_at_most_one_im2col_buffer():
     budget = cols + y.nbytes + grad_in.nbytes + 3 * x.nbytes + 2 * conv.weight.data.nbytes
     assert peak - before <= budget, f"peak {peak - before} B > {budget} B"
     assert peak - before >= cols  # the buffer is there: the measure is not vacuous
+
+
+@pytest.mark.parametrize("lib_name", ["array_api_strict", "torch"])
+def test_a_cnn_moved_to_another_library_computes_what_numpy_does(lib_name):
+    """Conv, pooling, Flatten and Dense in one model, moved with ``to``: its output and
+    every gradient come back in that library and equal NumPy's (float64, 1e-12)."""
+    from tests.backends import get, library, namespace_name, put
+
+    lib = library(lib_name)
+
+    def cnn() -> mg.Sequential:
+        rng = np.random.default_rng(0)
+        return mg.Sequential(
+            mg.Conv2D(1, 4, 3, padding="same", rng=rng), mg.ReLU(), mg.MaxPool2D(2),
+            mg.Conv2D(4, 4, 3, stride=2, padding=1, rng=rng), mg.Tanh(), mg.AvgPool2D(1),
+            mg.ConvTranspose2D(4, 2, 2, stride=2, rng=rng), mg.Flatten(),
+            mg.Dense(2 * 4 * 4, 3, bias=True, rng=rng),
+        )
+
+    rng = np.random.default_rng(1)
+    x, g = rng.standard_normal((3, 1, 8, 8)), rng.standard_normal((3, 3))
+    reference = cnn()
+    y_ref, gx_ref = reference(x), reference.backward(g)
+    moved = cnn().to(lib)
+    y, gx = moved(put(x, lib)), moved.backward(put(g, lib))
+    assert namespace_name(y) == namespace_name(gx) == lib_name.split(".")[0]
+    np.testing.assert_allclose(get(y), y_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(get(gx), gx_ref, rtol=1e-12, atol=1e-12)
+    for mine, theirs in zip(moved.parameters(), reference.parameters()):
+        np.testing.assert_allclose(get(mine.grad), theirs.grad, rtol=1e-12, atol=1e-12)

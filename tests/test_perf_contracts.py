@@ -238,3 +238,20 @@ def test_seq_bench_smoke():
     assert all(row.split("|")[5].strip().endswith("×") and row.split("|")[6].strip().endswith("×")
                for row in rows[1:])
     assert "BLAS (threadpoolctl): " in done.stdout
+
+
+def test_conv_bench_smoke():
+    """benchmarks/conv_bench.py runs (--quick: small batches, a short epoch) and prints
+    every case of its table, each compared with PyTorch before it is timed."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "conv_bench.py"), "--quick", "--rounds", "1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1].strip() for line in done.stdout.splitlines()
+            if line.startswith("| ") and line.endswith(" |")][1:]
+    assert len(rows) == 7 and rows[3].startswith("64→64") and rows[-1].startswith("digits CNN")
+    assert "GEMM peak" in done.stdout

