@@ -167,12 +167,17 @@ def batches(
 
 def _iterate(X: Any, y: Any, size: int, order: Array | None) -> Iterator[tuple[Array, Array]]:
     n = X.shape[0]
-    if order is not None and type(X) is not np.ndarray:  # X and y: one library and device
+    if type(X) is not np.ndarray:  # X and y: one library and device (as_dataset)
+        # Stops clipped to n: the standard leaves out-of-bounds slice stops unspecified.
         xp = backend.namespace(X)
-        moved = backend.asarray(order, xp, backend.device(X))
+        moved = None if order is None else backend.asarray(order, xp, backend.device(X))
         for start in range(0, n, size):
-            index = moved[start : start + size]
-            yield xp.take(X, index, axis=0), xp.take(y, index, axis=0)
+            stop = min(start + size, n)
+            if moved is None:
+                yield X[start:stop, ...], y[start:stop, ...]
+            else:
+                index = moved[start:stop]
+                yield xp.take(X, index, axis=0), xp.take(y, index, axis=0)
         return
     for start in range(0, n, size):
         if order is None:

@@ -94,8 +94,9 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
     with model.mode(training=False):
         try:
             if type(data) is not np.ndarray:
-                parts = [model.forward(data[start : start + size])
-                         for start in range(0, data.shape[0], size)]
+                n = data.shape[0]  # stops within n: the standard leaves others unspecified
+                parts = [model.forward(data[start : min(start + size, n), ...])
+                         for start in range(0, n, size)]
                 return parts[0] if len(parts) == 1 else backend.namespace(*parts).concat(parts)
             first = model.forward(data[:size])
             out = np.empty((len(data), *first.shape[1:]), dtype=first.dtype)
@@ -520,9 +521,11 @@ def _evaluate(
     """Validation logs: the loss weighted per sample as in training, metrics on all of X."""
     pred = predict(model, X, batch_size)
     epoch_loss = _EpochLoss(loss_fn)
-    for start in range(0, X.shape[0], batch_size):
-        part = pred[start : start + batch_size]
-        epoch_loss.add(float(loss_fn(part, y[start : start + batch_size])), part.shape[0])
+    n = X.shape[0]
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)  # within n: the standard leaves others unspecified
+        part = pred[start:stop, ...]
+        epoch_loss.add(float(loss_fn(part, y[start:stop, ...])), part.shape[0])
     logs = {"val_loss": epoch_loss.value}
     for name, metric in metrics.items():
         logs["val_" + name] = float(metric(pred, y))
