@@ -156,7 +156,7 @@ def test_accuracy_matches_numpy(lib_name: str) -> None:
         assert type(got) is float
         assert got == mg.accuracy(p, t, **options)
     if lib is not np:
-        with pytest.raises(TypeError, match="pred as .* target as numpy"):
+        with pytest.raises(TypeError, match=r"pred as .* target as numpy"):
             mg.accuracy(put(scores, lib), labels)
 
 
