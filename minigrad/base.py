@@ -303,6 +303,10 @@ class Buffer:
         return f"Buffer({self.name!r}, shape={self.shape}, dtype={self.dtype})"
 
 
+_Member = TypeVar("_Member", Parameter, Buffer)
+"""What the tree walks collect: parameters or buffers."""
+
+
 class Module(ABC, Generic[CacheT]):
     """Common machinery of layers and containers.
 
@@ -343,16 +347,11 @@ class Module(ABC, Generic[CacheT]):
         A parameter reachable along several paths (a shared layer) is reported under
         the first path met, so optimizers and `state_dict` see it exactly once.
         """
-        seen: set[int] = set()
-        for name, param in self._walk_parameters(""):
-            if id(param) not in seen:
-                seen.add(id(param))
-                yield name, param
+        return _first_paths(self._walk_parameters(""))
 
     def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
-        for name, value in self.named_members():
-            if isinstance(value, Parameter):
-                yield prefix + name, value
+        # Through each child's own _walk_parameters: `Sequential` overrides it.
+        yield from self._own_members(prefix, Parameter)
         for name, child in self.named_children():
             yield from child._walk_parameters(f"{prefix}{name}.")
 
@@ -361,19 +360,20 @@ class Module(ABC, Generic[CacheT]):
         return [param for _, param in self.named_parameters()]
 
     def named_buffers(self) -> Iterator[tuple[str, Buffer]]:
-        """Every `Buffer` in the tree, under its dotted path, each object once."""
-        seen: set[int] = set()
-        for name, buffer in self._walk_buffers(""):
-            if id(buffer) not in seen:
-                seen.add(id(buffer))
-                yield name, buffer
+        """Every `Buffer` in the tree, under its dotted path, each object once (the
+        first path met, as for `named_parameters`)."""
+        return _first_paths(self._walk_buffers(""))
 
     def _walk_buffers(self, prefix: str) -> Iterator[tuple[str, Buffer]]:
-        for name, value in self.named_members():
-            if isinstance(value, Buffer):
-                yield prefix + name, value
+        yield from self._own_members(prefix, Buffer)
         for name, child in self.named_children():
             yield from child._walk_buffers(f"{prefix}{name}.")
+
+    def _own_members(self, prefix: str, kind: type[_Member]) -> Iterator[tuple[str, _Member]]:
+        """This module's own attributes of type ``kind``, under ``prefix + name``."""
+        for name, value in self.named_members():
+            if isinstance(value, kind):
+                yield prefix + name, value
 
     def buffers(self) -> list[Buffer]:
         """The buffers (non-trainable state) of this module and all its descendants."""
@@ -581,6 +581,15 @@ def _copy_one_level(value: object) -> object:
     if isinstance(value, (list, dict, set)):
         return copy.copy(value)
     return value
+
+
+def _first_paths(walk: Iterator[tuple[str, _Member]]) -> Iterator[tuple[str, _Member]]:
+    """The items of ``walk``, each object once, under the first path it was met at."""
+    seen: set[int] = set()
+    for name, member in walk:
+        if id(member) not in seen:
+            seen.add(id(member))
+            yield name, member
 
 
 def _expand(name: str, value: object) -> Iterator[tuple[str, object]]:
