@@ -69,6 +69,22 @@ def _one_hot(indices: Array, classes: int) -> Array:
     return onehot
 
 
+def _softmax_parts(z: Array) -> tuple[Array, Array, Array]:
+    """``e^(z − m)``, their sums over the last axis and ``log softmax(z) = z − lse`` with
+    the stable log-sum-exp ``lse = m + log Σ_c e^(z_c − m)``, ``m = max_c z_c``: every
+    exponential lies in (0, 1] and the sums are ≥ 1 (the max's own term is e^0)."""
+    if type(z) is np.ndarray:  # methods: a µs less per call than np.max, np.sum
+        shifted = z - z.max(axis=-1, keepdims=True)
+        exps = np.exp(shifted)
+        sums = exps.sum(axis=-1, keepdims=True)
+        return exps, sums, shifted - np.log(sums)
+    xp = backend.namespace(z)
+    shifted = z - xp.max(z, axis=-1, keepdims=True)
+    exps = xp.exp(shifted)
+    sums = xp.sum(exps, axis=-1, keepdims=True)
+    return exps, sums, shifted - xp.log(sums)
+
+
 class BCEWithLogitsLoss(Loss[Array]):
     """Binary cross-entropy on logits ``z`` (a sigmoid and the log-loss fused), as
     PyTorch's ``binary_cross_entropy_with_logits``, on any shape.
@@ -186,13 +202,17 @@ class _ClassIndexLoss(Loss[Any]):
         xp = backend.namespace(t)
         kept_mask = t != self.ignore_index
         safe = xp.where(kept_mask, t, 0)  # ignored positions pick class 0, weighted 0
-        low, high = int(xp.min(safe)), int(xp.max(safe))
+        if type(safe) is np.ndarray:  # methods: a µs less per call than np.min, np.astype
+            low, high = int(safe.min()), int(safe.max())
+            kept = kept_mask.astype(z.dtype)
+        else:
+            low, high = int(xp.min(safe)), int(xp.max(safe))
+            kept = xp.astype(kept_mask, z.dtype)
         if low < 0 or high >= classes:
             raise ValueError(
                 f"{self!r} expected class indices in [0, {classes}) for {classes} classes "
                 f"(or ignore_index={self.ignore_index}), got {low if low < 0 else high}"
             )
-        kept = xp.astype(kept_mask, z.dtype)
         weight = _weights_for(self, "weight", self.weight, z)
         if weight is None:
             return _ClassTargets(safe, kept, kept)
@@ -343,10 +363,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
         z = self.check_pred(pred)
         t = as_target_array(self, target, z)
         xp = backend.namespace(z)
-        shifted = z - xp.max(z, axis=-1, keepdims=True)  # z − m ≤ 0
-        exps = xp.exp(shifted)
-        sums = xp.sum(exps, axis=-1, keepdims=True)  # ≥ 1: the max's own term is e^0
-        log_p = shifted - xp.log(sums)
+        exps, sums, log_p = _softmax_parts(z)
         smoothing, classes = self.label_smoothing, z.shape[-1]
         weight = _weights_for(self, "weight", self.weight, z)
         shape, t_shape = tuple(z.shape), tuple(t.shape)
