@@ -1,8 +1,10 @@
 """Adaptive optimizers -- per-coordinate step sizes from running gradient statistics:
 `Adam`, `AdamW`, `RMSprop`, `Adagrad`, each with ``torch.optim``'s update rule.
 
-Every step is allocation-free: in-place ufuncs on the state and on scratch buffers
-(`Optimizer.scratch`), in PyTorch's order of operations.
+Every rule is written once, with the in-place kernels of the parameter's array library
+(`Optimizer.kernels`, `minigrad.backend.UpdateKernels`) on the state and on scratch
+buffers (`Optimizer.scratch`), in PyTorch's order of operations: on NumPy and PyTorch a
+step allocates nothing, on other libraries it runs through the standard's operators.
 """
 
 from __future__ import annotations
@@ -11,18 +13,19 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import numpy as np
-
+from minigrad import backend
 from minigrad.base import Array, Parameter, check_non_negative, check_number
 from minigrad.optimizers import Hyperparameter, Optimizer, ParamsLike, check_bool
 
 
-def _decayed_grad(optimizer: Optimizer, param: Parameter, decay: float) -> Array:
+def _decayed_grad(
+    optimizer: Optimizer, kernels: backend.UpdateKernels, param: Parameter, decay: float
+) -> Array:
     """``g + λ θ`` (L2 decay through the gradient) in scratch slot 1, or ``g`` itself."""
     if not decay:
         return param.grad
-    grad = np.multiply(param.data, decay, out=optimizer.scratch(param, 1))
-    grad += param.grad
+    grad = optimizer.scratch(param, 1)
+    kernels.add_into(param.grad, param.data, decay, out=grad)
     return grad
 
 
@@ -115,33 +118,26 @@ class Adam(Optimizer):
             step_size = lr / (1 - beta1**t)
             sqrt_correction2 = math.sqrt(1 - beta2**t)
             for param in group.params:
-                state, tmp = self.state[param], self.scratch(param)
+                k, state, tmp = self.kernels(param), self.state[param], self.scratch(param)
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 if self.decoupled:
                     grad = param.grad
                     if decay:
                         param.data *= 1 - lr * decay
                 else:
-                    grad = _decayed_grad(self, param, decay)
-                # m ← m + (1 − β₁)(g − m), torch's lerp
-                np.subtract(grad, exp_avg, out=tmp)
-                tmp *= 1 - beta1
-                exp_avg += tmp
+                    grad = _decayed_grad(self, k, param, decay)
+                k.lerp_(exp_avg, grad, 1 - beta1, tmp)  # m ← m + (1 − β₁)(g − m)
                 exp_avg_sq *= beta2
-                np.multiply(grad, grad, out=tmp)
-                tmp *= 1 - beta2
-                exp_avg_sq += tmp
+                k.addcmul_(exp_avg_sq, grad, grad, 1 - beta2, tmp)
                 if amsgrad:
                     second = state["max_exp_avg_sq"]
-                    np.maximum(second, exp_avg_sq, out=second)
+                    k.maximum_(second, exp_avg_sq)
                 else:
                     second = exp_avg_sq
-                np.sqrt(second, out=tmp)
+                k.sqrt_into(second, out=tmp)  # the denominator √v / √(1 − β₂ᵗ) + ε
                 tmp /= sqrt_correction2
                 tmp += eps
-                np.divide(exp_avg, tmp, out=tmp)
-                tmp *= step_size
-                param.data -= tmp
+                k.addcdiv_(param.data, exp_avg, tmp, -step_size, tmp)
 
 
 class AdamW(Adam):
@@ -249,33 +245,26 @@ class RMSprop(Optimizer):
             hyper = group.hyper
             lr, alpha, eps, momentum = hyper["lr"], hyper["alpha"], hyper["eps"], hyper["momentum"]
             for param in group.params:
-                state, tmp = self.state[param], self.scratch(param)
-                grad = _decayed_grad(self, param, hyper["weight_decay"])
+                k, state, tmp = self.kernels(param), self.state[param], self.scratch(param)
+                grad = _decayed_grad(self, k, param, hyper["weight_decay"])
                 square_avg = state["square_avg"]
                 square_avg *= alpha
-                np.multiply(grad, grad, out=tmp)
-                tmp *= 1 - alpha
-                square_avg += tmp
+                k.addcmul_(square_avg, grad, grad, 1 - alpha, tmp)
                 if hyper["centered"]:
-                    grad_avg = state["grad_avg"]  # a ← a + (1 − α)(g − a), torch's lerp
-                    np.subtract(grad, grad_avg, out=tmp)
-                    tmp *= 1 - alpha
-                    grad_avg += tmp
-                    np.multiply(grad_avg, grad_avg, out=tmp)
-                    np.subtract(square_avg, tmp, out=tmp)
-                    np.sqrt(tmp, out=tmp)
+                    grad_avg = state["grad_avg"]
+                    k.lerp_(grad_avg, grad, 1 - alpha, tmp)  # a ← a + (1 − α)(g − a)
+                    k.addcmul_into(square_avg, grad_avg, grad_avg, -1.0, out=tmp)
+                    k.sqrt_into(tmp, out=tmp)
                 else:
-                    np.sqrt(square_avg, out=tmp)
-                tmp += eps
-                np.divide(grad, tmp, out=tmp)  # g / d
+                    k.sqrt_into(square_avg, out=tmp)
+                tmp += eps  # d
                 if momentum:
                     buffer = state["momentum_buffer"]
                     buffer *= momentum
-                    buffer += tmp
-                    np.multiply(buffer, lr, out=tmp)
+                    k.addcdiv_(buffer, grad, tmp, 1.0, tmp)  # b ← μ b + g / d
+                    k.add_(param.data, buffer, -lr, tmp)
                 else:
-                    tmp *= lr
-                param.data -= tmp
+                    k.addcdiv_(param.data, grad, tmp, -lr, tmp)  # θ ← θ − γ g / d
 
 
 class Adagrad(Optimizer):
@@ -342,7 +331,9 @@ class Adagrad(Optimizer):
         return ("sum",)
 
     def initial_state(self, name: str, param: Parameter, hyper: Mapping[str, Any]) -> Array:
-        return np.full_like(param.data, hyper["initial_accumulator_value"])
+        xp = backend.namespace(param.data)
+        initial: Array = xp.full_like(param.data, hyper["initial_accumulator_value"])
+        return initial
 
     def step(self) -> None:
         self.steps += 1
@@ -350,13 +341,10 @@ class Adagrad(Optimizer):
             hyper = group.hyper
             clr = hyper["lr"] / (1 + (self.steps - 1) * hyper["lr_decay"])
             for param in group.params:
-                tmp = self.scratch(param)
-                grad = _decayed_grad(self, param, hyper["weight_decay"])
+                k, tmp = self.kernels(param), self.scratch(param)
+                grad = _decayed_grad(self, k, param, hyper["weight_decay"])
                 total = self.state[param]["sum"]
-                np.multiply(grad, grad, out=tmp)
-                total += tmp
-                np.sqrt(total, out=tmp)
+                k.addcmul_(total, grad, grad, 1.0, tmp)  # s ← s + g²
+                k.sqrt_into(total, out=tmp)
                 tmp += hyper["eps"]
-                np.divide(grad, tmp, out=tmp)
-                tmp *= clr
-                param.data -= tmp
+                k.addcdiv_(param.data, grad, tmp, -clr, tmp)  # θ ← θ − γ_t g / (√s + ε)

@@ -17,7 +17,8 @@ Which namespace
 What is not in the standard
     The few library-specific fast paths live here and nowhere else, each with a
     standard fallback: `matmul_into` (NumPy's ``out=``), `sigmoid` (NumPy's overflow
-    check, ``torch.sigmoid``), ... Randomness is always
+    check, ``torch.sigmoid``), the optimizers' in-place updates (`UpdateKernels`:
+    NumPy's ``out=`` ufuncs, torch's fused ``addcmul_``...), ... Randomness is always
     drawn from a NumPy ``Generator`` and then moved (`asarray`), so the same ``rng``
     gives the same model on every backend.
 """
@@ -25,6 +26,7 @@ What is not in the standard
 from __future__ import annotations
 
 import functools
+import math
 import types
 from typing import Any, TypeAlias
 
@@ -36,7 +38,9 @@ standard (``array_api_compat.torch``, ``array_api_strict``, ...)."""
 
 __all__ = [
     "Namespace",
+    "UpdateKernels",
     "asarray",
+    "assign",
     "describe",
     "device",
     "empty_like_shape",
@@ -50,6 +54,8 @@ __all__ = [
     "same_place",
     "sigmoid",
     "to_numpy",
+    "update_kernels",
+    "vector_norm",
 ]
 
 
@@ -261,3 +267,185 @@ def _compat() -> Any:
         raise ImportError("minigrad: arrays other than NumPy's need the array-api-compat "
                           "package (pip install array-api-compat)") from None
     return array_api_compat
+
+
+# -- in-place update kernels: the optimizers' and clipping's seam ------------------------
+class UpdateKernels:
+    """The in-place array updates optimizers are written with, one table per library.
+
+    An update rule is written once against these methods (``k = update_kernels(θ)``;
+    ``k.lerp_(m, g, 1 - β₁, tmp)``...); each library gets its fastest allocation-free
+    form. This class is the standard's fallback -- in-place operators (``a += b``) and
+    ``a[...] = expr``, which may allocate temporaries -- and runs on any compliant
+    namespace (``array_api_strict``, CuPy). NumPy's table writes through ufuncs'
+    ``out=`` into ``tmp``; PyTorch's calls its fused in-place methods (``add_``,
+    ``lerp_``, ``addcmul_``, ``addcdiv_``) and ignores ``tmp``.
+
+    Every method writes its first argument (``*_`` methods) or ``out`` (``*_into``);
+    ``tmp`` is a scratch array of the operands' shape, dtype and library, distinct from
+    every operand unless a method says otherwise; its contents are destroyed. Scalars
+    are Python floats, so they never change an array's dtype.
+    """
+
+    def __init__(self, xp: Namespace) -> None:
+        self.xp = xp
+
+    def add_(self, a: Any, x: Any, alpha: float, tmp: Any) -> None:
+        """``a ← a + α x`` (``x`` may be ``tmp``)."""
+        a += x if alpha == 1 else alpha * x
+
+    def add_into(self, x: Any, y: Any, alpha: float, out: Any) -> None:
+        """``out ← x + α y`` (``out`` distinct from ``x`` and ``y``)."""
+        out[...] = x + alpha * y
+
+    def lerp_(self, a: Any, end: Any, weight: float, tmp: Any) -> None:
+        """``a ← a + w (end − a)``: a running mean (torch's ``lerp_``)."""
+        a += weight * (end - a)
+
+    def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
+        """``a ← a + v x y``."""
+        a += x * y * value
+
+    def addcmul_into(self, base: Any, x: Any, y: Any, value: float, out: Any) -> None:
+        """``out ← base + v x y`` (``out`` distinct from the operands)."""
+        out[...] = base + x * y * value
+
+    def addcdiv_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
+        """``a ← a + v x / y`` (``y`` may be ``tmp``)."""
+        a += x / y * value
+
+    def sqrt_into(self, x: Any, out: Any) -> None:
+        """``out ← √x`` (``out`` may be ``x``)."""
+        out[...] = self.xp.sqrt(x)
+
+    def maximum_(self, a: Any, b: Any) -> None:
+        """``a ← max(a, b)``, elementwise."""
+        a[...] = self.xp.maximum(a, b)
+
+    def clip_(self, a: Any, low: float, high: float) -> None:
+        """``a ← min(max(a, low), high)``, elementwise."""
+        a[...] = self.xp.clip(a, low, high)
+
+
+class _NumpyKernels(UpdateKernels):
+    """NumPy: ufuncs with ``out=``, through ``tmp``; nothing is allocated."""
+
+    def add_(self, a: Any, x: Any, alpha: float, tmp: Any) -> None:
+        if alpha == 1:
+            a += x
+        else:
+            a += np.multiply(x, alpha, out=tmp)
+
+    def add_into(self, x: Any, y: Any, alpha: float, out: Any) -> None:
+        np.multiply(y, alpha, out=out)
+        out += x
+
+    def lerp_(self, a: Any, end: Any, weight: float, tmp: Any) -> None:
+        np.subtract(end, a, out=tmp)
+        tmp *= weight
+        a += tmp
+
+    def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
+        np.multiply(x, y, out=tmp)
+        if value != 1:
+            tmp *= value
+        a += tmp
+
+    def addcmul_into(self, base: Any, x: Any, y: Any, value: float, out: Any) -> None:
+        np.multiply(x, y, out=out)
+        if value == -1:  # a subtraction: one pass fewer
+            np.subtract(base, out, out=out)
+        else:
+            out *= value
+            out += base
+
+    def addcdiv_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
+        np.divide(x, y, out=tmp)
+        if value != 1:
+            tmp *= value
+        a += tmp
+
+    def sqrt_into(self, x: Any, out: Any) -> None:
+        np.sqrt(x, out=out)
+
+    def maximum_(self, a: Any, b: Any) -> None:
+        np.maximum(a, b, out=a)
+
+    def clip_(self, a: Any, low: float, high: float) -> None:
+        np.clip(a, low, high, out=a)
+
+
+class _TorchKernels(UpdateKernels):
+    """PyTorch: its fused in-place methods and ``out=`` functions; nothing is allocated."""
+
+    def __init__(self, xp: Namespace) -> None:
+        import torch
+
+        super().__init__(xp)
+        self.torch = torch
+
+    def add_(self, a: Any, x: Any, alpha: float, tmp: Any) -> None:
+        a.add_(x, alpha=alpha)
+
+    def add_into(self, x: Any, y: Any, alpha: float, out: Any) -> None:
+        self.torch.add(x, y, alpha=alpha, out=out)
+
+    def lerp_(self, a: Any, end: Any, weight: float, tmp: Any) -> None:
+        a.lerp_(end, weight)
+
+    def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
+        a.addcmul_(x, y, value=value)
+
+    def addcmul_into(self, base: Any, x: Any, y: Any, value: float, out: Any) -> None:
+        self.torch.addcmul(base, x, y, value=value, out=out)
+
+    def addcdiv_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
+        a.addcdiv_(x, y, value=value)
+
+    def sqrt_into(self, x: Any, out: Any) -> None:
+        self.torch.sqrt(x, out=out)
+
+    def maximum_(self, a: Any, b: Any) -> None:
+        self.torch.maximum(a, b, out=a)
+
+    def clip_(self, a: Any, low: float, high: float) -> None:
+        a.clamp_(low, high)
+
+
+_NUMPY_KERNELS = _NumpyKernels(np)
+_KERNELS: dict[type, UpdateKernels] = {np.ndarray: _NUMPY_KERNELS}
+
+
+def update_kernels(array: Any) -> UpdateKernels:
+    """The `UpdateKernels` for ``array``'s library (one table per array type, cached).
+
+    Raises
+    ------
+    TypeError
+        ``array`` is not an array of a library minigrad knows (as `namespace`).
+    """
+    kernels = _KERNELS.get(type(array))
+    if kernels is None:
+        xp = namespace(array)
+        table = _TorchKernels if _library(array) == "torch" else UpdateKernels
+        kernels = _KERNELS[type(array)] = _NUMPY_KERNELS if xp is np else table(xp)
+    return kernels
+
+
+def assign(target: Any, values: np.ndarray[Any, Any]) -> None:
+    """``target[...] = values`` for a NumPy ``values`` of ``target``'s shape and dtype,
+    in place in ``target``'s library and device (so references to it stay valid)."""
+    if type(target) is np.ndarray:
+        np.copyto(target, values)
+    else:
+        target[...] = asarray(values, namespace(target), device(target))
+
+
+def vector_norm(array: Any, ord: float) -> float:
+    """The ``ord``-norm of all of ``array``'s entries (0 for an empty array), as a float:
+    ``max |x|`` for ``ord=inf``, else ``(Σ |x|^ord)^(1/ord)``, in ``array``'s dtype."""
+    if math.prod(array.shape) == 0:
+        return 0.0
+    if type(array) is np.ndarray:
+        return float(np.linalg.norm(array.ravel(), ord=ord))
+    return float(namespace(array).linalg.vector_norm(array, ord=ord))

@@ -1,7 +1,9 @@
 """Gradient clipping, as ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``.
 
-Both work in place on ``param.grad`` and see only `Parameter`s; call them between the
-backward pass and ``optimizer.step()`` (`fit` does with ``grad_clip=``).
+Both work in place on ``param.grad`` and see only `Parameter`s, of any array library
+(NumPy, PyTorch, any Array API namespace: norms through `minigrad.backend.vector_norm`,
+clamping through the library's `minigrad.backend.UpdateKernels`); call them between
+the backward pass and ``optimizer.step()`` (`fit` does with ``grad_clip=``).
 
 >>> import numpy as np, minigrad as mg
 >>> w = mg.Parameter(np.zeros(2), name="w")
@@ -19,6 +21,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from minigrad import backend
 from minigrad.base import Parameter, check_non_negative, check_number
 
 
@@ -39,7 +42,9 @@ def clip_grad_norm(
     With the total norm ``N = ‖(‖g₁‖_p, ‖g₂‖_p, ...)‖_p`` over every gradient (the
     max of the absolute values for ``norm_type=inf``), each gradient is multiplied by
     ``min(1, max_norm / (N + 1e-6))`` -- PyTorch's coefficient, so a norm just at the
-    limit is still scaled by slightly less than 1. The norm is accumulated in float64.
+    limit is still scaled by slightly less than 1. Each gradient's norm is taken in its
+    dtype and library, the total of those in float64 on the host (a Python float
+    whatever the library; NaN if any gradient has a NaN).
 
     Parameters
     ----------
@@ -66,11 +71,8 @@ def clip_grad_norm(
                      lambda v: v > 0)
     if not listed:
         return 0.0
-    if p == math.inf:
-        total = max(float(np.max(np.abs(param.grad), initial=0.0)) for param in listed)
-    else:
-        norms = [float(np.linalg.norm(param.grad.ravel(), ord=p)) for param in listed]
-        total = float(np.linalg.norm(np.array(norms, dtype=np.float64), ord=p))
+    norms = np.array([backend.vector_norm(param.grad, p) for param in listed])
+    total = float(np.linalg.norm(norms, ord=p))  # ord=inf: the max, NaN if any is
     coefficient = limit / (total + 1e-6)
     if not coefficient < 1.0 and not math.isnan(coefficient):
         return total
@@ -93,4 +95,4 @@ def clip_grad_value(params: Parameter | Iterable[Parameter], clip_value: float) 
     limit = check_non_negative("clip_grad_value", "clip_value", clip_value)
     for param in listed:
         grad = param.grad
-        np.clip(grad, -limit, limit, out=grad)
+        backend.update_kernels(grad).clip_(grad, -limit, limit)

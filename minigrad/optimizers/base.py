@@ -1,5 +1,6 @@
 """`Optimizer`, the base of every optimizer: parameter groups, hyperparameters,
-per-parameter state (`state_dict`) and allocation-free scratch space."""
+per-parameter state (`state_dict`), allocation-free scratch space and the in-place
+update kernels of each parameter's array library (`minigrad.backend.UpdateKernels`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from minigrad import backend
 from minigrad.base import Array, Parameter
 from minigrad.optimizers.groups import Hyperparameter, ParamGroup, ParamsLike, group_specs
 
@@ -26,7 +28,9 @@ class Optimizer(ABC):
     * `state_names` names the per-parameter arrays a group's hyperparameters need
       (created by `initial_state`, zeros unless overridden);
     * `step` updates each group's parameters, reading ``group.hyper`` and
-      ``self.state[param]``; `scratch` gives allocation-free temporaries.
+      ``self.state[param]``; `scratch` gives allocation-free temporaries and
+      `kernels` the in-place updates of the parameter's array library, so one rule
+      runs on NumPy, PyTorch and any Array API library.
 
     `state_dict`, `load_state_dict`, parameter groups and `Hyperparameter` attributes
     then work unchanged; states named in `non_negative_state` (second moments) are
@@ -49,9 +53,17 @@ class Optimizer(ABC):
         The validated defaults.
     steps : int
         Number of `step` calls so far (bias corrections use it).
-    state : dict of Parameter to dict of str to ndarray
-        Per-parameter arrays by name, each shaped like its parameter, as PyTorch's
-        ``optimizer.state[param]["exp_avg"]``.
+    state : dict of Parameter to dict of str to array
+        Per-parameter arrays by name, each shaped like its parameter and in its
+        library and device, as PyTorch's ``optimizer.state[param]["exp_avg"]``.
+
+    Notes
+    -----
+    Create the optimizer after ``model.to(...)``: its state and scratch live where the
+    parameters were when it was made, and `kernels` (so `step`) refuses a parameter
+    that has moved to another library since (`TypeError`). `state_dict` is NumPy
+    whatever the library, so a state saved from a torch-backed model loads into a
+    NumPy one and back.
 
     Raises
     ------
@@ -79,6 +91,11 @@ class Optimizer(ABC):
                 raise ValueError(f"{name}: params[{index}] ({param.name!r}) appears twice")
             seen.add(id(param))
         self.steps = 0
+        # Where each parameter lives (its array type) and that library's kernels; the
+        # state, made below, lives there too.
+        self._kernels = {
+            param: (type(param.data), backend.update_kernels(param.data)) for param in self.params
+        }
         self.state: dict[Parameter, dict[str, Array]] = {}
         self.param_groups: list[ParamGroup] = []
         for index, (group_params, overrides) in enumerate(specs):
@@ -92,13 +109,15 @@ class Optimizer(ABC):
             group = ParamGroup(self, group_params, hyper)
             self.param_groups.append(group)
             self._allocate(group)
-        # Scratch buffers, per dtype and slot, as large as the largest parameter: an
-        # update such as `data -= lr * grad` is done as two in-place ufuncs through a
-        # view of one, so a step allocates nothing parameter-sized.
-        self._sizes: dict[np.dtype[Any], int] = {}
-        for param in self.params:
-            self._sizes[param.dtype] = max(param.size, self._sizes.get(param.dtype, 0))
-        self._scratch: dict[tuple[np.dtype[Any], int], Array] = {}
+        # Scratch buffers, per place (library, device, dtype) and slot, as large as the
+        # largest parameter there: an update such as `data -= lr * grad` is done as two
+        # in-place ufuncs through a view of one, so a step allocates nothing
+        # parameter-sized.
+        self._places = {param: _place(param.data) for param in self.params}
+        self._sizes: dict[tuple[object, ...], int] = {}
+        for param, place in self._places.items():
+            self._sizes[place] = max(param.size, self._sizes.get(place, 0))
+        self._scratch: dict[tuple[tuple[object, ...], int], Array] = {}
         self._views: dict[tuple[Parameter, int], Array] = {}  # scratch views by (param, slot)
 
     # -- the extension points ------------------------------------------------------------
@@ -113,8 +132,10 @@ class Optimizer(ABC):
         return ()
 
     def initial_state(self, name: str, param: Parameter, hyper: Mapping[str, Any]) -> Array:
-        """The starting value of state ``name`` for ``param``: zeros by default."""
-        return np.zeros_like(param.data)
+        """The starting value of state ``name`` for ``param``: zeros by default, in
+        ``param``'s library and device."""
+        zeros: Array = backend.namespace(param.data).zeros_like(param.data)
+        return zeros
 
     @abstractmethod
     def step(self) -> None:
@@ -127,12 +148,37 @@ class Optimizer(ABC):
         """
         view = self._views.get((param, slot))  # memoized: a step asks for it every time
         if view is None:
-            key = (param.dtype, slot)
-            buffer = self._scratch.get(key)
+            place = self._places[param]
+            buffer = self._scratch.get((place, slot))
             if buffer is None:
-                buffer = self._scratch[key] = np.empty(self._sizes[param.dtype], param.dtype)
-            view = self._views[param, slot] = buffer[: param.size].reshape(param.shape)
+                buffer = self._scratch[place, slot] = backend.empty_like_shape(
+                    param.data, (self._sizes[place],))
+            head = buffer[: param.size]
+            view = self._views[param, slot] = (
+                head.reshape(param.shape) if type(head) is np.ndarray
+                else backend.namespace(head).reshape(head, param.shape))
         return view
+
+    def kernels(self, param: Parameter) -> backend.UpdateKernels:
+        """The in-place update kernels of ``param``'s array library (see
+        `minigrad.backend.UpdateKernels`), for `step`.
+
+        Raises
+        ------
+        TypeError
+            ``param`` was moved to another array library after this optimizer was
+            created (its state and scratch are still in the old one).
+        """
+        kind, kernels = self._kernels[param]
+        if type(param.data) is not kind:
+            raise TypeError(
+                f"{type(self).__name__}: parameter {param.name!r} is now a "
+                f"{backend.describe(param.data)}, but this optimizer's state was made for "
+                f"{kind.__module__.split('.')[0]}.{kind.__name__} parameters: the model was "
+                "moved after the optimizer was created; create the optimizer after "
+                "model.to(...)"
+            )
+        return kernels
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero (lazily: see `Parameter`)."""
@@ -186,8 +232,9 @@ class Optimizer(ABC):
         its parameters in ``params``) and ``"param_groups.{g}.{name}"`` for each
         hyperparameter (0-d float64 or bool; ``betas`` has shape (2,)); and
         ``"state.{i}.{name}"`` for the per-parameter arrays, ``i`` indexing ``params``.
-        Every value is an ndarray without Python objects, so the dict can go straight
-        into ``np.savez`` and be read back with ``allow_pickle=False``.
+        Every value is an ndarray without Python objects (NumPy, whatever library the
+        parameters are in), so the dict can go straight into ``np.savez`` and be read
+        back with ``allow_pickle=False``.
         """
         state: dict[str, Array] = {
             "optimizer": np.array(type(self).__name__),
@@ -202,11 +249,12 @@ class Optimizer(ABC):
                 state[f"param_groups.{g}.{name}"] = np.array(value)
         for index, param in enumerate(self.params):
             for name, array in self.state[param].items():
-                state[f"state.{index}.{name}"] = array.copy()
+                state[f"state.{index}.{name}"] = backend.to_numpy(array)
         return state
 
     def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
-        """Restore what `state_dict` returned (possibly via ``.npz``), in place.
+        """Restore what `state_dict` returned (possibly via ``.npz``), in place, in the
+        state's library and device.
 
         Everything is checked before anything is written, so on error the optimizer is
         unchanged: the optimizer type, the group layout, the keys, each array's shape
@@ -286,7 +334,7 @@ class Optimizer(ABC):
         self.steps = int(steps)
         for param, values in arrays.items():
             for name, value in values.items():
-                np.copyto(self.state[param][name], value)
+                backend.assign(self.state[param][name], value)
 
     def _checked_state(
         self, owner: str, key: str, name: str, value: npt.ArrayLike, param: Parameter
@@ -309,12 +357,18 @@ class Optimizer(ABC):
 
 
 def _checked(owner: str, key: str, value: npt.ArrayLike, like: Array) -> Array:
-    """``value`` as an array with ``like``'s shape and dtype, or ValueError naming ``key``."""
-    array = np.asarray(value)
-    if array.shape != like.shape:
-        raise ValueError(
-            f"{owner}: {key!r} has shape {array.shape}, expected {like.shape}"
-        )
-    if array.dtype != like.dtype:
-        raise ValueError(f"{owner}: {key!r} has dtype {array.dtype}, expected {like.dtype}")
+    """``value`` as a NumPy array with ``like``'s shape and dtype (``like`` of any
+    library), or ValueError naming ``key``."""
+    array = backend.to_numpy(value) if backend.is_foreign(value) else np.asarray(value)
+    shape, dtype = tuple(like.shape), backend.numpy_dtype(like.dtype)
+    if array.shape != shape:
+        raise ValueError(f"{owner}: {key!r} has shape {array.shape}, expected {shape}")
+    if array.dtype != dtype:
+        raise ValueError(f"{owner}: {key!r} has dtype {array.dtype}, expected {dtype}")
     return array
+
+
+def _place(array: Any) -> tuple[object, ...]:
+    """Where ``array`` lives -- library (array type), device, dtype: arrays of one place
+    can share scratch memory."""
+    return type(array), backend.device(array), array.dtype

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from minigrad.base import check_non_negative
 from minigrad.optimizers.base import Optimizer
 from minigrad.optimizers.groups import Hyperparameter, ParamsLike, check_bool
@@ -81,29 +79,27 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         self.steps += 1
+        kernels, scratch = self.kernels, self.scratch
         for group in self.param_groups:
             hyper = group.hyper  # one dict read each, not descriptor calls: hot path
             lr, momentum, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
-            scratch = self.scratch
             if not (momentum or decay):  # plain SGD: the hot path of small nets
                 for param in group.params:
-                    param.data -= np.multiply(param.grad, lr, out=scratch(param))
+                    kernels(param).add_(param.data, param.grad, -lr, scratch(param))
                 continue
             nesterov, state = hyper["nesterov"], self.state
             for param in group.params:
-                grad = param.grad
-                update = scratch(param)
+                k, grad, update = kernels(param), param.grad, scratch(param)
                 if decay:  # g + λθ
-                    grad = np.multiply(param.data, decay, out=scratch(param, 1))
-                    grad += param.grad
+                    grad = scratch(param, 1)
+                    k.add_into(param.grad, param.data, decay, out=grad)
                 if momentum:
                     buffer = state[param]["momentum_buffer"]
                     buffer *= momentum  # b ← μ b + g
                     buffer += grad
                     if nesterov:  # g + μ b
-                        np.multiply(buffer, momentum, out=update)
-                        update += grad
+                        k.add_into(grad, buffer, momentum, out=update)
                         grad = update
                     else:
                         grad = buffer
-                param.data -= np.multiply(grad, lr, out=update)  # θ ← θ − γ g
+                k.add_(param.data, grad, -lr, update)  # θ ← θ − γ g
