@@ -14,9 +14,7 @@ Every case trains the same network from the same initial weights with each conte
 The ``mlp-torch`` case (float32 only; needs PyTorch) is the big MLP with minigrad's model
 moved to PyTorch CPU tensors (``model.to(torch)``): its ``minigrad`` column is minigrad
 computing on torch tensors, next to native PyTorch -- issue 10's target is
-``mg/torch ≤ 1.25`` at ``--threads 1``. Until `SGD` runs on torch tensors (the
-optimizers' port) that contender updates with a hand-written ``θ -= lr · g`` instead
-(said in a note).
+``mg/torch ≤ 1.25`` at ``--threads 1``.
 
 The ``digits`` case times whole epochs of examples/digits.py's MLP instead: minigrad's
 `fit` against scikit-learn's ``MLPClassifier`` and a PyTorch loop of the same
@@ -109,47 +107,14 @@ def minigrad_contender(model: mg.Sequential, X: np.ndarray, Y: np.ndarray, lr: f
     return Contender(step, lambda: [p.data for p in model.parameters()])
 
 
-def _sgd_runs_on(torch: Any) -> bool:
-    """Whether minigrad's `SGD` steps a parameter held as a torch tensor (the optimizers'
-    port), tried on a one-element parameter."""
-    param = mg.Parameter(torch.ones(1))
-    param.grad = torch.ones(1)
-    try:
-        mg.SGD([param], lr=0.5).step()
-    except (TypeError, ValueError, AttributeError, RuntimeError):
-        return False
-    return bool(float(param.data[0]) == 0.5)
-
-
 def minigrad_torch_contender(
-    torch: Any, model: mg.Sequential, X: np.ndarray, Y: np.ndarray, lr: float, notes: list[str]
+    torch: Any, model: mg.Sequential, X: np.ndarray, Y: np.ndarray, lr: float
 ) -> Contender:
     """`minigrad_contender`'s step on ``model.to(torch)`` with torch CPU tensors."""
-    model.to(torch)
+    model.to(torch)  # before the optimizer: it holds the moved arrays
+    contender = minigrad_contender(model, torch.from_numpy(X), torch.from_numpy(Y), lr)
     params = model.parameters()
-    loss_fn = mg.MSELoss()
-    tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
-    optimizer = mg.SGD(params, lr=lr) if _sgd_runs_on(torch) else None
-    if optimizer is None:
-        notes.append("mlp-torch: minigrad's SGD does not run on torch tensors yet (the "
-                     "optimizers' port); its step updates with a hand-written θ -= lr·g")
-
-    def step() -> float:
-        loss = loss_fn(model(tx), ty)
-        if optimizer is None:
-            for param in params:
-                param.zero_grad()
-        else:
-            optimizer.zero_grad()
-        model.backward_params(loss_fn.backward())
-        if optimizer is None:
-            for param in params:
-                param.data -= lr * param.grad
-        else:
-            optimizer.step()
-        return loss
-
-    return Contender(step, lambda: [backend.to_numpy(p.data) for p in params])
+    return Contender(contender.step, lambda: [backend.to_numpy(p.data) for p in params])
 
 
 def numpy_contender(weights: Weights, X: np.ndarray, Y: np.ndarray, lr: float) -> Contender:
@@ -286,14 +251,13 @@ def mlp_torch_case(dtype: np.dtype[Any], quick: bool, torch: Any) -> Case:
     the hand-written NumPy step, the reference every contender is checked against)."""
     name, weights, X, Y = mlp_problem(dtype, quick)
     weights = [w.astype(dtype) for w in weights]
-    notes: list[str] = []
     contenders = {
-        "minigrad": minigrad_torch_contender(torch, sigmoid_mlp(weights, dtype), X, Y, 0.1, notes),
+        "minigrad": minigrad_torch_contender(torch, sigmoid_mlp(weights, dtype), X, Y, 0.1),
         "numpy": numpy_contender(weights, X, Y, 0.1),
         "torch": torch_contender(torch, weights, X, Y, 0.1),
     }
     return Case(name + ", minigrad on torch tensors", dtype, contenders,
-                gemm_flops(weights, X.shape[0]), notes)
+                gemm_flops(weights, X.shape[0]))
 
 
 CASES: dict[str, tuple[Callable[[np.dtype[Any], bool, Any], Case], tuple[str, ...]]] = {

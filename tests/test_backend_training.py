@@ -181,20 +181,6 @@ def test_batches_refuse_mixed_libraries(lib_name: str) -> None:
         mg.batches(put(np.ones((3, 2)), lib), np.ones(3), 2)
 
 
-class StandardSGD(mg.SGD):
-    """Plain SGD written with the standard's operators only: θ ← θ − γ g.
-
-    A stand-in until the optimizers' port (branch ``portoptim``) is merged; then
-    `test_fit_matches_numpy` should use ``mg.SGD`` itself.
-    """
-
-    def step(self) -> None:
-        self.steps += 1
-        for group in self.param_groups:
-            for param in group.params:
-                param.data -= group.hyper["lr"] * param.grad
-
-
 def classifier() -> mg.Sequential:
     return mg.Sequential(mg.Dense(3, 8, bias=True, rng=0), mg.Tanh(), mg.Dropout(0.2, rng=5),
                          mg.Dense(8, C, bias=True, rng=1))
@@ -214,7 +200,7 @@ def test_fit_matches_numpy(lib_name: str) -> None:
 
     def train(model: mg.Sequential, to: Callable[[np.ndarray], Any]) -> mg.History:
         return mg.fit(model, mg.CrossEntropyLoss(label_smoothing=0.1),
-                      StandardSGD(model.parameters(), lr=0.3), to(X), to(y), epochs=3,
+                      mg.SGD(model.parameters(), lr=0.3, momentum=0.5), to(X), to(y), epochs=3,
                       batch_size=5, rng=7, metrics=[mg.accuracy], progress=False,
                       validation_data=(to(X[:9]), to(y[:9])))
 
@@ -233,7 +219,7 @@ def test_fit_refuses_data_of_another_library(lib_name: str) -> None:
     lib = library(lib_name)
     X, y = _classification_data()
     model = classifier().to(lib)
-    optimizer = StandardSGD(model.parameters(), lr=0.1)
+    optimizer = mg.SGD(model.parameters(), lr=0.1)
     with pytest.raises(TypeError, match=rf"parameters are {lib.__name__}\..* X is numpy"):
         mg.fit(model, mg.CrossEntropyLoss(), optimizer, X, y, epochs=1, progress=False)
     bad = X.copy()
