@@ -61,7 +61,9 @@ class Loss(ABC, Generic[CacheT]):
         ``forward`` of the built-in losses, an empty ``pred`` or a ``target`` of another
         shape; from ``backward``, an upstream ``grad`` of the wrong shape.
     TypeError
-        From ``forward`` of the built-in losses: a non-real ``pred`` or ``target``.
+        From ``forward`` of the built-in losses: a non-real ``pred`` or ``target``, or a
+        ``target`` of another array library or device than ``pred`` (naming both); from
+        ``backward`` with ``"none"``, an upstream ``grad`` of another library or device.
     RuntimeError
         ``backward`` before any ``forward``.
     """
