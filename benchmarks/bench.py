@@ -11,6 +11,11 @@ Every case trains the same network from the same initial weights with each conte
   averaged with ``np.average`` (O(batch·in·out) memory).
 * ``torch``     -- PyTorch CPU with ``nn.Linear`` layers (skipped with a note when missing).
 
+The ``mlp-torch`` case (float32 only; needs PyTorch) is the big MLP with minigrad's model
+moved to PyTorch CPU tensors (``model.to(torch)``): its ``minigrad`` column is minigrad
+computing on torch tensors, next to native PyTorch -- issue 10's target is
+``mg/torch ≤ 1.25`` at ``--threads 1``.
+
 The ``digits`` case times whole epochs of examples/digits.py's MLP instead: minigrad's
 `fit` against scikit-learn's ``MLPClassifier`` and a PyTorch loop of the same
 architecture, optimizer and batch size (needs scikit-learn).
@@ -45,6 +50,7 @@ from typing import Any
 import numpy as np
 
 import minigrad as mg
+from minigrad import backend
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
@@ -99,6 +105,16 @@ def minigrad_contender(model: mg.Sequential, X: np.ndarray, Y: np.ndarray, lr: f
         return loss
 
     return Contender(step, lambda: [p.data for p in model.parameters()])
+
+
+def minigrad_torch_contender(
+    torch: Any, model: mg.Sequential, X: np.ndarray, Y: np.ndarray, lr: float
+) -> Contender:
+    """`minigrad_contender`'s step on ``model.to(torch)`` with torch CPU tensors."""
+    model.to(torch)  # before the optimizer: it holds the moved arrays
+    contender = minigrad_contender(model, torch.from_numpy(X), torch.from_numpy(Y), lr)
+    params = model.parameters()
+    return Contender(contender.step, lambda: [backend.to_numpy(p.data) for p in params])
 
 
 def numpy_contender(weights: Weights, X: np.ndarray, Y: np.ndarray, lr: float) -> Contender:
@@ -212,21 +228,42 @@ def blog_case(dtype: np.dtype[Any], quick: bool, torch: Any) -> Case:
     return make_case("blog net", weights, X, Y, blog_net.LEARNING_RATE, post=True, torch=torch)
 
 
-def mlp_case(dtype: np.dtype[Any], quick: bool, torch: Any) -> Case:
-    """784-1024-1024-10 sigmoid MLP (bias nodes), batch 256, MSE; --quick: 784-64-64-10, 32."""
+def mlp_problem(dtype: np.dtype[Any], quick: bool) -> tuple[str, Weights, np.ndarray, np.ndarray]:
+    """784-1024-1024-10 sigmoid MLP (bias nodes), batch 256, MSE; --quick: 784-64-64-10, 32:
+    its name, initial weights, inputs and targets."""
     sizes, batch = ([784, 64, 64, 10], 32) if quick else ([784, 1024, 1024, 10], 256)
     rng = np.random.default_rng(0)
     draw = mg.init.xavier_uniform()
     weights = [draw((a + 1, b), rng, np.dtype(np.float64)) for a, b in itertools.pairwise(sizes)]
     X = rng.standard_normal((batch, sizes[0])).astype(dtype)
     Y = rng.random((batch, sizes[-1])).astype(dtype)
-    name = "MLP " + "-".join(map(str, sizes)) + f", batch {batch}"
+    return "MLP " + "-".join(map(str, sizes)) + f", batch {batch}", weights, X, Y
+
+
+def mlp_case(dtype: np.dtype[Any], quick: bool, torch: Any) -> Case:
+    """The big MLP (`mlp_problem`) on NumPy."""
+    name, weights, X, Y = mlp_problem(dtype, quick)
     return make_case(name, weights, X, Y, 0.1, post=False, torch=torch)
+
+
+def mlp_torch_case(dtype: np.dtype[Any], quick: bool, torch: Any) -> Case:
+    """The big MLP with minigrad's model on torch CPU tensors, next to native PyTorch (and
+    the hand-written NumPy step, the reference every contender is checked against)."""
+    name, weights, X, Y = mlp_problem(dtype, quick)
+    weights = [w.astype(dtype) for w in weights]
+    contenders = {
+        "minigrad": minigrad_torch_contender(torch, sigmoid_mlp(weights, dtype), X, Y, 0.1),
+        "numpy": numpy_contender(weights, X, Y, 0.1),
+        "torch": torch_contender(torch, weights, X, Y, 0.1),
+    }
+    return Case(name + ", minigrad on torch tensors", dtype, contenders,
+                gemm_flops(weights, X.shape[0]))
 
 
 CASES: dict[str, tuple[Callable[[np.dtype[Any], bool, Any], Case], tuple[str, ...]]] = {
     "blog": (blog_case, ("float64",)),
     "mlp": (mlp_case, ("float32", "float64")),
+    "mlp-torch": (mlp_torch_case, ("float32",)),
 }
 """name -> (builder, dtypes it runs in); ``--dtype`` picks among those."""
 
@@ -420,7 +457,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=30, help="timed rounds per contender")
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
     parser.add_argument("--cases", nargs="+", choices=[*CASES, "process", "digits"],
-                        default=[*CASES, "process", "digits"])
+                        default=[*CASES, "process", "digits"],
+                        help="default: all (mlp-torch only with PyTorch)")
     parser.add_argument("--digits-epochs", type=int, default=digits.EPOCHS)
     parser.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
@@ -460,6 +498,9 @@ def main(argv: list[str] | None = None) -> None:
     results: list[tuple[Case, dict[str, float]]] = []
     for name in args.cases:
         if name in ("process", "digits"):
+            continue
+        if name == "mlp-torch" and torch is None:
+            print("note: mlp-torch case skipped (needs PyTorch)")
             continue
         build, case_dtypes = CASES[name]
         for dtype in (d for d in case_dtypes if d in dtypes):

@@ -5,6 +5,11 @@ indices of shape ``(...)`` -- ``(N, C)`` with ``(N,)``, or ``(N, T, C)`` with ``
 for sequences. PyTorch puts it second (``(N, C, ...)``); move it with
 ``np.moveaxis(z, 1, -1)`` when porting. Reductions and ``backward(grad)`` as every
 `Loss` (see `minigrad.losses`).
+
+Every array library, as every loss: the prediction's library and device compute, the
+targets (class indices too) must be arrays of that library on that device, and the
+constructor's ``weight``/``pos_weight`` (kept as NumPy float64) are moved there, in the
+prediction's dtype, at each forward. The log-sum-exp is the stable one everywhere.
 """
 
 from __future__ import annotations
@@ -14,8 +19,17 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from minigrad import backend
 from minigrad.base import Array, check_number
-from minigrad.losses import Loss, Reduction, as_prediction, as_target
+from minigrad.losses import (
+    Loss,
+    Reduction,
+    as_prediction,
+    as_target,
+    as_target_array,
+    element_count,
+    wide_sum,
+)
 
 
 def _class_weights(owner: str, name: str, weight: npt.ArrayLike | None) -> Array | None:
@@ -33,13 +47,42 @@ def _class_weights(owner: str, name: str, weight: npt.ArrayLike | None) -> Array
 
 
 def _weights_for(loss: Loss[Any], name: str, weight: Array | None, z: Array) -> Array | None:
-    """The constructor's ``weight`` checked against the ``C`` of ``z`` and cast to its dtype."""
+    """The constructor's ``weight`` checked against the ``C`` of ``z``, in its library,
+    device and dtype."""
     if weight is None:
         return None
     if len(weight) != z.shape[-1]:
         raise ValueError(f"{loss!r} expected {name} of length {z.shape[-1]} (one per class, the "
-                         f"last axis of pred {z.shape}), got length {len(weight)}")
-    return weight.astype(z.dtype, copy=False)
+                         f"last axis of pred {tuple(z.shape)}), got length {len(weight)}")
+    if type(z) is np.ndarray:
+        return weight.astype(z.dtype, copy=False)
+    moved: Array = backend.asarray(weight.astype(backend.numpy_dtype(z.dtype)),
+                                   backend.namespace(z), backend.device(z))
+    return moved
+
+
+def _one_hot(indices: Array, classes: int) -> Array:
+    """``onehot[..., c] = (c == indices[...])``, bool, in the library of ``indices``: the
+    standard's stand-in for NumPy's ``put_along_axis`` scatter."""
+    xp = backend.namespace(indices)
+    onehot: Array = xp.arange(classes, device=backend.device(indices)) == indices[..., None]
+    return onehot
+
+
+def _softmax_parts(z: Array) -> tuple[Array, Array, Array]:
+    """``e^(z − m)``, their sums over the last axis and ``log softmax(z) = z − lse`` with
+    the stable log-sum-exp ``lse = m + log Σ_c e^(z_c − m)``, ``m = max_c z_c``: every
+    exponential lies in (0, 1] and the sums are ≥ 1 (the max's own term is e^0)."""
+    if type(z) is np.ndarray:  # methods: a µs less per call than np.max, np.sum
+        shifted = z - z.max(axis=-1, keepdims=True)
+        exps = np.exp(shifted)
+        sums = exps.sum(axis=-1, keepdims=True)
+        return exps, sums, shifted - np.log(sums)
+    xp = backend.namespace(z)
+    shifted = z - xp.max(z, axis=-1, keepdims=True)
+    exps = xp.exp(shifted)
+    sums = xp.sum(exps, axis=-1, keepdims=True)
+    return exps, sums, shifted - xp.log(sums)
 
 
 class BCEWithLogitsLoss(Loss[Array]):
@@ -86,23 +129,24 @@ class BCEWithLogitsLoss(Loss[Array]):
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
         z = as_prediction(self, pred)
         t = as_target(self, target, z)
-        e = np.exp(-np.abs(z))  # e^(−|z|) in (0, 1]: no positive number exponentiated
-        log1p_e = np.log1p(e)
+        xp = backend.namespace(z)
+        e = xp.exp(-xp.abs(z))  # e^(−|z|) in (0, 1]: no positive number exponentiated
+        log1p_e = xp.log1p(e)
         e1 = e + 1
         # σ(z) and σ(−z) from the same e (1/(1 + e) on one side of 0, e/(1 + e) on the
         # other), so neither is 1 − (the other): tiny values survive.
         positive = z >= 0
-        sigmoid, sigmoid_neg = np.where(positive, 1, e), np.where(positive, e, 1)
+        sigmoid, sigmoid_neg = xp.where(positive, 1.0, e), xp.where(positive, e, 1.0)
         sigmoid /= e1
         sigmoid_neg /= e1
         pos_weight = _weights_for(self, "pos_weight", self.pos_weight, z)
         pt = t if pos_weight is None else pos_weight * t  # p · t, p broadcast over the last axis
         not_t = 1 - t
         # ℓ = (1 − t) · softplus(z) + p·t · softplus(−z), softplus(±z) = max(±z, 0) + log1p(e)
-        losses = np.maximum(z, 0)
+        losses = xp.maximum(z, 0.0)
         losses += log1p_e
         losses *= not_t
-        losses += pt * (np.maximum(-z, 0) + log1p_e)
+        losses += pt * (xp.maximum(-z, 0.0) + log1p_e)
         residual = not_t * sigmoid  # dℓ/dz = (1 − t) · σ(z) − p·t · σ(−z)
         residual -= pt * sigmoid_neg
         self._cache = residual
@@ -111,7 +155,7 @@ class BCEWithLogitsLoss(Loss[Array]):
     def backward(self, grad: npt.ArrayLike | None = None) -> Array:
         """``dL/dz = dℓ/dz · upstream``."""
         residual = self._saved()
-        return residual * self.upstream(grad, residual.dtype)
+        return residual * self.upstream(grad, residual)
 
     def extra_repr(self) -> str:
         return "" if self.pos_weight is None else f", pos_weight={self.pos_weight.tolist()}"
@@ -152,40 +196,41 @@ class _ClassIndexLoss(Loss[Any]):
     def class_targets(self, t: Array, z: Array) -> _ClassTargets:
         """Class indices ``t`` (shape ``z.shape[:-1]``, checked) resolved for ``z``."""
         classes = z.shape[-1]
-        if t.dtype.kind not in "iu":
+        if backend.numpy_dtype(t.dtype).kind not in "iu":
             raise TypeError(f"{self!r} expected integer class indices, got dtype {t.dtype}"
                             f"{self.float_hint(z)}")
+        xp = backend.namespace(t)
         kept_mask = t != self.ignore_index
-        counted = t[kept_mask]
-        if counted.size and (counted.min() < 0 or counted.max() >= classes):
-            bad = counted.min() if counted.min() < 0 else counted.max()
+        safe = xp.where(kept_mask, t, 0)  # ignored positions pick class 0, weighted 0
+        if type(safe) is np.ndarray:  # methods: a µs less per call than np.min, np.astype
+            low, high = int(safe.min()), int(safe.max())
+            kept = kept_mask.astype(z.dtype)
+        else:
+            low, high = int(xp.min(safe)), int(xp.max(safe))
+            kept = xp.astype(kept_mask, z.dtype)
+        if low < 0 or high >= classes:
             raise ValueError(
                 f"{self!r} expected class indices in [0, {classes}) for {classes} classes "
-                f"(or ignore_index={self.ignore_index}), got {bad}"
+                f"(or ignore_index={self.ignore_index}), got {low if low < 0 else high}"
             )
-        safe = np.where(kept_mask, t, 0)
-        kept = kept_mask.astype(z.dtype)
         weight = _weights_for(self, "weight", self.weight, z)
-        return _ClassTargets(safe, kept if weight is None else weight[safe] * kept, kept)
+        if weight is None:
+            return _ClassTargets(safe, kept, kept)
+        picked = xp.reshape(xp.take(weight, xp.reshape(safe, (-1,)), axis=0), tuple(safe.shape))
+        return _ClassTargets(safe, picked * kept, kept)
 
     def float_hint(self, z: Array) -> str:
         """Appended to the float-target error: what a probability target would look like."""
         return ""
 
     def shape_error(self, t: Array, z: Array) -> ValueError:
-        return ValueError(f"{self!r} expected target of shape {z.shape[:-1]} (class indices, "
-                          f"classes last) for a prediction of shape {z.shape}, got {t.shape}")
+        return ValueError(f"{self!r} expected target of shape {tuple(z.shape[:-1])} (class "
+                          f"indices, classes last) for a prediction of shape {tuple(z.shape)}, "
+                          f"got {tuple(t.shape)}")
 
     def extra_repr(self) -> str:
         parts = "" if self.weight is None else f", weight={self.weight.tolist()}"
         return parts + ("" if self.ignore_index == -100 else f", ignore_index={self.ignore_index}")
-
-
-def _as_array(loss: Loss[Any], target: npt.ArrayLike) -> Array:
-    try:
-        return np.asarray(target)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{loss!r} expected a rectangular target: {exc}") from None
 
 
 class NLLLoss(_ClassIndexLoss):
@@ -231,19 +276,24 @@ class NLLLoss(_ClassIndexLoss):
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
         x = self.check_pred(pred)
-        t = _as_array(self, target)
-        if t.shape != x.shape[:-1]:
+        t = as_target_array(self, target, x)
+        if tuple(t.shape) != tuple(x.shape[:-1]):
             raise self.shape_error(t, x)
         targets = self.class_targets(t, x)
-        picked = np.take_along_axis(x, targets.safe[..., None], axis=-1)[..., 0]
-        self._cache = (targets, x.shape, x.dtype)
-        return self.reduce(-targets.weight * picked, float(targets.weight.sum(dtype=np.float64)))
+        xp = backend.namespace(x)
+        picked = xp.take_along_axis(x, targets.safe[..., None], axis=-1)[..., 0]
+        self._cache = (targets, x)
+        return self.reduce(-targets.weight * picked, wide_sum(targets.weight))
 
     def backward(self, grad: npt.ArrayLike | None = None) -> Array:
         """``dL/dx`` is ``−w_y · upstream`` at the target class, 0 elsewhere."""
-        targets, shape, dtype = self._saved()
-        out = np.zeros(shape, dtype)
-        coefficient = -targets.weight * self.upstream(grad, dtype)
+        targets, x = self._saved()
+        coefficient = -targets.weight * self.upstream(grad, x)
+        if type(x) is not np.ndarray:
+            out: Array = backend.namespace(x).where(
+                _one_hot(targets.safe, x.shape[-1]), coefficient[..., None], 0.0)
+            return out
+        out = np.zeros(x.shape, x.dtype)
         np.put_along_axis(out, targets.safe[..., None], coefficient[..., None], axis=-1)
         return out
 
@@ -311,14 +361,13 @@ class CrossEntropyLoss(_ClassIndexLoss):
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
         z = self.check_pred(pred)
-        t = _as_array(self, target)
-        shifted = z - z.max(axis=-1, keepdims=True)  # z − m ≤ 0
-        exps = np.exp(shifted)
-        sums = exps.sum(axis=-1, keepdims=True)  # ≥ 1: the max's own term is e^0
-        log_p = shifted - np.log(sums)
+        t = as_target_array(self, target, z)
+        xp = backend.namespace(z)
+        exps, sums, log_p = _softmax_parts(z)
         smoothing, classes = self.label_smoothing, z.shape[-1]
         weight = _weights_for(self, "weight", self.weight, z)
-        if t.shape == z.shape:  # probabilities
+        shape, t_shape = tuple(z.shape), tuple(t.shape)
+        if t_shape == shape:  # probabilities
             if self.ignore_index >= 0:
                 raise ValueError(f"{self!r} does not support ignore_index >= 0 with "
                                  "probability targets (as PyTorch)")
@@ -327,49 +376,55 @@ class CrossEntropyLoss(_ClassIndexLoss):
                 a = a * (1 - smoothing) + smoothing / classes
             if weight is not None:
                 a = a * weight
-            denominator = z.size / classes
+            denominator = element_count(z) / classes
             self._cache = (exps / sums, a, None)
-        elif t.shape == z.shape[:-1]:
+        elif t_shape == shape[:-1]:
             targets = self.class_targets(t, z)
             a_y = targets.weight * (1 - smoothing)  # the one-hot part's coefficient
             uniform = None  # ε/C · w_c · kept, the smoothing part, shape (..., C)
             if smoothing:
-                w = np.ones(classes, z.dtype) if weight is None else weight
+                w = weight
+                if w is None:
+                    w = xp.ones(classes, dtype=z.dtype, device=backend.device(z))
                 uniform = (smoothing / classes) * targets.kept[..., None] * w
-            denominator = float(targets.weight.sum(dtype=np.float64))
+            denominator = wide_sum(targets.weight)
             self._cache = (exps / sums, (targets.safe, a_y), uniform)
-            losses = -a_y * np.take_along_axis(log_p, targets.safe[..., None], axis=-1)[..., 0]
+            losses = -a_y * xp.take_along_axis(log_p, targets.safe[..., None], axis=-1)[..., 0]
             if uniform is not None:
-                losses -= np.sum(uniform * log_p, axis=-1)
+                losses -= xp.sum(uniform * log_p, axis=-1)
             return self.reduce(losses, denominator)
         else:
             raise ValueError(
-                f"{self!r} expected target of shape {z.shape[:-1]} (class indices) or "
-                f"{z.shape} (probabilities) for logits of shape {z.shape} (classes last), "
-                f"got {t.shape}"
+                f"{self!r} expected target of shape {shape[:-1]} (class indices) or "
+                f"{shape} (probabilities) for logits of shape {shape} (classes last), "
+                f"got {t_shape}"
             )
-        return self.reduce(-np.sum(a * log_p, axis=-1), denominator)
+        return self.reduce(-xp.sum(a * log_p, axis=-1), denominator)
 
     def float_hint(self, z: Array) -> str:
-        return f" (probability targets have shape {z.shape}, classes last)"
+        return f" (probability targets have shape {tuple(z.shape)}, classes last)"
 
     def backward(self, grad: npt.ArrayLike | None = None) -> Array:
         """``dL/dz = (softmax(z) · Σ_c a_c − a) · upstream``."""
         softmax, coefficients, uniform = self._saved()
+        xp = backend.namespace(softmax)
         if isinstance(coefficients, tuple):  # class indices: a = a_y · onehot(y) + uniform
             safe, a_y = coefficients
-            total = a_y if uniform is None else a_y + uniform.sum(axis=-1)
+            total = a_y if uniform is None else a_y + xp.sum(uniform, axis=-1)
             out: Array = softmax * total[..., None]
-            np.put_along_axis(out, safe[..., None],
-                              np.take_along_axis(out, safe[..., None], axis=-1)
-                              - a_y[..., None], axis=-1)
+            if type(out) is np.ndarray:  # subtract a_y at the target class, in place
+                np.put_along_axis(out, safe[..., None],
+                                  np.take_along_axis(out, safe[..., None], axis=-1)
+                                  - a_y[..., None], axis=-1)
+            else:  # the same subtraction (minus 0 elsewhere: exact), without a scatter
+                out = out - xp.where(_one_hot(safe, out.shape[-1]), a_y[..., None], 0.0)
             if uniform is not None:
                 out -= uniform
         else:
-            out = softmax * coefficients.sum(axis=-1, keepdims=True)
+            out = softmax * xp.sum(coefficients, axis=-1, keepdims=True)
             out -= coefficients
-        up = self.upstream(grad, softmax.dtype)
-        out *= up[..., None] if isinstance(up, np.ndarray) else up
+        up = self.upstream(grad, softmax)
+        out *= up if isinstance(up, float) else up[..., None]
         return out
 
     def extra_repr(self) -> str:

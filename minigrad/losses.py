@@ -18,6 +18,12 @@ them by ``reduction``:
   ``Σ grad · dℓ/dpred``. Without ``grad`` it is all ones: the gradient of ``Σ ℓ``.
   `fit` needs a scalar loss and refuses ``"none"``.
 
+Every array library: a loss computes in the library (and on the device) of ``pred`` --
+NumPy, a torch tensor, CuPy, ``array_api_strict`` (see ``docs/backends.md``) -- and
+returns its gradients there. The target must be an array of that same library and
+device (NumPy predictions take any array-like); another is refused, naming both, never
+copied. Reduced values are Python floats, summed in float64.
+
 For ``"mean"`` and ``"sum"``, ``backward(grad)`` takes an optional scalar ``grad``
 (default 1) that scales the gradient.
 """
@@ -31,6 +37,7 @@ from typing import Any, Generic, Literal
 import numpy as np
 import numpy.typing as npt
 
+from minigrad import backend
 from minigrad.base import Array, CacheT, check_non_negative, check_positive
 
 Reduction = Literal["none", "mean", "sum"]
@@ -54,7 +61,9 @@ class Loss(ABC, Generic[CacheT]):
         ``forward`` of the built-in losses, an empty ``pred`` or a ``target`` of another
         shape; from ``backward``, an upstream ``grad`` of the wrong shape.
     TypeError
-        From ``forward`` of the built-in losses: a non-real ``pred`` or ``target``.
+        From ``forward`` of the built-in losses: a non-real ``pred`` or ``target``, or a
+        ``target`` of another array library or device than ``pred`` (naming both); from
+        ``backward`` with ``"none"``, an upstream ``grad`` of another library or device.
     RuntimeError
         ``backward`` before any ``forward``.
     """
@@ -92,12 +101,11 @@ class Loss(ABC, Generic[CacheT]):
         """Combine per-element ``losses`` by the reduction, remembering what `upstream`
         needs. ``denominator`` is the mean's ``D`` (default ``losses.size``); a zero one
         gives NaN, as PyTorch's (every target ignored)."""
-        self._loss_shape = losses.shape
-        self._denominator = float(losses.size if denominator is None else denominator)
+        self._loss_shape = tuple(losses.shape)
+        self._denominator = float(element_count(losses) if denominator is None else denominator)
         if self.reduction == "none":
             return losses
-        total = float(losses.sum(dtype=np.float64))  # wide accumulation for float32
-        return self.scalar(total)
+        return self.scalar(wide_sum(losses))
 
     def scalar(self, total: float) -> float:
         """The summed loss ``total`` as the reduction's value (mean or sum)."""
@@ -105,23 +113,33 @@ class Loss(ABC, Generic[CacheT]):
             return total
         return total / self._denominator if self._denominator else math.nan
 
-    def upstream(self, grad: npt.ArrayLike | None, dtype: np.dtype[Any]) -> float | Array:
+    def upstream(self, grad: npt.ArrayLike | None, like: Array) -> float | Array:
         """dL/dℓ: what each element's local derivative is multiplied by -- the upstream
         ``grad`` times ``1/D`` for "mean". For "none" an array of the losses' shape (or
-        1.0); otherwise a float. A zero ``D`` gives 0 (no element counts)."""
+        1.0) in the library, device and dtype of ``like`` (the cached prediction-side
+        array); otherwise a float. A zero ``D`` gives 0 (no element counts)."""
         if grad is None:  # the common case first: a loss ends the chain
             if self.reduction != "mean":
                 return 1.0
             return 1.0 / self._denominator if self._denominator else 0.0
-        array = np.asarray(grad)
         none = self.reduction == "none"
+        if none and not backend.same_place(grad, like) and (
+                backend.is_foreign(grad) or backend.is_foreign(like)):
+            raise TypeError(f"{self!r}: backward expected an upstream gradient of "
+                            f"{backend.describe(like)} (the prediction's library and device), "
+                            f"got {backend.describe(grad)}")
+        array: Any = grad if backend.is_foreign(grad) else np.asarray(grad)
         expected = self._loss_shape if none else ()
-        if array.shape != expected or array.dtype.kind not in "biuf":
+        if tuple(array.shape) != expected or backend.numpy_dtype(array.dtype).kind not in "biuf":
             what = "the losses' shape" if none else "a scalar"
             raise ValueError(f"{self!r}: backward expected a real upstream gradient of shape "
-                             f"{expected} ({what}), got {array.dtype} {array.shape}")
+                             f"{expected} ({what}), got {array.dtype} {tuple(array.shape)}")
         if none:
-            return array.astype(dtype, copy=False)
+            if type(array) is np.ndarray:
+                return array.astype(like.dtype, copy=False)
+            converted: Array = array if array.dtype == like.dtype else (
+                backend.namespace(array).astype(array, like.dtype))
+            return converted
         scale = float(array)
         if self.reduction == "sum":
             return scale
@@ -141,27 +159,82 @@ class Loss(ABC, Generic[CacheT]):
         return f"{type(self).__name__}(reduction={self.reduction!r}{self.extra_repr()})"
 
 
+def element_count(array: Array) -> int:
+    """The number of elements of any library's array (torch's ``size`` is a method)."""
+    return array.size if type(array) is np.ndarray else math.prod(array.shape)
+
+
+def wide_sum(array: Array) -> float:
+    """``Σ array`` accumulated in float64 (float32 losses included), as a Python float."""
+    if type(array) is np.ndarray:
+        return float(array.sum(dtype=np.float64))
+    xp = backend.namespace(array)
+    return float(xp.sum(array, dtype=xp.float64))
+
+
 def as_prediction(loss: Loss[Any], pred: npt.ArrayLike) -> Array:
-    """``pred`` as a non-empty floating array (bool/int become float64)."""
-    array = np.asarray(pred)
-    if array.dtype.kind not in "biuf":
+    """``pred`` as a non-empty floating array of its library (bool/int become float64)."""
+    if type(pred) is np.ndarray and pred.dtype.kind == "f" and pred.size:
+        return pred  # the hot path
+    array: Any = pred if backend.is_foreign(pred) else np.asarray(pred)
+    kind = backend.numpy_dtype(array.dtype).kind
+    if kind not in "biuf":
         raise TypeError(f"{loss!r} expected a real prediction, got dtype {array.dtype}")
-    if array.size == 0:
-        raise ValueError(f"{loss!r} got an empty prediction of shape {array.shape}")
-    return array if array.dtype.kind == "f" else array.astype(np.float64)
+    if element_count(array) == 0:
+        raise ValueError(f"{loss!r} got an empty prediction of shape {tuple(array.shape)}")
+    if kind == "f":
+        floating: Array = array
+        return floating
+    if type(array) is np.ndarray:
+        return array.astype(np.float64)
+    xp = backend.namespace(array)
+    floats: Array = xp.astype(array, xp.float64)
+    return floats
+
+
+def as_target_array(loss: Loss[Any], target: object, pred: Array) -> Array:
+    """``target`` as an array of ``pred``'s library and device: for a NumPy ``pred`` any
+    rectangular array-like; for another library's, an array of it on that device.
+
+    Raises
+    ------
+    TypeError
+        ``target`` of another library or device than ``pred``, naming both.
+    ValueError
+        A ragged nested-list target.
+    """
+    if type(target) is np.ndarray and type(pred) is np.ndarray:
+        return target
+    if backend.is_foreign(target) or backend.is_foreign(pred):
+        if not backend.same_place(target, pred):
+            raise TypeError(
+                f"{loss!r} got pred as {backend.describe(pred)} and target as "
+                f"{backend.describe(target)}; pass both of one library and device "
+                "(minigrad never copies across them behind your back)"
+            )
+        return target  # type: ignore[return-value]
+    try:
+        return np.asarray(target)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{loss!r} expected a rectangular target: {exc}") from None
 
 
 def as_target(loss: Loss[Any], target: npt.ArrayLike, pred: Array) -> Array:
-    """``target`` checked to have ``pred``'s shape (no broadcasting) and cast to its dtype."""
-    array = np.asarray(target)
-    if array.shape != pred.shape:
+    """``target`` checked to be of ``pred``'s library (`as_target_array`) and shape (no
+    broadcasting), cast to its dtype."""
+    array = as_target_array(loss, target, pred)
+    if tuple(array.shape) != tuple(pred.shape):
         raise ValueError(
-            f"{loss!r} expected target of shape {pred.shape} (the shape of pred), "
-            f"got {array.shape}"
+            f"{loss!r} expected target of shape {tuple(pred.shape)} (the shape of pred), "
+            f"got {tuple(array.shape)}"
         )
-    if array.dtype.kind not in "biuf":
+    if backend.numpy_dtype(array.dtype).kind not in "biuf":
         raise TypeError(f"{loss!r} expected a real target, got dtype {array.dtype}")
-    return array.astype(pred.dtype, copy=False)
+    if type(array) is np.ndarray:
+        return array.astype(pred.dtype, copy=False)
+    converted: Array = array if array.dtype == pred.dtype else (
+        backend.namespace(array).astype(array, pred.dtype))
+    return converted
 
 
 class _ResidualLoss(Loss[Array]):
@@ -181,7 +254,7 @@ class _ResidualLoss(Loss[Array]):
     def backward(self, grad: npt.ArrayLike | None = None) -> Array:
         """``dL/dpred = dℓ/dd · upstream``."""
         diff = self._saved()
-        return self.chain(diff, self.upstream(grad, diff.dtype))
+        return self.chain(diff, self.upstream(grad, diff))
 
     @abstractmethod
     def elementwise(self, diff: Array) -> Array:
@@ -213,15 +286,20 @@ class MSELoss(_ResidualLoss):
         p = as_prediction(self, pred)
         diff = p - as_target(self, target, p)
         self._cache = diff
-        self._loss_shape, self._denominator = diff.shape, float(diff.size)
-        if diff.dtype == np.float64:
+        self._loss_shape, self._denominator = tuple(diff.shape), float(element_count(diff))
+        if type(diff) is not np.ndarray:
+            xp = backend.namespace(diff)
+            wide = xp.astype(diff, xp.float64)  # squares in float64, as NumPy's below
+            total = float(xp.sum(wide * wide))
+        elif diff.dtype == np.float64:
             total = float(np.vdot(diff, diff))  # one BLAS call: the blog net's hot path
         else:  # BLAS would accumulate float32 in float32 (and float16 squares overflow)
             total = float(np.square(diff, dtype=np.float64).sum())
         return self.scalar(total)
 
     def elementwise(self, diff: Array) -> Array:
-        return np.square(diff)
+        squares: Array = backend.namespace(diff).square(diff)
+        return squares
 
     def chain(self, diff: Array, upstream: float | Array) -> Array:
         return diff * (2.0 * upstream)  # one pass for a scalar upstream: the hot path
@@ -244,10 +322,11 @@ class L1Loss(_ResidualLoss):
     """
 
     def elementwise(self, diff: Array) -> Array:
-        return np.abs(diff)
+        sizes: Array = backend.namespace(diff).abs(diff)
+        return sizes
 
     def chain(self, diff: Array, upstream: float | Array) -> Array:
-        grad = np.sign(diff)
+        grad: Array = backend.namespace(diff).sign(diff)
         grad *= upstream
         return grad
 
@@ -280,12 +359,14 @@ class HuberLoss(_ResidualLoss):
         self.delta = check_positive(type(self).__name__, "delta", delta)
 
     def elementwise(self, diff: Array) -> Array:
-        size = np.abs(diff)
+        xp = backend.namespace(diff)
+        size = xp.abs(diff)
         linear = self.delta * (size - 0.5 * self.delta)
-        return np.where(size < self.delta, 0.5 * diff * diff, linear)
+        losses: Array = xp.where(size < self.delta, 0.5 * diff * diff, linear)
+        return losses
 
     def chain(self, diff: Array, upstream: float | Array) -> Array:
-        grad = np.clip(diff, -self.delta, self.delta)
+        grad: Array = backend.namespace(diff).clip(diff, -self.delta, self.delta)
         grad *= upstream
         return grad
 
@@ -321,13 +402,18 @@ class SmoothL1Loss(_ResidualLoss):
         self.beta = check_non_negative(type(self).__name__, "beta", beta)
 
     def elementwise(self, diff: Array) -> Array:
-        size = np.abs(diff)
+        xp = backend.namespace(diff)
+        size: Array = xp.abs(diff)
         if self.beta == 0:
             return size
-        return np.where(size < self.beta, (0.5 / self.beta) * diff * diff, size - 0.5 * self.beta)
+        losses: Array = xp.where(size < self.beta, (0.5 / self.beta) * diff * diff,
+                                 size - 0.5 * self.beta)
+        return losses
 
     def chain(self, diff: Array, upstream: float | Array) -> Array:
-        grad = np.sign(diff) if self.beta == 0 else np.clip(diff * (1 / self.beta), -1.0, 1.0)
+        xp = backend.namespace(diff)
+        grad: Array = (xp.sign(diff) if self.beta == 0
+                       else xp.clip(diff * (1 / self.beta), -1.0, 1.0))
         grad *= upstream
         return grad
 

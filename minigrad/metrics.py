@@ -7,9 +7,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
+from minigrad import backend
 from minigrad.base import Array
 
 
@@ -41,6 +44,10 @@ def accuracy(
     In `fit`, name the bound metric: ``metrics=[("accuracy",
     functools.partial(mg.accuracy, threshold=0))]``.
 
+    On every array library: ``pred`` and ``target`` arrays of one library and device
+    (NumPy ``pred`` takes any array-like target); the count is made there, and only the
+    fraction comes back, as a Python float.
+
     Returns
     -------
     float
@@ -53,59 +60,77 @@ def accuracy(
         without ``threshold`` (or several with one); a target of another shape than
         those above; class indices not of an integer dtype or outside ``[0, C)``;
         binary targets other than 0 and 1.
+    TypeError
+        ``pred`` and ``target`` of different array libraries or devices (naming both).
     """
-    p, t = np.asarray(pred), np.asarray(target)
+    p, t = _arrays(pred, target)
+    xp = backend.namespace(p)
     if p.ndim not in (1, 2) or p.shape[0] == 0:
-        raise ValueError(f"accuracy: pred must have shape (N,) or (N, C), N > 0, got {p.shape}")
+        raise ValueError(f"accuracy: pred must have shape (N,) or (N, C), N > 0, got "
+                         f"{tuple(p.shape)}")
     if p.ndim == 2 and p.shape[1] > 1:
         if threshold is not None:
             raise ValueError(
-                f"accuracy: threshold is for one output column; pred of shape {p.shape} "
-                "is scored by argmax"
+                f"accuracy: threshold is for one output column; pred of shape "
+                f"{tuple(p.shape)} is scored by argmax"
             )
-        predicted = p.argmax(axis=1)
-        labels = _class_indices(t, p.shape)
+        predicted = xp.argmax(p, axis=1)
+        labels = _class_indices(t, tuple(p.shape))
     else:
         if threshold is None:
             raise ValueError(
-                f"accuracy: pred of shape {p.shape} is one output column (binary), so say "
+                f"accuracy: pred of shape {tuple(p.shape)} is one output column (binary), so say "
                 "what it holds: threshold=0 for logits (as BCEWithLogitsLoss takes), "
                 "threshold=0.5 for probabilities (after a Sigmoid)"
             )
-        predicted = p.reshape(-1) > threshold
-        labels = _binary_labels(t, p.shape)
-    return float(np.count_nonzero(predicted == labels)) / len(predicted)
+        predicted = xp.reshape(p, (-1,)) > threshold
+        labels = _binary_labels(t, tuple(p.shape))
+    return int(xp.count_nonzero(predicted == labels)) / int(p.shape[0])
+
+
+def _arrays(pred: npt.ArrayLike, target: npt.ArrayLike) -> tuple[Any, Any]:
+    """``pred`` and ``target`` as arrays of one library and device (NumPy: any
+    array-like), or a TypeError naming both."""
+    if not (backend.is_foreign(pred) or backend.is_foreign(target)):
+        return np.asarray(pred), np.asarray(target)
+    if not backend.same_place(pred, target):
+        raise TypeError(f"accuracy: got pred as {backend.describe(pred)} and target as "
+                        f"{backend.describe(target)}; pass both of one library and device")
+    return pred, target
 
 
 def _class_indices(t: Array, shape: tuple[int, ...]) -> Array:
     n, classes = shape
-    if t.shape == shape:
-        indices: Array = t.argmax(axis=1)
+    xp = backend.namespace(t)
+    if tuple(t.shape) == shape:
+        indices: Array = xp.argmax(t, axis=1)
         return indices
-    if t.shape != (n,):
+    if tuple(t.shape) != (n,):
         raise ValueError(
             f"accuracy: with pred of shape {shape} the target must be class indices ({n},) "
-            f"or one row per sample {shape}, got {t.shape}"
+            f"or one row per sample {shape}, got {tuple(t.shape)}"
         )
-    if t.dtype.kind not in "iu":
+    if backend.numpy_dtype(t.dtype).kind not in "iu":
         raise ValueError(f"accuracy: class indices must be integers, got dtype {t.dtype}")
-    if t.min() < 0 or t.max() >= classes:
+    low, high = int(xp.min(t)), int(xp.max(t))
+    if low < 0 or high >= classes:
         raise ValueError(
             f"accuracy: class indices must lie in [0, {classes}), "
-            f"got values from {t.min()} to {t.max()}"
+            f"got values from {low} to {high}"
         )
     return t
 
 
 def _binary_labels(t: Array, shape: tuple[int, ...]) -> Array:
     n = shape[0]
-    if t.shape not in ((n,), (n, 1)):
+    if tuple(t.shape) not in ((n,), (n, 1)):
         raise ValueError(
             f"accuracy: with one output column the target must have shape ({n},) or "
-            f"({n}, 1), got {t.shape}"
+            f"({n}, 1), got {tuple(t.shape)}"
         )
-    labels = t.reshape(-1)
-    if not np.all((labels == 0) | (labels == 1)):
+    xp = backend.namespace(t)
+    labels = xp.reshape(t, (-1,))
+    if not bool(xp.all((labels == 0) | (labels == 1))):
         raise ValueError("accuracy: binary targets must be 0 or 1")
     positive: Array = labels == 1
     return positive

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from minigrad import backend
 from minigrad.base import Array, Layer, MergeLayer, Module
 
 
@@ -49,7 +50,7 @@ def _record_output_shapes(model: Layer[Any], x: Array) -> dict[int, list[tuple[i
 
         def record(*xs: Array) -> Array:
             y = forward(*xs)
-            shapes.setdefault(id(layer), []).append(y.shape)
+            shapes.setdefault(id(layer), []).append(tuple(y.shape))
             return y
 
         return record
@@ -77,7 +78,9 @@ def summary(
     The output shapes come from one forward pass on zeros of shape
     ``(1, *input_shape[1:])`` and dtype ``dtype`` in evaluation mode (zeros are a valid
     batch of ids for a model that starts with an `Embedding`: pass an integer dtype);
-    the batch dimension is shown as
+    the zeros are made in the library and on the device of the model's first parameter
+    (a model moved with `Module.to` is summarized where it lives); the batch dimension
+    is shown as
     ``input_shape[0]`` (``None`` for "any"). The model is left as it was: its modes,
     and the per-use state a pending ``backward`` needs (`Module.stash`), are restored.
 
@@ -138,13 +141,17 @@ def summary(
         )
     params = model.parameters()
     if dtype is None:
-        dtype = params[0].dtype if params else np.dtype(np.float64)
+        dtype = backend.numpy_dtype(params[0].dtype) if params else np.dtype(np.float64)
     if np.dtype(dtype).kind not in "biuf":
         raise TypeError(f"summary: dtype must be a real numeric dtype, got {np.dtype(dtype)}")
+    zeros: Array = np.zeros((1, *features), dtype=dtype)
+    if params and backend.is_foreign(params[0].data):
+        home = params[0].data
+        zeros = backend.asarray(zeros, backend.namespace(home), backend.device(home))
     pending = model.stash()
     try:
         with model.mode(training=False):
-            shapes = _record_output_shapes(model, np.zeros((1, *features), dtype=dtype))
+            shapes = _record_output_shapes(model, zeros)
     finally:
         model.unstash(pending)
 
@@ -164,7 +171,7 @@ def summary(
         label = f"{path} ({kind})" if path else kind
         rows.append((label, "-" if out is None else shown(out), f"{_param_count(module):,}"))
     total = _param_count(model)
-    size = sum(param.data.nbytes for param in params)
+    size = sum(param.size * backend.numpy_dtype(param.dtype).itemsize for param in params)
     text = _table(
         f"{type(model).__name__}, input shape {shown((1, *features))}",
         ("Layer (type)", "Output shape", "Param #"),

@@ -12,6 +12,11 @@ and metrics per epoch, a validation pass in evaluation mode, progress output and
 callbacks' verdicts. It calls ``model.backward_params`` rather than ``backward``: the
 model's input needs no gradient, so that work (half of a `Dense`'s backward) is skipped.
 
+On every array library: a model moved with `Module.to` trains and predicts on data of
+its library and device (``X``, ``y`` and the validation data; refused otherwise, naming
+both), batches are shuffled from the same NumPy ``rng`` as at home, and the logged
+losses and metrics are Python floats.
+
 >>> import numpy as np, minigrad as mg
 >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = 2 * X
 >>> model = mg.Sequential(mg.Dense(1, 1, rng=0))
@@ -35,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import override
 
+from minigrad import backend
 from minigrad.base import Array, Layer, Module, check_count, check_non_negative
 from minigrad.clip import clip_grad_norm
 from minigrad.data import as_dataset, batches, check_batch_size, check_data
@@ -67,8 +73,9 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
 
     Returns
     -------
-    ndarray, shape ``(N, ...)``
-        The outputs of all batches, in the order of ``X``.
+    array of ``X``'s library, shape ``(N, ...)``
+        The outputs of all batches, in the order of ``X`` (for another library than
+        NumPy joined with ``xp.concat``).
 
     Raises
     ------
@@ -78,18 +85,24 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
         The model's errors for a bad input, as it raises them (a `Sequential` prepends
         the path to the failing layer).
     """
-    X = np.asarray(X)
+    data: Any = X if backend.is_foreign(X) else np.asarray(X)
     size = check_batch_size("predict", batch_size)
-    if X.ndim == 0 or len(X) == 0:
-        raise ValueError(f"predict: X must hold at least one sample, got shape {X.shape}")
+    if data.ndim == 0 or data.shape[0] == 0:
+        raise ValueError(
+            f"predict: X must hold at least one sample, got shape {tuple(data.shape)}")
     pending = model.stash()
     with model.mode(training=False):
         try:
-            first = model.forward(X[:size])
-            out = np.empty((len(X), *first.shape[1:]), dtype=first.dtype)
+            if type(data) is not np.ndarray:
+                n = data.shape[0]  # stops within n: the standard leaves others unspecified
+                parts = [model.forward(data[start : min(start + size, n), ...])
+                         for start in range(0, n, size)]
+                return parts[0] if len(parts) == 1 else backend.namespace(*parts).concat(parts)
+            first = model.forward(data[:size])
+            out = np.empty((len(data), *first.shape[1:]), dtype=first.dtype)
             out[: len(first)] = first
-            for start in range(size, len(X), size):
-                out[start : start + size] = model.forward(X[start : start + size])
+            for start in range(size, len(data), size):
+                out[start : start + size] = model.forward(data[start : start + size])
         finally:
             model.unstash(pending)
     return out
@@ -484,7 +497,7 @@ def _dataset(
 ) -> tuple[Array, Array]:
     """``(X, y)`` as arrays of equal, non-zero length and real (finite) values."""
     arrays = as_dataset(owner, X, y)
-    if len(arrays[0]) == 0:
+    if arrays[0].shape[0] == 0:
         raise ValueError(f"{owner}: the data is empty")
     for name, array in zip("Xy", arrays):
         check_data(owner, name, array, finite=finite)
@@ -508,9 +521,11 @@ def _evaluate(
     """Validation logs: the loss weighted per sample as in training, metrics on all of X."""
     pred = predict(model, X, batch_size)
     epoch_loss = _EpochLoss(loss_fn)
-    for start in range(0, len(X), batch_size):
-        stop = start + batch_size
-        epoch_loss.add(float(loss_fn(pred[start:stop], y[start:stop])), len(pred[start:stop]))
+    n = X.shape[0]
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)  # within n: the standard leaves others unspecified
+        part = pred[start:stop, ...]
+        epoch_loss.add(float(loss_fn(part, y[start:stop, ...])), part.shape[0])
     logs = {"val_loss": epoch_loss.value}
     for name, metric in metrics.items():
         logs["val_" + name] = float(metric(pred, y))
@@ -551,9 +566,10 @@ def fit(
     model : Layer
     loss_fn : Loss
     optimizer : Optimizer
-        Built on (some of) ``model``'s parameters.
+        Built on (some of) ``model``'s parameters (after moving the model).
     X, y : array_like, shapes ``(N, ...)``
-        Training inputs and targets.
+        Training inputs and targets: arrays of the model's library and device (NumPy
+        array-likes for a NumPy model).
     epochs : int >= 0
     batch_size : int >= 1, default 32
     shuffle : bool, default True
@@ -586,7 +602,8 @@ def fit(
     ------
     ValueError, TypeError
         Before any work: ``epochs < 0``, ``batch_size < 1``, mismatched lengths, empty
-        data, data of a non-real dtype, NaN or ±inf in the data (with
+        data, data of another array library or device than the model's parameters
+        (TypeError, naming both), data of a non-real dtype, NaN or ±inf in the data (with
         ``check_finite``), bad metrics or callbacks (including an `EarlyStopping`
         monitoring a key that will not be logged).
     ValueError
@@ -608,6 +625,9 @@ def fit(
     validation = (
         None if validation_data is None else _validation_set(validation_data, check_finite)
     )
+    _check_data_place(model, X, "X")
+    if validation is not None:
+        _check_data_place(model, validation[0], "validation X")
     for name, value in (("metrics", metrics), ("callbacks", callbacks)):
         if not isinstance(value, (list, tuple)):
             raise TypeError(f"fit: {name} must be a list or tuple, got {value!r}")
@@ -624,7 +644,7 @@ def fit(
     clip = None if grad_clip is None else check_non_negative("fit", "grad_clip", grad_clip)
 
     generator = make_rng(rng) if shuffle else None
-    steps = math.ceil(len(X) / size)
+    steps = math.ceil(X.shape[0] / size)
     history = History()
     bar = _make_progress(progress, int(epochs))
     for callback in callbacks:
@@ -656,6 +676,19 @@ def fit(
     for callback in callbacks:
         callback.on_train_end()
     return history
+
+
+def _check_data_place(model: Layer[Any], X: Array, name: str) -> None:
+    """Refuse data of another library or device than the model's parameters, before any
+    work (the first layer would refuse it too, but only after callbacks began)."""
+    params = model.parameters()
+    if params and (backend.is_foreign(X) or backend.is_foreign(params[0].data)) and (
+            not backend.same_place(X, params[0].data)):
+        raise TypeError(
+            f"fit: the model's parameters are {backend.describe(params[0].data)}, {name} is "
+            f"{backend.describe(X)}; move the data there (minigrad never copies across "
+            "libraries or devices behind your back), or the model with model.to(...)"
+        )
 
 
 def _check_loss(loss_fn: Loss[Any]) -> None:
@@ -704,7 +737,7 @@ def _train_epoch(
                 f"fit: the loss is {loss} at {where}, batch {index + 1}/{steps}; "
                 "training stopped with the parameters as they were before this batch"
             )
-        n = len(xb)
+        n = xb.shape[0]
         for name, metric in metrics.items():  # before the step: a failing one changes nothing
             try:
                 metric_sums[name] += float(metric(pred, yb)) * n
