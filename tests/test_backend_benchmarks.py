@@ -27,10 +27,10 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_gpu_script_on_the_cpu() -> None:
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")  # the digits
-    done = _run("gpu.py", "--device", "cpu", "--quick", "--models", "blog", "mlp")
+    done = _run("gpu.py", "--device", "cpu", "--quick", "--models", "blog", "mlp", "cnn")
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
-    assert [row.split("|")[2].strip() for row in rows] == ["torch cpu", "torch cpu"]
+    assert [row.split("|")[2].strip() for row in rows] == ["torch cpu"] * 3
     assert all(row.rstrip().endswith("(ok) |") for row in rows), rows
     assert all(re.fullmatch(r"[\d.]+ (µs|ms)", row.split("|")[4].strip()) for row in rows), (
         "a native PyTorch time in each row")

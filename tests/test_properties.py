@@ -172,6 +172,20 @@ def test_random_architectures_meet_the_layer_contract(kind, depth, data, width, 
     check_layer(model, x)
 
 
+@pytest.mark.parametrize("kind", ["sequential", "graph"])
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), width=st.integers(1, 4), batch=st.integers(1, 5),
+       seed=st.integers(0, 2**16))
+def test_random_architectures_run_the_same_on_every_library(kind, data, width, batch, seed):
+    """The same random models, moved to the Array API's strict reference and to torch:
+    output and every gradient as on NumPy (check_layer's portability check)."""
+    backends = [pytest.importorskip("array_api_strict"), pytest.importorskip("torch")]
+    model, _ = getattr(Builder(data, seed), kind)(width, depth=1)
+    x = np.random.default_rng(seed).standard_normal((batch, width))
+    away_from_kinks(model, x)
+    check_layer(model, x, backends=backends)
+
+
 def test_kinks_are_detected():
     """The guard above is live: an input exactly at a kink's neighbourhood is seen."""
     with kink_distance() as seen:
