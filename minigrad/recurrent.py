@@ -355,7 +355,8 @@ class LSTM(_Recurrent):
             a = acts[step, ...]
             # c_t = f ⊙ c_{t−1} + i ⊙ g        h_t = o ⊙ tanh(c_t)
             compute_into(cs, np.s_[step + 1, ...], "multiply", a[:, h:2 * h], cs[step, ...])
-            cs[step + 1, ...] += a[:, :h] * a[:, 2 * h:3 * h]
+            compute_into(cs, np.s_[step + 1, ...], "add", cs[step + 1, ...],
+                         a[:, :h] * a[:, 2 * h:3 * h])
             compute_into(tanh_c, np.s_[step, ...], "tanh", cs[step + 1, ...])
             compute_into(hs, np.s_[step + 1, ...], "multiply", a[:, 3 * h:], tanh_c[step, ...])
         return hs, (hs[t, ...], cs[t, ...]), (acts, cs, tanh_c)
@@ -381,7 +382,7 @@ class LSTM(_Recurrent):
             compute_into(dz, np.s_[step, :, 3 * h:], "multiply", dh, tc)
             slope = a * (1.0 - a)  # σ' for i, f, o; g's columns are redone below
             compute_into(slope, np.s_[:, 2 * h:3 * h], "subtract", 1.0, g * g)
-            dz[step, ...] *= slope
+            compute_into(dz, np.s_[step, ...], "multiply", dz[step, ...], slope)
             dc_next = dc * f
             dh_next = dz[step, ...] @ w_hh
         return dz, dz, (dh_next, dc_next)
@@ -435,12 +436,12 @@ class GRU(_Recurrent):
             rz[step, ...] = sigmoid(gates)
             compute_into(hidden_n, np.s_[step, ...], "add", hw[:, 2 * h:], b_hn)
             compute_into(cand, np.s_[step, ...], "multiply", rz[step, :, :h], hidden_n[step, ...])
-            cand[step, ...] += xw[step, :, 2 * h:]
+            compute_into(cand, np.s_[step, ...], "add", cand[step, ...], xw[step, :, 2 * h:])
             compute_into(cand, np.s_[step, ...], "tanh", cand[step, ...])
             # h_t = n + z ⊙ (h_{t−1} − n)
             compute_into(hs, np.s_[step + 1, ...], "subtract", hs[step, ...], cand[step, ...])
-            hs[step + 1, ...] *= rz[step, :, h:]
-            hs[step + 1, ...] += cand[step, ...]
+            compute_into(hs, np.s_[step + 1, ...], "multiply", hs[step + 1, ...], rz[step, :, h:])
+            compute_into(hs, np.s_[step + 1, ...], "add", hs[step + 1, ...], cand[step, ...])
         return hs, (hs[t, ...],), (rz, cand, hidden_n)
 
     @override
