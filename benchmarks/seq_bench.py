@@ -1,7 +1,8 @@
 """Sequence and normalization layers against PyTorch CPU: forward + backward, one thread.
 
-    python benchmarks/seq_bench.py [--steps N] [--cases lstm gru batchnorm2d layernorm attention]
-                                   [--quick]
+    python benchmarks/seq_bench.py [--steps N] [--quick]
+                                   [--cases lstm gru batchnorm2d layernorm attention transformer
+                                            charlm]
 
 Each case builds one minigrad layer and the same PyTorch module with the same weights,
 float32, and times a training step of the layer alone: a forward on a fixed input, then
@@ -17,6 +18,15 @@ pauses for spinning BLAS threads: there are none at one thread); the table shows
 median per step over ``--steps`` rounds, the ratio minigrad / PyTorch of the medians
 (judged against the issue's target) and of the fastest steps (less sensitive to other
 work on a shared machine).
+
+Two cases are whole models rather than one layer: ``transformer``, two pre-norm causal
+blocks (LayerNorm -> MultiHeadAttention -> Add; LayerNorm -> Dense -> GELU -> Dense ->
+Add) against the same ``nn.Module`` (``nn.LayerNorm``, ``nn.MultiheadAttention`` with a
+causal mask, ``nn.Linear``, ``nn.GELU``), forward + backward as above; and ``charlm``,
+one training epoch of ``examples/char_lm.py``'s default LSTM model (``mg.fit`` with
+Adam, no progress output) against the same model as a PyTorch loop over the same
+batches (``nn.Embedding``, ``nn.LSTM``, ``nn.Linear``, ``nn.CrossEntropyLoss``,
+``optim.Adam``); its check compares the first batch's loss, before any update.
 """
 
 from __future__ import annotations
@@ -164,20 +174,165 @@ def attention_case(quick: bool) -> SeqCase:
                               lambda m, tx: m(tx, tx, tx, need_weights=False)[0]))
 
 
+def torch_block(e: int, heads: int, t: int) -> Any:
+    """The PyTorch twin of `char_lm.transformer_block` (causal, pre-norm)."""
+    import torch
+
+    class Block(torch.nn.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm1, self.norm2 = torch.nn.LayerNorm(e), torch.nn.LayerNorm(e)
+            self.attn = torch.nn.MultiheadAttention(e, heads, batch_first=True)
+            self.up, self.down = torch.nn.Linear(e, 4 * e), torch.nn.Linear(4 * e, e)
+            self.register_buffer("mask", torch.ones(t, t, dtype=torch.bool).triu(1))
+
+        def forward(self, x: Any) -> Any:
+            h = self.norm1(x)
+            x = x + self.attn(h, h, h, attn_mask=self.mask, need_weights=False,
+                              is_causal=True)[0]
+            return x + self.down(torch.nn.functional.gelu(self.up(self.norm2(x))))
+
+    return Block()
+
+
+def block_pairs(ours: mg.Graph, theirs: Any) -> list[tuple[mg.Parameter, Any, bool]]:
+    """(minigrad parameter, torch parameter, transposed?) for one block."""
+    nodes = ours.nodes
+    attn = nodes["attn"]
+    pairs = [(nodes["norm1"].weight, theirs.norm1.weight, False),
+             (nodes["norm1"].bias, theirs.norm1.bias, False),
+             (attn.in_proj_weight, theirs.attn.in_proj_weight, False),
+             (attn.in_proj_bias, theirs.attn.in_proj_bias, False),
+             (attn.out_proj_weight, theirs.attn.out_proj.weight, False),
+             (attn.out_proj_bias, theirs.attn.out_proj.bias, False),
+             (nodes["norm2"].weight, theirs.norm2.weight, False),
+             (nodes["norm2"].bias, theirs.norm2.bias, False)]
+    for name in ("up", "down"):  # Dense (in, out) against Linear (out, in)
+        pairs += [(nodes[name].weight, getattr(theirs, name).weight, True),
+                  (nodes[name].bias, getattr(theirs, name).bias, False)]
+    return pairs
+
+
+def copy_pairs(pairs: list[tuple[mg.Parameter, Any, bool]]) -> None:
+    import torch
+
+    with torch.no_grad():
+        for ours, theirs, transposed in pairs:
+            theirs.copy_(torch.from_numpy(ours.data.T if transposed else ours.data))
+
+
+def transformer_case(quick: bool) -> SeqCase:
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    from char_lm import transformer_block
+
+    n, t, e, heads = (2, 8, 16, 4) if quick else (16, 64, 128, 4)
+    rng = np.random.default_rng(4)
+    ours = mg.Sequential(*(transformer_block(e, heads, rng) for _ in range(2)))
+    theirs = torch.nn.Sequential(*(torch_block(e, heads, t) for _ in range(2)))
+    pairs = [pair for block, twin in zip(ours, theirs, strict=True)
+             for pair in block_pairs(block, twin)]
+    for param, _, _ in pairs:  # non-trivial biases and norms
+        if param.name in ("bias", "in_proj_bias", "out_proj_bias"):
+            param.data[...] = rng.standard_normal(param.shape) * 0.1
+    copy_pairs(pairs)
+    x = rng.standard_normal((n, t, e)).astype(F32)
+    g = rng.standard_normal((n, t, e)).astype(F32)
+    params = [p for p, _, _ in pairs]
+    tx, tg = torch.from_numpy(x).requires_grad_(), torch.from_numpy(g)
+
+    def torch_model_step() -> list[np.ndarray]:
+        tx.grad = None
+        for _, p, _ in pairs:
+            p.grad = None
+        y = theirs(tx)
+        y.backward(tg)
+        assert tx.grad is not None
+        return [y.detach().numpy(), tx.grad.numpy()] + [
+            p.grad.numpy().T if transposed else p.grad.numpy() for _, p, transposed in pairs]
+
+    return SeqCase("Transformer, 2 blocks (causal)", f"batch {n}, T {t}, E {e}, {heads} heads",
+                   2.0, minigrad_step(ours, x, g, params), torch_model_step)
+
+
+def charlm_case(quick: bool) -> SeqCase:
+    """One epoch of examples/char_lm.py's default LSTM model, minigrad `fit` vs a
+    PyTorch loop over the same batches."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    import char_lm
+
+    config = char_lm.Config(chars=4_000 if quick else char_lm.Config.chars)
+    if quick:
+        config.hidden, config.embed = 16, 8
+    text = char_lm.load_text()
+    vocab = char_lm.Vocabulary(text)
+    X, Y = char_lm.windows(vocab.encode(text[:config.chars]), config.seq_len)
+    ours = char_lm.build_model(config, len(vocab))
+    emb, lstm, dense = ours
+    t_emb = torch.nn.Embedding(len(vocab), config.embed)
+    t_lstm = torch.nn.LSTM(config.embed, config.hidden, batch_first=True)
+    t_dense = torch.nn.Linear(config.hidden, len(vocab))
+    with torch.no_grad():
+        t_emb.weight.copy_(torch.from_numpy(emb.weight.data))
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(t_lstm, name + "_l0").copy_(torch.from_numpy(getattr(lstm, name).data))
+        t_dense.weight.copy_(torch.from_numpy(dense.weight.data.T))
+        t_dense.bias.copy_(torch.from_numpy(dense.bias.data))
+    modules = torch.nn.ModuleList([t_emb, t_lstm, t_dense])
+    loss_fn, t_loss_fn = mg.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    optimizer = mg.Adam(ours.parameters(), lr=config.lr)
+    t_optimizer = torch.optim.Adam(modules.parameters(), lr=config.lr)
+    size = config.batch_size
+    order = np.random.default_rng(0).permutation(len(X))  # both see the same batches
+    X, Y = X[order], Y[order]
+    first = X[:size], Y[:size]
+
+    def minigrad_epoch() -> list[np.ndarray]:
+        before = np.array(loss_fn(ours(first[0]), first[1]))
+        mg.fit(ours, loss_fn, optimizer, X, Y, epochs=1, batch_size=size, shuffle=False,
+               progress=False)
+        return [before]
+
+    def torch_epoch() -> list[np.ndarray]:
+        with torch.no_grad():
+            logits = t_dense(t_lstm(t_emb(torch.from_numpy(first[0])))[0])
+            before = t_loss_fn(logits.reshape(-1, len(vocab)),
+                               torch.from_numpy(first[1]).reshape(-1)).numpy()
+        for start in range(0, len(X), size):
+            xb, yb = torch.from_numpy(X[start:start + size]), torch.from_numpy(
+                Y[start:start + size])
+            t_optimizer.zero_grad()
+            logits = t_dense(t_lstm(t_emb(xb))[0])
+            loss = t_loss_fn(logits.reshape(-1, len(vocab)), yb.reshape(-1))
+            loss.backward()
+            t_optimizer.step()
+        return [np.array(before)]
+
+    return SeqCase("char-LM epoch (LSTM)", f"{len(X)} windows of {config.seq_len}, batch "
+                   f"{size}, E {config.embed}, hidden {config.hidden}", 2.0, minigrad_epoch,
+                   torch_epoch)
+
+
 CASES: dict[str, Callable[[bool], SeqCase]] = {
     "lstm": lambda quick: recurrent_case("LSTM", quick),
     "gru": lambda quick: recurrent_case("GRU", quick),
     "batchnorm2d": batchnorm2d_case,
     "layernorm": layernorm_case,
     "attention": attention_case,
+    "transformer": transformer_case,
+    "charlm": charlm_case,
 }
 
 
 def check(case: SeqCase) -> None:
     """Both steps must give the same output, input gradient and parameter gradients."""
     ours, theirs = case.minigrad(), case.torch()
-    labels = ["output", "input gradient"] + [f"parameter gradient {i}"
-                                             for i in range(len(ours) - 2)]
+    labels = (["output", "input gradient"] + [f"parameter gradient {i}"
+                                              for i in range(len(ours) - 2)]
+              if len(ours) > 1 else ["first batch's loss"])
     for label, a, b in zip(labels, ours, theirs, strict=True):
         scale = float(np.abs(b).max()) or 1.0
         if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-3 * scale):

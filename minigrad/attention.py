@@ -18,6 +18,10 @@ Backward, with ``Ĝ = dL/d(PV)`` per head::
 
     dV = Pᵀ Ĝ     dP = Ĝ Vᵀ     dS = P ⊙ (dP − Σ_keys dP ⊙ P) / √d
     dQ = dS K     dK = dSᵀ Q     then the projections' own products.
+
+On every array library: standard calls only; the causal mask compares ``arange``s
+(``j <= i``), a key padding mask must be a bool array of the input's library and
+device, and the dropout masks are drawn in NumPy from the layer's ``rng`` and moved.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import override
 
+from minigrad import backend
 from minigrad import init as initializers
 from minigrad.base import (
     Array,
@@ -41,6 +46,7 @@ from minigrad.base import (
     check_count,
     check_number,
     check_parameter_dtype,
+    check_same_place,
 )
 from minigrad.nd import as_nd
 
@@ -95,36 +101,47 @@ class _Attention:
 
     def _heads(self, rows: Array, n: int) -> Array:
         """``(N·T, E) -> (N, h, T, d)``."""
-        heads: Array = rows.reshape(n, -1, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+        xp = backend.namespace(rows)
+        heads: Array = xp.permute_dims(
+            xp.reshape(rows, (n, -1, self.num_heads, self.head_dim)), (0, 2, 1, 3))
         return heads
 
     def _rows(self, heads: Array) -> Array:
         """``(N, h, T, d) -> (N·T, E)``."""
         n, _, t, _ = heads.shape
-        rows: Array = heads.transpose(0, 2, 1, 3).reshape(n * t, self.embed_dim)
+        xp = backend.namespace(heads)
+        rows: Array = xp.reshape(xp.permute_dims(heads, (0, 2, 1, 3)), (n * t, self.embed_dim))
         return rows
 
     def _input(self, layer: Module[Any], x: object, what: str) -> Array:
         return as_nd(layer, x, expected=f"(batch, T, {self.embed_dim}) for the {what}", ndims=(3,),
-                     sizes={2: self.embed_dim}, dtype=self.in_proj_weight.dtype)
+                     sizes={2: self.embed_dim}, like=self.in_proj_weight.data)
 
-    def _keep(self, layer: Module[Any], n: int, t_q: int, t_k: int,
+    def _keep(self, layer: Module[Any], x: Array, t_q: int, t_k: int,
               key_padding_mask: object) -> Array | None:
-        """The bool mask of visible keys, broadcastable to ``(N, h, T_q, T_k)``, or None."""
+        """The bool mask of visible keys, broadcastable to ``(N, h, T_q, T_k)``, or None
+        (in the library of the input ``x``)."""
+        xp = backend.namespace(x)
+        n = x.shape[0]
         keep: Array | None = None
-        if self.causal:
-            keep = np.tril(np.ones((t_q, t_k), dtype=bool))
+        if self.causal:  # key j visible from query i when j <= i
+            where = backend.device(x)
+            keep = xp.arange(t_k, device=where)[None, :] <= xp.arange(t_q, device=where)[:, None]
         if key_padding_mask is not None:
-            mask = np.asarray(key_padding_mask)
-            if mask.dtype != np.bool_:
+            if backend.is_foreign(key_padding_mask) or type(x) is not np.ndarray:
+                check_same_place(layer, key_padding_mask, x, "key_padding_mask")
+                mask: Any = key_padding_mask
+            else:
+                mask = np.asarray(key_padding_mask)
+            if backend.numpy_dtype(mask.dtype) != np.bool_:
                 raise TypeError(f"{layer!r}: key_padding_mask must be a bool array (True = "
                                 f"padding), got dtype {mask.dtype}")
-            if mask.shape != (n, t_k):
+            if tuple(mask.shape) != (n, t_k):
                 raise ValueError(f"{layer!r}: key_padding_mask must have shape (N, T_k) = "
-                                 f"{(n, t_k)}, got {mask.shape}")
-            visible = ~mask[:, None, None, :]
-            keep = visible if keep is None else keep & visible
-        if keep is not None and not keep.any(axis=-1).all():
+                                 f"{(n, t_k)}, got {tuple(mask.shape)}")
+            visible = xp.reshape(xp.logical_not(mask), (n, 1, 1, t_k))
+            keep = visible if keep is None else xp.logical_and(keep, visible)
+        if keep is not None and not bool(xp.all(xp.any(keep, axis=-1))):
             raise ValueError(f"{layer!r}: some query has every key masked (its attention "
                              f"would be undefined)")
         return keep
@@ -132,60 +149,64 @@ class _Attention:
     def _attend(self, layer: Module[Any], xq: Array, xc: Array, q_rows: Array, kv_rows: Array,
                 key_padding_mask: object, training: bool) -> tuple[Array, AttentionCache]:
         """``y`` from the projected rows (``Q`` and ``[K V]``), and the cache."""
+        xp = backend.namespace(xq)
         n, t_q, _ = xq.shape
         t_k = xc.shape[1]
         e = self.embed_dim
         q = self._heads(q_rows, n)
         k = self._heads(kv_rows[:, :e], n)
         v = self._heads(kv_rows[:, e:], n)
-        scores = np.matmul(q, k.transpose(0, 1, 3, 2)) / math.sqrt(self.head_dim)
-        keep = self._keep(layer, n, t_q, t_k, key_padding_mask)
+        scores = (q @ k.mT) / math.sqrt(self.head_dim)
+        keep = self._keep(layer, xq, t_q, t_k, key_padding_mask)
         if keep is not None:
-            scores = np.where(keep, scores, -np.inf)
-        scores -= scores.max(axis=-1, keepdims=True)
-        probs: Array = np.exp(scores, out=scores)
-        probs /= probs.sum(axis=-1, keepdims=True)
+            scores = xp.where(keep, scores, -math.inf)
+        scores -= xp.max(scores, axis=-1, keepdims=True)
+        probs: Array = np.exp(scores, out=scores) if xp is np else xp.exp(scores)
+        probs /= xp.sum(probs, axis=-1, keepdims=True)
         multiplier: Array | None = None
         if training and self.dropout > 0:
-            multiplier = np.multiply(self.rng.random(probs.shape) >= self.dropout,
-                                     1 / (1 - self.dropout), dtype=probs.dtype)
+            multiplier = np.multiply(self.rng.random(tuple(probs.shape)) >= self.dropout,
+                                     1 / (1 - self.dropout), dtype=backend.numpy_dtype(probs.dtype))
+            if xp is not np:  # drawn in NumPy, moved where the input lives
+                multiplier = backend.asarray(multiplier, xp, backend.device(xq))
         dropped: Array = probs if multiplier is None else probs * multiplier
-        context = self._rows(np.matmul(dropped, v))
-        y: Array = np.dot(context, self.out_proj_weight.data.T)
+        context = self._rows(dropped @ v)
+        y: Array = context @ self.out_proj_weight.data.T
         if self.out_proj_bias is not None:
             y += self.out_proj_bias.data
-        rows_q, rows_c = xq.reshape(-1, e), xc.reshape(-1, e)
-        return y.reshape(n, t_q, e), (rows_q, rows_c, q, k, v, multiplier, probs, context)
+        rows_q, rows_c = xp.reshape(xq, (-1, e)), xp.reshape(xc, (-1, e))
+        return xp.reshape(y, (n, t_q, e)), (rows_q, rows_c, q, k, v, multiplier, probs, context)
 
     def _attend_backward(self, layer: Module[Any], grad_out: Array, cache: AttentionCache
                          ) -> tuple[Array, Array]:
         """Accumulate ``W_o``, ``b_o`` gradients; return dL/dQ rows and dL/d[K V] rows."""
         _, _, q, k, v, multiplier, probs, context = cache
+        xp = backend.namespace(q)
         n, _, t_q, _ = q.shape
-        g = as_grad(layer, grad_out, (n, t_q, self.embed_dim), q.dtype).reshape(n * t_q, -1)
+        g = xp.reshape(as_grad(layer, grad_out, (n, t_q, self.embed_dim), q.dtype), (n * t_q, -1))
         self.out_proj_weight.accumulate_matmul(g.T, context)
         if self.out_proj_bias is not None:
-            self.out_proj_bias.grad += g.sum(axis=0)
-        g_heads = self._heads(np.dot(g, self.out_proj_weight.data), n)
+            self.out_proj_bias.grad += xp.sum(g, axis=0)
+        g_heads = self._heads(g @ self.out_proj_weight.data, n)
         dropped: Array = probs if multiplier is None else probs * multiplier
-        dv = np.matmul(dropped.transpose(0, 1, 3, 2), g_heads)
-        dp = np.matmul(g_heads, v.transpose(0, 1, 3, 2))
+        dv = dropped.mT @ g_heads
+        dp = g_heads @ v.mT
         if multiplier is not None:
             dp *= multiplier
-        ds = dp - (dp * probs).sum(axis=-1, keepdims=True)
+        ds = dp - xp.sum(dp * probs, axis=-1, keepdims=True)
         ds *= probs
         ds /= math.sqrt(self.head_dim)
-        dq = self._rows(np.matmul(ds, k))
-        dk = self._rows(np.matmul(ds.transpose(0, 1, 3, 2), q))
-        return dq, np.concatenate([dk, self._rows(dv)], axis=1)
+        dq = self._rows(ds @ k)
+        dk = self._rows(ds.mT @ q)
+        return dq, xp.concat([dk, self._rows(dv)], axis=1)
 
     def _accumulate_in_proj(self, rows: Array, d_rows: Array, part: slice) -> None:
-        self.in_proj_weight.grad[part] += np.dot(d_rows.T, rows)
+        self.in_proj_weight.grad[part, ...] += d_rows.T @ rows
         if self.in_proj_bias is not None:
-            self.in_proj_bias.grad[part] += d_rows.sum(axis=0)
+            self.in_proj_bias.grad[part] += backend.namespace(d_rows).sum(d_rows, axis=0)
 
     def _project(self, rows: Array, part: slice) -> Array:
-        out: Array = np.dot(rows, self.in_proj_weight.data[part].T)
+        out: Array = rows @ self.in_proj_weight.data[part, ...].T
         if self.in_proj_bias is not None:
             out += self.in_proj_bias.data[part]
         return out
@@ -198,7 +219,7 @@ class _Attention:
             text += ", bias=False"
         if self.dropout:
             text += f", dropout={self.dropout}"
-        if self.in_proj_weight.dtype != np.float64:
+        if backend.numpy_dtype(self.in_proj_weight.dtype) != np.float64:
             text += f", dtype={self.in_proj_weight.dtype}"
         return text
 
@@ -265,7 +286,7 @@ class MultiHeadAttention(_Attention, Layer[AttentionCache]):
     @override
     def forward(self, x: Array, key_padding_mask: Array | None = None) -> Array:
         x = self._input(self, x, "input")
-        rows = x.reshape(-1, self.embed_dim)
+        rows = backend.namespace(x).reshape(x, (-1, self.embed_dim))
         qkv = self._project(rows, slice(None))
         y, self.cache = self._attend(self, x, x, qkv[:, :self.embed_dim],
                                      qkv[:, self.embed_dim:], key_padding_mask, self.training)
@@ -278,7 +299,7 @@ class MultiHeadAttention(_Attention, Layer[AttentionCache]):
     def _backward(self, grad_out: Array) -> Array:
         cache = self.saved()
         dq, dkv = self._attend_backward(self, grad_out, cache)
-        d_qkv = np.concatenate([dq, dkv], axis=1)
+        d_qkv: Array = backend.namespace(dq).concat([dq, dkv], axis=1)
         self._accumulate_in_proj(cache[0], d_qkv, slice(None))
         return d_qkv
 
@@ -286,7 +307,8 @@ class MultiHeadAttention(_Attention, Layer[AttentionCache]):
     def backward(self, grad_out: Array) -> Array:
         d_qkv = self._backward(grad_out)
         n, t = self.saved()[2].shape[0], self.saved()[2].shape[2]
-        grad_in: Array = np.dot(d_qkv, self.in_proj_weight.data).reshape(n, t, -1)
+        grad_in: Array = backend.namespace(d_qkv).reshape(d_qkv @ self.in_proj_weight.data,
+                                                          (n, t, -1))
         return grad_in
 
     @override
@@ -342,8 +364,9 @@ class CrossAttention(_Attention, MergeLayer[AttentionCache]):
             raise ValueError(f"{self!r}: query and context must have the same batch size, "
                              f"got {query.shape} and {context.shape}")
         e = self.embed_dim
-        q_rows = self._project(query.reshape(-1, e), slice(0, e))
-        kv_rows = self._project(context.reshape(-1, e), slice(e, None))
+        xp = backend.namespace(query)
+        q_rows = self._project(xp.reshape(query, (-1, e)), slice(0, e))
+        kv_rows = self._project(xp.reshape(context, (-1, e)), slice(e, None))
         y, self.cache = self._attend(self, query, context, q_rows, kv_rows, key_padding_mask,
                                      self.training)
         return y
@@ -361,9 +384,10 @@ class CrossAttention(_Attention, MergeLayer[AttentionCache]):
         self._accumulate_in_proj(rows_q, dq, slice(0, e))
         self._accumulate_in_proj(rows_c, dkv, slice(e, None))
         w = self.in_proj_weight.data
+        xp = backend.namespace(w)
         n, t_q, t_k = q.shape[0], q.shape[2], k.shape[2]
-        d_query = np.dot(dq, w[:e]).reshape(n, t_q, e)
-        d_context = np.dot(dkv, w[e:]).reshape(n, t_k, e)
+        d_query = xp.reshape(dq @ w[:e, ...], (n, t_q, e))
+        d_context = xp.reshape(dkv @ w[e:, ...], (n, t_k, e))
         return d_query, d_context
 
     @override

@@ -499,3 +499,51 @@ def update_slice(dst: Any, index: tuple[Any, ...], op: str,
         value = xp.astype(mask, dst.dtype) * value
     dst[index] = value if op == "assign" else getattr(xp, op)(dst[index], value)
 
+
+
+# -- kernels of the sequence layers (embeddings, recurrence) ------------------------------
+# (appended, with their own __all__ line, to keep merges of this file clean)
+
+__all__ += ["compute_into", "scatter_add_rows"]
+
+
+def compute_into(target: Any, key: Any, op: str, *args: Any) -> None:
+    """``target[key] = op(*args)`` for an elementwise function of the standard named
+    ``op`` (``"multiply"``, ``"tanh"``, ``"subtract"``, ...).
+
+    NumPy's ufunc writes straight into the view ``target[key]`` (``out=``: no
+    temporary), which is what a recurrent cell's step is made of; other libraries
+    assign a temporary, since the standard has no ``out=`` and leaves undefined whether
+    writing into a view reaches the array it came from. ``key`` is any standard index,
+    e.g. ``np.s_[t, :, :h]``.
+    """
+    if type(target) is np.ndarray:
+        getattr(np, op)(*args, out=target[key])
+    else:
+        target[key] = getattr(namespace(target), op)(*args)
+
+
+def scatter_add_rows(target: Any, rows: Any, values: Any) -> None:
+    """``target[rows[k]] += values[k]`` for every ``k``, repeated rows summed, in place
+    (the gradient of a row lookup, ``y = target[rows]``).
+
+    NumPy: sorting the rows groups the repeats, so one ``add.reduceat`` sums each
+    group -- no Python loop over ids and no ``np.add.at`` (measured, 2048 ids of width
+    64, float32, 1 thread: 0.3-0.6 ms for this, 1.2-2.4 ms for ``add.at``, 0.55 ms for a
+    one-hot product over 100 ids but 75 ms over 10,000). PyTorch: ``index_add_``.
+    Otherwise the standard's only form: a one-hot matrix ``(len(rows), len(target))``
+    times ``values``, a product that grows with the table (fine for the small tables
+    of the strict reference, slow for large vocabularies).
+    """
+    if type(target) is np.ndarray:
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
+        target[sorted_rows[starts]] += np.add.reduceat(values[order], starts, axis=0)
+    elif _library(target) == "torch":
+        target.index_add_(0, rows, values)
+    else:
+        xp = namespace(target)
+        ids = xp.arange(target.shape[0], dtype=rows.dtype, device=device(target))
+        one_hot = xp.astype(rows[:, None] == ids[None, :], values.dtype)
+        target += one_hot.T @ values

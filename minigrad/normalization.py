@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import override
 
+from minigrad import backend
 from minigrad.base import (
     Array,
     Buffer,
@@ -62,13 +63,18 @@ def reduce_sum(a: Array, axes: tuple[int, ...], b: Array | None = None) -> Array
     (float32, 2048 rows of 256: 26 µs against 95 µs). A trailing block is summed first
     (``Σ a ⊙ b`` there as one dot product per row, a stacked ``matmul``), then any
     remaining axes by ``sum`` on the much smaller result; a leading block alone, as
-    the affine gradients of layer norm need, by ``ones @ a``.
+    the affine gradients of layer norm need, by ``ones @ a``. Other array libraries:
+    the standard's ``sum``.
     """
+    summed: Array
+    if type(a) is not np.ndarray:
+        xp = backend.namespace(a)
+        summed = xp.sum(a if b is None else a * b, axis=axes, keepdims=True)
+        return summed
     ndim = a.ndim
     tail = 0
     while ndim - 1 - tail in axes:
         tail += 1
-    summed: Array
     if tail:
         kept, block = a.shape[:ndim - tail], math.prod(a.shape[ndim - tail:])
         rows = a.reshape(-1, block)
@@ -78,12 +84,15 @@ def reduce_sum(a: Array, axes: tuple[int, ...], b: Array | None = None) -> Array
             summed = np.matmul(rows[:, None, :], b.reshape(-1, block, 1))
         summed = summed.reshape(*kept, *(1,) * tail)
         rest = tuple(axis for axis in axes if axis < ndim - tail)
-        return summed.sum(axis=rest, keepdims=True) if rest else summed
+        if rest:
+            summed = summed.sum(axis=rest, keepdims=True)
+        return summed
     product = a if b is None else a * b
     if axes == tuple(range(len(axes))):
         count = math.prod(a.shape[:len(axes)])
         summed = np.dot(np.ones(count, a.dtype), product.reshape(count, -1))
-        return summed.reshape(*(1,) * len(axes), *a.shape[len(axes):])
+        summed = summed.reshape(*(1,) * len(axes), *a.shape[len(axes):])
+        return summed
     summed = product.sum(axis=axes, keepdims=True)
     return summed
 
@@ -97,7 +106,7 @@ def standardize(x: Array, axes: tuple[int, ...], eps: float
     mean = reduce_sum(x, axes) / count
     xhat = x - mean
     var = reduce_sum(xhat, axes, xhat) / count
-    inv_std: Array = 1.0 / np.sqrt(var + eps)
+    inv_std: Array = 1.0 / backend.namespace(var).sqrt(var + eps)
     xhat *= inv_std
     return xhat, mean, var, inv_std
 
@@ -113,8 +122,10 @@ def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int,
     if overwrite_g:
         grad_in = g
         grad_in -= along_xhat
-    else:
+    elif type(g) is np.ndarray:
         grad_in = np.subtract(g, along_xhat, out=along_xhat)
+    else:
+        grad_in = g - along_xhat
     grad_in -= mean_g
     grad_in *= inv_std
     return grad_in
@@ -141,6 +152,11 @@ class _Normalization(Layer[NormCache]):
     def _dtype(self) -> np.dtype[Any]:
         """The dtype to compute in: the parameters' (which may have been cast since)."""
         return self.weight.dtype if self.weight is not None else self.dtype
+
+    def _like(self) -> Array | None:
+        """An array of the layer's state (parameter or buffer), whose library, device and
+        dtype inputs must have; None for a layer without any (computed as given)."""
+        return self.weight.data if self.weight is not None else None
 
     # -- what subclasses define --------------------------------------------------------
     @abstractmethod
@@ -170,6 +186,7 @@ class _Normalization(Layer[NormCache]):
     @override
     def forward(self, x: Array) -> Array:
         x = self._validate(x)
+        xp = backend.namespace(x)
         grouped = self._grouped(x)
         axes = self._stat_axes(grouped.ndim)
         fixed = self._fixed_statistics(grouped)
@@ -178,27 +195,28 @@ class _Normalization(Layer[NormCache]):
             self._batch_statistics(grouped, mean, var)
         else:
             mean, var = fixed
-            inv_std = 1.0 / np.sqrt(var + self.eps)
+            inv_std = 1.0 / xp.sqrt(var + self.eps)
             xhat = grouped - mean
             xhat *= inv_std
-        y = xhat.reshape(x.shape)
+        y: Array = xp.reshape(xhat, x.shape)
         self.cache = (y, inv_std, fixed is None)
         if self.weight is not None and self.bias is not None:
             shape = self._affine_shape(x.ndim)
-            y = y * self.weight.data.reshape(shape)
-            y += self.bias.data.reshape(shape)
+            y = y * xp.reshape(self.weight.data, shape)
+            y += xp.reshape(self.bias.data, shape)
         return y
 
     @override
     def backward(self, grad_out: Array) -> Array:
         xhat, inv_std, batch_statistics = self.saved()
-        g = as_grad(self, grad_out, xhat.shape, xhat.dtype)
+        g = as_grad(self, grad_out, tuple(xhat.shape), xhat.dtype)
+        xp = backend.namespace(g)
         if self.weight is not None and self.bias is not None:
             affine_shape = self._affine_shape(xhat.ndim)
             summed = tuple(axis for axis, size in enumerate(affine_shape) if size == 1)
-            self.weight.grad += reduce_sum(g, summed, xhat).reshape(self.weight.shape)
-            self.bias.grad += reduce_sum(g, summed).reshape(self.bias.shape)
-            g = g * self.weight.data.reshape(affine_shape)
+            self.weight.grad += xp.reshape(reduce_sum(g, summed, xhat), self.weight.shape)
+            self.bias.grad += xp.reshape(reduce_sum(g, summed), self.bias.shape)
+            g = g * xp.reshape(self.weight.data, affine_shape)
         if not batch_statistics:
             fixed: Array = g * inv_std
             return fixed
@@ -206,7 +224,8 @@ class _Normalization(Layer[NormCache]):
         grad_in = standardize_backward(self._grouped(g), grouped, inv_std,
                                        self._stat_axes(grouped.ndim),
                                        overwrite_g=self.weight is not None)
-        return grad_in.reshape(xhat.shape)
+        reshaped: Array = xp.reshape(grad_in, xhat.shape)
+        return reshaped
 
 
 class _BatchNorm(_Normalization):
@@ -244,9 +263,15 @@ class _BatchNorm(_Normalization):
             self.num_batches_tracked = Buffer(np.zeros((), np.int64), "num_batches_tracked")
 
     @override
+    def _like(self) -> Array | None:
+        like = super()._like()
+        return like if like is not None or self.running_mean is None else self.running_mean.data
+
+    @override
     def _validate(self, x: object) -> Array:
         return as_nd(self, x, expected=self.layout.replace("C", str(self.num_features)),
-                     ndims=self.ranks, sizes={1: self.num_features}, dtype=self._dtype())
+                     ndims=self.ranks, sizes={1: self.num_features}, dtype=self._dtype(),
+                     like=self._like())
 
     @override
     def _stat_axes(self, ndim: int) -> tuple[int, ...]:
@@ -259,15 +284,15 @@ class _BatchNorm(_Normalization):
     @override
     def _fixed_statistics(self, grouped: Array) -> tuple[Array, Array] | None:
         if self.training or self.running_mean is None or self.running_var is None:
-            count = grouped.size // self.num_features
+            count = math.prod(grouped.shape) // self.num_features
             if self.training and count == 1:
                 raise ValueError(f"{self!r} expected more than 1 value per channel when "
                                  f"training, got input of shape {grouped.shape}")
             return None
         shape = self._affine_shape(grouped.ndim)
-        dtype = grouped.dtype
-        return (self.running_mean.data.reshape(shape).astype(dtype, copy=False),
-                self.running_var.data.reshape(shape).astype(dtype, copy=False))
+        xp = backend.namespace(grouped)
+        return (xp.astype(xp.reshape(self.running_mean.data, shape), grouped.dtype, copy=False),
+                xp.astype(xp.reshape(self.running_var.data, shape), grouped.dtype, copy=False))
 
     @override
     def _batch_statistics(self, grouped: Array, mean: Array, var: Array) -> None:
@@ -278,10 +303,11 @@ class _BatchNorm(_Normalization):
         # momentum=None: the cumulative average over all batches so far, as PyTorch.
         m = self.momentum if self.momentum is not None else 1.0 / int(
             self.num_batches_tracked.data)
-        count = grouped.size // self.num_features
-        unbiased = var.reshape(-1) * (count / (count - 1))
+        count = math.prod(grouped.shape) // self.num_features
+        xp = backend.namespace(grouped)
+        unbiased = xp.reshape(var, (-1,)) * (count / (count - 1))
         self.running_mean.data *= 1.0 - m
-        self.running_mean.data += m * mean.reshape(-1)
+        self.running_mean.data += m * xp.reshape(mean, (-1,))
         self.running_var.data *= 1.0 - m
         self.running_var.data += m * unbiased
 
@@ -419,7 +445,7 @@ class LayerNorm(_Normalization):
             self, x, expected=f"(batch, ..., {', '.join(map(str, self.normalized_shape))})",
             ndims=range(k + 1, _MAX_NDIM + 1),
             sizes={-k + i: size for i, size in enumerate(self.normalized_shape)},
-            dtype=self._dtype(),
+            dtype=self._dtype(), like=self._like(),
         )
 
     @override
@@ -491,11 +517,12 @@ class GroupNorm(_Normalization):
     def _validate(self, x: object) -> Array:
         return as_nd(self, x, expected=f"(batch, {self.num_channels}, ...)",
                      ndims=range(2, _MAX_NDIM + 1), sizes={1: self.num_channels},
-                     dtype=self._dtype())
+                     dtype=self._dtype(), like=self._like())
 
     @override
     def _grouped(self, x: Array) -> Array:
-        return x.reshape(x.shape[0], self.num_groups, -1)
+        grouped: Array = backend.namespace(x).reshape(x, (x.shape[0], self.num_groups, -1))
+        return grouped
 
     @override
     def _stat_axes(self, ndim: int) -> tuple[int, ...]:

@@ -19,6 +19,11 @@ Initial and final state: ``forward(x, initial_state=...)`` starts from a given s
 (for the next chunk of a long sequence, or a decoder), and after a backward
 ``layer.initial_state_grad`` holds dL/d(initial state). Gradients flow back only
 through the layer's output, not into ``final_state``.
+
+On every array library: the step loops over time only (it is the recurrence), each step
+a few whole-batch products and elementwise calls of the standard; the writes into the
+per-step arrays go through `minigrad.backend.compute_into` (NumPy's ``out=``, where the
+cell's step spends its time). An initial state must be of the layer's library and device.
 """
 
 from __future__ import annotations
@@ -31,9 +36,18 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import override
 
+from minigrad import backend
 from minigrad import init as initializers
-from minigrad.activations import sigmoid
-from minigrad.base import Array, Layer, Parameter, as_grad, check_count, check_parameter_dtype
+from minigrad.backend import compute_into, sigmoid
+from minigrad.base import (
+    Array,
+    Layer,
+    Parameter,
+    as_grad,
+    check_count,
+    check_parameter_dtype,
+    check_same_place,
+)
 from minigrad.nd import as_nd
 
 State: TypeAlias = "Array | tuple[Array, Array]"
@@ -103,23 +117,30 @@ class _Recurrent(Layer[RecurrentCache]):
         and dL/d(initial state)."""
 
     # -- shared ------------------------------------------------------------------------
-    def _state(self, initial_state: State | None, n: int, dtype: np.dtype[Any]
-               ) -> tuple[Array, ...]:
+    def _state(self, initial_state: State | None, n: int) -> tuple[Array, ...]:
+        like = self.weight_hh.data
+        xp = backend.namespace(like)
         shape = (n, self.hidden_size)
         if initial_state is None:
-            return tuple(np.zeros(shape, dtype) for _ in range(self.states))
+            return tuple(xp.zeros(shape, dtype=like.dtype, device=backend.device(like))
+                         for _ in range(self.states))
         parts = (initial_state,) if self.states == 1 else initial_state
         form = "an array (N, H)" if self.states == 1 else "a pair (h0, c0) of arrays (N, H)"
         if not isinstance(parts, tuple) or len(parts) != self.states:
             raise TypeError(f"{self!r}: initial_state must be {form}, got "
                             f"{type(initial_state).__name__}")
-        arrays = tuple(np.asarray(part) for part in parts)
-        for array in arrays:
-            if array.shape != shape or array.dtype.kind not in "biuf":
+        arrays = []
+        for part in parts:
+            if backend.is_foreign(part) or type(like) is not np.ndarray:
+                check_same_place(self, part, like, "initial_state")
+            array: Any = part if backend.is_foreign(part) else np.asarray(part)
+            if tuple(array.shape) != shape or backend.numpy_dtype(array.dtype).kind \
+                    not in "biuf":
                 raise ValueError(f"{self!r}: initial_state must be {form} with "
-                                 f"(N, H) = {shape}, got shape {array.shape}, dtype "
+                                 f"(N, H) = {shape}, got shape {tuple(array.shape)}, dtype "
                                  f"{array.dtype}")
-        return tuple(array.astype(dtype) for array in arrays)
+            arrays.append(xp.astype(array, like.dtype))
+        return tuple(arrays)
 
     def _public(self, state: tuple[Array, ...]) -> State:
         return state[0] if self.states == 1 else (state[0], state[1])
@@ -131,17 +152,17 @@ class _Recurrent(Layer[RecurrentCache]):
         w_ih = self.weight_ih.data
         x = as_nd(self, x, expected=f"(batch, T, {self.input_size})", ndims=(3,),
                   sizes={2: self.input_size}, dtype=w_ih.dtype)
+        xp = backend.namespace(x)
         n, t, d = x.shape
-        state = self._state(initial_state, n, w_ih.dtype)
-        time_major = x.transpose(1, 0, 2).reshape(t * n, d)
+        state = self._state(initial_state, n)
+        time_major = xp.reshape(xp.permute_dims(x, (1, 0, 2)), (t * n, d))
         bias = self.bias_ih.data + self._folded_bias()
-        xw = (np.dot(time_major, w_ih.T) + bias).reshape(t, n, -1)
+        xw = xp.reshape(time_major @ w_ih.T + bias, (t, n, -1))
         hs, final, steps = self._scan(xw, state)
         self.final_state = self._public(final)
-        self.cache = (time_major, hs, steps, x.shape)
-        y: Array = hs[1:].transpose(1, 0, 2) if self.return_sequences else final[0]
-        out: Array = y.copy()  # C order; and hs stays private
-        return out
+        self.cache = (time_major, hs, steps, (n, t, d))
+        y = xp.permute_dims(hs[1:, ...], (1, 0, 2)) if self.return_sequences else final[0]
+        return _copy(y)  # C order; and hs stays private
 
     @override
     def __call__(self, x: npt.ArrayLike, initial_state: State | None = None) -> Array:
@@ -154,26 +175,26 @@ class _Recurrent(Layer[RecurrentCache]):
 
     def _backward(self, grad_out: Array, *, input_grad: bool) -> Array | None:
         time_major, hs, steps, (n, t, d) = self.saved()
+        xp = backend.namespace(hs)
         h = self.hidden_size
         if self.return_sequences:
             g = as_grad(self, grad_out, (n, t, h), hs.dtype)
-            dhs = g.transpose(1, 0, 2)
+            dhs = xp.permute_dims(g, (1, 0, 2))
         else:
             g = as_grad(self, grad_out, (n, h), hs.dtype)
-            dhs = np.zeros((t, n, h), hs.dtype)
-            dhs[-1] = g
+            dhs = xp.zeros((t, n, h), dtype=hs.dtype, device=backend.device(hs))
+            dhs[t - 1, ...] = g
         dzx, dzh, dstate = self._scan_backward(dhs, hs, steps)
         self.initial_state_grad = self._public(dstate)
-        dzx2, dzh2 = dzx.reshape(t * n, -1), dzh.reshape(t * n, -1)
+        dzx2, dzh2 = xp.reshape(dzx, (t * n, -1)), xp.reshape(dzh, (t * n, -1))
         self.weight_ih.accumulate_matmul(dzx2.T, time_major)
-        self.weight_hh.accumulate_matmul(dzh2.T, hs[:-1].reshape(t * n, h))
-        self.bias_ih.grad += dzx2.sum(axis=0)
-        self.bias_hh.grad += dzh2.sum(axis=0)
+        self.weight_hh.accumulate_matmul(dzh2.T, xp.reshape(hs[:t, ...], (t * n, h)))
+        self.bias_ih.grad += xp.sum(dzx2, axis=0)
+        self.bias_hh.grad += xp.sum(dzh2, axis=0)
         if not input_grad:
             return None
-        dx: Array = np.dot(dzx2, self.weight_ih.data).reshape(t, n, d)
-        grad_in: Array = dx.transpose(1, 0, 2).copy()
-        return grad_in
+        dx = xp.reshape(dzx2 @ self.weight_ih.data, (t, n, d))
+        return _copy(xp.permute_dims(dx, (1, 0, 2)))
 
     @override
     def backward(self, grad_out: Array) -> Array:
@@ -190,11 +211,19 @@ class _Recurrent(Layer[RecurrentCache]):
         text = f"{self.input_size}, {self.hidden_size}"
         if not self.return_sequences:
             text += ", return_sequences=False"
-        if self.weight_ih.dtype != np.float64:
+        if backend.numpy_dtype(self.weight_ih.dtype) != np.float64:
             text += f", dtype={self.weight_ih.dtype}"
         return text
 
 
+def _copy(array: Array) -> Array:
+    """A C-ordered copy of ``array`` (NumPy), or a copy in its own library."""
+    copied: Array
+    if type(array) is np.ndarray:
+        copied = array.copy()
+        return copied
+    copied = backend.namespace(array).asarray(array, copy=True)
+    return copied
 
 
 class RNN(_Recurrent):
@@ -254,29 +283,31 @@ class RNN(_Recurrent):
     def _scan(self, xw: Array, state: tuple[Array, ...]) -> tuple[Array, tuple[Array, ...],
                                                                    tuple[Array, ...]]:
         t, n, _ = xw.shape
-        hs = np.empty((t + 1, n, self.hidden_size), xw.dtype)
-        hs[0] = state[0]
+        hs = backend.empty_like_shape(xw, (t + 1, n, self.hidden_size))
+        hs[0, ...] = state[0]
         w_hh_t = self.weight_hh.data.T
         for step in range(t):
-            z = np.dot(hs[step], w_hh_t)
-            z += xw[step]
+            z = hs[step, ...] @ w_hh_t
+            z += xw[step, ...]
             if self.nonlinearity == "tanh":
-                np.tanh(z, out=hs[step + 1])
+                compute_into(hs, np.s_[step + 1, ...], "tanh", z)
             else:
-                np.maximum(z, 0, out=hs[step + 1])
-        return hs, (hs[t],), ()
+                compute_into(hs, np.s_[step + 1, ...], "maximum", z, 0.0)
+        return hs, (hs[t, ...],), ()
 
     @override
     def _scan_backward(self, dhs: Array, hs: Array, steps: tuple[Array, ...]
                        ) -> tuple[Array, Array, tuple[Array, ...]]:
-        dz = np.empty_like(dhs)
-        dh_next = np.zeros_like(dhs[0])
+        xp = backend.namespace(dhs)
+        t = dhs.shape[0]
+        dz = backend.empty_like_shape(hs, tuple(dhs.shape))
+        dh_next = xp.zeros_like(hs[0, ...])
         w_hh = self.weight_hh.data
-        for step in reversed(range(dhs.shape[0])):
-            h = hs[step + 1]
-            slope = 1 - h * h if self.nonlinearity == "tanh" else h > 0
-            np.multiply(dhs[step] + dh_next, slope, out=dz[step])
-            dh_next = np.dot(dz[step], w_hh)
+        for step in range(t - 1, -1, -1):
+            h = hs[step + 1, ...]
+            slope = 1.0 - h * h if self.nonlinearity == "tanh" else xp.astype(h > 0, h.dtype)
+            compute_into(dz, np.s_[step, ...], "multiply", dhs[step, ...] + dh_next, slope)
+            dh_next = dz[step, ...] @ w_hh
         return dz, dz, (dh_next,)
 
     @override
@@ -310,49 +341,50 @@ class LSTM(_Recurrent):
                                                                    tuple[Array, ...]]:
         t, n, _ = xw.shape
         h = self.hidden_size
-        hs = np.empty((t + 1, n, h), xw.dtype)
-        cs = np.empty_like(hs)
-        hs[0], cs[0] = state
-        acts = np.empty_like(xw)
-        tanh_c = np.empty((t, n, h), xw.dtype)
+        hs = backend.empty_like_shape(xw, (t + 1, n, h))
+        cs = backend.empty_like_shape(xw, (t + 1, n, h))
+        hs[0, ...], cs[0, ...] = state
+        acts = backend.empty_like_shape(xw, tuple(xw.shape))
+        tanh_c = backend.empty_like_shape(xw, (t, n, h))
         w_hh_t = self.weight_hh.data.T
         for step in range(t):
-            z = np.dot(hs[step], w_hh_t)
-            z += xw[step]
-            a = acts[step]
-            a[...] = sigmoid(z)  # one contiguous pass; g's columns are redone below
-            np.tanh(z[:, 2 * h:3 * h], out=a[:, 2 * h:3 * h])
-            c = cs[step + 1]
-            np.multiply(a[:, h:2 * h], cs[step], out=c)
-            c += a[:, :h] * a[:, 2 * h:3 * h]
-            np.tanh(c, out=tanh_c[step])
-            np.multiply(a[:, 3 * h:], tanh_c[step], out=hs[step + 1])
-        return hs, (hs[t], cs[t]), (acts, cs, tanh_c)
+            z = hs[step, ...] @ w_hh_t
+            z += xw[step, ...]
+            acts[step, ...] = sigmoid(z)  # one contiguous pass; g's columns are redone below
+            compute_into(acts, np.s_[step, :, 2 * h:3 * h], "tanh", z[:, 2 * h:3 * h])
+            a = acts[step, ...]
+            # c_t = f ⊙ c_{t−1} + i ⊙ g        h_t = o ⊙ tanh(c_t)
+            compute_into(cs, np.s_[step + 1, ...], "multiply", a[:, h:2 * h], cs[step, ...])
+            compute_into(cs, np.s_[step + 1, ...], "add", cs[step + 1, ...],
+                         a[:, :h] * a[:, 2 * h:3 * h])
+            compute_into(tanh_c, np.s_[step, ...], "tanh", cs[step + 1, ...])
+            compute_into(hs, np.s_[step + 1, ...], "multiply", a[:, 3 * h:], tanh_c[step, ...])
+        return hs, (hs[t, ...], cs[t, ...]), (acts, cs, tanh_c)
 
     @override
     def _scan_backward(self, dhs: Array, hs: Array, steps: tuple[Array, ...]
                        ) -> tuple[Array, Array, tuple[Array, ...]]:
         acts, cs, tanh_c = steps
         h = self.hidden_size
-        dz = np.empty_like(acts)
-        dh_next = np.zeros_like(dhs[0])
-        dc_next = np.zeros_like(dhs[0])
+        dz = backend.empty_like_shape(acts, tuple(acts.shape))
+        dh_next = backend.namespace(hs).zeros_like(hs[0, ...])
+        dc_next = backend.namespace(hs).zeros_like(hs[0, ...])
         w_hh = self.weight_hh.data
-        for step in reversed(range(dhs.shape[0])):
-            a, tc, d = acts[step], tanh_c[step], dz[step]
+        for step in range(dhs.shape[0] - 1, -1, -1):
+            a, tc = acts[step, ...], tanh_c[step, ...]
             i, f, g, o = a[:, :h], a[:, h:2 * h], a[:, 2 * h:3 * h], a[:, 3 * h:]
-            dh = dhs[step] + dh_next
-            dc = dh * o * (1 - tc * tc)
+            dh = dhs[step, ...] + dh_next
+            dc = dh * o * (1.0 - tc * tc)
             dc += dc_next
-            np.multiply(dc, g, out=d[:, :h])
-            np.multiply(dc, cs[step], out=d[:, h:2 * h])
-            np.multiply(dc, i, out=d[:, 2 * h:3 * h])
-            np.multiply(dh, tc, out=d[:, 3 * h:])
-            slope = a * (1 - a)  # σ' for i, f, o; g's columns are redone below
-            np.subtract(1, g * g, out=slope[:, 2 * h:3 * h])
-            d *= slope
+            compute_into(dz, np.s_[step, :, :h], "multiply", dc, g)
+            compute_into(dz, np.s_[step, :, h:2 * h], "multiply", dc, cs[step, ...])
+            compute_into(dz, np.s_[step, :, 2 * h:3 * h], "multiply", dc, i)
+            compute_into(dz, np.s_[step, :, 3 * h:], "multiply", dh, tc)
+            slope = a * (1.0 - a)  # σ' for i, f, o; g's columns are redone below
+            compute_into(slope, np.s_[:, 2 * h:3 * h], "subtract", 1.0, g * g)
+            compute_into(dz, np.s_[step, ...], "multiply", dz[step, ...], slope)
             dc_next = dc * f
-            dh_next = np.dot(d, w_hh)
+            dh_next = dz[step, ...] @ w_hh
         return dz, dz, (dh_next, dc_next)
 
 
@@ -380,8 +412,9 @@ class GRU(_Recurrent):
 
     @override
     def _folded_bias(self) -> Array:
-        folded: Array = self.bias_hh.data.copy()
-        folded[2 * self.hidden_size:] = 0  # b_hn stays inside r ⊙ (h W_hnᵀ + b_hn)
+        b_hh = self.bias_hh.data
+        folded: Array = backend.namespace(b_hh).asarray(b_hh, copy=True)
+        folded[2 * self.hidden_size:] = 0.0  # b_hn stays inside r ⊙ (h W_hnᵀ + b_hn)
         return folded
 
     @override
@@ -389,47 +422,47 @@ class GRU(_Recurrent):
                                                                    tuple[Array, ...]]:
         t, n, _ = xw.shape
         h = self.hidden_size
-        hs = np.empty((t + 1, n, h), xw.dtype)
-        hs[0] = state[0]
-        rz = np.empty((t, n, 2 * h), xw.dtype)
-        cand = np.empty((t, n, h), xw.dtype)
-        hidden_n = np.empty((t, n, h), xw.dtype)
+        hs = backend.empty_like_shape(xw, (t + 1, n, h))
+        hs[0, ...] = state[0]
+        rz = backend.empty_like_shape(xw, (t, n, 2 * h))
+        cand = backend.empty_like_shape(xw, (t, n, h))
+        hidden_n = backend.empty_like_shape(xw, (t, n, h))
         w_hh_t = self.weight_hh.data.T
         b_hn = self.bias_hh.data[2 * h:]
         for step in range(t):
-            hw = np.dot(hs[step], w_hh_t)
+            hw = hs[step, ...] @ w_hh_t
             gates = hw[:, :2 * h]
             gates += xw[step, :, :2 * h]
-            rz[step] = sigmoid(gates)
-            np.add(hw[:, 2 * h:], b_hn, out=hidden_n[step])
-            c = cand[step]
-            np.multiply(rz[step, :, :h], hidden_n[step], out=c)
-            c += xw[step, :, 2 * h:]
-            np.tanh(c, out=c)
+            rz[step, ...] = sigmoid(gates)
+            compute_into(hidden_n, np.s_[step, ...], "add", hw[:, 2 * h:], b_hn)
+            compute_into(cand, np.s_[step, ...], "multiply", rz[step, :, :h], hidden_n[step, ...])
+            compute_into(cand, np.s_[step, ...], "add", cand[step, ...], xw[step, :, 2 * h:])
+            compute_into(cand, np.s_[step, ...], "tanh", cand[step, ...])
             # h_t = n + z ⊙ (h_{t−1} − n)
-            np.subtract(hs[step], c, out=hs[step + 1])
-            hs[step + 1] *= rz[step, :, h:]
-            hs[step + 1] += c
-        return hs, (hs[t],), (rz, cand, hidden_n)
+            compute_into(hs, np.s_[step + 1, ...], "subtract", hs[step, ...], cand[step, ...])
+            compute_into(hs, np.s_[step + 1, ...], "multiply", hs[step + 1, ...], rz[step, :, h:])
+            compute_into(hs, np.s_[step + 1, ...], "add", hs[step + 1, ...], cand[step, ...])
+        return hs, (hs[t, ...],), (rz, cand, hidden_n)
 
     @override
     def _scan_backward(self, dhs: Array, hs: Array, steps: tuple[Array, ...]
                        ) -> tuple[Array, Array, tuple[Array, ...]]:
         rz, cand, hidden_n = steps
         t, n, h = dhs.shape
-        dzx = np.empty((t, n, 3 * h), dhs.dtype)
-        dzh = np.empty_like(dzx)
-        dh_next = np.zeros_like(dhs[0])
+        dzx = backend.empty_like_shape(hs, (t, n, 3 * h))
+        dzh = backend.empty_like_shape(hs, (t, n, 3 * h))
+        dh_next = backend.namespace(hs).zeros_like(hs[0, ...])
         w_hh = self.weight_hh.data
-        for step in reversed(range(t)):
-            r, z, c = rz[step, :, :h], rz[step, :, h:], cand[step]
-            dh = dhs[step] + dh_next
-            dn = dh * (1 - z) * (1 - c * c)
-            dx, dhid = dzx[step], dzh[step]
-            np.multiply(dn * hidden_n[step], r * (1 - r), out=dx[:, :h])
-            np.multiply(dh * (hs[step] - c), z * (1 - z), out=dx[:, h:2 * h])
-            dx[:, 2 * h:] = dn
-            dhid[:, :2 * h] = dx[:, :2 * h]
-            np.multiply(dn, r, out=dhid[:, 2 * h:])
-            dh_next = dh * z + np.dot(dhid, w_hh)
+        for step in range(t - 1, -1, -1):
+            r, z, c = rz[step, :, :h], rz[step, :, h:], cand[step, ...]
+            dh = dhs[step, ...] + dh_next
+            dn = dh * (1.0 - z) * (1.0 - c * c)
+            compute_into(dzx, np.s_[step, :, :h], "multiply", dn * hidden_n[step, ...],
+                         r * (1.0 - r))
+            compute_into(dzx, np.s_[step, :, h:2 * h], "multiply", dh * (hs[step, ...] - c),
+                         z * (1.0 - z))
+            dzx[step, :, 2 * h:] = dn
+            dzh[step, :, :2 * h] = dzx[step, :, :2 * h]
+            compute_into(dzh, np.s_[step, :, 2 * h:], "multiply", dn, r)
+            dh_next = dh * z + dzh[step, ...] @ w_hh
         return dzx, dzh, (dh_next,)

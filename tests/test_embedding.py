@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.embedding import scatter_add_rows
+from minigrad.backend import scatter_add_rows
 from minigrad.testing import gradcheck
 
 
