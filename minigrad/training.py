@@ -4,13 +4,13 @@ One training step on a mini-batch ``(xb, yb)`` is the four lines every example r
 
     loss = loss_fn(model(xb), yb)
     optimizer.zero_grad()
-    model.backward(loss_fn.backward())
+    model.backward_params(loss_fn.backward())
     optimizer.step()
 
-`fit` runs it over `batches` for a number of epochs and keeps the books: the mean loss
-and metrics per epoch, a validation pass in evaluation mode, progress output and the
-callbacks' verdicts. It calls ``model.backward_params`` rather than ``backward``: the
-model's input needs no gradient, so that work (half of a `Dense`'s backward) is skipped.
+``backward_params`` rather than ``backward``: the model's input needs no gradient, so
+that work (half of a `Dense`'s backward) is skipped. `fit` runs the step over `batches`
+for a number of epochs and keeps the books: the mean loss and metrics per epoch, a
+validation pass in evaluation mode, progress output and the callbacks' verdicts.
 
 On every array library: a model moved with `Module.to` trains and predicts on data of
 its library and device (``X``, ``y`` and the validation data; refused otherwise, naming
