@@ -18,6 +18,8 @@ Trainable params: 16
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -66,7 +68,12 @@ def _record_output_shapes(model: Layer[Any], x: Array) -> dict[int, list[tuple[i
 
 
 def _param_count(module: Module[Any]) -> int:
-    return sum(param.size for param in module.parameters())
+    """Scalars in ``module``'s parameters and buffers (Keras counts both in "Param #")."""
+    return sum(param.size for param in module.parameters()) + _buffer_count(module)
+
+
+def _buffer_count(module: Module[Any]) -> int:
+    return sum(math.prod(buffer.shape) for buffer in module.buffers())
 
 
 def summary(
@@ -86,8 +93,10 @@ def summary(
 
     Rows list every sub-module by dotted path (a container's row counts the parameters
     of everything inside it). A layer object used at several places appears at each,
-    marked as shared, and its parameters count once in the totals. All parameters are
-    trainable.
+    marked as shared, and its parameters count once in the totals. As in Keras, "Param
+    #" counts the scalars of parameters and of buffers (`Buffer`: running statistics,
+    counters); the footer splits them into trainable (the parameters) and, when there
+    are buffers, non-trainable.
 
     Parameters
     ----------
@@ -170,13 +179,18 @@ def summary(
         first_path.setdefault(id(module), path)
         label = f"{path} ({kind})" if path else kind
         rows.append((label, "-" if out is None else shown(out), f"{_param_count(module):,}"))
-    total = _param_count(model)
-    size = sum(param.size * backend.numpy_dtype(param.dtype).itemsize for param in params)
+    total, non_trainable = _param_count(model), _buffer_count(model)
+    size = sum(math.prod(item.shape) * backend.numpy_dtype(item.dtype).itemsize
+               for item in [*params, *model.buffers()])
+    footer = [f"Total params: {total:,} ({_bytes(size)})",
+              f"Trainable params: {total - non_trainable:,}"]
+    if non_trainable:  # buffers: running statistics, counters
+        footer.append(f"Non-trainable params: {non_trainable:,}")
     text = _table(
         f"{type(model).__name__}, input shape {shown((1, *features))}",
         ("Layer (type)", "Output shape", "Param #"),
         rows,
-        [f"Total params: {total:,} ({_bytes(size)})", f"Trainable params: {total:,}"],
+        footer,
     )
     print(text)
     return text

@@ -123,3 +123,14 @@ def test_summary_records_merge_layer_output_shapes():
     text = mg.summary(graph, (None, 3))
     row = next(line for line in text.splitlines() if line.startswith("out (Concat)"))
     assert "(None, 6)" in row
+
+
+def test_buffers_are_counted_as_non_trainable_params(capsys):
+    model = mg.Sequential(mg.Conv2D(1, 2, 3, rng=0), mg.BatchNorm2D(2))
+    text = mg.summary(model, (None, 1, 5, 5))
+    # Conv2D: 2·1·3·3 + 2 = 20; BatchNorm2D: weight, bias (2 + 2) and buffers
+    # running_mean, running_var (2 + 2) and num_batches_tracked (1)
+    assert re.search(r"1 \(BatchNorm2D\) +\(None, 2, 3, 3\) +9\n", text)
+    assert "Total params: 29 " in text
+    assert "Trainable params: 24\n" in text
+    assert "Non-trainable params: 5" in text
