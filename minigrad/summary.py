@@ -19,7 +19,6 @@ Trainable params: 16
 from __future__ import annotations
 
 import math
-
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from minigrad import backend
-from minigrad.base import Array, Layer, MergeLayer, Module
+from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
 
 
 def _named_modules(module: Module[Any], prefix: str = "") -> Iterator[tuple[str, Module[Any]]]:
@@ -180,8 +179,9 @@ def summary(
         label = f"{path} ({kind})" if path else kind
         rows.append((label, "-" if out is None else shown(out), f"{_param_count(module):,}"))
     total, non_trainable = _param_count(model), _buffer_count(model)
+    arrays: list[Parameter | Buffer] = [*params, *model.buffers()]
     size = sum(math.prod(item.shape) * backend.numpy_dtype(item.dtype).itemsize
-               for item in [*params, *model.buffers()])
+               for item in arrays)
     footer = [f"Total params: {total:,} ({_bytes(size)})",
               f"Trainable params: {total - non_trainable:,}"]
     if non_trainable:  # buffers: running statistics, counters
