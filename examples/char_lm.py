@@ -27,6 +27,7 @@ minutes on a laptop CPU. Importing this file trains nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -126,6 +127,41 @@ class Positions(mg.Layer[tuple[int, ...]]):
         g = as_grad(self, grad_out, shape, self.weight.dtype)
         self.weight.grad[:shape[1]] += g.sum(axis=0)
         return g
+
+    # The export hooks (docs/interop.md): how a layer of one's own leaves minigrad.
+
+    def to_onnx(self, ctx: Any, inputs: list[str]) -> str:
+        """``x + P[:T]``, ``T`` read from the input's shape: any length the model takes."""
+        (x,) = inputs
+        length = ctx.node("Shape", [x], start=1, end=2)  # [T]
+        first_rows = ctx.node("Slice", [ctx.parameter(self.weight), ctx.ints([0], "starts"),
+                                        length, ctx.ints([0], "axes")])
+        name: str = ctx.node("Add", [x, first_rows])
+        return name
+
+    def to_torch(self, convert: Any) -> Any:
+        """A ``torch.nn.Module`` computing ``x + P[:T]``, its ``weight`` a copy of ``P``."""
+        return torch_positions()(self.weight.data)
+
+    def from_torch_state(self, state: dict[str, mg.Array]) -> dict[str, mg.Array]:
+        """The torch module keeps this layer's key and layout."""
+        return {"weight": state["weight"]}
+
+
+@functools.cache
+def torch_positions() -> type:
+    """The PyTorch twin of `Positions` (defined on first use: torch is optional here)."""
+    import torch
+
+    class TorchPositions(torch.nn.Module):
+        def __init__(self, weight: mg.Array) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.tensor(weight))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.weight[:x.shape[1]]
+
+    return TorchPositions
 
 
 def transformer_block(e: int, heads: int, rng: np.random.Generator) -> mg.Graph:

@@ -160,16 +160,59 @@ def layer_input(name: str, dtype: Any, rows: int = RUN_BATCH, seed: int = 0) -> 
 
 
 def example_models() -> dict[str, tuple[mg.Layer[Any], int]]:
-    """The examples' models and their input widths."""
+    """The examples' float64 models of flat samples, and their input widths."""
     import blog_net
     import digits
     import residual_mlp
+    import spirals
+    import xor
 
     return {
         "blog net": (blog_net.build_model(), 3),
         "digits MLP": (digits.build_model(), 64),
         "residual MLP": (residual_mlp.build(residual=True), residual_mlp.FEATURES),
+        "XOR": (xor.build_model(), 2),
+        "spirals": (spirals.build_model(), 2),
     }
+
+
+CHAR_VOCAB, CHAR_T = 11, 6  # a tiny char_lm: its vocabulary and window length
+
+
+def shaped_example_models() -> dict[str, tuple[mg.Layer[Any], tuple[int, ...]]]:
+    """The examples' float32 models of images and of character ids (char_lm's two models
+    in a tiny `Config`; the transformer holds char_lm's own layer, `Positions`), and
+    their sample shapes. Built afresh at each call, the same weights each time."""
+    import char_lm
+    import digits_cnn
+    import mnist_cnn
+
+    def char_model(kind: str) -> mg.Layer[Any]:
+        config = char_lm.Config(model=kind, embed=8, hidden=6, blocks=1, heads=2,
+                                seq_len=CHAR_T)
+        return char_lm.build_model(config, CHAR_VOCAB)
+
+    return {
+        "digits CNN": (digits_cnn.build_model(0), (1, 8, 8)),
+        "MNIST CNN": (mnist_cnn.build_model(0), (1, 28, 28)),
+        "char LSTM": (char_model("lstm"), (CHAR_T,)),
+        "char transformer": (char_model("transformer"), (CHAR_T,)),
+    }
+
+
+EXAMPLE_CLASSES = {"digits MLP": 10, "spirals": 3, "digits CNN": 10, "MNIST CNN": 10,
+                   "char LSTM": CHAR_VOCAB, "char transformer": CHAR_VOCAB}
+"""The classifiers among the examples' models (logits, class axis last) and their class
+counts; the other models regress one output."""
+
+
+def example_input(name: str, sample: tuple[int, ...], rows: int = RUN_BATCH,
+                  seed: int = 0) -> mg.Array:
+    """A batch for a shaped example: character ids (int64), or pixels in [0, 1)."""
+    rng = np.random.default_rng(seed)
+    if name.startswith("char"):
+        return rng.integers(0, CHAR_VOCAB, (rows, *sample))
+    return rng.uniform(0, 1, (rows, *sample)).astype(np.float32)
 
 
 def batch(width: int, dtype: Any, rows: int = RUN_BATCH, seed: int = 0) -> mg.Array:

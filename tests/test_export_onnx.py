@@ -14,10 +14,12 @@ from export_helpers import (
     WIDTH,
     batch,
     copy_as,
+    example_input,
     example_models,
     graph_of,
     layer_case,
     layer_input,
+    shaped_example_models,
     shared_model,
 )
 
@@ -88,10 +90,37 @@ def test_batch_norm_reads_the_running_statistics_as_initializers(tmp_path):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", ["blog net", "digits MLP", "residual MLP"])
+@pytest.mark.parametrize("name", list(example_models()))
 def test_example_models_run_as_in_minigrad(name, dtype, tmp_path):
     model, width = example_models()[name]
     check_against_predict(copy_as(model, dtype), width, dtype, tmp_path)
+
+
+@pytest.mark.parametrize("name", list(shaped_example_models()))
+def test_image_and_character_models_run_as_in_minigrad(name, tmp_path):
+    model, sample = shaped_example_models()[name]
+    proto = to_onnx(model, tmp_path / "m.onnx", input_shape=(None, *sample))
+    ids = name.startswith("char")
+    assert proto.graph.input[0].type.tensor_type.elem_type == (
+        onnx.TensorProto.INT64 if ids else onnx.TensorProto.FLOAT)
+    x = example_input(name, sample)  # RUN_BATCH rows, not the export's probe batch
+    out = run(tmp_path / "m.onnx", x)
+    expected = mg.predict(model, x)
+    assert out.dtype == expected.dtype == np.float32
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
+
+
+def test_a_user_layer_with_parameters_exports_itself_at_any_length(tmp_path):
+    # char_lm's Positions (its to_onnx hook) slices its table to the input's length.
+    model, _ = shaped_example_models()["char transformer"]
+    proto = to_onnx(model, tmp_path / "m.onnx", input_shape=(None, None))
+    assert "1.weight" in {init.name for init in proto.graph.initializer}
+    assert "1/Slice" in {node.name for node in proto.graph.node}
+    for length in (1, 4, 6):
+        x = example_input("char transformer", (length,), seed=length)
+        np.testing.assert_allclose(run(tmp_path / "m.onnx", x), mg.predict(model, x),
+                                   rtol=0, atol=1e-5)
 
 
 def test_concat_along_the_batch_axis(tmp_path):
@@ -240,14 +269,3 @@ def test_the_export_example_agrees_across_runtimes(capsys):
     assert agreement["onnxruntime"] <= 1e-5 and agreement["torch"] <= 1e-5
     out = capsys.readouterr().out
     assert "onnxruntime" in out and "torch" in out and "per batch" in out
-
-
-def test_the_digits_cnn_runs_as_in_minigrad(tmp_path):
-    import digits_cnn
-
-    model = digits_cnn.build_model(0)
-    to_onnx(model, tmp_path / "m.onnx", input_shape=(None, 1, 8, 8))
-    x = np.random.default_rng(0).uniform(0, 1, (RUN_BATCH, 1, 8, 8)).astype(np.float32)
-    out = run(tmp_path / "m.onnx", x)
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(out, mg.predict(model, x), rtol=0, atol=1e-5)
