@@ -27,7 +27,7 @@ from minigrad.optimizers import Optimizer
 Scheduler = LRScheduler | ReduceLROnPlateau
 
 
-def _module_generators(model: Module[object]) -> Iterator[tuple[str, np.random.Generator]]:
+def _module_generators(model: Module[Any]) -> Iterator[tuple[str, np.random.Generator]]:
     """``(path.attribute, generator)`` for every Generator held by a module of ``model``."""
     seen: set[int] = set()
     for path, module in _named_modules(model, ""):
@@ -39,7 +39,7 @@ def _module_generators(model: Module[object]) -> Iterator[tuple[str, np.random.G
                 yield (f"{path}.{attribute}" if path else attribute), value
 
 
-def _named_modules(module: Module[object], prefix: str) -> Iterator[tuple[str, Module[object]]]:
+def _named_modules(module: Module[Any], prefix: str) -> Iterator[tuple[str, Module[Any]]]:
     yield prefix, module
     for name, child in module.named_children():
         yield from _named_modules(child, f"{prefix}.{name}" if prefix else name)
@@ -52,9 +52,9 @@ def _json(generator: np.random.Generator) -> Array:
 class _Checkpoint:
     """The parts as one `Stateful`, so `mg.save` / `mg.load` write and read them."""
 
-    def __init__(self, model: Module[object], optimizer: Optimizer | None,
+    def __init__(self, model: Module[Any], optimizer: Optimizer | None,
                  scheduler: Scheduler | None, rng: np.random.Generator | None) -> None:
-        self.parts: dict[str, Module[object] | Optimizer | Scheduler] = {"model": model}
+        self.parts: dict[str, Module[Any] | Optimizer | Scheduler] = {"model": model}
         if optimizer is not None:
             self.parts["optimizer"] = optimizer
         if scheduler is not None:
@@ -109,7 +109,7 @@ class _Checkpoint:
 def save_checkpoint(
     path: StrPath,
     *,
-    model: Module[object],
+    model: Module[Any],
     optimizer: Optimizer | None = None,
     scheduler: Scheduler | None = None,
     rng: np.random.Generator | None = None,
@@ -125,7 +125,7 @@ def save_checkpoint(
 def load_checkpoint(
     path: StrPath,
     *,
-    model: Module[object],
+    model: Module[Any],
     optimizer: Optimizer | None = None,
     scheduler: Scheduler | None = None,
     rng: np.random.Generator | None = None,

@@ -361,3 +361,23 @@ def test_the_digits_cnn_computes_as_in_minigrad():
     assert isinstance(module[0], torch.nn.Conv2d) and module[0].padding == (1, 1)
     x = np.random.default_rng(0).uniform(0, 1, (16, 1, 8, 8)).astype(np.float32)
     np.testing.assert_allclose(torch_out(module, x), mg.predict(model, x), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("library", ["torch", "array_api_strict"])
+def test_a_moved_model_exports_as_it_is(library, tmp_path):
+    """Trained on torch tensors (or any library), exported without moving it home."""
+    lib = pytest.importorskip(library)
+    pytest.importorskip("onnxruntime")
+    from minigrad.export import to_onnx
+
+    model = mg.Sequential(mg.Conv2D(1, 4, 3, rng=0), mg.ReLU(), mg.Flatten(),
+                          mg.Dense(36, 3, bias=True, rng=0))
+    x = np.random.default_rng(0).standard_normal((2, 1, 5, 5))
+    expected = mg.predict(model, x)
+    model.to(lib)
+    module = to_torch(model)
+    with torch.no_grad():
+        np.testing.assert_allclose(module.eval()(torch.from_numpy(x)).numpy(), expected,
+                                   rtol=1e-12, atol=1e-12)
+    to_onnx(model, tmp_path / "m.onnx", input_shape=(None, 1, 5, 5))
+    assert type(model[0].weight.data).__module__.split(".")[0] == library  # left moved

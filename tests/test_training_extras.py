@@ -237,3 +237,21 @@ def test_load_checkpoint_refuses_missing_parts_and_changes_nothing(tmp_path):
         mg.load_checkpoint(path, model=other)
     for key, value in other.state_dict().items():
         assert np.array_equal(value, before[key])
+
+
+def test_linear_one_cycle_stepped_after_every_batch_of_fit_finishes():
+    """fit steps a per-batch schedule after the last batch too: one step past the
+    cycle's end, where "linear" extrapolates below 0 (PyTorch's value, never used)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 3)), rng.standard_normal((32, 1))
+    for three_phase in (False, True):
+        model = mg.Sequential(mg.Dense(3, 1, rng=0))
+        opt = mg.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        schedule = mg.lr_scheduler.OneCycleLR(opt, max_lr=0.1, epochs=4, steps_per_epoch=4,
+                                              anneal_strategy="linear",
+                                              three_phase=three_phase)
+        history = mg.fit(model, mg.MSELoss(), opt, X, y, epochs=4, batch_size=8,
+                         progress=False,
+                         callbacks=[mg.LearningRateScheduler(schedule, interval="batch")])
+        assert len(history.history["loss"]) == 4
+        assert opt.lr == 0.0

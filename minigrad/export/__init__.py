@@ -11,15 +11,22 @@ layer plugs in: ``minigrad.export.onnx.ONNX_CONVERTERS`` (fill it with
 carries its converter as a method -- ``to_onnx(self, ctx, inputs) -> output name`` and
 ``to_torch(self, convert) -> torch.nn.Module`` (see docs/interop.md). A layer covered
 by neither is refused with an error naming it and the hook, and nothing is written.
+
+A model moved with ``Module.to`` (trained on torch tensors or a GPU) exports as it is:
+the exporters read a NumPy copy (`on_numpy`), and `to_torch` returns a module on the
+CPU -- move it with ``.to(device)``.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import numpy.typing as npt
 
+from minigrad import backend
 from minigrad.base import Layer, Module
 from minigrad.io import StrPath
 
@@ -28,6 +35,18 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["load_torch_state_dict", "to_onnx", "to_torch"]
+
+_M = TypeVar("_M", bound=Module[Any])
+
+
+def on_numpy(model: _M) -> _M:
+    """``model`` itself, or -- for a model moved with `Module.to` (to torch tensors, a
+    GPU, ...) -- a NumPy copy of it, which the exporters read; the model stays where
+    it is. (So a model trained on a GPU exports as it is.)"""
+    arrays = [p.data for p in model.parameters()] + [b.data for b in model.buffers()]
+    if any(backend.is_foreign(array) for array in arrays):
+        return copy.deepcopy(model).to(np)
+    return model
 
 
 def to_onnx(
@@ -80,7 +99,8 @@ def to_onnx(
     """
     from minigrad.export import onnx as onnx_export
 
-    return onnx_export.to_onnx(model, path, input_shape=input_shape, opset=opset, dtype=dtype)
+    return onnx_export.to_onnx(on_numpy(model), path, input_shape=input_shape, opset=opset,
+                               dtype=dtype)
 
 
 def to_torch(model: Module[Any]) -> torch.nn.Module:
@@ -106,7 +126,7 @@ def to_torch(model: Module[Any]) -> torch.nn.Module:
     """
     from minigrad.export import torch as torch_export
 
-    return torch_export.to_torch(model)
+    return torch_export.to_torch(on_numpy(model))
 
 
 def load_torch_state_dict(model: Module[Any], state_dict: Mapping[str, Any]) -> None:

@@ -236,6 +236,9 @@ def to_onnx(
     dims = [("batch" if axis == 0 else f"dim{axis}") if size is None else size
             for axis, size in enumerate(shape)]
     out_dims: list[int | str | None] = list(probe.shape)
+    if any(size is None for size in shape[1:]):  # a free sample axis (a sequence's
+        out_dims[1:] = [None] * (len(out_dims) - 1)  # length): which output axes follow
+        # it is not known here, so they are left free rather than fixed at the probe's
     if shape[0] is None:  # the batch axis stays symbolic when it is the input's
         out_dims[0] = "batch" if probe.shape[0] == _PROBE_BATCH else None
     graph = helper.make_graph(

@@ -119,7 +119,10 @@ class OneCycleLR(LRScheduler):
             for index, (end, lr_from, lr_to, m_from, m_to) in enumerate(self._phases):
                 if step <= end or index == len(self._phases) - 1:
                     pct = (step - start) / (end - start)
-                    lrs.append(self._anneal(levels[lr_from], levels[lr_to], pct))
+                    # At step == total_steps -- the step() after the last batch, whose
+                    # rate no batch uses -- "linear" extrapolates past its end, below 0
+                    # (PyTorch sets that negative rate; an optimizer refuses it): held at 0.
+                    lrs.append(max(self._anneal(levels[lr_from], levels[lr_to], pct), 0.0))
                     if self.cycle_momentum:
                         self._set_momentum(group, self._anneal(levels[m_from], levels[m_to], pct))
                     break

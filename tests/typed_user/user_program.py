@@ -107,6 +107,12 @@ def main() -> None:
         mg.load(opt, os.path.join(folder, "adam.npz"))
         mg.save(graph, path)
         mg.load(graph, path)
+        checkpoint = os.path.join(folder, "run.npz")  # model and optimizer in one file
+        mg.save_checkpoint(checkpoint, model=model, optimizer=opt)
+        mg.load_checkpoint(checkpoint, model=model, optimizer=opt)
+        dense = mg.Dense(3, 2, rng=0)
+        mg.save_checkpoint(checkpoint, model=dense)
+        mg.load_checkpoint(checkpoint, model=dense)
     print("typed user program: ok", file=sys.stderr)
 
 
