@@ -19,6 +19,16 @@ Array: TypeAlias = npt.NDArray[Any]
 _REAL_KINDS = frozenset("biuf")  # bool, signed int, unsigned int, float
 
 
+def _private_copy(data: npt.ArrayLike) -> Array:
+    """A copy of ``data`` in its own library: the caller's array is never trained. NumPy's
+    is C-ordered, so gradients can be written by matrix products with ``out=`` (which
+    needs C order)."""
+    if backend.is_foreign(data):  # a torch tensor, an array_api_strict array, ...
+        copied: Array = backend.namespace(data).asarray(data, copy=True)
+        return copied
+    return np.array(data, order="C")
+
+
 def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
     """``dtype`` as a NumPy dtype if parameters may have it: float32, float64 or wider.
 
@@ -84,12 +94,7 @@ class Parameter:
     __slots__ = ("_grad", "_grad_is_zero", "data", "name")
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
-        # A private copy: the caller's array is never trained. NumPy's is C-ordered, so
-        # gradients can be written by matrix products with out= (which needs C order).
-        if backend.is_foreign(data):  # a torch tensor, an array_api_strict array, ...
-            array: Array = backend.namespace(data).asarray(data, copy=True)
-        else:
-            array = np.array(data, order="C")
+        array = _private_copy(data)
         check_parameter_dtype(f"Parameter {name!r}", backend.numpy_dtype(array.dtype))
         self.data: Array = array
         self._grad: Array = backend.namespace(array).zeros_like(array)
@@ -218,10 +223,7 @@ class Buffer:
     __slots__ = ("data", "name")
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
-        if backend.is_foreign(data):
-            array: Array = backend.namespace(data).asarray(data, copy=True)
-        else:
-            array = np.array(data, order="C")
+        array = _private_copy(data)
         if backend.numpy_dtype(array.dtype).kind not in _REAL_KINDS:
             raise TypeError(f"Buffer {name!r} needs a real numeric dtype, got {array.dtype}")
         self.data: Array = array
