@@ -26,7 +26,7 @@ from minigrad.activations import (
 from minigrad.adaptive import Adagrad, Adam, AdamW, RMSprop
 from minigrad.attention import CrossAttention, MultiHeadAttention
 from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
-from minigrad.callbacks import LearningRateScheduler, ModelCheckpoint
+from minigrad.callbacks import Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint
 from minigrad.checkpoint import load_checkpoint, save_checkpoint
 from minigrad.classification import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from minigrad.clip import clip_grad_norm, clip_grad_value
@@ -35,6 +35,7 @@ from minigrad.conv import Conv1D, Conv2D, ConvTranspose2D
 from minigrad.data import batches
 from minigrad.embedding import Embedding
 from minigrad.graph import Graph
+from minigrad.history import History
 from minigrad.io import load, save
 from minigrad.layers import Bias, Dense, Identity
 from minigrad.losses import HuberLoss, L1Loss, Loss, MSELoss, SmoothL1Loss
@@ -47,13 +48,7 @@ from minigrad.recurrent import GRU, LSTM, RNN
 from minigrad.regularization import Dropout
 from minigrad.reshape import Flatten, Reshape
 from minigrad.summary import summary
-from minigrad.training import (
-    Callback,
-    EarlyStopping,
-    History,
-    fit,
-    predict,
-)
+from minigrad.training import fit, predict
 
 __version__ = "0.1.0"
 

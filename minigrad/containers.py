@@ -104,7 +104,7 @@ class Sequential(Container):
 
     One layer object may appear more than once (weight sharing): each use keeps its
     own forward state and the parameter gradients of all uses add up (the sharing rule
-    in `minigrad.base` says what is per use).
+    in `minigrad.module` says what is per use).
 
     Shapes: ``x (N, d_0) -> y (N, d_k)``, whatever the layers map between.
 

@@ -118,7 +118,7 @@ class Graph(Container):
     Backward runs the nodes in reverse; an output read by several nodes (fan-out)
     receives the *sum* of their gradients. One layer instance may serve at several
     nodes (weight sharing): each use keeps its own forward state and the parameter
-    gradients of all uses add up (the sharing rule in `minigrad.base`).
+    gradients of all uses add up (the sharing rule in `minigrad.module`).
 
     Parameters
     ----------

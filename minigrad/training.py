@@ -1,4 +1,5 @@
-"""The training loop: `fit`, its `History`, `Callback` hooks with `EarlyStopping`, `predict`.
+"""The training loop: `fit` and `predict` (its `History` is in `minigrad.history`, the
+`Callback` hooks and `EarlyStopping` in `minigrad.callbacks`).
 
 One training step on a mini-batch ``(xb, yb)`` is the four lines every example repeats::
 
@@ -29,24 +30,24 @@ losses and metrics are Python floats.
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
-import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from typing_extensions import override
 
 from minigrad import backend
-from minigrad.base import Array, Layer, Module, check_count, check_non_negative
+from minigrad.base import Array, Layer, check_count, check_non_negative
+from minigrad.callbacks import Callback, EarlyStopping
 from minigrad.clip import clip_grad_norm
 from minigrad.data import as_dataset, batches, check_batch_size, check_data
+from minigrad.history import History, LineProgress, make_progress
 from minigrad.init import SeedLike, make_rng
 from minigrad.losses import Loss
 from minigrad.optimizers import Optimizer
+
+__all__ = ["Callback", "EarlyStopping", "History", "Metric", "fit", "predict"]
 
 Metric = Callable[[Array, Array], float]
 """``metric(pred, target) -> float``, logged under its ``__name__`` (e.g. `accuracy`)."""
@@ -106,353 +107,6 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
         finally:
             model.unstash(pending)
     return out
-
-
-# -- history and callbacks -------------------------------------------------------------
-
-
-class History:
-    """What `fit` measured, epoch by epoch.
-
-    Attributes
-    ----------
-    history : dict of str to list of float
-        One list per quantity, one entry per completed epoch: ``"loss"``, each metric by
-        name, and with validation data ``"val_loss"`` and ``"val_<metric>"``.
-    epoch : list of int
-        The (0-based) indices of the completed epochs.
-    """
-
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    def append(self, epoch: int, logs: Mapping[str, float]) -> None:
-        """Record the logs of one completed epoch."""
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-
-    def plot(self, path: str | None = None, keys: Sequence[str] | None = None) -> Any:
-        """Draw each quantity per epoch, training and validation (``val_*``) together.
-
-        One panel per quantity (``"loss"`` first, then each metric), the validation
-        curve dashed beside the training one. Needs matplotlib (the ``examples``
-        extra), imported only here.
-
-        Parameters
-        ----------
-        path : str, optional
-            Save the figure there (e.g. a ``.png``) as well as returning it.
-        keys : sequence of str, optional
-            The quantities to draw (without ``val_``); default: all training ones.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-
-        Raises
-        ------
-        ImportError
-            matplotlib is not installed.
-        ValueError
-            Nothing recorded yet, or a key that was not logged.
-        """
-        try:
-            pyplot = importlib.import_module("matplotlib.pyplot")
-        except ImportError as exc:
-            raise ImportError("History.plot needs matplotlib: pip install matplotlib") from exc
-        names = [k for k in self.history if not k.startswith("val_")] if keys is None else keys
-        if not self.epoch or not names:
-            raise ValueError("History.plot: nothing recorded yet")
-        unknown = [k for k in names if k not in self.history]
-        if unknown:
-            raise ValueError(f"History.plot: {unknown} not logged; keys: {list(self.history)}")
-        figure, axes = pyplot.subplots(1, len(names), figsize=(4.5 * len(names), 3.5),
-                                       squeeze=False)
-        epochs = [epoch + 1 for epoch in self.epoch]
-        for axis, name in zip(axes[0], names):
-            axis.plot(epochs, self.history[name], label="training")
-            if "val_" + name in self.history:
-                axis.plot(epochs, self.history["val_" + name], "--", label="validation")
-            axis.set_xlabel("epoch")
-            axis.set_title(name)
-            axis.grid(alpha=0.3)
-            axis.legend()
-        figure.tight_layout()
-        if path is not None:
-            figure.savefig(path, dpi=100)
-        return figure
-
-    def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
-
-
-class Callback:
-    """Hooks `fit` calls during training; subclass and override the ones you need.
-
-    Order, with Keras's names: `set_context` and `on_train_begin` once; per epoch
-    `on_epoch_begin`, then per batch `on_train_batch_begin` and `on_train_batch_end`
-    (after the optimizer step), then `on_epoch_end` (training, validation and logging
-    done); `on_train_end` once when training ends normally (not when it is stopped by
-    an exception). Every hook may read `model` and `optimizer`: a per-batch
-    learning-rate schedule or gradient logging needs no optimizer subclass.
-
-    No ``__init__`` is needed (nor a ``super().__init__()`` call in yours).
-    """
-
-    model: Module[Any]
-    """The model `fit` is training (set by `set_context`, before `on_train_begin`)."""
-    optimizer: Optimizer
-    """The optimizer `fit` is stepping (set by `set_context`)."""
-
-    def set_context(self, model: Module[Any], optimizer: Optimizer) -> None:
-        """Called by `fit` first: sets `model` and `optimizer`."""
-        self.model, self.optimizer = model, optimizer
-
-    def check_log_keys(self, keys: Collection[str]) -> None:
-        """Before any work: raise `ValueError` if a quantity this callback needs will not
-        be among the logged ``keys`` (those of `History.history`)."""
-
-    def on_train_begin(self, model: Module[Any]) -> None:
-        """Training starts on ``model`` (also available as `model`)."""
-
-    def on_epoch_begin(self, epoch: int) -> None:
-        """Epoch ``epoch`` (0-based) starts."""
-
-    def on_train_batch_begin(self, batch: int) -> None:
-        """Batch ``batch`` (0-based, within the epoch) starts."""
-
-    def on_train_batch_end(self, batch: int, logs: Mapping[str, float]) -> None:
-        """Batch ``batch`` ended after the optimizer step; ``logs["loss"]`` is its loss
-        (the gradients of this batch are still in ``param.grad``)."""
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
-        """Epoch ``epoch`` (0-based) ended with ``logs`` (the keys of `History.history`).
-
-        Return True to stop training after this epoch.
-        """
-        return False
-
-    def on_train_end(self) -> None:
-        """Training ended: all epochs ran or a callback asked to stop."""
-
-
-_LOWER_IS_BETTER = frozenset({"loss", "error", "err", "mse", "mae", "rmse"})
-_HIGHER_IS_BETTER = frozenset({"accuracy", "acc", "auc", "f1", "precision", "recall", "r2"})
-"""The words of log keys whose direction EarlyStopping's "auto" mode knows."""
-
-
-def _inferred_mode(monitor: str, owner: str = "EarlyStopping") -> Literal["min", "max"]:
-    """"min" or "max" from the words of ``monitor`` (split at ``_``, ``val_`` ignored):
-    a loss or error word gives "min", a score word "max"; anything else is refused."""
-    words = set(monitor.lower().split("_")) - {"val"}
-    lower, higher = words & _LOWER_IS_BETTER, words & _HIGHER_IS_BETTER
-    if bool(lower) != bool(higher):
-        return "min" if lower else "max"
-    raise ValueError(
-        f"{owner}: cannot tell whether larger or smaller is better for monitor "
-        f"{monitor!r}; pass mode='min' or mode='max' (mode='auto' knows the words "
-        f"{sorted(_LOWER_IS_BETTER)} as smaller-is-better and "
-        f"{sorted(_HIGHER_IS_BETTER)} as larger-is-better)"
-    )
-
-
-class EarlyStopping(Callback):
-    """Stop when a monitored quantity has not improved for ``patience`` epochs.
-
-    An epoch *improves* when ``current < best - min_delta`` (for ``mode="min"``, or
-    ``current > best + min_delta`` for ``"max"``); the first epoch always does. After
-    ``patience`` epochs in a row without improvement, training stops (Keras semantics).
-
-    Parameters
-    ----------
-    patience : int >= 0
-        Epochs without improvement to tolerate before stopping.
-    monitor : str, default "val_loss"
-        A key of the epoch logs; ``fit`` needs ``validation_data`` for ``val_*`` keys.
-    min_delta : float >= 0, default 0
-        The smallest change that counts as an improvement.
-    mode : "auto", "min" or "max", default "auto"
-        Whether smaller or larger is better. "auto" reads it from the words of
-        ``monitor`` (split at ``_``; ``val_`` ignored) and only from words it knows:
-        ``loss``, ``error``, ``err``, ``mse``, ``mae``, ``rmse`` give "min";
-        ``accuracy``, ``acc``, ``auc``, ``f1``, ``precision``, ``recall``, ``r2`` give
-        "max". Any other key (or one with words of both kinds) is refused rather than
-        guessed: pass "min" or "max" for it.
-    restore_best_weights : bool, default False
-        When training ends, load the parameters of the best epoch back into the model.
-
-    Attributes
-    ----------
-    best : float
-        The best monitored value so far.
-    best_epoch : int
-        Its epoch (0-based); -1 before any epoch.
-    stopped_epoch : int or None
-        The epoch after which this callback stopped training, if it did.
-
-    Raises
-    ------
-    ValueError
-        From the constructor: ``patience`` not an int >= 0, ``min_delta`` not a finite
-        number >= 0, ``mode`` not "auto", "min" or "max", or ``mode="auto"`` with a
-        ``monitor`` whose direction it does not know. From `fit` (via
-        `check_log_keys`), before any work: ``monitor`` is not a logged key.
-    TypeError
-        From the constructor: ``monitor`` is not a str.
-    """
-
-    def __init__(
-        self,
-        patience: int = 0,
-        monitor: str = "val_loss",
-        min_delta: float = 0.0,
-        mode: Literal["auto", "min", "max"] = "auto",
-        restore_best_weights: bool = False,
-    ) -> None:
-        self.patience = check_count("EarlyStopping", "patience", patience, 0)
-        if not isinstance(monitor, str):
-            raise TypeError(f"EarlyStopping: monitor must be a log key (str), got {monitor!r}")
-        self.min_delta = check_non_negative("EarlyStopping", "min_delta", min_delta)
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        self.monitor = monitor
-        self.mode = mode if mode != "auto" else _inferred_mode(monitor)
-        self.restore_best_weights = restore_best_weights
-        self._model: Module[Any] | None = None
-        self._reset()
-
-    def _reset(self) -> None:
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = -1
-        self.stopped_epoch: int | None = None
-        self._wait = 0
-        self._best_weights: dict[str, Array] | None = None
-
-    @override
-    def on_train_begin(self, model: Module[Any]) -> None:
-        self._model = model
-        self._reset()
-
-    @override
-    def check_log_keys(self, keys: Collection[str]) -> None:
-        if self.monitor not in keys:
-            hint = " (pass validation_data to fit)" if self.monitor.startswith("val_") else ""
-            raise ValueError(
-                f"EarlyStopping: monitor {self.monitor!r} is not among the logged "
-                f"quantities {sorted(keys)}{hint}"
-            )
-
-    @override
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
-        self.check_log_keys(logs.keys())
-        current = logs[self.monitor]
-        if self._improves(current):
-            self.best, self.best_epoch, self._wait = current, epoch, 0
-            if self.restore_best_weights and self._model is not None:
-                self._best_weights = self._model.state_dict()
-            return False
-        self._wait += 1
-        if self._wait >= self.patience:
-            self.stopped_epoch = epoch
-            return True
-        return False
-
-    def _improves(self, current: float) -> bool:
-        if self.mode == "min":
-            return current < self.best - self.min_delta
-        return current > self.best + self.min_delta
-
-    @override
-    def on_train_end(self) -> None:
-        if self._best_weights is not None and self._model is not None:
-            self._model.load_state_dict(self._best_weights)
-            self._best_weights = None
-
-    @override
-    def __repr__(self) -> str:
-        return (
-            f"EarlyStopping(patience={self.patience}, monitor={self.monitor!r}, "
-            f"min_delta={self.min_delta}, mode={self.mode!r}, "
-            f"restore_best_weights={self.restore_best_weights})"
-        )
-
-
-# -- progress output -------------------------------------------------------------------
-
-
-def _format_logs(logs: Mapping[str, float]) -> str:
-    return " - ".join(f"{key}: {value:.4g}" for key, value in logs.items())
-
-
-class _LineProgress:
-    """One summary line per epoch on stderr (no terminal needed: logs, CI)."""
-
-    def __init__(self, epochs: int) -> None:
-        self.epochs = epochs
-        self.start = 0.0
-
-    def begin_epoch(self, epoch: int, steps: int) -> None:
-        self.start = time.perf_counter()
-
-    def batch_end(self, running_loss: float) -> None:
-        pass
-
-    def end_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
-        seconds = time.perf_counter() - self.start
-        print(
-            f"Epoch {epoch + 1}/{self.epochs} - {seconds:.2f}s - {_format_logs(logs)}",
-            file=sys.stderr,
-        )
-
-    def close(self) -> None:
-        pass
-
-
-class _BarProgress(_LineProgress):
-    """A live tqdm bar per epoch, showing the running loss, then the epoch's logs."""
-
-    def __init__(self, epochs: int, tqdm: Any) -> None:
-        super().__init__(epochs)
-        self.tqdm = tqdm
-        self.bar: Any = None
-
-    @override
-    def begin_epoch(self, epoch: int, steps: int) -> None:
-        self.bar = self.tqdm(
-            total=steps, desc=f"Epoch {epoch + 1}/{self.epochs}", file=sys.stderr, leave=True
-        )
-
-    @override
-    def batch_end(self, running_loss: float) -> None:
-        self.bar.set_postfix_str(f"loss: {running_loss:.4g}", refresh=False)
-        self.bar.update()
-
-    @override
-    def end_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
-        self.bar.set_postfix_str(_format_logs(logs), refresh=False)
-        self.close()
-
-    @override
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def _make_progress(progress: bool, epochs: int) -> _LineProgress | None:
-    """A tqdm bar when tqdm is installed and stderr is a terminal, else summary lines."""
-    if not progress:
-        return None
-    if sys.stderr.isatty():
-        try:
-            tqdm = importlib.import_module("tqdm").tqdm
-        except ImportError:
-            pass
-        else:
-            return _BarProgress(epochs, tqdm)
-    return _LineProgress(epochs)
 
 
 # -- fit ---------------------------------------------------------------------------------
@@ -646,7 +300,7 @@ def fit(
     generator = make_rng(rng) if shuffle else None
     steps = math.ceil(X.shape[0] / size)
     history = History()
-    bar = _make_progress(progress, int(epochs))
+    bar = make_progress(progress, int(epochs))
     for callback in callbacks:
         callback.set_context(model, optimizer)
         callback.on_train_begin(model)
@@ -718,7 +372,7 @@ def _train_epoch(
     optimizer: Optimizer,
     data: Iterator[tuple[Array, Array]],
     metrics: Mapping[str, Metric],
-    bar: _LineProgress | None,
+    bar: LineProgress | None,
     where: str,
     steps: int,
     callbacks: Sequence[Callback],

@@ -16,6 +16,7 @@ A layer with neither is refused with an error naming it and the hook.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -85,20 +86,26 @@ def _refusal(module: Module[Any], what: str) -> TypeError:
     )
 
 
+def _converter(module: Module[Any], hook: str, registry: Mapping[type[Module[Any]], Any],
+               what: str) -> Callable[[Any], Any]:
+    """How to convert ``module``: its own method ``hook`` if it has one, else the converter
+    registered for its type (given the module first); neither is refused, naming ``what``."""
+    own: Callable[[Any], Any] | None = getattr(module, hook, None)
+    if callable(own):
+        return own
+    converter = registry.get(type(module))
+    if converter is None:
+        raise _refusal(module, what)
+    return functools.partial(converter, module)
+
+
 def to_torch(model: Module[Any]) -> nn.Module:
     """See ``minigrad.export.to_torch``; this is its implementation."""
     memo: dict[int, nn.Module] = {}
 
     def convert(module: Module[Any]) -> nn.Module:
         if id(module) not in memo:  # a shared module: one torch module for all its uses
-            hook = getattr(module, HOOK, None)
-            converter = TORCH_CONVERTERS.get(type(module))
-            if callable(hook):
-                made = hook(convert)
-            elif converter is not None:
-                made = converter(module, convert)
-            else:
-                raise _refusal(module, "to_torch")
+            made = _converter(module, HOOK, TORCH_CONVERTERS, "to_torch")(convert)
             if not isinstance(made, nn.Module):
                 raise TypeError(f"to_torch: the converter of {module!r} must return a "
                                 f"torch.nn.Module, got {type(made).__name__}")
@@ -300,14 +307,7 @@ def load_torch_state_dict(model: Module[Any], state_dict: Mapping[str, Any]) -> 
         first_use[id(layer)] = (prefix, local)
         if not local:
             continue
-        hook = getattr(layer, STATE_HOOK, None)
-        state_converter = TORCH_STATE_CONVERTERS.get(type(layer))
-        if callable(hook):
-            own = hook(local)
-        elif state_converter is not None:
-            own = state_converter(layer, local)
-        else:
-            raise _refusal(layer, what)
+        own = _converter(layer, STATE_HOOK, TORCH_STATE_CONVERTERS, what)(local)
         converted.update((prefix + key, value) for key, value in own.items())
     # Module.load_state_dict checks keys, shapes and dtypes again before writing anything.
     model.load_state_dict(converted)
