@@ -222,6 +222,9 @@ def as_target_array(loss: Loss[Any], target: object, pred: Array) -> Array:
 def as_target(loss: Loss[Any], target: npt.ArrayLike, pred: Array) -> Array:
     """``target`` checked to be of ``pred``'s library (`as_target_array`) and shape (no
     broadcasting), cast to its dtype."""
+    if (type(target) is np.ndarray and type(pred) is np.ndarray  # the hot path
+            and target.shape == pred.shape and target.dtype == pred.dtype):
+        return target
     array = as_target_array(loss, target, pred)
     if tuple(array.shape) != tuple(pred.shape):
         raise ValueError(
@@ -286,7 +289,10 @@ class MSELoss(_ResidualLoss):
         p = as_prediction(self, pred)
         diff = p - as_target(self, target, p)
         self._cache = diff
-        self._loss_shape, self._denominator = tuple(diff.shape), float(element_count(diff))
+        if type(diff) is np.ndarray:  # the blog net's hot path: no function calls
+            self._loss_shape, self._denominator = diff.shape, float(diff.size)
+        else:
+            self._loss_shape, self._denominator = tuple(diff.shape), float(element_count(diff))
         if type(diff) is not np.ndarray:
             xp = backend.namespace(diff)
             wide = xp.astype(diff, xp.float64)  # squares in float64, as NumPy's below
