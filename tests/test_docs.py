@@ -70,6 +70,9 @@ def test_every_python_snippet_runs(page: Path) -> None:
                             f"examples), ```bash, ```text ... so nothing runs by accident")
         elif tag in PYTHON_TAGS:
             problems += [f"line {line}: ```{tag} block {why}" for why in snippet_problems(body)]
+            if any("tempfile" in text for text in body):  # its folders outlive the test
+                problems.append(f"line {line}: ```{tag} block uses tempfile; each snippet "
+                                "already runs in its own temporary folder: write plain names")
     assert not problems, f"{page.relative_to(ROOT)}:\n" + "\n".join(problems)
 
 
