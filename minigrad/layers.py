@@ -186,9 +186,7 @@ class Bias(Layer[OutputSpec]):
     @override
     def forward(self, x: Array) -> Array:
         x = as_batch(self, x)
-        shape = (*x.shape[:-1], x.shape[-1] + 1)
-        out: Array = (np.empty(shape, dtype=x.dtype) if type(x) is np.ndarray  # inline:
-                      else backend.empty_like_shape(x, shape))  # the blog net's hot path
+        out: Array = backend.empty_like_shape(x, (*x.shape[:-1], x.shape[-1] + 1))
         out[..., 0] = 1.0
         out[..., 1:] = x
         self.cache = (out.shape, out.dtype)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from minigrad.base import check_non_negative
 from minigrad.optimizers.base import Optimizer
 from minigrad.optimizers.groups import Hyperparameter, ParamsLike, check_bool
@@ -88,10 +86,7 @@ class SGD(Optimizer):
             if not (momentum or decay):  # plain SGD: the hot path of small nets
                 for param in group.params:
                     k, tmp = workspace(param)
-                    if type(tmp) is np.ndarray:  # inline NumPy's kernel: each call counts
-                        param.data -= np.multiply(param.grad, lr, out=tmp)
-                    else:
-                        k.add_(param.data, param.grad, -lr, tmp)
+                    k.add_(param.data, param.grad, -lr, tmp)
                 continue
             nesterov, state = hyper["nesterov"], self.state
             for param in group.params:
