@@ -127,8 +127,7 @@ class Adam(Optimizer):
                 else:
                     grad = _decayed_grad(self, k, param, decay)
                 k.lerp_(exp_avg, grad, 1 - beta1, tmp)  # m ← m + (1 − β₁)(g − m)
-                exp_avg_sq *= beta2
-                k.addcmul_(exp_avg_sq, grad, grad, 1 - beta2, tmp)
+                k.addcmul_(exp_avg_sq, grad, grad, 1 - beta2, tmp, beta=beta2)  # v ← β₂ v + …
                 if amsgrad:
                     second = state["max_exp_avg_sq"]
                     k.maximum_(second, exp_avg_sq)
@@ -248,8 +247,7 @@ class RMSprop(Optimizer):
                 (k, tmp), state = self.workspace(param), self.state[param]
                 grad = _decayed_grad(self, k, param, hyper["weight_decay"])
                 square_avg = state["square_avg"]
-                square_avg *= alpha
-                k.addcmul_(square_avg, grad, grad, 1 - alpha, tmp)
+                k.addcmul_(square_avg, grad, grad, 1 - alpha, tmp, beta=alpha)  # α s + (1 − α) g²
                 if hyper["centered"]:
                     grad_avg = state["grad_avg"]
                     k.lerp_(grad_avg, grad, 1 - alpha, tmp)  # a ← a + (1 − α)(g − a)

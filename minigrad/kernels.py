@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import blas
 from minigrad.namespaces import Namespace, _library, asarray, device, namespace
 
 
@@ -46,12 +47,20 @@ class UpdateKernels:
         """``out ← x + α y`` (``out`` distinct from ``x`` and ``y``)."""
         out[...] = x + alpha * y
 
+    def scale_add_(self, a: Any, x: Any, alpha: float, beta: float, tmp: Any) -> None:
+        """``a ← β a + α x`` (a momentum buffer's decay and increment in one)."""
+        a *= beta
+        self.add_(a, x, alpha, tmp)
+
     def lerp_(self, a: Any, end: Any, weight: float, tmp: Any) -> None:
         """``a ← a + w (end − a)``: a running mean (torch's ``lerp_``)."""
         a += weight * (end - a)
 
-    def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
-        """``a ← a + v x y``."""
+    def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any,
+                 beta: float = 1.0) -> None:
+        """``a ← β a + v x y`` (a running mean of squares, with ``β`` its decay)."""
+        if beta != 1:
+            a *= beta
         a += x * y * value
 
     def addcmul_into(self, base: Any, x: Any, y: Any, value: float, out: Any) -> None:
@@ -76,25 +85,47 @@ class UpdateKernels:
 
 
 class _NumpyKernels(UpdateKernels):
-    """NumPy: ufuncs with ``out=``, through ``tmp``; nothing is allocated."""
+    """NumPy: ufuncs with ``out=``, through ``tmp``; nothing is allocated.
+
+    Large arrays take NumPy's own BLAS for ``a ← β a + α x`` where it is available
+    (`minigrad.blas`): one fused pass instead of two or three ufunc passes -- SGD with
+    momentum on 10⁶ float32 parameters, 4 passes → 2.
+    """
 
     def add_(self, a: Any, x: Any, alpha: float, tmp: Any) -> None:
         if alpha == 1:
             a += x
+        elif (fused := blas.fused(a, x)) is not None:
+            fused.axpy(alpha, x, a)
         else:
             a += np.multiply(x, alpha, out=tmp)
+
+    def scale_add_(self, a: Any, x: Any, alpha: float, beta: float, tmp: Any) -> None:
+        if (fused := blas.fused(a, x)) is not None:
+            fused.axpby(alpha, x, beta, a)
+        else:
+            super().scale_add_(a, x, alpha, beta, tmp)
 
     def add_into(self, x: Any, y: Any, alpha: float, out: Any) -> None:
         np.multiply(y, alpha, out=out)
         out += x
 
     def lerp_(self, a: Any, end: Any, weight: float, tmp: Any) -> None:
+        if (fused := blas.fused(a, end)) is not None:  # (1 − w) a + w end
+            fused.axpby(weight, end, 1 - weight, a)
+            return
         np.subtract(end, a, out=tmp)
         tmp *= weight
         a += tmp
 
-    def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
+    def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any,
+                 beta: float = 1.0) -> None:
         np.multiply(x, y, out=tmp)
+        if (fused := blas.fused(a, tmp)) is not None:
+            fused.axpby(value, tmp, beta, a)
+            return
+        if beta != 1:
+            a *= beta
         if value != 1:
             tmp *= value
         a += tmp
@@ -109,9 +140,7 @@ class _NumpyKernels(UpdateKernels):
 
     def addcdiv_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
         np.divide(x, y, out=tmp)
-        if value != 1:
-            tmp *= value
-        a += tmp
+        self.add_(a, tmp, value, tmp)
 
     def sqrt_into(self, x: Any, out: Any) -> None:
         np.sqrt(x, out=out)
@@ -138,10 +167,16 @@ class _TorchKernels(UpdateKernels):
     def add_into(self, x: Any, y: Any, alpha: float, out: Any) -> None:
         self.torch.add(x, y, alpha=alpha, out=out)
 
+    def scale_add_(self, a: Any, x: Any, alpha: float, beta: float, tmp: Any) -> None:
+        a.mul_(beta).add_(x, alpha=alpha)
+
     def lerp_(self, a: Any, end: Any, weight: float, tmp: Any) -> None:
         a.lerp_(end, weight)
 
-    def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any) -> None:
+    def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any,
+                 beta: float = 1.0) -> None:
+        if beta != 1:
+            a.mul_(beta)
         a.addcmul_(x, y, value=value)
 
     def addcmul_into(self, base: Any, x: Any, y: Any, value: float, out: Any) -> None:

@@ -96,8 +96,7 @@ class SGD(Optimizer):
                     k.add_into(param.grad, param.data, decay, out=grad)
                 if momentum:
                     buffer = state[param]["momentum_buffer"]
-                    buffer *= momentum  # b ← μ b + g
-                    buffer += grad
+                    k.scale_add_(buffer, grad, 1.0, momentum, update)  # b ← μ b + g
                     if nesterov:  # g + μ b
                         k.add_into(grad, buffer, momentum, out=update)
                         grad = update
