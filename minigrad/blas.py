@@ -8,8 +8,8 @@ them through `ctypes` -- the same library, so the same threads and the same
 ``threadpoolctl`` limits as NumPy's matrix products.
 
 It is an optional fast path of `minigrad.kernels` (the optimizers' seam), never needed:
-`routines` is None unless the library is found, exports the ILP64 symbols
-(``scipy_cblas_{s,d}axp{y,by}64_``) and passes a self-test at load time; on a NumPy
+`routines()` is None unless the library is found, exports the ILP64 symbols
+(``scipy_cblas_{s,d}axp{y,by}64_``) and passes a self-test when first needed; on a NumPy
 built against another BLAS (conda's MKL, Accelerate) the kernels simply keep their
 ufunc form. Only writable, C-contiguous float32/float64 arrays of one shape and dtype
 that do not overlap are handed to BLAS -- `fused` checks it -- and only large ones,
@@ -19,6 +19,7 @@ where the saved passes outweigh the `ctypes` call (~1.5 µs).
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
 from typing import Any
@@ -63,13 +64,15 @@ def fused(y: np.ndarray[Any, Any], x: Any) -> Routines | None:
     """The routines, if ``y ← f(x, y)`` can go to BLAS: both NumPy arrays of one
     float32/float64 dtype and shape, C-contiguous, at least `MIN_SIZE` elements, ``y``
     writable, and ``x`` either ``y`` itself or not overlapping it; else None."""
+    if y.size < MIN_SIZE or type(x) is not np.ndarray:
+        return None
+    found = routines()
     if (
-        routines is not None and type(x) is np.ndarray and y.size >= MIN_SIZE
-        and x.shape == y.shape and x.dtype == y.dtype and y.dtype in routines.axpy_
-        and y.flags.c_contiguous and x.flags.c_contiguous and y.flags.writeable
-        and (x is y or not np.may_share_memory(x, y))
+        found is not None and x.shape == y.shape and x.dtype == y.dtype
+        and y.dtype in found.axpy_ and y.flags.c_contiguous and x.flags.c_contiguous
+        and y.flags.writeable and (x is y or not np.may_share_memory(x, y))
     ):
-        return routines
+        return found
     return None
 
 
@@ -113,4 +116,7 @@ def _load() -> Routines | None:
         return None
 
 
-routines: Routines | None = _load()
+@functools.cache
+def routines() -> Routines | None:
+    """The routines of NumPy's OpenBLAS, loaded on first use (None: not available)."""
+    return _load()
