@@ -34,6 +34,7 @@ from minigrad import backend
 from minigrad.base import (
     Array,
     Buffer,
+    as_grad,
     check_count,
     check_number,
 )
@@ -42,6 +43,8 @@ from minigrad.nd import as_nd
 from minigrad.standardization import (
     Normalization,
     NormCache,
+    layer_norm,
+    layer_norm_backward,
     reduce_sum,
     standardize,
     standardize_backward,
@@ -239,7 +242,8 @@ class LayerNorm(Normalization):
 
     Shapes: ``(*, *normalized_shape) -> same``, at least one leading axis.
 
-    Cache: ``x̂`` and ``1/√(σ² + ε)``.
+    Cache: the centred input ``x − μ`` (not ``x̂``: the affine map is fused with the
+    standardization, see `minigrad.standardization.layer_norm`) and ``1/√(σ² + ε)``.
 
     Parameters
     ----------
@@ -281,6 +285,32 @@ class LayerNorm(Normalization):
             sizes={-k + i: size for i, size in enumerate(self.normalized_shape)},
             dtype=self._dtype(), like=self._like(),
         )
+
+    @override
+    def forward(self, x: Array) -> Array:
+        x = self._validate(x)
+        xp = backend.namespace(x)
+        rows = xp.reshape(x, (-1, math.prod(self.normalized_shape)))
+        weight, bias = self.weight, self.bias
+        y, centred, inv_std = layer_norm(
+            rows, self.eps, None if weight is None else weight.data,
+            None if bias is None else bias.data,
+        )
+        self.cache = (xp.reshape(centred, x.shape), inv_std, True)
+        reshaped: Array = xp.reshape(y, x.shape)
+        return reshaped
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        centred, inv_std, _ = self.saved()
+        g = as_grad(self, grad_out, tuple(centred.shape), centred.dtype)
+        xp = backend.namespace(g)
+        features = math.prod(self.normalized_shape)
+        grad_in = layer_norm_backward(xp.reshape(g, (-1, features)),
+                                      xp.reshape(centred, (-1, features)), inv_std,
+                                      self.weight, self.bias)
+        reshaped: Array = xp.reshape(grad_in, tuple(g.shape))
+        return reshaped
 
     @override
     def _stat_axes(self, ndim: int) -> tuple[int, ...]:

@@ -108,6 +108,80 @@ def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int,
     return grad_in
 
 
+def layer_norm(rows: Array, eps: float, weight: Array | None, bias: Array | None
+               ) -> tuple[Array, Array, Array]:
+    """Layer norm of ``rows (R, F)``, each row its own group; returns ``y``, the centred
+    rows ``d = x − μ`` and ``r = 1/√(σ² + ε)`` ``(R, 1)``, the cache of the backward.
+
+    The affine map is fused with the standardization: ``y = (r γᵀ) ⊙ d + β``, the outer
+    product ``r γᵀ`` one BLAS call. Why: NumPy broadcasts a per-row value (``× r``) at
+    half the speed of an elementwise product of two arrays (its inner loop runs over a
+    short row with a stride-0 operand), and this form has one such pass, ``x − μ``,
+    where ``x̂ = d · r`` and ``γ ⊙ x̂`` had two (float32, 2048 rows of 256: ~95 µs
+    against ~50 µs a pass).
+    """
+    count = rows.shape[1]
+    mean = reduce_sum(rows, (1,)) / count
+    centred = rows - mean
+    var = reduce_sum(centred, (1,), centred) / count
+    inv_std: Array = 1.0 / backend.namespace(var).sqrt(var + eps)
+    if weight is None or bias is None:
+        return centred * inv_std, centred, inv_std
+    y = _outer(inv_std, backend.namespace(weight).reshape(weight, (-1,)))  # r γᵀ
+    y *= centred
+    y += backend.namespace(bias).reshape(bias, (-1,))
+    return y, centred, inv_std
+
+
+def layer_norm_backward(g: Array, centred: Array, inv_std: Array,
+                        weight: Parameter | None, bias: Parameter | None) -> Array:
+    """``dL/dx`` of `layer_norm` for ``g = dL/dy (R, F)``, adding ``dL/dγ``, ``dL/dβ``.
+
+    With ``P = G ⊙ d``, ``a = mean_row(Ĝ) = G γ / F`` and ``b = mean_row(Ĝ ⊙ x̂) / r =
+    P γ / F`` (matrix-vector products; ``Ĝ`` and ``x̂`` are never formed), the general
+    ``r (Ĝ − mean(Ĝ) − x̂ · mean(Ĝ ⊙ x̂))`` is::
+
+        dL/dx = (r γᵀ) ⊙ G − d ⊙ r³ b − r a      dL/dγ = rᵀ P      dL/dβ = 1ᵀ G
+
+    (without the affine map, γ = 1: ``a`` and ``b`` are row means, the first term r G).
+    """
+    xp = backend.namespace(g)
+    count = g.shape[1]
+    product = g * centred  # P
+    if weight is None or bias is None:
+        mean_g = reduce_sum(g, (1,)) / count
+        along = reduce_sum(product, (1,)) / count
+        grad_in = g * inv_std
+    else:
+        gamma = xp.reshape(weight.data, (-1,))
+        weight.grad += xp.reshape(_dot(xp.reshape(inv_std, (-1,)), product), weight.shape)
+        bias.grad += xp.reshape(reduce_sum(g, (0,)), bias.shape)
+        mean_g = xp.reshape(_dot(g, gamma), (-1, 1)) / count
+        along = xp.reshape(_dot(product, gamma), (-1, 1)) / count
+        grad_in = _outer(inv_std, gamma)
+        grad_in *= g
+    # d ⊙ r³ b, into P's buffer (P is summed up: no second temporary)
+    backend.compute_into(product, (Ellipsis,), "multiply", centred, along * inv_std**3)
+    grad_in -= product
+    grad_in -= mean_g * inv_std
+    return grad_in
+
+
+def _outer(column: Array, vector: Array) -> Array:
+    """``column (R, 1) · vectorᵀ (F,)`` as an ``(R, F)`` array: one BLAS product."""
+    xp = backend.namespace(column)
+    out: Array = backend.empty_like_shape(column, (column.shape[0], vector.shape[0]))
+    backend.matmul_into(column, xp.reshape(vector, (1, -1)), out)
+    return out
+
+
+def _dot(a: Array, b: Array) -> Array:
+    """``a @ b`` with a vector operand (one BLAS matrix-vector product on NumPy, where
+    ``matmul`` can take a slower path)."""
+    product: Array = np.dot(a, b) if type(a) is np.ndarray else a @ b
+    return product
+
+
 class Normalization(Layer[NormCache]):
     """Shared forward/backward; subclasses say how values are grouped and where the
     affine parameters apply."""

@@ -103,6 +103,28 @@ def test_layer_and_group_norm_match_torch(ours, theirs) -> None:
     close(m.bias.grad, t.bias.grad)
 
 
+def test_layer_norm_without_affine_and_on_strided_arrays_matches_torch() -> None:
+    rng = np.random.default_rng(5)
+    m, t = mg.LayerNorm((3, 4), elementwise_affine=False), torch.nn.LayerNorm(
+        (3, 4), elementwise_affine=False).double()
+    # a strided input and gradient (views of transposed arrays): no contiguity assumed
+    x = (2 + 3 * rng.standard_normal((4, 3, 2, 5))).transpose(3, 2, 1, 0)  # (5, 2, 3, 4)
+    g = rng.standard_normal((4, 3, 2, 5)).transpose(3, 2, 1, 0)
+    assert not x.flags.c_contiguous and not g.flags.c_contiguous
+    y, yt, dx, dxt = step(m, t, x, g)
+    close(y, yt)
+    close(dx, dxt)
+
+
+def test_float32_layer_norm_stays_float32() -> None:
+    m = mg.LayerNorm(8, dtype=np.float32)
+    x = np.random.default_rng(6).standard_normal((3, 8)).astype(np.float32)
+    y = m(x)
+    assert y.dtype == m.weight.grad.dtype == np.float32
+    assert m.backward(np.ones_like(y)).dtype == np.float32
+    assert m.weight.grad.dtype == m.bias.grad.dtype == np.float32
+
+
 def test_batchnorm_buffers_survive_save_and_load(tmp_path) -> None:
     rng = np.random.default_rng(3)
     model = mg.Sequential(mg.Dense(2, 3, rng=0), mg.BatchNorm1D(3))
