@@ -178,6 +178,27 @@ def test_new_activations_match_torch(ours, theirs) -> None:
     assert ours(x.astype(np.float32)).dtype == np.float32
 
 
+def test_float32_gelu_is_float32_accurate_and_matches_torch() -> None:
+    x64 = np.concatenate([np.linspace(-12, 12, 24001), [-40.0, 40.0, 0.0]])[None, :]
+    x = x64.astype(np.float32)
+    layer = mg.GELU()
+    y, dx = layer(x), layer.backward(np.ones_like(x))
+    assert y.dtype == dx.dtype == np.float32
+    exact = mg.GELU()
+    y64, dx64 = exact(x.astype(np.float64)), exact.backward(np.ones_like(x64))
+    # Φ within 1.5e-7 (A&S 7.1.26), so y = x·Φ within 1.5e-7·|x| plus float32 rounding
+    scale = np.maximum(np.abs(x64), 1.0)
+    assert np.all(np.abs(y - y64) <= 2.5e-7 * scale)
+    assert np.all(np.abs(dx - dx64) <= 2.5e-7 * scale)
+    tail = (x64 < -6) & (x64 > -12)  # Φ(x) < 1e-9: no cancellation to 0 in 1 − (...)
+    np.testing.assert_allclose(y[tail], y64[tail], rtol=0.04)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = torch.nn.functional.gelu(xt)
+    yt.backward(torch.ones_like(yt))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=0, atol=4e-6)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=4e-6)
+
+
 def test_gelu_and_silu_take_sequences() -> None:
     assert mg.GELU()(np.ones((2, 3, 4))).shape == (2, 3, 4)
 
