@@ -31,7 +31,8 @@ from minigrad.checkpoint import load_checkpoint, save_checkpoint
 from minigrad.classification import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from minigrad.clip import clip_grad_norm, clip_grad_value
 from minigrad.containers import Sequential
-from minigrad.conv import Conv1D, Conv2D, ConvTranspose2D
+from minigrad.conv import Conv1D, Conv2D
+from minigrad.conv_transpose import ConvTranspose2D
 from minigrad.data import batches
 from minigrad.embedding import Embedding
 from minigrad.graph import Graph

@@ -36,6 +36,7 @@ from minigrad.kernels import (
     update_kernels,
     update_slice,
     vector_norm,
+    writable_reshape,
     zeros_in_layout,
 )
 from minigrad.namespaces import (
@@ -79,5 +80,6 @@ __all__ = [
     "update_kernels",
     "update_slice",
     "vector_norm",
+    "writable_reshape",
     "zeros_in_layout",
 ]

@@ -253,6 +253,18 @@ def zeros_in_layout(shape: tuple[int, ...], dtype: Any, like: Any) -> Any:
     return namespace(like).zeros(shape, dtype=dtype, device=device(like))
 
 
+def writable_reshape(array: Any, shape: tuple[int, ...]) -> Any:
+    """``array`` reshaped to ``shape`` as a view that writes go through -- or None where
+    the library does not promise one (the standard leaves views to the library, and
+    ``array_api_strict`` is free to copy). NumPy's and PyTorch's reshapes that only
+    split axes are views, also of a slice (`im2col` writes its blocks so)."""
+    if type(array) is np.ndarray:
+        return array.reshape(shape, copy=False)  # raises rather than copies
+    if _library(array) == "torch":
+        return array.view(shape)
+    return None
+
+
 def update_slice(dst: Any, index: tuple[Any, ...], op: str,
            value: Any, mask: Any = None) -> None:
     """``dst[index] = op(dst[index], value)`` in place -- ``op`` ``"add"``, ``"maximum"``

@@ -145,50 +145,74 @@ def _full_cover(windows: tuple[Window, ...]) -> bool:
     )
 
 
-def im2col(x: Array, windows: tuple[Window, ...]) -> Array:
-    """The column buffer of ``x (N, C, *size)``: ``cols[c, *k, n, *o]`` is the input
-    value that kernel offset ``k`` of output ``o`` sees (0 in the padding).
+def im2col(x: Array, windows: tuple[Window, ...], groups: int = 1, ones: bool = False
+           ) -> Array:
+    """The column matrices of ``x (N, C, *size)``, one per group of ``C / groups``
+    channels: ``(G, C/G · ∏kernel [+ 1], N · ∏out)``, the right operand of a grouped
+    convolution's matrix product. Entry ``[g, (c, *k), (n, *o)]`` is the input value
+    that kernel offset ``k`` of output ``o`` sees in channel ``c`` of group ``g`` (0 in
+    the padding); ``ones`` appends a row of ones to each group's matrix -- the bias
+    row: ``[W b] @ [cols; 1]`` is the product plus the bias, and ``G @ [cols; 1]ᵀ`` the
+    weight gradient with ``dL/db`` as its last column, no pass of their own.
 
-    Shape ``(C, *kernel, N, *out)``: reshaped to ``(C·∏kernel, N·∏out)`` it is the
-    right operand of the convolution's matrix product, and each offset's block is one
-    contiguous copy of a strided input slice. Only the padding's bands of each block
-    are zeroed, not the whole buffer -- or, for a small padded input, the input is
-    copied once into a zero frame and each block is one copy with no bands: a slice
-    assignment per offset and side costs more than a pass over a cache-sized input
-    (the 5×5 first layer's im2col: 0.38 → 0.23 ms).
+    Each offset's block ``[g, (c, *k), :]`` is one copy of a strided input slice. Only
+    the padding's bands of each block are zeroed, not the whole buffer -- or, for a
+    small padded input, the input is copied once into a zero frame and each block is
+    one copy with no bands: a slice assignment per offset and side costs more than a
+    pass over a cache-sized input (the 5×5 first layer's im2col: 0.38 → 0.23 ms).
     """
     n, c = x.shape[:2]
-    cols: Array = backend.empty_like_shape(x, (c, *(w.kernel for w in windows), n,
-                                              *(w.out for w in windows)))
-    channels_first = swap01(x)  # (C, N, *size)
+    kernel, outs = tuple(w.kernel for w in windows), tuple(w.out for w in windows)
+    rows, columns = c // groups * math.prod(kernel), n * math.prod(outs)
+    blocks = (groups, c // groups, *kernel, n, *outs)  # the buffer, axis by axis
+    matrix: Array = backend.empty_like_shape(x, (groups, rows + ones, columns))
+    cols = backend.writable_reshape(matrix[:, :rows, :], blocks)
+    in_place = cols is not None
+    if cols is None:  # a library that does not promise a writable view: a buffer of its own
+        cols = backend.empty_like_shape(x, blocks)
+    _fill_columns(cols, x, windows, groups)
+    if not in_place:
+        matrix[:, :rows, :] = backend.namespace(x).reshape(cols, (groups, rows, columns))
+    if ones:
+        matrix[:, rows:, :] = 1
+    return matrix
+
+
+def _fill_columns(cols: Array, x: Array, windows: tuple[Window, ...], groups: int) -> None:
+    """`im2col`'s copies: ``cols (G, C/G, *kernel, N, *out)`` from ``x (N, C, *size)``."""
+    n, c = x.shape[:2]
+    xp = backend.namespace(x)
+    source = xp.reshape(swap01(x), (groups, c // groups, n, *x.shape[2:]))  # (G, C/G, N, ...)
+    lead: Index = (slice(None),) * 3  # the group, channel and sample axes of the source
     extents = [max(w.pad + w.size, (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
                for w in windows]  # of the padded input each window reads
     if any(w.pad for w in windows) and all(w.pad >= 0 for w in windows) and (
             n * c * math.prod(extents) <= _SMALL_INPUT):
-        framed = backend.zeros_in_layout((c, n, *extents), x.dtype, cols)
-        framed[spatial(tuple(slice(w.pad, w.pad + w.size) for w in windows))] = channels_first
+        framed = backend.zeros_in_layout((groups, c // groups, n, *extents), x.dtype, cols)
+        inside: Index = (*lead, *(slice(w.pad, w.pad + w.size) for w in windows))
+        framed[inside] = source
         for ks in itertools.product(*(range(w.kernel) for w in windows)):
-            reads = tuple(slice(k * w.dilation, k * w.dilation + (w.out - 1) * w.stride + 1,
-                                w.stride) for k, w in zip(ks, windows))
-            block: Index = (slice(None), *ks, slice(None), ...)
-            cols[block] = framed[spatial(reads)]
-        return cols
+            reads: Index = (*lead, *(slice(k * w.dilation, k * w.dilation + (w.out - 1) * w.stride
+                                           + 1, w.stride) for k, w in zip(ks, windows)))
+            block: Index = (slice(None), slice(None), *ks, ...)
+            cols[block] = framed[reads]
+        return
     per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
     for combo in itertools.product(*per_axis):
-        block = (slice(None), *(k for k, _ in combo), slice(None))  # (C, N, *out)
+        block = (slice(None), slice(None), *(k for k, _ in combo), slice(None))
         pairs = [pair for _, pair in combo]
         if any(pair is None for pair in pairs):  # this offset only ever meets padding
             whole: Index = (*block, ...)
             cols[whole] = 0
             continue
-        outs = tuple(pair[1] for pair in pairs if pair is not None)
-        cols[block + outs] = channels_first[spatial(tuple(p[0] for p in pairs if p))]
-        for axis, (window, out) in enumerate(zip(windows, outs)):
-            before: Index = (*block, *(slice(None),) * axis, slice(0, out.start), ...)
-            after: Index = (*block, *(slice(None),) * axis, slice(out.stop, window.out), ...)
+        spans = tuple(pair[1] for pair in pairs if pair is not None)
+        reads = (*lead, *(p[0] for p in pairs if p))
+        cols[block + spans] = source[reads]
+        for axis, (window, span) in enumerate(zip(windows, spans)):
+            before: Index = (*block, *(slice(None),) * axis, slice(0, span.start), ...)
+            after: Index = (*block, *(slice(None),) * axis, slice(span.stop, window.out), ...)
             cols[before] = 0
             cols[after] = 0
-    return cols
 
 
 _SMALL_INPUT = 1 << 18

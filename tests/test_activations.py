@@ -95,6 +95,20 @@ def test_kinks_follow_pytorch():
     assert leaky.backward(np.ones((1, 1)))[0, 0] == 0.2
 
 
+def test_relu_gradient_of_a_non_finite_upstream_gradient_is_pytorchs():
+    """Where the output is 0, an inf or NaN upstream gradient gives 0 (PyTorch's
+    threshold_backward), not the NaN of 0 · inf; where it is positive, it passes through."""
+    torch = pytest.importorskip("torch")
+    x = np.array([[1.0, -1.0, 0.0, 2.0], [-3.0, 4.0, -5.0, 0.5]])
+    g = np.array([[np.inf, np.inf, np.nan, np.nan], [-np.inf, 1.0, np.nan, 2.0]])
+    relu = mg.ReLU()
+    relu(x)
+    tx = torch.tensor(x, requires_grad=True)
+    torch.relu(tx).backward(torch.tensor(g))
+    np.testing.assert_array_equal(relu.backward(g), tx.grad.numpy())
+    assert relu.backward(g)[0, 1] == 0 and np.isnan(relu.backward(g)[0, 3])
+
+
 def test_softmax_rows_are_probabilities_and_shift_invariant():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((5, 4)) * 10

@@ -5,6 +5,7 @@ input; memory (one im2col buffer); fans of the initializers."""
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import tracemalloc
 
@@ -68,6 +69,48 @@ def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups, channel
     reference = torch.nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, groups,
                                 bias=groups == 1, dtype=torch.float64)
     against_torch(layer, reference, x)
+
+
+# The bias joins the product as a row of ones in the column buffer, one per group:
+# short (10 rows: dL/dW as G @ colsᵀ) and long (28: as cols @ Gᵀ) first layers, groups,
+# depthwise, stride, dilation, padding -- with and without the bias.
+BIAS_ROW_CASES = [(1, 8, 3, 1, 1, 1, 1), (3, 4, 3, 1, "same", 1, 1), (4, 6, (2, 3), 2, 1, 2, 2),
+                  (6, 6, 3, 1, 1, 1, 6)]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize(("c_in", "c_out", "kernel", "stride", "padding", "dilation", "groups"),
+                         BIAS_ROW_CASES)
+def test_the_bias_row_gives_pytorchs_output_and_gradients(c_in, c_out, kernel, stride, padding,
+                                                          dilation, groups, bias, im2col_path):
+    x = np.random.default_rng(4).standard_normal((2, c_in, 6, 7))
+    layer = mg.Conv2D(c_in, c_out, kernel, stride, padding, dilation, groups, bias, rng=0)
+    reference = torch.nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, groups, bias,
+                                dtype=torch.float64)
+    against_torch(layer, reference, x)
+    if bias:  # the buffer carries the bias row, per group
+        layer(x)
+        cols = layer.cache[0]
+        assert cols.shape[:2] == (groups, c_in // groups * math.prod(layer.kernel_size) + 1)
+        np.testing.assert_array_equal(cols[:, -1], 1.0)
+
+
+@pytest.mark.parametrize(("c_in", "c_out", "kernel", "stride", "padding", "dilation", "groups"),
+                         BIAS_ROW_CASES)
+def test_the_bias_row_in_float32_keeps_float32_and_the_float64_values(
+        c_in, c_out, kernel, stride, padding, dilation, groups):
+    x = np.random.default_rng(5).standard_normal((2, c_in, 6, 7))
+    results = {}
+    for dtype in (np.float32, np.float64):
+        layer = mg.Conv2D(c_in, c_out, kernel, stride, padding, dilation, groups, rng=0,
+                          dtype=dtype)
+        layer.bias.data[...] = np.linspace(-1, 1, c_out)
+        y = layer(x.astype(dtype))
+        grad_in = layer.backward(np.ones_like(y) * np.linspace(-1, 1, y.shape[-1], dtype=dtype))
+        results[dtype] = (y, grad_in, layer.weight.grad, layer.bias.grad)
+    for low, high in zip(results[np.float32], results[np.float64]):
+        assert low.dtype == np.float32
+        np.testing.assert_allclose(low, high, rtol=1e-4, atol=1e-5)
 
 
 def test_a_second_backward_rebuilds_the_released_column_buffer():

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from minigrad.base import Buffer, Parameter
-from minigrad.conv import Conv1D, Conv2D, ConvTranspose2D
+from minigrad.conv import Conv1D, Conv2D
+from minigrad.conv_transpose import ConvTranspose2D
 from minigrad.embedding import Embedding
 from minigrad.export.onnx import ONNX_CONVERTERS, ONNX_INPUT_DTYPES, OnnxContext, register_onnx
 from minigrad.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm

@@ -19,7 +19,8 @@ from torch import nn
 
 from minigrad.attention import CrossAttention, MultiHeadAttention
 from minigrad.base import Array
-from minigrad.conv import Conv1D, Conv2D, ConvTranspose2D
+from minigrad.conv import Conv1D, Conv2D
+from minigrad.conv_transpose import ConvTranspose2D
 from minigrad.embedding import Embedding
 from minigrad.export.torch import (
     TORCH_CONVERTERS,
