@@ -50,13 +50,16 @@ from minigrad.base import (
 from minigrad.windows import (
     Window,
     as_sizes,
+    batch_last,
     channel_major,
     col2im,
+    from_columns,
     gemm,
     im2col,
     output_size,
     paddings,
     swap01,
+    to_columns,
     transpose_last,
 )
 
@@ -170,12 +173,11 @@ class _ConvND(_Conv[ConvCache]):
         windows = self._windows(tuple(x.shape[2:]))
         # With a bias, [W b] @ [cols; 1]: the bias is added by the product, not a pass
         # of its own over the output (and its gradient comes out of the weight's).
-        cols = im2col(x, windows, self.groups, ones=self.bias is not None)
-        y = gemm(self._weight_matrix(), cols)
-        y = backend.namespace(y).reshape(y, (self.out_channels, x.shape[0],
-                                             *(w.out for w in windows)))
+        last = batch_last(windows)
+        cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)
         self.cache = (cols, windows, tuple(x.shape), x)
-        return swap01(y)
+        return from_columns(gemm(self._weight_matrix(), cols), tuple(w.out for w in windows),
+                            last)
 
     def _weight_matrix(self) -> Array:
         """The weight as the product's left operand, ``(G, O/G, K)``, with the bias as
@@ -190,7 +192,7 @@ class _ConvND(_Conv[ConvCache]):
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        grad, g = self._weight_grads(grad_out)
+        grad = self._weight_grads(grad_out)
         _, windows, shape, _ = self.saved()
         if all(w.stride == 1 and w.pad <= w.dilation * (w.kernel - 1) for w in windows) and (
                 self.out_channels * math.prod(shape[2:])
@@ -198,9 +200,9 @@ class _ConvND(_Conv[ConvCache]):
             # bigger than the column buffer (memory), else slower than the col2im
             return self._input_grad_as_conv(grad)
         # zeros on the weight's library and device, in C order (the weight is C order)
-        grad_in = backend.zeros_in_layout((shape[1], shape[0], *shape[2:]), g.dtype,
+        grad_in = backend.zeros_in_layout((shape[1], shape[0], *shape[2:]), grad.dtype,
                                           self.weight.data)
-        col2im(grad_in, self.weight.data, g, windows)  # (C, N, ...)
+        col2im(grad_in, self.weight.data, channel_major(grad, self.groups), windows)
         return swap01(grad_in)
 
     def _input_grad_as_conv(self, grad: Array) -> Array:
@@ -214,28 +216,29 @@ class _ConvND(_Conv[ConvCache]):
         self.cache = (None, windows, shape, x)
         full = tuple(Window(w.out, w.kernel, 1, w.dilation, w.dilation * (w.kernel - 1) - w.pad,
                             w.size) for w in windows)
-        g_cols = im2col(grad, full, self.groups)
+        last = batch_last(full)
+        g_cols = im2col(grad, full, self.groups, batch_last=last)
         groups, per_group = self.groups, self.out_channels // self.groups
         w = xp.reshape(self.weight.data, (groups, per_group, *self.weight.shape[1:]))
         w = xp.flip(w, axis=tuple(range(3, 3 + self.dims)))  # W'[c, o, k] = W[o, c, -k]
         w = xp.permute_dims(w, (0, 2, 1, *range(3, 3 + self.dims)))
         w = xp.reshape(w, (groups, self.in_channels // groups, -1))
-        grad_in = xp.reshape(gemm(w, g_cols), (shape[1], shape[0], *shape[2:]))
-        return swap01(grad_in)
+        return from_columns(gemm(w, g_cols), tuple(shape[2:]), last)
 
     @override
     def backward_params(self, grad_out: Array) -> None:
         self._weight_grads(grad_out)
 
-    def _weight_grads(self, grad_out: Array) -> tuple[Array, Array]:
-        """``[dL/dW dL/db] += G @ [cols; 1]ᵀ``; returns G validated, and as (G, O/G, P)."""
+    def _weight_grads(self, grad_out: Array) -> Array:
+        """``[dL/dW dL/db] += G @ [cols; 1]ᵀ``; returns G validated."""
         cols, windows, shape, x = self.saved()
         out_shape = (shape[0], self.out_channels, *(w.out for w in windows))
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
         xp = backend.namespace(grad)
-        g = channel_major(grad, self.groups)
+        last = batch_last(windows)
+        g = to_columns(grad, self.groups, last)  # (G, O/G, P), the columns' order
         if cols is None:  # a second backward after one that let go of the buffer
-            cols = im2col(x, windows, self.groups, ones=self.bias is not None)
+            cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)
             self.cache = (cols, windows, shape, x)
         # dL/dWᵀ = cols @ Gᵀ, K rows, unless K is short: OpenBLAS runs these thin, long
         # products (P = N·∏out deep) up to 1.8× faster so -- e.g. 0.40 → 0.22 ms for 6
@@ -248,7 +251,7 @@ class _ConvND(_Conv[ConvCache]):
         else:  # the last column is the bias row's: Σ G over samples and positions
             self.weight.grad += xp.reshape(grad_w[:, :, :-1], self.weight.shape)
             self.bias.grad += xp.reshape(grad_w[:, :, -1], (-1,))
-        return grad, g
+        return grad
 
 
 class Conv1D(_ConvND):

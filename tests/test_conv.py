@@ -48,9 +48,13 @@ GRID = [
 ][::3]
 
 
-@pytest.fixture(params=["framed", "bands"])
+@pytest.fixture(params=["batch-last", "framed", "bands"])
 def im2col_path(request, monkeypatch):
-    """Both ways `im2col` handles padding: a zero frame (small inputs) or zeroed bands."""
+    """Every way `im2col` fills its buffer: columns over (*out, n) from a frame of the
+    input laid out (C, *size, N) (short output rows, as these tests have), or over
+    (n, *out) with a zero frame (small inputs) or zeroed bands."""
+    if request.param != "batch-last":
+        monkeypatch.setattr(windows, "_SHORT_ROWS", 0)
     if request.param == "bands":
         monkeypatch.setattr(windows, "_SMALL_INPUT", 0)
     return request.param
@@ -242,14 +246,15 @@ def test_bad_inputs_name_the_layer_and_numbers():
         conv(np.zeros((2, 3, 5, 5), dtype=complex))
 
 
-def test_a_conv_holds_at_most_one_im2col_buffer():
+@pytest.mark.parametrize("size", [12, 8])  # 8: columns over (*out, n), copies of y and G
+def test_a_conv_holds_at_most_one_im2col_buffer(size):
     """Peak memory of a forward+backward beyond input, output, parameters and gradients:
     the column buffer, the input gradient and one offset's product (an input-sized
     temporary of the col2im) -- never a second column buffer."""
     conv = mg.Conv2D(16, 16, 3, padding=1, rng=0, dtype=np.float32)
-    x = np.random.default_rng(0).standard_normal((8, 16, 12, 12)).astype(np.float32)
+    x = np.random.default_rng(0).standard_normal((8, 16, size, size)).astype(np.float32)
     # The gradient as the next conv layer returns it: a (N, C, ...) view of (C, N, ...).
-    g = np.ones((16, 8, 12, 12), np.float32).swapaxes(0, 1)
+    g = np.ones((16, 8, size, size), np.float32).swapaxes(0, 1)
     conv(x)
     conv.backward(g)  # warm-up: lazily made gradients exist
     conv.clear_cache()
