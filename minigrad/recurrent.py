@@ -28,7 +28,7 @@ cell's step spends its time). An initial state must be of the layer's library an
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -36,11 +36,29 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad import init as initializers
-from minigrad.backend import compute_into, sigmoid
+from minigrad.backend import compute_into
 from minigrad.base import Array
 from minigrad.recurrence import Recurrent, RecurrentCache, State
 
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent", "RecurrentCache", "State"]
+
+
+def _gates(target: Array, key: Any, z: Array, scale: Array | float,
+           shift: Array | float) -> None:
+    """``target[key] = tanh(z ⊙ s) ⊙ s + shift`` (``z`` is overwritten): with ``s = ½``,
+    ``shift = ½`` that is ``σ(z) = (1 + tanh(z/2))/2``, and ``s = 1``, ``shift = 0``
+    leaves ``tanh z`` -- every gate of a cell in one ``tanh`` pass over the row.
+
+    Why not `minigrad.backend.sigmoid` and a second ``tanh``: NumPy's ``exp`` is half
+    as fast as its ``tanh`` and ``σ`` needs four passes and an overflow check, so the
+    LSTM's gates took 39 µs a step (float32, 32 × 512) where this takes 14. The identity
+    is exact; in rounding it keeps σ's absolute error (half an ulp of 1) rather than
+    its relative error in the far negative tail, which gates never need.
+    """
+    z *= scale
+    compute_into(target, key, "tanh", z)
+    compute_into(target, key, "multiply", target[key], scale)
+    compute_into(target, key, "add", target[key], shift)
 
 
 class RNN(Recurrent):
@@ -164,11 +182,15 @@ class LSTM(Recurrent):
         acts = backend.empty_like_shape(xw, tuple(xw.shape))
         tanh_c = backend.empty_like_shape(xw, (t, n, h))
         w_hh_t = self.weight_hh.data.T
+        half = np.full(4 * h, 0.5, backend.numpy_dtype(xw.dtype))  # ½ for i, f, o; 1 for g
+        half[2 * h:3 * h] = 1.0
+        scale = backend.move(half, backend.namespace(xw), backend.device(xw))
+        shift = backend.move(np.where(half == 1.0, 0.0, half), backend.namespace(xw),
+                             backend.device(xw))
         for step in range(t):
             z = hs[step, ...] @ w_hh_t
             z += xw[step, ...]
-            acts[step, ...] = sigmoid(z)  # one contiguous pass; g's columns are redone below
-            compute_into(acts, np.s_[step, :, 2 * h:3 * h], "tanh", z[:, 2 * h:3 * h])
+            _gates(acts, np.s_[step, ...], z, scale, shift)
             a = acts[step, ...]
             # c_t = f ⊙ c_{t−1} + i ⊙ g        h_t = o ⊙ tanh(c_t)
             compute_into(cs, np.s_[step + 1, ...], "multiply", a[:, h:2 * h], cs[step, ...])
@@ -250,7 +272,7 @@ class GRU(Recurrent):
             hw = hs[step, ...] @ w_hh_t
             gates = hw[:, :2 * h]
             gates += xw[step, :, :2 * h]
-            rz[step, ...] = sigmoid(gates)
+            _gates(rz, np.s_[step, ...], gates, 0.5, 0.5)
             compute_into(hidden_n, np.s_[step, ...], "add", hw[:, 2 * h:], b_hn)
             compute_into(cand, np.s_[step, ...], "multiply", rz[step, :, :h], hidden_n[step, ...])
             compute_into(cand, np.s_[step, ...], "add", cand[step, ...], xw[step, :, 2 * h:])
