@@ -2,6 +2,7 @@
 
 Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
      PYTHONPATH=. python benchmarks/optim_bench.py [--rounds N] [--library numpy|torch|both]
+     [--warm]
 
 ``--library`` says where minigrad's parameters live: NumPy arrays (the default), or
 torch CPU tensors (``Module.to(torch)``: the optimizers' torch kernels), or one table
@@ -30,27 +31,31 @@ CASES = {
 }
 
 
-def timed(steps, rounds: int) -> list[float]:
-    """Median time of each step over ``rounds`` rounds; the steps take turns, three
-    back to back per turn (the first untimed: it meets the other's cache state)."""
+def timed(steps, rounds: int, warm: bool) -> list[float]:
+    """Median time of each step over ``rounds`` rounds. By default the steps take
+    turns, three back to back per turn (the first untimed: it meets the other's cache
+    state), as in training, where a forward and backward pass run between two steps;
+    ``warm``: each step ``rounds`` times in a row instead, its arrays in cache."""
     samples: list[list[float]] = [[] for _ in steps]
-    for _ in range(rounds):
+    for _ in range(1 if warm else rounds):
         for step, times in zip(steps, samples):
             step()
-            start = time.perf_counter()
-            step()
-            step()
-            times.append((time.perf_counter() - start) / 2)
+            for _ in range(rounds if warm else 1):
+                start = time.perf_counter()
+                step()
+                step()
+                times.append((time.perf_counter() - start) / 2)
     return [float(np.median(times)) for times in samples]
 
 
-def main(rounds: int, library: str) -> None:
+def main(rounds: int, library: str, warm: bool = False) -> None:
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     start = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
     grads = [rng.standard_normal(s).astype(np.float32) * 0.01 for s in SHAPES]
-    print(f"{sum(a.size for a in start):,} float32 parameters, median of {rounds} interleaved "
-          f"rounds, minigrad on {library}\n")
+    how = "steps in a row (warm)" if warm else "interleaved rounds"
+    print(f"{sum(a.size for a in start):,} float32 parameters, median of {rounds} {how}, "
+          f"minigrad on {library}\n")
     print(f"| optimizer | minigrad on {library} (ms) | torch foreach (ms) | ratio |")
     print("|---|---|---|---|")
     move = torch.tensor if library == "torch" else np.asarray
@@ -63,7 +68,12 @@ def main(rounds: int, library: str) -> None:
         for t, g in zip(tensors, grads):
             t.grad = torch.tensor(g)
         topt = getattr(torch.optim, name)(tensors, foreach=True, **settings)
-        ours, theirs = timed([opt.step, topt.step], rounds)
+        opt.step()  # one step each from the same weights must agree: no fast wrong answer
+        topt.step()
+        for param, tensor in zip(params, tensors):
+            np.testing.assert_allclose(np.asarray(param.data), tensor.detach().numpy(),
+                                       rtol=1e-5, atol=1e-6, err_msg=label)
+        ours, theirs = timed([opt.step, topt.step], rounds, warm)
         print(f"| {label} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {ours / theirs:.2f}× |")
 
 
@@ -71,8 +81,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--library", choices=["numpy", "torch", "both"], default="numpy")
+    parser.add_argument("--warm", action="store_true",
+                        help="each optimizer's steps in a row, not interleaved")
     args = parser.parse_args()
     with threadpool_limits(1):
         for library in ["numpy", "torch"] if args.library == "both" else [args.library]:
-            main(args.rounds, library)
+            main(args.rounds, library, args.warm)
             print()

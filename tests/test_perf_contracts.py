@@ -241,6 +241,24 @@ def test_seq_bench_smoke():
     assert "BLAS (threadpoolctl): " in done.stdout
 
 
+def test_optim_bench_smoke():
+    """benchmarks/optim_bench.py checks each optimizer's step against torch.optim, then
+    prints its ratio, interleaved and warm."""
+    pytest.importorskip("torch")
+    pytest.importorskip("threadpoolctl")
+    for mode in ([], ["--warm"]):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "optim_bench.py"), "--rounds", "1",
+             *mode], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        rows = [line.split("|") for line in done.stdout.splitlines() if line.startswith("| ")]
+        assert [row[1].strip() for row in rows[1:]] == [
+            "SGD momentum", "Adam", "AdamW", "Adam amsgrad", "RMSprop", "Adagrad"]
+        assert all(row[4].strip().endswith("×") for row in rows[1:])
+
+
 def test_conv_bench_smoke():
     """benchmarks/conv_bench.py runs (--quick: small batches, a short epoch) and prints
     every case of its table, each compared with PyTorch before it is timed."""
