@@ -173,11 +173,16 @@ class _ConvND(_Conv[ConvCache]):
         windows = self._windows(tuple(x.shape[2:]))
         # With a bias, [W b] @ [cols; 1]: the bias is added by the product, not a pass
         # of its own over the output (and its gradient comes out of the weight's).
-        last = batch_last(windows)
+        last = self._batch_last(windows)
         cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)
         self.cache = (cols, windows, tuple(x.shape), x)
         return from_columns(gemm(self._weight_matrix(), cols), tuple(w.out for w in windows),
                             last)
+
+    def _batch_last(self, windows: tuple[Window, ...]) -> bool:
+        """`batch_last` for this layer's columns (the same in forward and backward)."""
+        return batch_last(windows, self.in_channels // self.groups * math.prod(self.kernel_size),
+                          self.out_channels // self.groups)
 
     def _weight_matrix(self) -> Array:
         """The weight as the product's left operand, ``(G, O/G, K)``, with the bias as
@@ -216,7 +221,8 @@ class _ConvND(_Conv[ConvCache]):
         self.cache = (None, windows, shape, x)
         full = tuple(Window(w.out, w.kernel, 1, w.dilation, w.dilation * (w.kernel - 1) - w.pad,
                             w.size) for w in windows)
-        last = batch_last(full)
+        last = batch_last(full, self.out_channels // self.groups * math.prod(self.kernel_size),
+                          self.in_channels // self.groups)
         g_cols = im2col(grad, full, self.groups, batch_last=last)
         groups, per_group = self.groups, self.out_channels // self.groups
         w = xp.reshape(self.weight.data, (groups, per_group, *self.weight.shape[1:]))
@@ -235,7 +241,7 @@ class _ConvND(_Conv[ConvCache]):
         out_shape = (shape[0], self.out_channels, *(w.out for w in windows))
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
         xp = backend.namespace(grad)
-        last = batch_last(windows)
+        last = self._batch_last(windows)
         g = to_columns(grad, self.groups, last)  # (G, O/G, P), the columns' order
         if cols is None:  # a second backward after one that let go of the buffer
             cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)

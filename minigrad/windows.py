@@ -231,18 +231,33 @@ _SMALL_INPUT = 1 << 18
 """Elements of a padded input up to which `im2col` frames it in zeros (1 MiB of float32:
 cache-resident), rather than zeroing the padding's bands of every block."""
 
-_SHORT_ROWS = 8
-"""Output rows up to this length make `batch_last` columns pay off."""
+_ROW_COPY_IN_ELEMENTS = 12
+"""What one row copy of `im2col` costs beyond its elements, in elements of a transposing
+copy: fitted to where `batch_last` stopped paying in the measurements listed there
+(11.5-14 separates them; NumPy, float32, 1 thread)."""
 
 
-def batch_last(windows: tuple[Window, ...]) -> bool:
+def batch_last(windows: tuple[Window, ...], column_rows: int, out_channels: int) -> bool:
     """Whether a convolution's columns should run over ``(*out, n)`` rather than
-    ``(n, *out)``: on small images (output rows of at most 8), where each offset's block
-    in ``(n, *out)`` order is thousands of 4- to 8-element copies. With the batch last,
-    a frame of the input laid out ``(C, *size, N)`` makes them runs of ``W_out · N``
-    elements: the 32→32 3×3 im2col on 8×8 images, batch 32, 0.35 → 0.07 ms, for two
-    transposing copies of the output and its gradient (`from_columns`, `to_columns`)."""
-    return windows[-1].out <= _SHORT_ROWS and all(w.pad >= 0 for w in windows)
+    ``(n, *out)``, for ``column_rows = C/G·∏kernel`` rows of ``out_channels = O/G``
+    outputs per group.
+
+    In ``(n, *out)`` order each kernel offset's block is ``N·∏out[:-1]`` copies of
+    ``W_out``-element rows per channel; with the batch last, from a frame of the input
+    laid out ``(C, *size, N)``, they are ``N`` times fewer and ``N`` times longer -- but
+    the output and its gradient then need a transposing copy each (`from_columns`,
+    `to_columns`). So the batch goes last when the rows' copies cost more than those
+    two: ``column_rows · cost_of_a_row > 2 · out_channels · W_out`` elements, i.e. when
+    the kernel has many rows per output channel or the rows are short. Measured
+    (forward + backward, float32, batch 32, 1 thread), batch last paid on 32→32 3×3
+    on 8×8 (2.2 → 1.7 ms), 6→16 5×5 on 14×14 (2.0-2.8 → 1.8-2.1), 1→6 5×5 on 28×28
+    (0.64 → 0.57) and broke even on 64→64 and 32→64 3×3 on 16×16; it cost on 1→32 3×3
+    on 28×28 (0.9 → 1.8-2.0), 3→32 3×3 on 32×32 (1.8-2.3 → 3.2-5.1), 16→32 3×3 on 32×32
+    (17.8 → 19.6), 3→16 5×5 on 32×32 (7.9 → 8.4) and 64→128 3×3 on 32×32, batch 8 (41.8
+    → 42.9): those keep the batch first.
+    """
+    return all(w.pad >= 0 for w in windows) and (
+        column_rows * _ROW_COPY_IN_ELEMENTS > 2 * out_channels * windows[-1].out)
 
 
 # -- the convolutions' matrix products --------------------------------------------------

@@ -51,10 +51,10 @@ GRID = [
 @pytest.fixture(params=["batch-last", "framed", "bands"])
 def im2col_path(request, monkeypatch):
     """Every way `im2col` fills its buffer: columns over (*out, n) from a frame of the
-    input laid out (C, *size, N) (short output rows, as these tests have), or over
-    (n, *out) with a zero frame (small inputs) or zeroed bands."""
-    if request.param != "batch-last":
-        monkeypatch.setattr(windows, "_SHORT_ROWS", 0)
+    input laid out (C, *size, N), or over (n, *out) with a zero frame (small inputs) or
+    zeroed bands -- each forced, whatever `batch_last`'s cost model would choose."""
+    monkeypatch.setattr(windows, "_ROW_COPY_IN_ELEMENTS",
+                        10**9 if request.param == "batch-last" else 0)
     if request.param == "bands":
         monkeypatch.setattr(windows, "_SMALL_INPUT", 0)
     return request.param
