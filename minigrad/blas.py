@@ -12,8 +12,8 @@ It is an optional fast path of `minigrad.kernels` (the optimizers' seam), never 
 (``scipy_cblas_{s,d}axp{y,by}64_``) and passes a self-test when first needed; on a NumPy
 built against another BLAS (conda's MKL, Accelerate) the kernels simply keep their
 ufunc form. Only writable, C-contiguous float32/float64 arrays of one shape and dtype
-that do not overlap are handed to BLAS -- `fused` checks it -- and only large ones,
-where the saved passes outweigh the `ctypes` call (~1.5 µs).
+that do not overlap, with nonzero coefficients, are handed to BLAS -- `fused` checks
+it -- and only large ones, where the saved passes outweigh the `ctypes` call (~1.5 µs).
 """
 
 from __future__ import annotations
@@ -60,17 +60,22 @@ class Routines:
         self.axpby_[y.dtype](y.size, alpha, x.ctypes.data, 1, beta, y.ctypes.data, 1)
 
 
-def fused(y: np.ndarray[Any, Any], x: Any) -> Routines | None:
-    """The routines, if ``y ← f(x, y)`` can go to BLAS: both NumPy arrays of one
-    float32/float64 dtype and shape, C-contiguous, at least `MIN_SIZE` elements, ``y``
-    writable, and ``x`` either ``y`` itself or not overlapping it; else None."""
-    if y.size < MIN_SIZE or type(x) is not np.ndarray:
+def fused(y: np.ndarray[Any, Any], x: Any, *scalars: float) -> Routines | None:
+    """The routines, if ``y ← f(x, y)`` with the coefficients ``scalars`` can go to BLAS:
+    both plain NumPy arrays of one float32/float64 dtype and shape, C-contiguous and
+    aligned, at least `MIN_SIZE` elements, ``y`` writable, ``x`` either ``y`` itself or
+    not overlapping it, and no coefficient 0 -- OpenBLAS skips a term whose coefficient
+    is 0, so a NaN or inf there would vanish where the ufuncs (and PyTorch) give NaN
+    (SGD with lr = 0 at a warm-up's first step); else None."""
+    if (y.size < MIN_SIZE or type(x) is not np.ndarray or type(y) is not np.ndarray
+            or not all(scalars)):
         return None
     found = routines()
     if (
         found is not None and x.shape == y.shape and x.dtype == y.dtype
         and y.dtype in found.axpy_ and y.flags.c_contiguous and x.flags.c_contiguous
-        and y.flags.writeable and (x is y or not np.may_share_memory(x, y))
+        and x.flags.aligned and y.flags.aligned and y.flags.writeable
+        and (x is y or not np.may_share_memory(x, y))
     ):
         return found
     return None

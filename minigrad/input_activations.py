@@ -98,10 +98,12 @@ def _normal_cdf(x: Array) -> tuple[Array, Array]:
     relative accuracy down to x = −12, 5e-5 above x = −3).
     """
     xp = backend.namespace(x)
-    gauss = xp.exp(-0.5 * (x * x))  # e^(−x²/2) = e^(−y²), y = |x|/√2
+    magnitude = xp.abs(x)
+    clipped = xp.minimum(magnitude, 40.0)  # e^(−800) is 0 already; x² could overflow
+    gauss = xp.exp(-0.5 * (clipped * clipped))  # e^(−x²/2) = e^(−y²), y = |x|/√2
     if backend.numpy_dtype(x.dtype).itemsize >= 8:
         return 0.5 * erfc(-_SQRT_HALF * x), gauss
-    t = 1.0 / (1.0 + (_AS_P * _SQRT_HALF) * xp.abs(x))
+    t = 1.0 / (1.0 + (_AS_P * _SQRT_HALF) * magnitude)
     poly = _AS_A[0] * t
     for a in _AS_A[1:]:
         poly += a
@@ -176,10 +178,14 @@ class GELU(InputActivation):
     @override
     def function(self, x: Array) -> tuple[Array, Array]:
         if self.approximate == "tanh":
-            t = backend.namespace(x).tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+            xp = backend.namespace(x)
+            # beyond |x| = 20, tanh(u) is ±1 exactly and 1 − t² is 0: the clipped x
+            # changes nothing there and keeps x³ from overflowing
+            xc = xp.clip(x, -20.0, 20.0)
+            t = xp.tanh(_SQRT_2_OVER_PI * (xc + 0.044715 * xc * xc * xc))
             y: Array = 0.5 * x * (1.0 + t)
-            slope: Array = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (
-                1.0 + 3 * 0.044715 * x * x)
+            slope: Array = 0.5 * (1.0 + t) + 0.5 * xc * (1.0 - t * t) * _SQRT_2_OVER_PI * (
+                1.0 + 3 * 0.044715 * xc * xc)
             return y, slope
         cdf, gauss = _normal_cdf(x)
         y = x * cdf

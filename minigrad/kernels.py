@@ -95,13 +95,13 @@ class _NumpyKernels(UpdateKernels):
     def add_(self, a: Any, x: Any, alpha: float, tmp: Any) -> None:
         if alpha == 1:
             a += x
-        elif (fused := blas.fused(a, x)) is not None:
+        elif (fused := blas.fused(a, x, alpha)) is not None:
             fused.axpy(alpha, x, a)
         else:
             a += np.multiply(x, alpha, out=tmp)
 
     def scale_add_(self, a: Any, x: Any, alpha: float, beta: float, tmp: Any) -> None:
-        if (fused := blas.fused(a, x)) is not None:
+        if (fused := blas.fused(a, x, alpha, beta)) is not None:
             fused.axpby(alpha, x, beta, a)
         else:
             super().scale_add_(a, x, alpha, beta, tmp)
@@ -111,7 +111,7 @@ class _NumpyKernels(UpdateKernels):
         out += x
 
     def lerp_(self, a: Any, end: Any, weight: float, tmp: Any) -> None:
-        if (fused := blas.fused(a, end)) is not None:  # (1 − w) a + w end
+        if (fused := blas.fused(a, end, weight, 1 - weight)) is not None:  # (1 − w) a + w end
             fused.axpby(weight, end, 1 - weight, a)
             return
         np.subtract(end, a, out=tmp)
@@ -121,7 +121,7 @@ class _NumpyKernels(UpdateKernels):
     def addcmul_(self, a: Any, x: Any, y: Any, value: float, tmp: Any,
                  beta: float = 1.0) -> None:
         np.multiply(x, y, out=tmp)
-        if (fused := blas.fused(a, tmp)) is not None:
+        if (fused := blas.fused(a, tmp, value, beta)) is not None:
             fused.axpby(value, tmp, beta, a)
             return
         if beta != 1:

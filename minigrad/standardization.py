@@ -161,7 +161,10 @@ def layer_norm_backward(g: Array, centred: Array, inv_std: Array,
         grad_in = _outer(inv_std, gamma)
         grad_in *= g
     # d ⊙ r³ b, into P's buffer (P is summed up: no second temporary)
-    backend.compute_into(product, (Ellipsis,), "multiply", centred, along * inv_std**3)
+    along *= inv_std  # b r³ one factor at a time: r³ alone under- or overflows in float32
+    along *= inv_std  # (σ above ~1e13, or a constant row with a tiny ε)
+    along *= inv_std
+    backend.compute_into(product, (Ellipsis,), "multiply", centred, along)
     grad_in -= product
     grad_in -= mean_g * inv_std
     return grad_in

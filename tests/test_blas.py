@@ -56,6 +56,10 @@ def test_the_fused_path_computes_what_the_ufuncs_compute(update, dtype, monkeypa
     np.testing.assert_allclose(fused_a, plain_a, rtol=4 * eps, atol=32 * eps)
 
 
+class _Subclass(np.ndarray):
+    """An ndarray subclass, which may override what BLAS would bypass."""
+
+
 @needs_blas
 def test_fused_refuses_what_blas_must_not_touch():
     y, x = np.ones(SIZE), np.ones(SIZE)
@@ -74,9 +78,31 @@ def test_fused_refuses_what_blas_must_not_touch():
         "read-only": (read_only, x),
         "overlapping": (wide[1:SIZE + 1], wide[:SIZE]),
         "not NumPy": (y, list(x)),
+        "a subclass": (np.ones(SIZE).view(_Subclass), x),
+        "misaligned": (y, np.zeros(8 * SIZE + 1, np.uint8)[1:].view(np.float64)),
     }
     for name, (target, source) in refused.items():
         assert blas.fused(target, source) is None, name
+    assert blas.fused(y, x, 0.5, 0.0) is None  # a zero coefficient: BLAS would skip its term
+
+
+@needs_blas
+@pytest.mark.parametrize(("name", "settings"), [
+    ("SGD", {"lr": 0.0}), ("SGD", {"lr": 0.0, "momentum": 0.9}), ("Adam", {"lr": 0.0}),
+    ("Adam", {"betas": (0.0, 0.999)}), ("RMSprop", {"alpha": 0.0}),
+])
+def test_a_nan_gradient_is_never_dropped_by_a_zero_coefficient(name, settings):
+    """0 · NaN is NaN, as on the ufunc path and in PyTorch; BLAS would skip the term."""
+    torch = pytest.importorskip("torch")
+    param = mg.Parameter(np.ones(SIZE), name="w")
+    param.grad[...] = 1.0
+    param.grad[0] = np.nan
+    tparam = torch.ones(SIZE, dtype=torch.float64, requires_grad=True)
+    tparam.grad = torch.tensor(param.grad)
+    getattr(mg, name)([param], **settings).step()
+    getattr(torch.optim, name)([tparam], **settings).step()
+    np.testing.assert_array_equal(np.isnan(param.data), np.isnan(tparam.detach().numpy()))
+    assert np.isnan(param.data[0]) == bool(torch.isnan(tparam[0]))
 
 
 @needs_blas

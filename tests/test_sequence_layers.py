@@ -116,6 +116,19 @@ def test_layer_norm_without_affine_and_on_strided_arrays_matches_torch() -> None
     close(dx, dxt)
 
 
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e16])
+def test_float32_layer_norm_is_accurate_at_any_scale(scale) -> None:
+    """No r³ is formed: at σ ~ 1e16 it would underflow in float32."""
+    rng = np.random.default_rng(7)
+    x = (scale * rng.standard_normal((4, 8))).astype(np.float32)
+    g = rng.standard_normal((4, 8)).astype(np.float32)
+    m, t = mg.LayerNorm(8, dtype=np.float32), torch.nn.LayerNorm(8)
+    dx = (m(x), m.backward(g))[1]
+    xt = torch.from_numpy(x).requires_grad_()
+    t(xt).backward(torch.from_numpy(g))
+    np.testing.assert_allclose(dx * scale, xt.grad.numpy() * scale, rtol=1e-4, atol=1e-4)
+
+
 def test_float32_layer_norm_stays_float32() -> None:
     m = mg.LayerNorm(8, dtype=np.float32)
     x = np.random.default_rng(6).standard_normal((3, 8)).astype(np.float32)
@@ -197,6 +210,17 @@ def test_float32_gelu_is_float32_accurate_and_matches_torch() -> None:
     yt.backward(torch.ones_like(yt))
     np.testing.assert_allclose(y, yt.detach().numpy(), rtol=0, atol=4e-6)
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=4e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_and_silu_are_quiet_and_exact_on_huge_inputs(dtype) -> None:
+    """The derivative is formed in forward: no x² may overflow there (warnings are errors)."""
+    big = np.finfo(dtype).max / 4
+    x = np.array([[-big, -1e20, 1e20, big]], dtype)
+    for layer in (mg.GELU(), mg.GELU("tanh"), mg.SiLU()):
+        y = layer(x)
+        np.testing.assert_array_equal(y, np.where(x > 0, x, 0))
+        np.testing.assert_array_equal(layer.backward(np.ones_like(x)), (x > 0).astype(dtype))
 
 
 def test_gelu_and_silu_take_sequences() -> None:
