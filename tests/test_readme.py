@@ -21,5 +21,7 @@ def test_ci_installs_the_pytorch_reference_first_and_cleans_up():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     torch_at = ci.index('python -m pip install --quiet "torch==2.13.0"\n')
     assert torch_at < ci.index('python -m pip install --quiet ".[test,docs,torch]"')
-    assert "trap 'rm -rf \"$work\"' EXIT" in ci  # the venv and temp files go, however it ends
+    # the venv and temp files go, however it ends -- and what the tools leave in the tree
+    assert "trap 'rm -rf \"$work\" ${created[@]+\"${created[@]}\"}' EXIT" in ci
+    assert "for path in build minigrad.egg-info .pytest_cache" in ci
     assert "export CI=true" in ci  # skips fail there (conftest.py)
