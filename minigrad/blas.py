@@ -36,8 +36,8 @@ class Routines:
     """``cblas_?axpy`` and ``cblas_?axpby`` of one OpenBLAS library, by dtype."""
 
     def __init__(self, library: ctypes.CDLL) -> None:
-        self.axpy_ = {}
-        self.axpby_ = {}
+        self._axpy: dict[np.dtype[Any], Any] = {}
+        self._axpby: dict[np.dtype[Any], Any] = {}
         for prefix, scalar, dtype in (("s", ctypes.c_float, np.float32),
                                       ("d", ctypes.c_double, np.float64)):
             axpy = getattr(library, f"scipy_cblas_{prefix}axpy64_")
@@ -47,17 +47,21 @@ class Routines:
             axpby.argtypes = [_Int, scalar, ctypes.c_void_p, _Int, scalar, ctypes.c_void_p,
                               _Int]
             axpby.restype = None
-            self.axpy_[np.dtype(dtype)] = axpy
-            self.axpby_[np.dtype(dtype)] = axpby
+            self._axpy[np.dtype(dtype)] = axpy
+            self._axpby[np.dtype(dtype)] = axpby
+
+    def supports(self, dtype: np.dtype[Any]) -> bool:
+        """Whether there are routines for ``dtype`` (float32 and float64)."""
+        return dtype in self._axpy
 
     def axpy(self, alpha: float, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> None:
         """``y ← α x + y`` in place (arrays that `fused` accepts)."""
-        self.axpy_[y.dtype](y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+        self._axpy[y.dtype](y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
 
     def axpby(self, alpha: float, x: np.ndarray[Any, Any], beta: float,
               y: np.ndarray[Any, Any]) -> None:
         """``y ← α x + β y`` in place (arrays that `fused` accepts)."""
-        self.axpby_[y.dtype](y.size, alpha, x.ctypes.data, 1, beta, y.ctypes.data, 1)
+        self._axpby[y.dtype](y.size, alpha, x.ctypes.data, 1, beta, y.ctypes.data, 1)
 
 
 def fused(y: np.ndarray[Any, Any], x: Any, *scalars: float) -> Routines | None:
@@ -73,7 +77,7 @@ def fused(y: np.ndarray[Any, Any], x: Any, *scalars: float) -> Routines | None:
     found = routines()
     if (
         found is not None and x.shape == y.shape and x.dtype == y.dtype
-        and y.dtype in found.axpy_ and y.flags.c_contiguous and x.flags.c_contiguous
+        and found.supports(y.dtype) and y.flags.c_contiguous and x.flags.c_contiguous
         and x.flags.aligned and y.flags.aligned and y.flags.writeable
         and (x is y or not np.may_share_memory(x, y))
     ):

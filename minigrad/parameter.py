@@ -54,7 +54,36 @@ def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
     return resolved
 
 
-class Parameter:
+class _NamedArray:
+    """What `Parameter` and `Buffer` share: a named array, its shape and dtype, and moving
+    it to another array library."""
+
+    __slots__ = ("data", "name")
+
+    data: Array
+    name: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``data.shape``, as a tuple (whatever the array library)."""
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """``data.dtype``."""
+        return self.data.dtype
+
+    def to(self, xp: backend.Namespace, device: object = None) -> None:
+        """Move ``data`` to the array namespace ``xp`` (see `minigrad.backend.resolve`)
+        on ``device``; nothing happens if it is there. ``data`` becomes a new array:
+        references to the old one no longer see updates."""
+        self.data = backend.move(self.data, xp, device)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, shape={self.shape}, dtype={self.dtype})"
+
+
+class Parameter(_NamedArray):
     """A trainable array and the gradient accumulated for it.
 
     Parameters
@@ -91,12 +120,12 @@ class Parameter:
     old reference to the array, to see the zeros.
     """
 
-    __slots__ = ("_grad", "_grad_is_zero", "data", "name")
+    __slots__ = ("_grad", "_grad_is_zero")
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
         array = _private_copy(data)
         check_parameter_dtype(f"Parameter {name!r}", backend.numpy_dtype(array.dtype))
-        self.data: Array = array
+        self.data = array
         self._grad: Array = backend.namespace(array).zeros_like(array)
         self._grad_is_zero = False  # True: _grad holds stale values that read as zero
         self.name = name
@@ -145,16 +174,6 @@ class Parameter:
         self._grad_is_zero = False
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        """``data.shape``, as a tuple (whatever the array library)."""
-        return tuple(self.data.shape)
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        """``data.dtype``."""
-        return self.data.dtype
-
-    @property
     def size(self) -> int:
         """The number of scalars in ``data``."""
         return math.prod(self.data.shape)
@@ -184,14 +203,11 @@ class Parameter:
         """Move ``data`` and ``grad`` to the array namespace ``xp`` (see
         `minigrad.backend.resolve`) on ``device``; nothing happens if they are there.
         ``data`` becomes a new array: references to the old one no longer train."""
-        self.data = backend.move(self.data, xp, device)
+        super().to(xp, device)
         self._grad = backend.move(self._grad, xp, device)
 
-    def __repr__(self) -> str:
-        return f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype})"
 
-
-class Buffer:
+class Buffer(_NamedArray):
     """Non-trainable state that belongs to a module: running statistics, counters.
 
     A buffer is saved and loaded with the parameters (`Module.state_dict` lists it under
@@ -220,28 +236,11 @@ class Buffer:
         If ``data`` does not have a real numeric dtype.
     """
 
-    __slots__ = ("data", "name")
+    __slots__ = ()
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
         array = _private_copy(data)
         if backend.numpy_dtype(array.dtype).kind not in _REAL_KINDS:
             raise TypeError(f"Buffer {name!r} needs a real numeric dtype, got {array.dtype}")
-        self.data: Array = array
+        self.data = array
         self.name = name
-
-    def to(self, xp: backend.Namespace, device: object = None) -> None:
-        """Move ``data`` to the array namespace ``xp`` on ``device`` (a no-op if there)."""
-        self.data = backend.move(self.data, xp, device)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """``data.shape``, as a tuple (whatever the array library)."""
-        return tuple(self.data.shape)
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        """``data.dtype``."""
-        return self.data.dtype
-
-    def __repr__(self) -> str:
-        return f"Buffer({self.name!r}, shape={self.shape}, dtype={self.dtype})"

@@ -185,8 +185,7 @@ class LSTM(Recurrent):
         half = np.full(4 * h, 0.5, backend.numpy_dtype(xw.dtype))  # ½ for i, f, o; 1 for g
         half[2 * h:3 * h] = 1.0
         scale = backend.move(half, backend.namespace(xw), backend.device(xw))
-        shift = backend.move(np.where(half == 1.0, 0.0, half), backend.namespace(xw),
-                             backend.device(xw))
+        shift = 1.0 - scale  # σ for i, f, o: (1 + tanh(z/2))/2; g: tanh z
         for step in range(t):
             z = hs[step, ...] @ w_hh_t
             z += xw[step, ...]

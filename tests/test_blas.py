@@ -47,7 +47,14 @@ def test_the_fused_path_computes_what_the_ufuncs_compute(update, dtype, monkeypa
     k = update_kernels(np.zeros(1))
     fused_a, x, y = arrays(dtype)
     plain_a = fused_a.copy()
+    calls = []
+    for name in ("axpy", "axpby"):  # count the BLAS calls: the fused path must be taken
+        routine = getattr(blas.Routines, name)
+        monkeypatch.setattr(blas.Routines, name,
+                            lambda self, *args, routine=routine: (calls.append(1),
+                                                                  routine(self, *args)))
     update(k, fused_a, x, y, np.empty_like(x))
+    assert calls, "the update did not go to BLAS"
     monkeypatch.setattr(blas, "routines", lambda: None)
     update(k, plain_a, x, y, np.empty_like(x))
     assert fused_a.dtype == dtype
