@@ -37,7 +37,7 @@ import numpy as np
 from typing_extensions import override
 
 import minigrad as mg
-from minigrad.base import as_batch, as_grad
+from minigrad.core import as_batch, as_grad
 
 F32 = np.float32
 

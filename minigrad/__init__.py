@@ -9,7 +9,10 @@
 """
 
 from minigrad import export, init, lr_scheduler, testing
-from minigrad.activations import (
+from minigrad.containers import Graph, Sequential
+from minigrad.core import Array, Buffer, Layer, MergeLayer, Module, Parameter
+from minigrad.io import load, load_checkpoint, save, save_checkpoint
+from minigrad.layers.activations import (
     ELU,
     GELU,
     Activation,
@@ -23,33 +26,57 @@ from minigrad.activations import (
     Softplus,
     Tanh,
 )
-from minigrad.adaptive import Adagrad, Adam, AdamW, RMSprop
-from minigrad.attention import CrossAttention, MultiHeadAttention
-from minigrad.base import Array, Buffer, Layer, MergeLayer, Module, Parameter
-from minigrad.callbacks import Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint
-from minigrad.checkpoint import load_checkpoint, save_checkpoint
-from minigrad.classification import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
-from minigrad.clip import clip_grad_norm, clip_grad_value
-from minigrad.containers import Sequential
-from minigrad.conv import Conv1D, Conv2D
-from minigrad.conv_transpose import ConvTranspose2D
-from minigrad.data import batches
-from minigrad.embedding import Embedding
-from minigrad.graph import Graph
-from minigrad.history import History
-from minigrad.io import load, save
-from minigrad.layers import Bias, Dense, Identity
-from minigrad.losses import HuberLoss, L1Loss, Loss, MSELoss, SmoothL1Loss
-from minigrad.merge import Add, Concat
-from minigrad.metrics import accuracy
-from minigrad.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
-from minigrad.optimizers import SGD, Optimizer, ParamGroup
-from minigrad.pooling import AvgPool1D, AvgPool2D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
-from minigrad.recurrent import GRU, LSTM, RNN
-from minigrad.regularization import Dropout
-from minigrad.reshape import Flatten, Reshape
-from minigrad.summary import summary
-from minigrad.training import fit, predict
+from minigrad.layers.attention import CrossAttention, MultiHeadAttention
+from minigrad.layers.conv import (
+    AvgPool1D,
+    AvgPool2D,
+    Conv1D,
+    Conv2D,
+    ConvTranspose2D,
+    GlobalAvgPool2D,
+    MaxPool1D,
+    MaxPool2D,
+)
+from minigrad.layers.dense import Bias, Dense, Identity
+from minigrad.layers.embedding import Embedding
+from minigrad.layers.merge import Add, Concat
+from minigrad.layers.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
+from minigrad.layers.recurrent import GRU, LSTM, RNN
+from minigrad.layers.regularization import Dropout
+from minigrad.layers.reshape import Flatten, Reshape
+from minigrad.losses import (
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from minigrad.optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    Optimizer,
+    ParamGroup,
+    RMSprop,
+    clip_grad_norm,
+    clip_grad_value,
+)
+from minigrad.training import (
+    Callback,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    accuracy,
+    batches,
+    fit,
+    predict,
+    summary,
+)
 
 __version__ = "0.1.0"
 

@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 
-from minigrad.base import Array, check_positive
+from minigrad.core import Array, check_positive
 
 RNG: TypeAlias = np.random.Generator | np.random.RandomState
 """Either NumPy random API; `RandomState` reproduces legacy ``np.random.seed`` streams."""

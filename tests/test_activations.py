@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.testing import check_layer
+from minigrad.testing.layer_contract import check_layer
 
 SHAPES = [(1, 1), (3, 4), (7, 2), (16, 5)]
 

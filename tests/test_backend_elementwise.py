@@ -11,7 +11,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import backend
-from minigrad.nd import as_nd
+from minigrad.core.nd import as_nd
 from tests.backends import LIBRARIES, get, library, namespace_name, put
 
 FOREIGN = [name for name in LIBRARIES if name != "numpy"]

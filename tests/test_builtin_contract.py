@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.testing import check_layer
+from minigrad.testing.layer_contract import check_layer
 
 
 def residual_block(width: int, seed: int) -> mg.Graph:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.testing import check_layer
+from minigrad.testing.layer_contract import check_layer
 
 
 def tiny(model: str, **changes: object) -> object:

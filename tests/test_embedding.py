@@ -10,7 +10,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.backend import scatter_add_rows
-from minigrad.testing import gradcheck
+from minigrad.testing.layer_contract import gradcheck
 
 
 @pytest.mark.parametrize("padding_idx", [None, 2, -1])

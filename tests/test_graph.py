@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import graph as graph_module
-from minigrad.testing import check_layer, gradcheck
+from minigrad.containers import graph as graph_module
+from minigrad.testing.layer_contract import check_layer, gradcheck
 
 
 def sigmoid(z):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.testing import gradcheck
+from minigrad.testing.layer_contract import gradcheck
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.testing import gradcheck
+from minigrad.testing.layer_contract import gradcheck
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.base import check_arity
+from minigrad.core import check_arity
 
 rng = np.random.default_rng(0)
 A, B, C = (rng.standard_normal((4, 3)) for _ in range(3))

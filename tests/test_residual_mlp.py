@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import residual_mlp
 
-from minigrad.testing import check_layer
+from minigrad.testing.layer_contract import check_layer
 
 
 def test_residual_block_meets_the_layer_contract():

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.testing import check_layer, gradcheck
+from minigrad.testing.layer_contract import check_layer, gradcheck
 
 # -- the user layers, written as a new user would ---------------------------------------
 

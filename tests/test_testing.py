@@ -9,8 +9,8 @@ import pytest
 from typing_extensions import override
 
 import minigrad as mg
-from minigrad.base import as_batch, as_grad
-from minigrad.testing import check_layer, gradcheck
+from minigrad.core import as_batch, as_grad
+from minigrad.testing.layer_contract import check_layer, gradcheck
 
 X = np.random.default_rng(0).standard_normal((4, 3))
 

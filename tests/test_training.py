@@ -16,7 +16,7 @@ class Recorder(mg.Layer):
     """Identity that records each input batch and the mode it ran in.
 
     The record is a deque, held by reference: a list on the layer would be per-use
-    state, which predict restores (the sharing rule in minigrad.base).
+    state, which predict restores (the sharing rule in minigrad.core).
     """
 
     def __init__(self):

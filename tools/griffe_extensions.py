@@ -4,7 +4,7 @@ Loaded by mkdocstrings from ``mkdocs.yml``; they need the ``docs`` extra, not th
 
 * `ExportedSubmodulesOnly`: griffe counts every submodule without a leading underscore
   as public, whatever ``__all__`` says, so ``show_submodules`` would also render
-  ``minigrad.base``, ``minigrad.layers``... whose classes the reference already shows
+  ``minigrad.core``, ``minigrad.layers.dense``... whose classes the reference already shows
   under their exported names. This makes a submodule public exactly when the package's
   ``__all__`` lists it, so the reference is ``__all__`` and nothing else -- and a name
   someone adds there appears without touching ``docs/api.md``.

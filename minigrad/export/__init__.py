@@ -27,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from minigrad import backend
-from minigrad.base import Layer, Module
-from minigrad.io import StrPath
+from minigrad.core import Layer, Module
+from minigrad.io.npz import StrPath
 
 if TYPE_CHECKING:
     import onnx

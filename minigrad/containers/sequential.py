@@ -1,0 +1,229 @@
+"""`Sequential`: layers applied one after another -- itself a `Layer`.
+
+Also the `Container` base it shares with `Graph` (the per-position stashes of weight
+sharing) and the helpers both use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, overload
+
+from typing_extensions import override
+
+from minigrad.core import Array, Layer, Module, Parameter, raise_located
+
+
+def shared_children(children: list[Module[Any]]) -> list[bool]:
+    """For each child: does its subtree share a module with itself elsewhere or a sibling?
+
+    Such children must have their per-use state stashed after each forward and restored
+    before the matching backward, since one instance serves several places.
+    """
+    owners: dict[int, set[int]] = {}
+    uses: dict[int, int] = {}
+    for index, child in enumerate(children):
+        for module in child.modules():
+            owners.setdefault(id(module), set()).add(index)
+            uses[id(module)] = uses.get(id(module), 0) + 1
+    shared = {key for key, count in uses.items() if count > 1}
+    flags = [False] * len(children)
+    for key in shared:
+        for index in owners[key]:
+            flags[index] = True
+    return flags
+
+
+def tree_repr(module: Module[Any], inputs: Mapping[str, Sequence[str]] | None = None) -> str:
+    """PyTorch-style multi-line repr: one ``(name): child`` line per child, indented.
+
+    With ``inputs`` (a graph's wiring), each line ends like a call on the child's
+    inputs: ``(out): Add()(input, act)``.
+    """
+    lines = [f"{type(module).__name__}("]
+    for name, child in module.named_children():
+        child_text = repr(child).replace("\n", "\n  ")
+        call = "" if inputs is None else f"({', '.join(inputs[name])})"
+        lines.append(f"  ({name}): {child_text}{call}")
+    lines.append(")")
+    return "\n".join(lines)
+
+
+def describe(value: object) -> str:
+    """What a container got where it wanted a layer, with a hint for a forgotten ``()``."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}; did you mean {value.__name__}()?"
+    return type(value).__name__
+
+
+class Container(Layer[None]):
+    """Base of the containers: layers holding child modules at fixed positions.
+
+    A child whose subtree also appears at another position (weight sharing) is stashed
+    (`Module.stash`: its whole per-use state, sub-layers included) after its forward,
+    into ``_stashes`` (one slot per position, or None when nothing is shared), and
+    restored before the matching backward. A container's own per-use state is exactly
+    those slots, so its `stash` is its children's stashes and a copy of the slots:
+    `stash`, `unstash` and `clear_cache` cover both, and a container can itself be
+    shared, nested in another container.
+    """
+
+    _stashes: list[object] | None = None
+
+    @override
+    def clear_cache(self) -> None:
+        super().clear_cache()
+        if self._stashes is not None:
+            self._stashes = [None] * len(self._stashes)
+
+    @override
+    def stash(self) -> object:
+        own = None if self._stashes is None else list(self._stashes)
+        return [child.stash() for _, child in self.named_children()], own
+
+    @override
+    def unstash(self, stashed: object) -> None:
+        if stashed is None:  # a position that has not run forward yet
+            self.clear_cache()
+            return
+        assert isinstance(stashed, tuple), "unstash() takes what stash() returned"
+        children, own = stashed
+        for (_, child), item in zip(self.named_children(), children):
+            child.unstash(item)
+        # A copy: the next forward writes into its own slots, and must not reach into
+        # `stashed`, which an enclosing container may restore again.
+        self._stashes = None if own is None else list(own)
+
+
+class Sequential(Container):
+    """Apply ``layers`` in order; backward runs them in reverse.
+
+    Supports ``len``, iteration and indexing (``model[1].weight``; a slice gives a new
+    `Sequential` of the same layer objects). Errors raised inside are re-raised with
+    the path to the failing layer: ``at Sequential[1]: Dense(4→3) expected ...``.
+
+    One layer object may appear more than once (weight sharing): each use keeps its
+    own forward state and the parameter gradients of all uses add up (the sharing rule
+    in `minigrad.core.module` says what is per use).
+
+    Shapes: ``x (N, d_0) -> y (N, d_k)``, whatever the layers map between.
+
+    Cache: none of its own; each layer keeps its state (shared layers: one stash per
+    position).
+
+    Parameters
+    ----------
+    *layers : Layer
+        The layers, first applied first (at least one).
+
+    Raises
+    ------
+    ValueError
+        From the constructor: no layers.
+    TypeError
+        From the constructor: an argument that is not a `Layer`, naming its position.
+    TypeError, ValueError, RuntimeError, KeyError
+        From ``forward``/``backward``: a layer's error, re-raised as the same type with
+        the path to that layer prepended (``at Sequential[1]: ...``).
+    """
+
+    def __init__(self, *layers: Layer[Any]) -> None:
+        if not layers:
+            raise ValueError("Sequential needs at least one layer (use Identity() for none)")
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential: argument {index} must be a Layer, got {describe(layer)}"
+                )
+        self.layers: tuple[Layer[Any], ...] = layers
+        flags = shared_children(list(layers))
+        # Stashed caches, one slot per position, only for positions that need them.
+        self._stashes: list[object] | None = [None] * len(layers) if any(flags) else None
+        self._shared = flags
+        self._first_trainable = len(layers)
+        self.parameters()  # the walk sets _first_trainable
+
+    @override
+    def named_children(self) -> Iterator[tuple[str, Module[Any]]]:
+        for index, layer in enumerate(self.layers):
+            yield str(index), layer
+
+    @override
+    def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
+        # One pass that also re-finds the first trainable layer, on every complete walk
+        # (how optimizers get their parameters): a layer given a Parameter after this
+        # Sequential was built must not be skipped by backward_params.
+        for name, value in self.named_members():
+            if isinstance(value, Parameter):  # a Parameter attribute of this Sequential
+                yield prefix + name, value
+        first = len(self.layers)
+        for index, layer in enumerate(self.layers):
+            for item in layer._walk_parameters(f"{prefix}{index}."):
+                first = min(first, index)
+                yield item
+        self._first_trainable = first
+
+    @override
+    def forward(self, x: Array) -> Array:
+        index = 0
+        try:
+            if self._stashes is None:
+                for index, layer in enumerate(self.layers):  # noqa: B007  # index: for errors
+                    x = layer.forward(x)
+            else:
+                for index, layer in enumerate(self.layers):
+                    x = layer.forward(x)
+                    if self._shared[index]:
+                        self._stashes[index] = layer.stash()
+        except Exception as exc:
+            raise_located(exc, type(self).__name__, f"[{index}]")
+        return x
+
+    @override
+    def backward(self, grad_out: Array) -> Array:
+        return self._backward(grad_out, stop=0, params_only=False)
+
+    @override
+    def backward_params(self, grad_out: Array) -> None:
+        """Backward without dL/dx: the first layer that has parameters only accumulates
+        them, and the parameter-free layers in front of it are not run at all."""
+        if self._first_trainable < len(self.layers):
+            self._backward(grad_out, stop=self._first_trainable, params_only=True)
+        else:  # nothing to train; a full backward still validates grad_out
+            self.backward(grad_out)
+
+    def _backward(self, grad_out: Array, *, stop: int, params_only: bool) -> Array:
+        """Run ``layers[stop:]`` backward, last first; with ``params_only`` the layer at
+        ``stop`` gets `backward_params` (and ``grad_out`` for it is returned)."""
+        index = len(self.layers) - 1
+        try:
+            for index in range(len(self.layers) - 1, stop - 1, -1):
+                layer = self.layers[index]
+                if self._stashes is not None and self._shared[index]:
+                    layer.unstash(self._stashes[index])
+                if params_only and index == stop:
+                    layer.backward_params(grad_out)
+                else:
+                    grad_out = layer.backward(grad_out)
+        except Exception as exc:
+            raise_located(exc, type(self).__name__, f"[{index}]")
+        return grad_out
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Layer[Any]]:
+        return iter(self.layers)
+
+    @overload
+    def __getitem__(self, index: int) -> Layer[Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequential: ...
+    def __getitem__(self, index: int | slice) -> Layer[Any] | Sequential:
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]
+
+    @override
+    def __repr__(self) -> str:
+        return tree_repr(self)

@@ -1,0 +1,48 @@
+"""The foundation every other module builds on: `Parameter`, `Module` and `Layer`.
+
+A *module* is anything that owns parameters or contains other modules; a *layer* is a
+module with a hand-written ``forward``/``backward`` pair on one input; a *merge layer*
+has such a pair on several inputs (returning one gradient per input). The base knows
+nothing of any concrete layer, container, loss or optimizer. It is four modules, all
+re-exported here: `minigrad.core.parameter` (`Parameter`, `Buffer`), `minigrad.core.module`
+(`Module`, and the conventions and sharing rule every layer keeps), `minigrad.core.checks`
+(argument and input validation) and this one (`Layer`, `MergeLayer`, `check_arity`).
+"""
+
+from minigrad.core.checks import (
+    as_batch,
+    as_grad,
+    check_count,
+    check_non_negative,
+    check_number,
+    check_positive,
+    check_same_place,
+    expected_shape,
+    raise_located,
+    validate_input,
+)
+from minigrad.core.layer import Layer, MergeLayer, check_arity
+from minigrad.core.module import CacheT, Module
+from minigrad.core.parameter import Array, Buffer, Parameter, check_parameter_dtype
+
+__all__ = [
+    "Array",
+    "Buffer",
+    "CacheT",
+    "Layer",
+    "MergeLayer",
+    "Module",
+    "Parameter",
+    "as_batch",
+    "as_grad",
+    "check_arity",
+    "check_count",
+    "check_non_negative",
+    "check_number",
+    "check_parameter_dtype",
+    "check_positive",
+    "check_same_place",
+    "expected_shape",
+    "raise_located",
+    "validate_input",
+]

@@ -1,0 +1,420 @@
+"""Sliding-window kernels shared by the convolution and pooling layers.
+
+Every window operation here is a loop over the *kernel offsets* only -- never over
+samples or output positions. For one offset ``(i, j)`` of a kernel sliding over an
+input with stride ``s``, dilation ``d`` and padding ``p``, output position ``o`` reads
+input position ``o·s + i·d − p``: a strided slice of the input lines up with a slice
+of the output. The input positions that fall in the padding are simply left out of
+both slices, so no padded copy of the input is ever made:
+
+* `im2col` copies each offset's input slice into its row of a column buffer
+  ``(C, kH, kW, N, Ho, Wo)`` -- the one large temporary of a convolution -- so the
+  convolution becomes one matrix product;
+* the adjoint, `col2im`, is a *slice-add* per offset (``dst[in] += src[out]``) of one
+  small matrix product each, which `Conv2D`'s strided backward and `ConvTranspose2D`'s
+  forward use (`gemm`, `channel_major`: the products' shapes);
+* `max_pool`/`avg_pool` and their backward passes compare or add the offsets' slices.
+
+Only what the Array API standard has is used -- positive-step slices (read and
+assigned), reshapes, axis permutations and elementwise operations -- so the kernels run
+on every backend; every index names all axes (or ends in ``...``), as the standard asks.
+The NumPy-only shortcuts (ufuncs writing into a slice with ``out=``, the memory-layout
+check) are `minigrad.backend`'s `update_slice` and `zeros_in_layout`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from minigrad import backend
+from minigrad.core import Array
+
+Offset = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]
+"""A kernel offset, the input slices it reads and the output slices it lines up with."""
+
+Index = tuple[Any, ...]
+
+
+def spatial(parts: tuple[slice | int, ...]) -> Index:
+    """The index of ``parts`` on the spatial axes of an ``(N, C, ...)`` or ``(C, N, ...)``
+    array (the two leading axes whole)."""
+    return (slice(None), slice(None), *parts)
+
+
+def as_sizes(owner: str, name: str, value: object, dims: int, minimum: int) -> tuple[int, ...]:
+    """An int or a ``dims``-tuple of ints >= ``minimum``, as a tuple; else a clear error.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an int or a tuple/list of ints (bools and floats are refused).
+    ValueError
+        A tuple of the wrong length, or a size below ``minimum``.
+    """
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))
+           for v in items):
+        raise TypeError(f"{owner}: {name} must be an int or a tuple of {dims} ints, "
+                        f"got {value!r}")
+    sizes = [int(v) for v in items]  # type: ignore[arg-type]  # checked ints above
+    if len(sizes) != dims:
+        raise ValueError(f"{owner}: {name} must be an int or a tuple of {dims} ints, "
+                         f"got {value!r}")
+    if any(v < minimum for v in sizes):
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+    return tuple(sizes)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One spatial axis of a sliding window: output ``o`` reads input ``o·stride +
+    k·dilation − pad`` for kernel offset ``k``; ``out`` is the output length."""
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad: int
+    out: int
+
+    def lineup(self, k: int) -> tuple[slice, slice] | None:
+        """The input and output slices kernel offset ``k`` connects (None: none at all,
+        the offset only ever meets padding)."""
+        shift = k * self.dilation - self.pad  # input index = o·stride + shift
+        low = max(0, -(shift // self.stride))  # first o with a non-negative input index
+        high = min(self.out, (self.size - 1 - shift) // self.stride + 1)
+        if high <= low:
+            return None
+        start = low * self.stride + shift
+        return slice(start, start + (high - low - 1) * self.stride + 1, self.stride), slice(
+            low, high
+        )
+
+
+def paddings(
+    owner: str, value: object, dims: int, kernel: tuple[int, ...], dilation: tuple[int, ...],
+    stride: tuple[int, ...],
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Padding before and after each axis from an int, a tuple, ``"valid"`` or ``"same"``."""
+    if value == "valid":
+        return (0,) * dims, (0,) * dims
+    if value == "same":
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{owner}: padding='same' needs stride 1, got stride={stride}")
+        total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        before = tuple(t // 2 for t in total)  # PyTorch puts the odd one after
+        return before, tuple(t - b for t, b in zip(total, before))
+    if isinstance(value, str):
+        raise ValueError(f"{owner}: padding must be an int, a tuple, 'same' or 'valid', "
+                         f"got {value!r}")
+    pads = as_sizes(owner, "padding", value, dims, 0)
+    return pads, pads
+
+
+def output_size(size: int, kernel: int, stride: int, dilation: int, pads: int) -> int:
+    """``⌊(size + pads − dilation·(kernel − 1) − 1) / stride⌋ + 1``, ``pads`` the total
+    padding of the axis (PyTorch's formula; < 1 when the window does not fit)."""
+    return (size + pads - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def offsets(windows: tuple[Window, ...]) -> Iterator[Offset]:
+    """Every kernel offset that meets the input, in row-major kernel order, with the
+    input and output slices it lines up."""
+    per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
+    for combo in itertools.product(*per_axis):
+        if all(pair is not None for _, pair in combo):
+            yield (
+                tuple(k for k, _ in combo),
+                tuple(pair[0] for _, pair in combo if pair is not None),
+                tuple(pair[1] for _, pair in combo if pair is not None),
+            )
+
+
+def _full_cover(windows: tuple[Window, ...]) -> bool:
+    """No offset meets padding: every offset's slices span the whole output."""
+    whole = [slice(0, w.out) for w in windows]
+    return all(
+        (pair := w.lineup(k)) is not None and pair[1] == full
+        for w, full in zip(windows, whole) for k in range(w.kernel)
+    )
+
+
+def im2col(x: Array, windows: tuple[Window, ...], groups: int = 1, ones: bool = False,
+           batch_last: bool = False) -> Array:
+    """The column matrices of ``x (N, C, *size)``, one per group of ``C / groups``
+    channels: ``(G, C/G · ∏kernel [+ 1], N · ∏out)``, the right operand of a grouped
+    convolution's matrix product. Entry ``[g, (c, *k), (n, *o)]`` is the input value
+    that kernel offset ``k`` of output ``o`` sees in channel ``c`` of group ``g`` (0 in
+    the padding); ``ones`` appends a row of ones to each group's matrix -- the bias
+    row: ``[W b] @ [cols; 1]`` is the product plus the bias, and ``G @ [cols; 1]ᵀ`` the
+    weight gradient with ``dL/db`` as its last column, no pass of their own. The
+    columns run over ``(n, *o)``, or with ``batch_last`` over ``(*o, n)`` (see
+    `batch_last`).
+
+    Each offset's block ``[g, (c, *k), :]`` is one copy of a strided input slice. Only
+    the padding's bands of each block are zeroed, not the whole buffer -- or, for a
+    small padded input, the input is copied once into a zero frame and each block is
+    one copy with no bands: a slice assignment per offset and side costs more than a
+    pass over a cache-sized input (the 5×5 first layer's im2col: 0.38 → 0.23 ms).
+    """
+    n, c = x.shape[:2]
+    kernel, outs = tuple(w.kernel for w in windows), tuple(w.out for w in windows)
+    rows, columns = c // groups * math.prod(kernel), n * math.prod(outs)
+    blocks = ((groups, c // groups, *kernel, *outs, n) if batch_last
+              else (groups, c // groups, *kernel, n, *outs))  # the buffer, axis by axis
+    matrix: Array = backend.empty_like_shape(x, (groups, rows + ones, columns))
+    cols = backend.writable_reshape(matrix[:, :rows, :], blocks)
+    in_place = cols is not None
+    if cols is None:  # a library that does not promise a writable view: a buffer of its own
+        cols = backend.empty_like_shape(x, blocks)
+    _fill_columns(cols, x, windows, groups, batch_last)
+    if not in_place:
+        matrix[:, :rows, :] = backend.namespace(x).reshape(cols, (groups, rows, columns))
+    if ones:
+        matrix[:, rows:, :] = 1
+    return matrix
+
+
+def _fill_columns(cols: Array, x: Array, windows: tuple[Window, ...], groups: int,
+                  batch_last: bool) -> None:
+    """`im2col`'s copies: ``cols (G, C/G, *kernel, N, *out)`` (or ``(..., *out, N)``)
+    from ``x (N, C, *size)``."""
+    n, c = x.shape[:2]
+    xp = backend.namespace(x)
+    extents = [max(w.pad + w.size, (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
+               for w in windows]  # of the padded input each window reads
+    if batch_last or (any(w.pad for w in windows) and all(w.pad >= 0 for w in windows) and (
+            n * c * math.prod(extents) <= _SMALL_INPUT)):
+        def order(spatial: Iterable[Any], batch: Any) -> tuple[Any, ...]:  # where N goes
+            return (*spatial, batch) if batch_last else (batch, *spatial)
+
+        def at(parts: Iterable[slice]) -> Index:  # an index of spatial parts, all of N
+            return (slice(None), slice(None), *order(parts, slice(None)))
+
+        framed = backend.zeros_in_layout((groups, c // groups, *order(extents, n)), x.dtype,
+                                         cols)
+        axes = (1, *range(2, x.ndim), 0) if batch_last else (1, 0, *range(2, x.ndim))
+        framed[at(slice(w.pad, w.pad + w.size) for w in windows)] = xp.reshape(
+            xp.permute_dims(x, axes), (groups, c // groups, *order(x.shape[2:], n)))
+        for ks in itertools.product(*(range(w.kernel) for w in windows)):
+            block: Index = (slice(None), slice(None), *ks, ...)
+            cols[block] = framed[at(slice(k * w.dilation, k * w.dilation + (w.out - 1) * w.stride
+                                          + 1, w.stride) for k, w in zip(ks, windows))]
+        return
+    source = xp.reshape(swap01(x), (groups, c // groups, n, *x.shape[2:]))  # (G, C/G, N, ...)
+    lead: Index = (slice(None),) * 3  # the group, channel and sample axes of the source
+    per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
+    for combo in itertools.product(*per_axis):
+        block = (slice(None), slice(None), *(k for k, _ in combo), slice(None))
+        pairs = [pair for _, pair in combo]
+        if any(pair is None for pair in pairs):  # this offset only ever meets padding
+            whole: Index = (*block, ...)
+            cols[whole] = 0
+            continue
+        spans = tuple(pair[1] for pair in pairs if pair is not None)
+        reads = (*lead, *(p[0] for p in pairs if p))
+        cols[block + spans] = source[reads]
+        for axis, (window, span) in enumerate(zip(windows, spans)):
+            before: Index = (*block, *(slice(None),) * axis, slice(0, span.start), ...)
+            after: Index = (*block, *(slice(None),) * axis, slice(span.stop, window.out), ...)
+            cols[before] = 0
+            cols[after] = 0
+
+
+_SMALL_INPUT = 1 << 18
+"""Elements of a padded input up to which `im2col` frames it in zeros (1 MiB of float32:
+cache-resident), rather than zeroing the padding's bands of every block."""
+
+_ROW_COPY_IN_ELEMENTS = 12
+"""What one row copy of `im2col` costs beyond its elements, in elements of a transposing
+copy: fitted to where `batch_last` stopped paying in the measurements listed there
+(11.5-14 separates them; NumPy, float32, 1 thread)."""
+
+
+def batch_last(windows: tuple[Window, ...], column_rows: int, out_channels: int) -> bool:
+    """Whether a convolution's columns should run over ``(*out, n)`` rather than
+    ``(n, *out)``, for ``column_rows = C/G·∏kernel`` rows of ``out_channels = O/G``
+    outputs per group.
+
+    In ``(n, *out)`` order each kernel offset's block is ``N·∏out[:-1]`` copies of
+    ``W_out``-element rows per channel; with the batch last, from a frame of the input
+    laid out ``(C, *size, N)``, they are ``N`` times fewer and ``N`` times longer -- but
+    the output and its gradient then need a transposing copy each (`from_columns`,
+    `to_columns`). So the batch goes last when the rows' copies cost more than those
+    two: ``column_rows · cost_of_a_row > 2 · out_channels · W_out`` elements, i.e. when
+    the kernel has many rows per output channel or the rows are short. Measured
+    (forward + backward, float32, batch 32, 1 thread), batch last paid on 32→32 3×3
+    on 8×8 (2.2 → 1.7 ms), 6→16 5×5 on 14×14 (2.0-2.8 → 1.8-2.1), 1→6 5×5 on 28×28
+    (0.64 → 0.57) and broke even on 64→64 and 32→64 3×3 on 16×16; it cost on 1→32 3×3
+    on 28×28 (0.9 → 1.8-2.0), 3→32 3×3 on 32×32 (1.8-2.3 → 3.2-5.1), 16→32 3×3 on 32×32
+    (17.8 → 19.6), 3→16 5×5 on 32×32 (7.9 → 8.4) and 64→128 3×3 on 32×32, batch 8 (41.8
+    → 42.9): those keep the batch first.
+    """
+    return all(w.pad >= 0 for w in windows) and (
+        column_rows * _ROW_COPY_IN_ELEMENTS > 2 * out_channels * windows[-1].out)
+
+
+# -- the convolutions' matrix products --------------------------------------------------
+
+
+def gemm(a: Array, b: Array) -> Array:
+    """``a @ b`` per group: (G, m, k) @ (G, k, n) -> (G, m, n). On NumPy one ``np.dot``
+    if G == 1: a single BLAS call, where ``matmul`` may copy a transposed operand."""
+    product: Array
+    if type(a) is np.ndarray:
+        product = np.dot(a[0], b[0])[None] if a.shape[0] == 1 else np.matmul(a, b)
+    else:
+        product = a @ b
+    return product
+
+
+def transpose_last(a: Array) -> Array:
+    """``(G, m, n) -> (G, n, m)``, a view where the library makes one."""
+    transposed: Array = backend.namespace(a).permute_dims(a, (0, 2, 1))
+    return transposed
+
+
+def swap01(x: Array) -> Array:
+    """``(N, C, ...) <-> (C, N, ...)``, a view where the library makes one."""
+    swapped: Array = backend.namespace(x).permute_dims(x, (1, 0, *range(2, x.ndim)))
+    return swapped
+
+
+def channel_major(x: Array, groups: int) -> Array:
+    """``(N, C, *s) -> (G, C / G, N·∏s)``: free when ``x`` is a view of a (C, N, ...)
+    array, as the conv layers' outputs and input gradients are."""
+    grouped: Array = backend.namespace(x).reshape(swap01(x), (groups, x.shape[1] // groups, -1))
+    return grouped
+
+
+def to_columns(x: Array, groups: int, batch_last: bool) -> Array:
+    """``(N, C, *s) -> (G, C / G, P)``, the columns in `im2col`'s order: `channel_major`,
+    or with ``batch_last`` a copy with the columns over ``(*s, n)``."""
+    if not batch_last:
+        return channel_major(x, groups)
+    xp = backend.namespace(x)
+    moved = xp.permute_dims(x, (1, *range(2, x.ndim), 0))
+    copy: Array = backend.empty_like_shape(x, tuple(moved.shape))
+    copy[...] = moved
+    grouped: Array = xp.reshape(copy, (groups, x.shape[1] // groups, -1))
+    return grouped
+
+
+def from_columns(product: Array, size: tuple[int, ...], batch_last: bool) -> Array:
+    """A product ``(G, C / G, P)`` with `im2col`'s column order as ``(N, C, *size)``:
+    a view of ``(C, N, *size)`` memory -- free, or with ``batch_last`` one copy."""
+    xp = backend.namespace(product)
+    channels = product.shape[0] * product.shape[1]
+    if not batch_last:
+        return swap01(xp.reshape(product, (channels, -1, *size)))
+    moved = xp.reshape(product, (channels, *size, -1))
+    out: Array = backend.empty_like_shape(product, (channels, moved.shape[-1], *size))
+    out[...] = xp.permute_dims(moved, (0, moved.ndim - 1, *range(1, moved.ndim - 1)))
+    return swap01(out)
+
+
+def col2im(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...]) -> None:
+    """col2im of ``Wᵀ @ src``: for each kernel offset k, ``dst[in_k] += (W_kᵀ @ src)[out_k]``.
+
+    ``dst (C, N, *size)``, ``weight (O, C/G, *kernel)``, ``src (G, O/G, N·∏out)``.
+    """
+    xp = backend.namespace(dst)
+    groups, out_per_group = src.shape[:2]
+    part_shape = (dst.shape[0], dst.shape[1], *(w.out for w in windows))
+    for ks, ins, outs in offsets(windows):
+        w_k = xp.reshape(weight[spatial(ks)], (groups, out_per_group, -1))
+        part = xp.reshape(gemm(transpose_last(w_k), src), part_shape)
+        dst[spatial(ins)] += part[spatial(outs)]
+
+
+# -- pooling --------------------------------------------------------------------------
+
+
+def max_pool(x: Array, windows: tuple[Window, ...]) -> tuple[Array, Array]:
+    """The window maxima of ``x (N, C, *size)`` and, for each, the number of the kernel
+    offset (in `offsets` order) holding it.
+
+    The *first* maximum in the window wins a tie, as in PyTorch (a strict ``>`` scan in
+    row-major kernel order), so backward routes tied gradients exactly as PyTorch does.
+    A NaN wins over any number and the last NaN's offset is kept, as PyTorch does too:
+    checked in one pass over the output, and fixed up only when a NaN is there.
+    """
+    xp = backend.namespace(x)
+    found = list(offsets(windows))
+    out_shape = (*x.shape[:2], *(w.out for w in windows))
+    which: Array = backend.zeros_in_layout(out_shape, xp.int8 if len(found) < 128 else xp.int32, x)
+    padded = not _full_cover(windows)
+    best: Array = backend.zeros_in_layout(out_shape, x.dtype, x)
+    if padded:  # offset 0 misses some outputs: start empty, every first value taken
+        best[...] = -math.inf
+        which[...] = -1
+        start = 0
+    else:
+        best[...] = x[spatial(found[0][1])]
+        start = 1
+    for index in range(start, len(found)):
+        _, ins, outs = found[index]
+        values, region = x[spatial(ins)], spatial(outs)
+        take = values > best[region]
+        if padded:
+            take = take | (which[region] == -1)
+        backend.update_slice(best, region, "maximum", values)  # NaN-propagating: a NaN stays
+        # which = index where taken: the offsets come in increasing order and no earlier
+        # one is below 0 when not taken, so a max does it (masked writes are 10× slower).
+        backend.update_slice(which, region, "maximum", index, mask=take)
+    if bool(xp.isnan(xp.sum(best))):  # a NaN maximum (or inf − inf): look closer, rarely
+        _nan_wins(x, found, which)
+    return best, which
+
+
+def _nan_wins(x: Array, found: list[Offset], which: Array) -> None:
+    """Where a window holds a NaN, its maximum is at the window's last NaN (PyTorch's)."""
+    xp = backend.namespace(x)
+    for index, (_, ins, outs) in enumerate(found):
+        region = spatial(outs)
+        which[region] = xp.where(xp.isnan(x[spatial(ins)]), index, which[region])
+
+
+def max_pool_backward(grad: Array, which: Array, windows: tuple[Window, ...],
+                      shape: tuple[int, ...]) -> Array:
+    """``dL/dx``: each output's gradient goes to the input position its maximum came
+    from (``which``), and adds up where windows overlap."""
+    tiled = all(w.stride == w.kernel and w.out * w.kernel == w.size and w.pad == 0
+                for w in windows)  # every input in exactly one window: assign, no adds
+    grad_in: Array = backend.zeros_in_layout(shape, grad.dtype, which)
+    for index, (_, ins, outs) in enumerate(offsets(windows)):
+        region = spatial(outs)
+        backend.update_slice(grad_in, spatial(ins), "assign" if tiled else "add",
+                       grad[region], which[region] == index)
+    return grad_in
+
+
+def avg_pool(x: Array, windows: tuple[Window, ...]) -> Array:
+    """Window means of ``x (N, C, *size)``, padding counted as zeros in every window
+    (PyTorch's ``count_include_pad=True``): each sum is divided by the kernel size."""
+    out: Array = backend.zeros_in_layout((*x.shape[:2], *(w.out for w in windows)), x.dtype, x)
+    for _, ins, outs in offsets(windows):
+        out[spatial(outs)] += x[spatial(ins)]
+    out /= _kernel_count(windows)
+    return out
+
+
+def avg_pool_backward(grad: Array, windows: tuple[Window, ...], shape: tuple[int, ...]) -> Array:
+    """``dL/dx``: each output's gradient, divided by the kernel size, added to every
+    input position of its window."""
+    share = grad / _kernel_count(windows)
+    grad_in: Array = backend.zeros_in_layout(shape, grad.dtype, share)
+    for _, ins, outs in offsets(windows):
+        grad_in[spatial(ins)] += share[spatial(outs)]
+    return grad_in
+
+
+def _kernel_count(windows: tuple[Window, ...]) -> float:
+    """The kernel's size, a Python number: it keeps the arrays' dtype (float32 stays)."""
+    return float(math.prod(w.kernel for w in windows))

@@ -1,0 +1,349 @@
+"""Adaptive optimizers -- per-coordinate step sizes from running gradient statistics:
+`Adam`, `AdamW`, `RMSprop`, `Adagrad`, each with ``torch.optim``'s update rule.
+
+Every rule is written once, with the in-place kernels of the parameter's array library
+(`Optimizer.workspace`, `minigrad.backend.UpdateKernels`) on the state and on scratch
+buffers (`Optimizer.scratch`), in PyTorch's order of operations: on NumPy and PyTorch a
+step allocates nothing, on other libraries it runs through the standard's operators.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from minigrad import backend
+from minigrad.core import Array, Parameter, check_non_negative, check_number
+from minigrad.optim.groups import Hyperparameter, ParamsLike, check_bool
+from minigrad.optim.optimizer import Optimizer
+
+
+def _decayed_grad(
+    optimizer: Optimizer, kernels: backend.UpdateKernels, param: Parameter, decay: float
+) -> Array:
+    """``g + λ θ`` (L2 decay through the gradient) in scratch slot 1, or ``g`` itself."""
+    if not decay:
+        return param.grad
+    grad = optimizer.scratch(param, 1)
+    kernels.add_into(param.grad, param.data, decay, out=grad)
+    return grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), as ``torch.optim.Adam``; `AdamW` decouples the decay.
+
+    For each parameter θ with gradient g, at step t = 1, 2, ...::
+
+        g ← g + λ θ                       (if λ ≠ 0; AdamW instead: θ ← θ (1 − γ λ))
+        m ← β₁ m + (1 − β₁) g             (m, v start at 0)
+        v ← β₂ v + (1 − β₂) g²
+        v_max ← max(v_max, v)             (amsgrad only; then v_max replaces v below)
+        m̂ = m / (1 − β₁ᵗ)     v̂ = v / (1 − β₂ᵗ)
+        θ ← θ − γ m̂ / (√v̂ + ε)
+
+    State: ``"exp_avg"`` (m), ``"exp_avg_sq"`` (v) and with amsgrad
+    ``"max_exp_avg_sq"`` (v_max) per parameter.
+
+    Parameters
+    ----------
+    params : iterable of Parameter, or of dict (parameter groups)
+    lr : float ≥ 0, default 1e-3
+    betas : (float, float), each in [0, 1), default (0.9, 0.999)
+    eps : float ≥ 0, default 1e-8
+    weight_decay : float ≥ 0, default 0 (`AdamW`: 1e-2)
+    amsgrad : bool, default False
+
+    Raises
+    ------
+    ValueError
+        A hyperparameter out of range (NaN included); an empty ``params``, or a
+        parameter listed twice.
+    TypeError
+        An item of ``params`` that is not a `Parameter`.
+    """
+
+    betas = Hyperparameter[tuple[float, float]]()
+    eps = Hyperparameter[float]()
+    weight_decay = Hyperparameter[float]()
+    amsgrad = Hyperparameter[bool]()
+    non_negative_state = frozenset({"exp_avg_sq", "max_exp_avg_sq"})
+    decoupled: ClassVar[bool] = False
+    """Whether weight decay shrinks θ directly (AdamW) rather than adding λθ to g."""
+
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+             "amsgrad": amsgrad},
+        )
+
+    def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
+        name = type(self).__name__
+        betas = hyper["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair of numbers in [0, 1), got {betas!r}")
+        return {
+            "lr": check_non_negative(name, "lr", hyper["lr"]),
+            "betas": tuple(
+                check_number(name, f"betas[{i}]", beta, "a number in [0, 1)",
+                             lambda v: 0 <= v < 1)
+                for i, beta in enumerate(betas)
+            ),
+            "eps": check_non_negative(name, "eps", hyper["eps"]),
+            "weight_decay": check_non_negative(name, "weight_decay", hyper["weight_decay"]),
+            "amsgrad": check_bool(name, "amsgrad", hyper["amsgrad"]),
+        }
+
+    def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
+        names = ("exp_avg", "exp_avg_sq")
+        return (*names, "max_exp_avg_sq") if hyper["amsgrad"] else names
+
+    def step(self) -> None:
+        self.steps += 1
+        t = self.steps
+        for group in self.param_groups:
+            hyper = group.hyper
+            lr, (beta1, beta2), eps = hyper["lr"], hyper["betas"], hyper["eps"]
+            decay, amsgrad = hyper["weight_decay"], hyper["amsgrad"]
+            # θ ← θ − (γ / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε), the rule above in
+            # PyTorch's order of operations.
+            step_size = lr / (1 - beta1**t)
+            sqrt_correction2 = math.sqrt(1 - beta2**t)
+            for param in group.params:
+                (k, tmp), state = self.workspace(param), self.state[param]
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                if self.decoupled:
+                    grad = param.grad
+                    if decay:
+                        param.data *= 1 - lr * decay
+                else:
+                    grad = _decayed_grad(self, k, param, decay)
+                k.lerp_(exp_avg, grad, 1 - beta1, tmp)  # m ← m + (1 − β₁)(g − m)
+                k.addcmul_(exp_avg_sq, grad, grad, 1 - beta2, tmp, beta=beta2)  # v ← β₂ v + …
+                if amsgrad:
+                    second = state["max_exp_avg_sq"]
+                    k.maximum_(second, exp_avg_sq)
+                else:
+                    second = exp_avg_sq
+                k.sqrt_into(second, out=tmp)  # the denominator √v / √(1 − β₂ᵗ) + ε
+                tmp /= sqrt_correction2
+                tmp += eps
+                k.addcdiv_(param.data, exp_avg, tmp, -step_size, tmp)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``.
+
+    The rule of `Adam` with the decay applied to the parameter before the update,
+    not through the gradient: ``θ ← θ (1 − γ λ)``, then the Adam step on ``g``.
+    Defaults as PyTorch's: ``lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+    weight_decay=1e-2, amsgrad=False``. State and errors as `Adam`'s.
+    """
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), as ``torch.optim.RMSprop``.
+
+    For each parameter θ with gradient g, smoothing constant α::
+
+        g ← g + λ θ                          (if λ ≠ 0)
+        v ← α v + (1 − α) g²                 (v starts at 0)
+        a ← α a + (1 − α) g                  (centered only; a starts at 0)
+        d = √(v − a²) + ε   if centered   else   √v + ε
+        b ← μ b + g / d,   θ ← θ − γ b       (if μ ≠ 0; b starts at 0)
+        θ ← θ − γ g / d                      (if μ = 0)
+
+    State: ``"square_avg"`` (v), with centered ``"grad_avg"`` (a), with momentum
+    ``"momentum_buffer"`` (b).
+
+    Parameters
+    ----------
+    params : iterable of Parameter, or of dict (parameter groups)
+    lr : float ≥ 0, default 1e-2
+    alpha : float in [0, 1], default 0.99
+    eps : float ≥ 0, default 1e-8
+    weight_decay : float ≥ 0, default 0
+    momentum : float ≥ 0, default 0
+    centered : bool, default False
+
+    Raises
+    ------
+    ValueError
+        A hyperparameter out of range (NaN included); an empty ``params``, or a
+        parameter listed twice.
+    TypeError
+        An item of ``params`` that is not a `Parameter`.
+    """
+
+    alpha = Hyperparameter[float]()
+    eps = Hyperparameter[float]()
+    weight_decay = Hyperparameter[float]()
+    momentum = Hyperparameter[float]()
+    centered = Hyperparameter[bool]()
+    non_negative_state = frozenset({"square_avg"})
+
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+             "momentum": momentum, "centered": centered},
+        )
+
+    def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "lr": check_non_negative("RMSprop", "lr", hyper["lr"]),
+            "alpha": check_number("RMSprop", "alpha", hyper["alpha"], "a number in [0, 1]",
+                                  lambda v: 0 <= v <= 1),
+            "eps": check_non_negative("RMSprop", "eps", hyper["eps"]),
+            "weight_decay": check_non_negative("RMSprop", "weight_decay", hyper["weight_decay"]),
+            "momentum": check_non_negative("RMSprop", "momentum", hyper["momentum"]),
+            "centered": check_bool("RMSprop", "centered", hyper["centered"]),
+        }
+
+    def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
+        names: tuple[str, ...] = ("square_avg",)
+        if hyper["centered"]:
+            names += ("grad_avg",)
+        if hyper["momentum"]:
+            names += ("momentum_buffer",)
+        return names
+
+    def step(self) -> None:
+        self.steps += 1
+        for group in self.param_groups:
+            hyper = group.hyper
+            lr, alpha, eps, momentum = hyper["lr"], hyper["alpha"], hyper["eps"], hyper["momentum"]
+            for param in group.params:
+                (k, tmp), state = self.workspace(param), self.state[param]
+                grad = _decayed_grad(self, k, param, hyper["weight_decay"])
+                square_avg = state["square_avg"]
+                k.addcmul_(square_avg, grad, grad, 1 - alpha, tmp, beta=alpha)  # α s + (1 − α) g²
+                if hyper["centered"]:
+                    grad_avg = state["grad_avg"]
+                    k.lerp_(grad_avg, grad, 1 - alpha, tmp)  # a ← a + (1 − α)(g − a)
+                    k.addcmul_into(square_avg, grad_avg, grad_avg, -1.0, out=tmp)
+                    k.sqrt_into(tmp, out=tmp)
+                else:
+                    k.sqrt_into(square_avg, out=tmp)
+                tmp += eps  # d
+                if momentum:
+                    buffer = state["momentum_buffer"]
+                    buffer *= momentum
+                    k.addcdiv_(buffer, grad, tmp, 1.0, tmp)  # b ← μ b + g / d
+                    k.add_(param.data, buffer, -lr, tmp)
+                else:
+                    k.addcdiv_(param.data, grad, tmp, -lr, tmp)  # θ ← θ − γ g / d
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011), as ``torch.optim.Adagrad``.
+
+    For each parameter θ with gradient g, at step t = 1, 2, ...::
+
+        g ← g + λ θ                          (if λ ≠ 0)
+        γ_t = γ / (1 + (t − 1) η)            (η: lr_decay)
+        s ← s + g²                           (s starts at initial_accumulator_value)
+        θ ← θ − γ_t g / (√s + ε)
+
+    State: ``"sum"`` (s) per parameter.
+
+    Parameters
+    ----------
+    params : iterable of Parameter, or of dict (parameter groups)
+    lr : float ≥ 0, default 1e-2
+    lr_decay : float ≥ 0, default 0
+    weight_decay : float ≥ 0, default 0
+    initial_accumulator_value : float ≥ 0, default 0
+    eps : float ≥ 0, default 1e-10
+
+    Raises
+    ------
+    ValueError
+        A hyperparameter out of range (NaN included); an empty ``params``, or a
+        parameter listed twice.
+    TypeError
+        An item of ``params`` that is not a `Parameter`.
+    """
+
+    lr_decay = Hyperparameter[float]()
+    weight_decay = Hyperparameter[float]()
+    initial_accumulator_value = Hyperparameter[float]()
+    eps = Hyperparameter[float]()
+    non_negative_state = frozenset({"sum"})
+
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        super().__init__(
+            params,
+            {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+             "initial_accumulator_value": initial_accumulator_value, "eps": eps},
+        )
+
+    def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "lr": check_non_negative("Adagrad", "lr", hyper["lr"]),
+            **{
+                name: check_non_negative("Adagrad", name, hyper[name])
+                for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+            },
+        }
+
+    def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
+        return ("sum",)
+
+    def initial_state(self, name: str, param: Parameter, hyper: Mapping[str, Any]) -> Array:
+        xp = backend.namespace(param.data)
+        initial: Array = xp.full_like(param.data, hyper["initial_accumulator_value"])
+        return initial
+
+    def step(self) -> None:
+        self.steps += 1
+        for group in self.param_groups:
+            hyper = group.hyper
+            clr = hyper["lr"] / (1 + (self.steps - 1) * hyper["lr_decay"])
+            for param in group.params:
+                k, tmp = self.workspace(param)
+                grad = _decayed_grad(self, k, param, hyper["weight_decay"])
+                total = self.state[param]["sum"]
+                k.addcmul_(total, grad, grad, 1.0, tmp)  # s ← s + g²
+                k.sqrt_into(total, out=tmp)
+                tmp += hyper["eps"]
+                k.addcdiv_(param.data, grad, tmp, -clr, tmp)  # θ ← θ − γ_t g / (√s + ε)

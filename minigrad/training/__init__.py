@@ -1,0 +1,34 @@
+"""Training on top of the layers: everything a training run needs besides the math.
+
+* `fit` -- `fit` and `predict`;
+* `data` -- `batches`: the mini-batches of one epoch;
+* `callbacks` -- `Callback`, `EarlyStopping`, `LearningRateScheduler`, `ModelCheckpoint`;
+* `history` -- `History` and the progress shown while training;
+* `metrics` -- `accuracy`;
+* `summary` -- `summary`: a Keras-style table of a model.
+"""
+
+from minigrad.training.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateScheduler,
+    ModelCheckpoint,
+)
+from minigrad.training.data import batches
+from minigrad.training.fit import fit, predict
+from minigrad.training.history import History
+from minigrad.training.metrics import accuracy
+from minigrad.training.summary import summary
+
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "accuracy",
+    "batches",
+    "fit",
+    "predict",
+    "summary",
+]
