@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
-import architecture  # noqa: E402
+import architecture
 
 PACKAGE = ROOT / "minigrad"
 
