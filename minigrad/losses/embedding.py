@@ -22,6 +22,7 @@ from minigrad.losses.shared import (
     EPSILON,
     chain,
     check_signs,
+    indicator,
     l2_norm_with,
     p_norm,
     target_of_shape,
@@ -107,7 +108,7 @@ class CosineEmbeddingLoss(_VectorLoss):
         cos = xp.sum(u1 * u2, axis=-1)
         similar, excess = y == 1, cos - self.margin
         losses = xp.where(similar, 1 - cos, xp.maximum(excess, 0.0))
-        dcos = xp.where(similar, -1.0, xp.where(excess >= 0, 1.0, 0.0))[..., None]
+        dcos = (indicator(~similar & (excess >= 0), x1) - indicator(similar, x1))[..., None]
         cos = cos[..., None]
         self._cache = (dcos * (u2 - cos * u1) / n1, dcos * (u1 - cos * u2) / n2)
         return self.reduce(losses)
@@ -196,9 +197,9 @@ class TripletMarginLoss(_VectorLoss):
         if self.swap:
             d_pn, g_pn = p_norm(positive - negative + self.eps, self.p)
             d_neg = xp.minimum(d_an, d_pn)
-            share = xp.where(d_an < d_pn, 1.0, xp.where(d_an == d_pn, 0.5, 0.0))[..., None]
+            share = (indicator(d_an < d_pn, a) + 0.5 * indicator(d_an == d_pn, a))[..., None]
         argument = self.margin + d_ap - d_neg
-        active = xp.astype(argument >= 0, a.dtype)[..., None]
+        active = indicator(argument >= 0, a)[..., None]
         to_an = active * share * g_an  # dℓ/dd(a, n) = −active · share, times ∂d/∂v
         local_a, local_p, local_n = active * g_ap - to_an, -active * g_ap, to_an
         if self.swap:

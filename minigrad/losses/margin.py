@@ -24,6 +24,7 @@ from minigrad.losses.shared import (
     check_signs,
     check_weight,
     class_indices,
+    indicator,
     logistic,
     target_of_shape,
     weight_on,
@@ -140,7 +141,7 @@ class HingeEmbeddingLoss(LocalGradientLoss):
         xp = backend.namespace(x)
         similar, gap = y == 1, self.margin - x
         losses = xp.where(similar, x, xp.maximum(gap, 0.0))
-        self._cache = xp.where(similar, 1.0, xp.where(gap >= 0, -1.0, 0.0))
+        self._cache = indicator(similar, x) - indicator(~similar & (gap >= 0), x)
         return self.reduce(losses)
 
     def extra_repr(self) -> str:
@@ -301,7 +302,7 @@ class MultiMarginLoss(LocalGradientLoss):
         margins = self.margin - x_y + x
         active = (margins > 0) & ~target_class
         hinge = xp.where(active, margins, 0.0)
-        terms, slopes = (hinge, xp.astype(active, x.dtype)) if self.p == 1 else (
+        terms, slopes = (hinge, indicator(active, x)) if self.p == 1 else (
             hinge * hinge, 2 * hinge)
         w = weight_on(self, "weight", self.weight, x, classes=True)
         scale = (1 / classes if w is None  # w_y / C, per row

@@ -32,13 +32,16 @@ LOG_FLOOR = -100.0
 """PyTorch's floor of ``log p`` in `BCELoss`: a probability of exactly 0 or 1 costs 100."""
 
 
-def _floored_log(x: Array) -> Array:
-    """``max(log x, −100)`` for ``x`` in [0, 1], taking no log(0) (NumPy would warn)."""
+def _floored_logs(x: Array) -> tuple[Array, Array]:
+    """``max(log x, −100)`` and ``max(log(1 − x), −100)`` for ``x`` in [0, 1], the latter
+    as ``log1p(−x)`` (as PyTorch: exact for tiny ``x``), taking no log(0), which NumPy
+    would warn about."""
     xp = backend.namespace(x)
-    positive = x > 0
-    logs: Array = xp.where(positive, xp.maximum(xp.log(xp.where(positive, x, 1.0)), LOG_FLOOR),
-                           LOG_FLOOR)
-    return logs
+    some, not_all = x > 0, x < 1
+    log_x = xp.log(xp.where(some, x, 1.0))
+    log_not_x = xp.log1p(-xp.where(not_all, x, 0.0))
+    return (xp.where(some, xp.maximum(log_x, LOG_FLOOR), LOG_FLOOR),
+            xp.where(not_all, xp.maximum(log_not_x, LOG_FLOOR), LOG_FLOOR))
 
 
 class BCELoss(LocalGradientLoss):
@@ -91,7 +94,8 @@ class BCELoss(LocalGradientLoss):
         check_range(self, "probabilities (BCEWithLogitsLoss takes logits)", x, 0.0, 1.0)
         xp = backend.namespace(x)
         w = weight_on(self, "weight", self.weight, x)
-        losses = -(t * _floored_log(x) + (1 - t) * _floored_log(1 - x))
+        log_x, log_not_x = _floored_logs(x)
+        losses = -(t * log_x + (1 - t) * log_not_x)
         residual = (x - t) / xp.maximum(x * (1 - x), EPSILON)
         if w is not None:
             losses, residual = losses * w, residual * w

@@ -183,8 +183,16 @@ def l2_norm_with(x: Array, floor: float) -> Array:
     xp = backend.namespace(x)
     scale = xp.maximum(xp.max(xp.abs(x), axis=-1), floor ** 0.5)
     ratios = x / scale[..., None]
-    result: Array = scale * xp.sqrt(xp.sum(ratios * ratios, axis=-1) + floor / (scale * scale))
+    floor_ratio = floor ** 0.5 / scale  # <= 1, where floor / scale² could overflow
+    result: Array = scale * xp.sqrt(xp.sum(ratios * ratios, axis=-1) + floor_ratio * floor_ratio)
     return result
+
+
+def indicator(mask: Array, like: Array) -> Array:
+    """``[mask]``: 1 where ``mask`` holds, else 0, in ``like``'s dtype (a ``where`` of two
+    Python numbers would be float64, and the standard refuses it)."""
+    ones: Array = backend.namespace(mask).astype(mask, like.dtype)
+    return ones
 
 
 # -- the chain rule -------------------------------------------------------------------
