@@ -113,21 +113,18 @@ class BCEWithLogitsLoss(Loss[Array]):
         Weights of the positive targets per class, broadcast over the last axis of
         ``pred`` (PyTorch's broadcast of a ``(C,)`` ``pos_weight``).
     weight : array_like, optional
-        A rescaling ``w`` of each element's loss (so ``dℓ/dz`` too), broadcast to
-        ``pred``'s shape, as PyTorch's ``weight``: ``ℓ ← w · ℓ``.
+        Rescales each ``ℓ`` (and ``dℓ/dz``), broadcast to ``pred``'s shape, as PyTorch's.
 
     Raises
     ------
     ValueError
         As every `Loss`; a ``pos_weight`` that is not a finite 1-D array, or (from
-        ``forward``) not of length ``pred.shape[-1]``; a ``weight`` that is not finite, or
-        (from ``forward``) does not broadcast to ``pred``'s shape.
+        ``forward``) not of length ``pred.shape[-1]``; likewise a ``weight`` not broadcasting.
     TypeError
         As every `Loss`.
     """
 
-    def __init__(self, reduction: Reduction = "mean",
-                 pos_weight: npt.ArrayLike | None = None,
+    def __init__(self, reduction: Reduction = "mean", pos_weight: npt.ArrayLike | None = None,
                  weight: npt.ArrayLike | None = None) -> None:
         super().__init__(reduction)
         self.pos_weight = _class_weights(type(self).__name__, "pos_weight", pos_weight)

@@ -192,7 +192,7 @@ class TripletMarginLoss(_VectorLoss):
         xp = backend.namespace(a)
         d_ap, g_ap = p_norm(a - positive + self.eps, self.p)
         d_an, g_an = p_norm(a - negative + self.eps, self.p)
-        share = 1.0  # of dℓ/dd_neg that goes to d(a, n); the rest to d(p, n)
+        share: float | Array = 1.0  # of dℓ/dd_neg that goes to d(a, n); the rest to d(p, n)
         d_neg = d_an
         if self.swap:
             d_pn, g_pn = p_norm(positive - negative + self.eps, self.p)
