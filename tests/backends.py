@@ -32,8 +32,9 @@ def put(array: np.ndarray, lib: types.ModuleType) -> Any:
 
 
 def get(array: Any) -> np.ndarray:
-    """``array`` (any library's) as NumPy, for comparing."""
-    return backend.to_numpy(array)
+    """``array`` (any library's) as NumPy, for comparing; a NumPy scalar (what NumPy's
+    arithmetic gives for 0-d arrays) as a 0-d array."""
+    return np.asarray(array) if isinstance(array, np.generic) else backend.to_numpy(array)
 
 
 def namespace_name(array: Any) -> str:

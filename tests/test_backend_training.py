@@ -18,6 +18,7 @@ import pytest
 
 import minigrad as mg
 from tests.backends import LIBRARIES, expected_module, get, library, namespace_name, put
+from tests.loss_cases import CASES, stackable
 
 FOREIGN = [name for name in LIBRARIES if name != "numpy"]
 N, C = 6, 4
@@ -83,6 +84,21 @@ LOSSES: dict[str, tuple[LossFactory, Callable[[np.random.Generator], tuple]]] = 
 }
 
 
+def _from_case(name: str) -> Callable[[np.random.Generator], tuple]:
+    """A configuration of tests/loss_cases.py as this table's data: its one input, or its
+    several stacked on the loss's axis (the tuple form: tests/test_losses_more.py)."""
+    axis = getattr(CASES[name].make("mean"), "stack_axis", None)
+
+    def data(rng: np.random.Generator) -> tuple:
+        inputs, target = CASES[name].data(rng)
+        return (inputs[0] if axis is None else np.stack(inputs, axis=axis)), target
+    return data
+
+
+LOSSES.update({name: (CASES[name].make, _from_case(name)) for name in CASES
+               if len(CASES[name].data(np.random.default_rng(0))[0]) == 1 or stackable(name)})
+
+
 @pytest.mark.parametrize("lib_name", LIBRARIES)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("name", LOSSES)
@@ -93,7 +109,7 @@ def test_loss_matches_numpy(name: str, reduction: str, lib_name: str) -> None:
     pred, target = data(rng)
     home, moved = factory(reduction), factory(reduction)
     want = home(pred, target)
-    got = moved(put(pred, lib), put(target, lib))
+    got = moved(put(pred, lib), None if target is None else put(target, lib))  # None: triplets
     upstream = rng.standard_normal(np.shape(want)) if reduction == "none" else 0.7
     want_grad = home.backward(upstream)
     got_grad = moved.backward(put(upstream, lib) if reduction == "none" else upstream)

@@ -133,6 +133,14 @@ LOSSES = {  # name -> (loss, prediction shape, a valid target for a prediction o
     "CrossEntropyLoss": (mg.CrossEntropyLoss, (4, 3), lambda rng: rng.integers(0, 3, 4)),
     "CrossEntropyLoss-probabilities": (mg.CrossEntropyLoss, (4, 3),
                                        lambda rng: rng.dirichlet(np.ones(3), 4)),
+    "KLDivLoss": (mg.KLDivLoss, (4, 2), lambda rng: rng.dirichlet(np.ones(2), 4)),
+    "PoissonNLLLoss": (mg.PoissonNLLLoss, (4, 2), lambda rng: rng.poisson(2.0, (4, 2))),
+    "HingeEmbeddingLoss": (mg.HingeEmbeddingLoss, (4, 2),
+                           lambda rng: np.where(rng.random((4, 2)) > 0.5, 1.0, -1.0)),
+    "SoftMarginLoss": (mg.SoftMarginLoss, (4, 2), lambda rng: rng.choice([-1.0, 1.0], (4, 2))),
+    "MultiLabelSoftMarginLoss": (mg.MultiLabelSoftMarginLoss, (4, 3),
+                                 lambda rng: rng.integers(0, 2, (4, 3))),
+    "MultiMarginLoss": (mg.MultiMarginLoss, (4, 3), lambda rng: rng.integers(0, 3, 4)),
 }
 
 

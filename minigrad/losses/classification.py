@@ -30,6 +30,7 @@ from minigrad.losses.loss import (
     element_count,
     wide_sum,
 )
+from minigrad.losses.shared import check_weight, weight_on, weight_repr
 
 
 def _class_weights(owner: str, name: str, weight: npt.ArrayLike | None) -> Array | None:
@@ -111,20 +112,23 @@ class BCEWithLogitsLoss(Loss[Array]):
     pos_weight : array_like of shape ``(C,)``, optional
         Weights of the positive targets per class, broadcast over the last axis of
         ``pred`` (PyTorch's broadcast of a ``(C,)`` ``pos_weight``).
+    weight : array_like, optional
+        Rescales each ``ℓ`` (and ``dℓ/dz``), broadcast to ``pred``'s shape, as PyTorch's.
 
     Raises
     ------
     ValueError
         As every `Loss`; a ``pos_weight`` that is not a finite 1-D array, or (from
-        ``forward``) not of length ``pred.shape[-1]``.
+        ``forward``) not of length ``pred.shape[-1]``; likewise a ``weight`` not broadcasting.
     TypeError
         As every `Loss`.
     """
 
-    def __init__(self, reduction: Reduction = "mean",
-                 pos_weight: npt.ArrayLike | None = None) -> None:
+    def __init__(self, reduction: Reduction = "mean", pos_weight: npt.ArrayLike | None = None,
+                 weight: npt.ArrayLike | None = None) -> None:
         super().__init__(reduction)
         self.pos_weight = _class_weights(type(self).__name__, "pos_weight", pos_weight)
+        self.weight = check_weight(type(self).__name__, "weight", weight)
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
         z = as_prediction(self, pred)
@@ -149,6 +153,9 @@ class BCEWithLogitsLoss(Loss[Array]):
         losses += pt * (xp.maximum(-z, 0.0) + log1p_e)
         residual = not_t * sigmoid  # dℓ/dz = (1 − t) · σ(z) − p·t · σ(−z)
         residual -= pt * sigmoid_neg
+        weight = weight_on(self, "weight", self.weight, z)
+        if weight is not None:  # ℓ ← w · ℓ, dℓ/dz ← w · dℓ/dz
+            losses, residual = losses * weight, residual * weight
         self._cache = residual
         return self.reduce(losses)
 
@@ -158,7 +165,7 @@ class BCEWithLogitsLoss(Loss[Array]):
         return residual * self.upstream(grad, residual)
 
     def extra_repr(self) -> str:
-        return "" if self.pos_weight is None else f", pos_weight={self.pos_weight.tolist()}"
+        return weight_repr("pos_weight", self.pos_weight) + weight_repr("weight", self.weight)
 
 
 class _ClassTargets(NamedTuple):
