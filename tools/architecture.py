@@ -152,10 +152,7 @@ def svg() -> str:
         (sx, sy), (tx, ty) = places[source], places[target]
         x1, y1 = sx + BOX_W / 2, sy + BOX_H
         x2, y2 = tx + BOX_W / 2, ty
-        if ty < sy:  # an upward import: drawn red (the test refuses it anyway)
-            color = "#c00"
-        else:
-            color = "#888"
+        color = "#c00" if ty < sy else "#888"  # an upward import in red (tests refuse it)
         out.append(f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" '
                    f'stroke="{color}" stroke-width="1.2" stroke-opacity="0.8" '
                    f'marker-end="url(#arrow)"/>')
