@@ -36,7 +36,7 @@ from minigrad.activations import (
     Softplus,
     Tanh,
 )
-from minigrad.base import Array, Module
+from minigrad.base import Array, Module, check_finite_state, name_list
 from minigrad.containers import Sequential
 from minigrad.graph import INPUT, Graph
 from minigrad.layers import Bias, Dense, Identity
@@ -281,7 +281,8 @@ def load_torch_state_dict(model: Module[Any], state_dict: Mapping[str, Any]) -> 
     missing = sorted(expected.keys() - state_dict.keys())
     unexpected = sorted(state_dict.keys() - expected.keys())
     if missing or unexpected:
-        raise KeyError(f"{what}: missing keys {missing}, unexpected keys {unexpected}")
+        raise KeyError(f"{what}: missing keys {name_list(missing)}, "
+                       f"unexpected keys {name_list(unexpected)}")
     given: dict[str, Array] = {}
     for key, reference in expected.items():
         value = _as_array(state_dict[key])
@@ -290,6 +291,7 @@ def load_torch_state_dict(model: Module[Any], state_dict: Mapping[str, Any]) -> 
                 f"{what}: {key!r} has shape {value.shape} and dtype {value.dtype}; the model "
                 f"takes shape {reference.shape} and dtype {reference.dtype} (PyTorch layout)"
             )
+        check_finite_state(what, repr(key), value)  # named by its PyTorch key
         given[key] = value
 
     converted: dict[str, Array] = {}
