@@ -67,6 +67,14 @@ def name_list(names: Iterable[object], *, brackets: bool = True) -> str:
     return shown if more <= 0 else f"{shown} and {more} more"
 
 
+def describe(value: object) -> str:
+    """What a caller got where it wanted a layer (a container, `fit`, ``check_layer``),
+    with a hint for a forgotten ``()``."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}; did you mean {value.__name__}()?"
+    return type(value).__name__
+
+
 def check_finite_state(owner: str, name: str, value: Array) -> None:
     """Refuse a state entry (the NumPy array ``value``) that holds NaN or ±inf.
 
