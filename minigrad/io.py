@@ -117,7 +117,7 @@ def save(obj: Stateful, path: StrPath) -> None:
                  writer="mg.save", ours=_is_minigrad_file)
 
 
-def atomic_write(target: str, write: Callable[[BinaryIO], None], owner: str = "save", *,
+def atomic_write(target: str, write: Callable[[BinaryIO], None], *, owner: str,
                  writer: str, ours: Callable[[str], bool]) -> None:
     """Create or replace the file ``target`` with what ``write`` writes, atomically.
 

@@ -323,7 +323,7 @@ class Module(ABC, Generic[CacheT]):
             If there has been no ``forward`` since the module was made or its cache was
             last cleared (`clear_cache`, which `to`, the end of ``fit`` and the
             exporters call): ``"backward() called before forward()"``, naming the
-            module and saying which.
+            module and what clears a cache.
         """
         cache = self.cache
         if cache is None:

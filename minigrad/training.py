@@ -280,9 +280,9 @@ def fit(
         A batch's loss is not finite; its message names the epoch and batch. The loss
         is computed before that batch's backward and step, so the parameters, their
         gradients and the optimizer's state are as they were before that batch; its
-        forward has run in training mode, so buffers a forward
-        updates (`BatchNorm1D`'s running statistics) include it -- the message names
-        the model's buffers, if it has any.
+        forward has run in training mode, so buffers a forward updates (`BatchNorm1D`'s
+        running statistics) include it -- the message names the model's buffers, if it
+        has any.
     """
     _check_type("fit", "model", model, Layer, "a minigrad Layer (a Sequential, a Graph, a "
                 "layer)")
