@@ -93,27 +93,42 @@ def variance(centred: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, 
     kept dims -- finite and right whenever ``d`` is finite.
 
     A square overflows long before its value does (float32: |d| above ~1e19), and
-    ``1/√inf = 0`` would silently zero the group. Such groups -- and only when there is
-    one, found by a check of the ``σ²`` array (one value per group, a few µs; the
-    overflow warning of the first try is silenced) -- are recomputed from ``d / s``,
-    ``s = max|d|`` per group (at least 1, so other groups are computed as before):
-    ``1/√(σ² + ε) = 1 / (s √(mean((d/s)²) + ε/s²))``. The σ² returned for such a
-    group is ``s² · mean((d/s)²)``, ``inf`` where even σ² is beyond the dtype (only
-    running statistics read it). The ordinary path is unchanged, bit for bit.
+    ``1/√inf = 0`` would silently zero the group. When a sum of squares overflows --
+    NumPy reports it (``errstate(over="raise")``: no check on the ordinary path); other
+    libraries are checked for an ``inf`` in ``σ²``, one value per group -- the variance
+    is recomputed from ``d / s``, ``s = max|d|`` per group (at least 1, so the other
+    groups come out as before): ``1/√(σ² + ε) = 1 / (s √(mean((d/s)²) + ε/s²))``. The
+    σ² returned for such a group is ``s² · mean((d/s)²)``, ``inf`` where even σ² is
+    beyond the dtype (only running statistics read it).
     """
     count = math.prod(centred.shape[axis] for axis in axes)
-    with np.errstate(over="ignore"):  # NumPy's matmul warns of the overflow handled here
-        var = reduce_sum(centred, axes, centred) / count
-    xp = backend.namespace(var)
-    if not (np.isinf(var).any() if type(var) is np.ndarray else bool(xp.any(xp.isinf(var)))):
-        inv_std: Array = 1.0 / xp.sqrt(var + eps)
+    inv_std: Array
+    if type(centred) is np.ndarray:
+        try:
+            with np.errstate(over="raise"):
+                var = reduce_sum(centred, axes, centred) / count
+        except FloatingPointError:
+            return _scaled_variance(centred, axes, eps, count)
+        inv_std = 1.0 / np.sqrt(var + eps)
         return var, inv_std
+    xp = backend.namespace(centred)
+    var = reduce_sum(centred, axes, centred) / count
+    if bool(xp.any(xp.isinf(var))):
+        return _scaled_variance(centred, axes, eps, count)
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    return var, inv_std
+
+
+def _scaled_variance(centred: Array, axes: tuple[int, ...], eps: float, count: int
+                     ) -> tuple[Array, Array]:
+    """`variance` from ``d / s``, ``s = max(max|d|, 1)`` per group: no square overflows."""
+    xp = backend.namespace(centred)
     largest = xp.max(xp.abs(centred), axis=axes, keepdims=True)
     scale = xp.where(largest > 1.0, largest, xp.ones_like(largest))
     scaled = centred / scale
     share = reduce_sum(scaled, axes, scaled) / count  # mean((d/s)²), in (0, 1]
     with np.errstate(over="ignore"):  # s² overflows where σ² is beyond the dtype: inf
-        inv_std = 1.0 / (scale * xp.sqrt(share + eps / (scale * scale)))
+        inv_std: Array = 1.0 / (scale * xp.sqrt(share + eps / (scale * scale)))
         var = share * (scale * scale)
     return var, inv_std
 
