@@ -247,6 +247,20 @@ def test_normalization_of_values_whose_squares_overflow(name, dtype, big):
     assert all(np.isfinite(p.grad).all() for p in layer.parameters())
 
 
+@pytest.mark.parametrize("library", ["torch", "array_api_strict"])
+@pytest.mark.parametrize("name", NORMS)
+def test_normalization_of_such_values_on_other_libraries(name, library):
+    lib = pytest.importorskip(library)
+    make, shape = NORMS[name]
+    x = np.resize(np.array([1e30, -1e30, 0.0, 1.0]), shape).astype(np.float32)
+    home = make(np.float32)
+    want = home(x)
+    away = make(np.float32).to(lib)
+    y = away(lib.asarray(x))
+    away.backward(lib.asarray(np.ones(shape, np.float32)))
+    np.testing.assert_allclose(np.asarray(y), want, rtol=1e-6, atol=1e-6)
+
+
 # -- losses and merges refuse what has no meaning ---------------------------------------
 
 
