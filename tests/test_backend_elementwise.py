@@ -73,7 +73,7 @@ def test_a_merge_of_two_libraries_is_refused_naming_both(lib_name: str, merge) -
 def test_merges_promote_like_numpy(lib_name: str) -> None:
     lib = library(lib_name)
     parts = [np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), np.ones((2, 3))]
-    for merge in (mg.Add(), mg.Concat(axis=0)):
+    for merge in (mg.Add(), mg.Concat(axis=1)):
         want = merge(*parts)
         y = merge(*(put(p, lib) for p in parts))
         assert get(y).dtype == np.float64

@@ -42,7 +42,7 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "Add": (lambda: mg.Add(), [(4, 3), (4, 3)]),
     "Add-3": (lambda: mg.Add(), [(2, 2), (2, 2), (2, 2)]),
     "Concat": (lambda: mg.Concat(), [(4, 3), (4, 1)]),
-    "Concat-axis0": (lambda: mg.Concat(axis=0), [(2, 3), (1, 3), (3, 3)]),
+    "Concat-axis1": (lambda: mg.Concat(axis=1), [(2, 3, 2), (2, 1, 2), (2, 2, 2)]),
     "Sequential": (lambda: mg.Sequential(mg.Bias(), mg.Dense(4, 2, rng=1), mg.Sigmoid()),
                    [(4, 3)]),
     "Graph": (lambda: residual_block(3, 2), [(4, 3)]),

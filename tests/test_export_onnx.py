@@ -16,7 +16,6 @@ from export_helpers import (
     copy_as,
     example_input,
     example_models,
-    graph_of,
     layer_case,
     layer_input,
     shaped_example_models,
@@ -121,13 +120,6 @@ def test_a_user_layer_with_parameters_exports_itself_at_any_length(tmp_path):
         x = example_input("char transformer", (length,), seed=length)
         np.testing.assert_allclose(run(tmp_path / "m.onnx", x), mg.predict(model, x),
                                    rtol=0, atol=1e-5)
-
-
-def test_concat_along_the_batch_axis(tmp_path):
-    model = graph_of(mg.Concat(axis=0)).eval()
-    to_onnx(model, tmp_path / "m.onnx", input_shape=EXPORT_SHAPE)
-    x = batch(WIDTH, np.float64)
-    np.testing.assert_allclose(run(tmp_path / "m.onnx", x), model(x), atol=1e-12)
 
 
 def test_newest_opset_works_too(tmp_path):

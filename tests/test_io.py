@@ -212,7 +212,7 @@ def start_saver(path, size, first, count):
 
 def loaded_version(path, size):
     """The version stored at ``path``, after checking that the file is one complete save."""
-    state = State({})
+    state = State({"w": np.empty(size)})  # what it takes: a load reads no more than that
     mg.load(state, path)
     w = state.state["w"]
     assert w.shape == (size,) and w.dtype == np.float64

@@ -63,16 +63,6 @@ def test_concat_joins_features_and_splits_the_gradient_back():
     assert np.shares_memory(grad_a, g) and np.shares_memory(grad_b, g)  # views, no copies
 
 
-def test_concat_axis_0_stacks_batches():
-    concat = mg.Concat(axis=0)
-    out = concat(A, B[:1])
-    np.testing.assert_array_equal(out, np.vstack([A, B[:1]]))
-    g = rng.standard_normal(out.shape)
-    grad_a, grad_b = concat.backward(g)
-    np.testing.assert_array_equal(grad_a, g[:4])
-    np.testing.assert_array_equal(grad_b, g[4:])
-
-
 def test_concat_errors_name_the_layer_and_shapes():
     with pytest.raises(ValueError, match=re.escape(
         "Concat(axis=-1) expected inputs that agree on every axis but -1, got (4, 3), (2, 3)"

@@ -201,7 +201,7 @@ BAD_SETTINGS = [
     (mg.Adam, {"betas": (0.9, float("nan"))}, r"Adam: betas\[1\] must be"),
     (mg.Adam, {"betas": 0.9}, "Adam: betas must be a pair"),
     (mg.Adam, {"betas": (0.9, 0.99, 0.999)}, "Adam: betas must be a pair"),
-    (mg.Adam, {"eps": -1e-8}, "Adam: eps must be a finite number >= 0"),
+    (mg.Adam, {"eps": -1e-8}, "Adam: eps must be a finite number > 0"),
     (mg.Adam, {"weight_decay": -0.1}, "Adam: weight_decay must be a finite number >= 0"),
 ]
 
@@ -219,7 +219,7 @@ def test_bad_hyperparameters_raise(cls, settings, message):
 
 def test_edge_hyperparameters_are_accepted():
     params = mg.Dense(2, 2, rng=0).parameters()
-    mg.Adam(params, betas=(0.0, 0.0), eps=0.0)
+    mg.Adam(params, betas=(0.0, 0.0), eps=5e-324)  # the smallest eps > 0
     mg.SGD(params, lr=1, momentum=0)
 
 
@@ -388,7 +388,7 @@ BAD_STATES = [
     ("state.0.exp_avg_sq", -np.ones((2, 3)), ValueError,
      "'state.0.exp_avg_sq' has negative values"),
     ("state.0.exp_avg", np.full((2, 3), np.nan), ValueError,
-     "'state.0.exp_avg' has non-finite values"),
+     "'state.0.exp_avg' holds non-finite values"),
     ("param_groups.0.params", np.array([1, 0]), ValueError,
      r"param group 0 holds parameters \[0, 1\], the state's holds \[1, 0\]"),
     ("step", np.array(-1), ValueError, "'step' must be >= 0, got -1"),

@@ -22,8 +22,17 @@ from typing import Any, TypeAlias, overload
 
 from typing_extensions import override
 
-from minigrad.containers.sequential import Container, describe, shared_children, tree_repr
-from minigrad.core import Array, Layer, MergeLayer, Module, check_arity, raise_located
+from minigrad.containers.sequential import Container, shared_children, tree_repr
+from minigrad.core import (
+    Array,
+    Layer,
+    MergeLayer,
+    Module,
+    check_arity,
+    describe,
+    name_list,
+    raise_located,
+)
 
 INPUT = "input"
 """The name under which nodes refer to the graph's own input."""
@@ -205,13 +214,14 @@ class Graph(Container):
                 if source != INPUT and source not in layers:
                     raise ValueError(
                         f"Graph: node {name!r} reads {source!r}, which is not a node "
-                        f"(nodes: {', '.join(map(repr, layers))}; the graph's input is "
+                        f"(nodes: {name_list(layers, brackets=False)}; the graph's input is "
                         f"{INPUT!r})"
                     )
         output = list(layers)[-1] if output is None else output
         if output not in layers:
             raise ValueError(
-                f"Graph: output {output!r} is not a node (nodes: {', '.join(map(repr, layers))})"
+                f"Graph: output {output!r} is not a node "
+                f"(nodes: {name_list(layers, brackets=False)})"
                 + ("; a graph's output must pass through at least one node"
                    if output == INPUT else "")
             )
@@ -332,7 +342,7 @@ class Graph(Container):
             return self.nodes[name]
         except KeyError:
             raise KeyError(f"Graph has no node {name!r} (nodes: "
-                           f"{', '.join(map(repr, self.nodes))})") from None
+                           f"{name_list(self.nodes, brackets=False)})") from None
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -358,7 +368,7 @@ def _check_all_reach(output: str, inputs: Mapping[str, Sequence[str]]) -> None:
     if dangling:
         raise ValueError(
             f"Graph: dangling node{'s' if len(dangling) > 1 else ''} "
-            f"{', '.join(map(repr, dangling))}: on no path from the input to the output "
+            f"{name_list(dangling, brackets=False)}: on no path from the input to the output "
             f"{output!r}, so never trained; remove or use "
             f"{'them' if len(dangling) > 1 else 'it'}"
         )

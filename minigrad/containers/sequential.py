@@ -11,7 +11,7 @@ from typing import Any, overload
 
 from typing_extensions import override
 
-from minigrad.core import Array, Layer, Module, Parameter, raise_located
+from minigrad.core import Array, Layer, Module, Parameter, describe, raise_located
 
 
 def shared_children(children: list[Module[Any]]) -> list[bool]:
@@ -47,13 +47,6 @@ def tree_repr(module: Module[Any], inputs: Mapping[str, Sequence[str]] | None = 
         lines.append(f"  ({name}): {child_text}{call}")
     lines.append(")")
     return "\n".join(lines)
-
-
-def describe(value: object) -> str:
-    """What a container got where it wanted a layer, with a hint for a forgotten ``()``."""
-    if isinstance(value, type):
-        return f"the class {value.__name__}; did you mean {value.__name__}()?"
-    return type(value).__name__
 
 
 class Container(Layer[None]):

@@ -2,13 +2,14 @@
 
 Part of the base (`minigrad.core` re-exports all of it): numbers (`check_number`,
 `check_positive`, `check_count`), a layer's input and gradient (`as_batch`,
-`validate_input`, `as_grad`) and the located errors of containers.
+`validate_input`, `as_grad`), the finiteness of a loaded state (`check_finite_state`),
+the lists of keys in messages (`name_list`) and the located errors of containers.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
@@ -45,6 +46,58 @@ def check_positive(owner: str, name: str, value: object) -> float:
     """``value`` as a float if it is finite and > 0, else `ValueError` naming it."""
     return check_number(owner, name, value, "a finite number > 0",
                         lambda v: math.isfinite(v) and v > 0)
+
+
+NAMES_SHOWN = 20
+"""How many names an error message lists (`name_list`) before it says how many more."""
+
+
+def name_list(names: Iterable[object], *, brackets: bool = True) -> str:
+    """``names`` for an error message: ``['a', 'b']`` (``'a', 'b'`` without ``brackets``),
+    at most `NAMES_SHOWN` of them, then ``and 37 more``.
+
+    Every message that lists keys or node names goes through here, so that a state dict
+    of a thousand-layer model gives a readable error, not a page of keys.
+    """
+    items = list(names)
+    shown = ", ".join(repr(name) for name in items[:NAMES_SHOWN])
+    if brackets:
+        shown = f"[{shown}]"
+    more = len(items) - NAMES_SHOWN
+    return shown if more <= 0 else f"{shown} and {more} more"
+
+
+def describe(value: object) -> str:
+    """What a caller got where it wanted a layer (a container, `fit`, ``check_layer``),
+    with a hint for a forgotten ``()``."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}; did you mean {value.__name__}()?"
+    return type(value).__name__
+
+
+def check_finite_state(owner: str, name: str, value: Array) -> None:
+    """Refuse a state entry (the NumPy array ``value``) that holds NaN or ±inf.
+
+    The one rule for every way a state comes in -- `minigrad.load`,
+    ``Module.load_state_dict``, ``Optimizer.load_state_dict``,
+    ``export.load_torch_state_dict``: training cannot start from such values, so they
+    are refused where they enter, not found later as a NaN loss. Integer and bool
+    entries always pass.
+
+    Raises
+    ------
+    ValueError
+        ``"{owner}: {name} holds non-finite values (NaN or ±inf): 3 of 12; ..."``.
+    """
+    if value.dtype.kind not in "fc":
+        return
+    finite = np.isfinite(value)
+    if not finite.all():
+        raise ValueError(
+            f"{owner}: {name} holds non-finite values (NaN or ±inf): "
+            f"{finite.size - int(np.count_nonzero(finite))} of {finite.size}; a state "
+            "that cannot be trained from is refused"
+        )
 
 
 def check_count(owner: str, name: str, value: object, minimum: int) -> int:

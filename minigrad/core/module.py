@@ -51,7 +51,7 @@ from __future__ import annotations
 import copy
 import types
 from abc import ABC
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic
 
@@ -60,6 +60,7 @@ import numpy.typing as npt
 from typing_extensions import Self, TypeVar
 
 from minigrad import backend
+from minigrad.core.checks import check_finite_state, name_list
 from minigrad.core.parameter import Array, Buffer, Parameter
 
 CacheT = TypeVar("CacheT", default=Array)
@@ -231,9 +232,10 @@ class Module(ABC, Generic[CacheT]):
     ) -> tuple[list[str], list[str]]:
         """Copy values from ``state`` into the parameters and buffers, in place.
 
-        Everything is checked before anything is written, so on error the module is
-        unchanged. With ``strict`` (the default) missing and unexpected keys are errors;
-        a shape or dtype mismatch always is.
+        Everything is checked before anything is written (`check_state_dict`), so on
+        error the module is unchanged. With ``strict`` (the default) missing and
+        unexpected keys are errors; a shape or dtype mismatch, and NaN or ±inf in a
+        floating value, always are.
 
         Returns
         -------
@@ -245,16 +247,35 @@ class Module(ABC, Generic[CacheT]):
         KeyError
             A missing or unexpected key (strict mode), naming it.
         ValueError
-            A shape or dtype mismatch, naming the key.
+            A shape or dtype mismatch, or a non-finite value, naming the key.
         """
+        missing, unexpected, write = self._checked_state(state, strict)
+        write()
+        return missing, unexpected
+
+    def check_state_dict(
+        self, state: Mapping[str, npt.ArrayLike], strict: bool = True
+    ) -> Callable[[], None]:
+        """Check ``state`` as `load_state_dict` does, changing nothing, and return the
+        function that then writes it (which cannot fail).
+
+        What loads several objects all or nothing (``load_checkpoint``) checks each
+        before writing any. Raises as `load_state_dict`.
+        """
+        return self._checked_state(state, strict)[2]
+
+    def _checked_state(
+        self, state: Mapping[str, npt.ArrayLike], strict: bool
+    ) -> tuple[list[str], list[str], Callable[[], None]]:
+        owner = f"{type(self).__name__}.load_state_dict"
         params: dict[str, Parameter | Buffer] = dict(self.named_parameters())
         params.update(self.named_buffers())
         missing = sorted(params.keys() - state.keys())
         unexpected = sorted(state.keys() - params.keys())
         if strict and (missing or unexpected):
             raise KeyError(
-                f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
-                f"unexpected keys {unexpected}"
+                f"{owner}: missing keys {name_list(missing)}, "
+                f"unexpected keys {name_list(unexpected)}"
             )
         def kind(target: Parameter | Buffer) -> str:
             return "parameter" if isinstance(target, Parameter) else "buffer"
@@ -267,36 +288,50 @@ class Module(ABC, Generic[CacheT]):
                 np.asarray(state[name]))
             if value.shape != param.shape:
                 raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: {name!r} has shape "
+                    f"{owner}: {name!r} has shape "
                     f"{value.shape}, the {kind(param)} has shape {param.shape}"
                 )
             if value.dtype != backend.numpy_dtype(param.dtype):
                 raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: {name!r} has dtype "
+                    f"{owner}: {name!r} has dtype "
                     f"{value.dtype}, the {kind(param)} has dtype {param.dtype}"
                 )
+            check_finite_state(owner, repr(name), value)
             updates.append((param, value))
-        for param, value in updates:
-            if type(param.data) is np.ndarray:
-                np.copyto(param.data, value)
-            else:  # in place, so the array (and any reference to it) stays
-                param.data[...] = backend.asarray(value, backend.namespace(param.data),
-                                                  backend.device(param.data))
-        return missing, unexpected
+
+        def write() -> None:
+            for param, value in updates:
+                if type(param.data) is np.ndarray:
+                    np.copyto(param.data, value)
+                else:  # in place, so the array (and any reference to it) stays
+                    param.data[...] = backend.asarray(value, backend.namespace(param.data),
+                                                      backend.device(param.data))
+
+        return missing, unexpected, write
 
     # -- per-use cache (weight sharing) ----------------------------------------------
     def saved(self) -> CacheT:
         """The cache of the latest ``forward``.
 
+        A backward does not release it: a second backward after one forward sees the
+        same forward again (the same input gradient; the parameter gradients are added
+        a second time, as any backward adds them).
+
         Raises
         ------
         RuntimeError
-            If there has been no ``forward`` (or the cache was cleared):
-            ``"backward() called before forward()"``, naming the module.
+            If there has been no ``forward`` since the module was made or its cache was
+            last cleared (`clear_cache`, which `to`, the end of ``fit`` and the
+            exporters call): ``"backward() called before forward()"``, naming the
+            module and what clears a cache.
         """
         cache = self.cache
         if cache is None:
-            raise RuntimeError(f"{self!r}: backward() called before forward()")
+            raise RuntimeError(
+                f"{self!r}: backward() called before forward(): there was no forward "
+                "since it was made, or since its cache was cleared (clear_cache(), which "
+                "model.to(...), the end of fit and the exporters call)"
+            )
         return cache
 
     def clear_cache(self) -> None:

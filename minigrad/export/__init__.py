@@ -135,16 +135,17 @@ def load_torch_state_dict(model: Module[Any], state_dict: Mapping[str, Any]) -> 
     weight to `Dense`'s ``(in, out)``).
 
     As strict as `minigrad.load`: everything is checked before anything is written,
-    and missing or unexpected keys, shapes and dtypes that differ are errors. Values
-    may be tensors (on any device) or arrays.
+    and missing or unexpected keys, shapes and dtypes that differ, and NaN or ±inf
+    values are errors (the rule of ``Module.load_state_dict``). Values may be tensors
+    (on any device) or arrays.
 
     Raises
     ------
     KeyError
-        Missing or unexpected keys, all named.
+        Missing or unexpected keys, named (the first 20 of each, and how many more).
     ValueError
-        A shape or dtype mismatch, naming the key; the two copies of a shared
-        layer's weight differ.
+        A shape or dtype mismatch, or a non-finite value, naming the key; the two
+        copies of a shared layer's weight differ.
     TypeError
         A layer with no converter.
     """

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.core import Array, Module
+from minigrad.core import Array, Module, name_list
 from minigrad.io.npz import StrPath, load, save
 from minigrad.optim import Optimizer
 from minigrad.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
@@ -73,37 +73,58 @@ class _Checkpoint:
 
     def load_state_dict(self, state: Mapping[str, Array]) -> None:
         split: dict[str, dict[str, Array]] = {prefix: {} for prefix in self.parts}
-        generators: dict[str, Any] = {}
-        expected = {f"module_rng.{path}" for path in self.generators}
+        generators = {f"module_rng.{path}": g for path, g in self.generators.items()}
         if self.rng is not None:
-            expected.add("rng")
+            generators["rng"] = self.rng
+        saved: dict[str, Array] = {}
         for key, value in state.items():
             prefix, _, rest = key.partition(".")
             if prefix in split:
                 split[prefix][rest] = value
-            elif key in expected:
-                generators[key] = json.loads(str(value))
+            elif key in generators:
+                saved[key] = value
             else:
                 raise KeyError(f"load_checkpoint: unexpected key {key!r} (a part not asked "
                                "for, or another model)")
-        missing = sorted(expected - generators.keys())
+        missing = sorted(generators.keys() - saved.keys())
         missing += [prefix for prefix, part in split.items() if not part]
         if missing:
-            raise KeyError(f"load_checkpoint: the checkpoint lacks {missing}")
-        # Check every part before changing any: load into the objects only after the
-        # model (which validates fully before writing) and the rest accepted theirs.
-        snapshots = {prefix: part.state_dict() for prefix, part in self.parts.items()}
-        try:
-            for prefix, part in self.parts.items():
-                part.load_state_dict(split[prefix])
-        except BaseException:
-            for prefix, part in self.parts.items():
-                part.load_state_dict(snapshots[prefix])
-            raise
-        if self.rng is not None:
-            self.rng.bit_generator.state = generators["rng"]
-        for path, generator in self.generators.items():
-            generator.bit_generator.state = generators[f"module_rng.{path}"]
+            raise KeyError(f"load_checkpoint: the checkpoint lacks {name_list(missing)}")
+        # Every part is checked before any is written, so a refusal changes nothing (and
+        # nothing has to be rolled back: a rollback could itself be refused, say for a
+        # diverged model's NaN weights).
+        writes = []
+        for prefix, part in self.parts.items():
+            try:
+                writes.append(part.check_state_dict(split[prefix]))
+            except (KeyError, ValueError, TypeError) as exc:
+                message = exc.args[0] if exc.args else ""
+                raise type(exc)(f"load_checkpoint: part {prefix!r}: {message}") from exc
+        states = {key: _generator_state(key, saved[key], g) for key, g in generators.items()}
+        for write in writes:
+            write()
+        for key, generator in generators.items():
+            generator.bit_generator.state = states[key]
+
+
+def _generator_state(key: str, value: Array, generator: np.random.Generator) -> Any:
+    """The state saved under ``key`` for ``generator``, parsed and tried on a fresh bit
+    generator of its kind, so that assigning it cannot fail; `ValueError` naming ``key``
+    otherwise."""
+    kind = type(generator.bit_generator)
+    if value.shape != () or value.dtype.kind != "U":
+        raise ValueError(f"load_checkpoint: part {key!r} must be a generator state as a JSON "
+                         f"string, got dtype {value.dtype}, shape {value.shape}")
+    try:
+        state = json.loads(str(value))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"load_checkpoint: part {key!r} is not valid JSON ({exc})") from None
+    try:
+        kind().state = state  # NumPy checks the generator's name and every field
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ValueError(f"load_checkpoint: part {key!r} is not a state of the "
+                         f"{kind.__name__} generator it would restore: {exc}") from None
+    return state
 
 
 def save_checkpoint(
@@ -133,14 +154,17 @@ def load_checkpoint(
     """Restore what `save_checkpoint` wrote into these (freshly built) objects.
 
     Pass the same parts that were saved; ``rng`` is a Generator whose state is
-    replaced (then give it to `fit`). If any part refuses its state, all are left as
-    they were.
+    replaced (then give it to `fit`). Every part -- the model, the optimizer, the
+    scheduler and each generator's state -- is checked before any is written: if one
+    is refused, all are left as they were.
 
     Raises
     ------
     KeyError
         A part missing from the file, or one in the file that was not passed.
     ValueError, FileNotFoundError
-        As `mg.load`, naming ``path``.
+        As `mg.load`, naming ``path``; a part's refusal also names the part
+        (``'optimizer'``, ``'rng'``, ``'module_rng.1.rng'``): for a generator, a state
+        that is not a JSON string, not JSON, or not one of that generator's kind.
     """
     load(_Checkpoint(model, optimizer, scheduler, rng), path)

@@ -7,11 +7,19 @@ and step counts. A file is a plain ``.npz`` archive -- one ``.npy`` entry per ke
 
 Nothing a user saved is ever lost: `save` writes a temporary file beside the target,
 syncs it to disk and renames it over the target in one atomic step, so a crash leaves
-either the old file or the new one, never a mixture. A process killed mid-save can
-leave its temporary file behind, named ``.<name>.<8 hex digits>.tmp`` beside the
-target (hidden, never the target's name): safe to delete. Concurrent saves to one path
-each write their own temporary file; the last rename wins. `load` never unpickles: a
-file carrying Python objects is refused, not executed.
+either the old file or the new one, never a mixture; the new file keeps the old one's
+permissions. A process killed mid-save can leave its temporary file behind, named
+``.<name>.<8 hex digits>.tmp`` beside the target (hidden, never the target's name):
+safe to delete, and the next save of that path removes it (on POSIX, where a save
+holds a lock on its temporary file, so a running one is never taken for a leftover).
+Concurrent saves to one path each write their own temporary file; the last rename
+wins.
+
+Nothing bad gets in: `load` never unpickles (a file carrying Python objects is
+refused, not executed), and judges every entry by its ``.npy`` header -- its name,
+shape and dtype against the object it loads into, its size against what the archive
+declares -- before inflating any, so a zip bomb or a lying header is refused without
+allocating what it claims.
 
 >>> import numpy as np, minigrad as mg
 >>> model = mg.Sequential(mg.Dense(2, 1, rng=0))
@@ -24,16 +32,25 @@ True
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
-from typing import BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, NamedTuple, Protocol
 
 import numpy as np
 
-from minigrad.core import Array
+from minigrad import backend
+from minigrad.core import Array, check_finite_state, name_list
+
+try:  # POSIX: a save locks its temporary file (see `atomic_write`)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 FORMAT_KEY = "__minigrad_format__"
 FORMAT_VERSION = 1
@@ -64,6 +81,10 @@ def save(obj: Stateful, path: StrPath) -> None:
     (no ``.npz`` is appended). A symlink at ``path`` is followed: the file it points
     to is replaced.
 
+    The new file keeps the permissions of the one it replaces (a private ``0600``
+    file stays private); leftovers of earlier saves of ``path`` that were killed are
+    removed (see `atomic_write`).
+
     Raises
     ------
     ValueError
@@ -71,7 +92,8 @@ def save(obj: Stateful, path: StrPath) -> None:
         object array (it could only be stored pickled).
     FileExistsError
         ``path`` is an existing, non-empty file that `save` did not write (no
-        ``"__minigrad_format__"`` entry): `save` never overwrites what it did not write.
+        ``"__minigrad_format__"`` entry): `save` never overwrites what it did not write
+        (the rule of `atomic_write`, which ``to_onnx`` shares).
     FileNotFoundError
         The folder of ``path`` does not exist (the message names ``path``).
     OSError
@@ -91,48 +113,130 @@ def save(obj: Stateful, path: StrPath) -> None:
     # Through a symlink to the file it names: replacing the link itself would leave
     # the real file silently stale.
     target = os.path.realpath(os.fspath(path))
-    if os.path.isfile(target) and os.path.getsize(target) > 0 and not _is_minigrad_file(target):
-        raise FileExistsError(
-            f"save: {os.fspath(path)!r} exists and was not written by mg.save; refusing "
-            "to overwrite it (delete it first if it is yours to lose)"
-        )
-    atomic_write(target, lambda file: _write_npz(file, arrays))
+    atomic_write(target, lambda file: _write_npz(file, arrays), owner="save",
+                 writer="mg.save", ours=_is_minigrad_file)
 
 
-def atomic_write(target: str, write: Callable[[BinaryIO], None], owner: str = "save") -> None:
+def atomic_write(target: str, write: Callable[[BinaryIO], None], *, owner: str,
+                 writer: str, ours: Callable[[str], bool]) -> None:
     """Create or replace the file ``target`` with what ``write`` writes, atomically.
 
-    ``write`` gets a binary file: a temporary one beside ``target`` (O_EXCL, named
-    ``.<name>.<8 hex digits>.tmp``), which is flushed and fsynced, then renamed over
+    The one rule of `save` and ``minigrad.export.to_onnx`` for what they may replace:
+    nothing but a file ``writer`` wrote (``ours(target)``) or an empty one (as
+    ``tempfile.mkstemp`` makes). ``write`` gets a binary file: a temporary one beside
+    ``target`` (O_EXCL, named ``.<name>.<8 hex digits>.tmp``, with ``target``'s
+    permissions when it exists), which is flushed and fsynced, then renamed over
     ``target`` with `os.replace`; the directory is fsynced so the rename survives a
     power cut. On any error -- ``write``'s included -- the temporary file is removed
     and ``target`` is untouched: a reader sees the old file or the new one, never a
-    mixture. Shared by `save` and ``minigrad.export.to_onnx``; ``owner`` starts the
-    message of an `OSError` from creating the temporary file, which names ``target``.
+    mixture. ``owner`` starts the messages; an `OSError` from creating the temporary
+    file names ``target``.
+
+    On POSIX the temporary file is locked (``flock``) from its creation until it has
+    been renamed, and every call first removes the temporary files of ``target`` that
+    no one holds locked: the leftovers of killed writes. Elsewhere leftovers stay (a
+    running write's file could not be told from one).
+
+    Raises
+    ------
+    FileExistsError
+        ``target`` is a non-empty file that ``ours`` does not recognize.
+    OSError
+        The folder is missing or cannot be written, naming ``target``.
     """
-    folder, name = os.path.split(target)
-    temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
-    # O_EXCL: never write through someone else's file; 0o666 & ~umask, like open().
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(temp, flags, 0o666)
-    except OSError as exc:  # named after the target: the temporary name means nothing
-        reason = (
-            f"the folder {folder!r} does not exist" if isinstance(exc, FileNotFoundError)
-            else exc.strerror
+    if os.path.isfile(target) and os.path.getsize(target) > 0 and not ours(target):
+        raise FileExistsError(
+            f"{owner}: {target!r} exists and was not written by {writer}; refusing to "
+            "overwrite it (delete it first if it is yours to lose)"
         )
-        raise type(exc)(exc.errno, f"{owner}: cannot write {target!r}: {reason}") from None
+    folder, name = os.path.split(target)
+    _remove_leftovers(folder, name)
+    fd, temp = _locked_temp(folder, name, owner, target)
     try:
+        try:
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            mode = None  # a new file: 0o666 & ~umask, as open() makes it
+        if mode is not None:
+            os.chmod(temp, mode)
         with os.fdopen(fd, "wb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temp, target)
+            if fcntl is not None:  # renamed while open, so while still locked
+                os.replace(temp, target)
+        if fcntl is None:  # Windows renames no open file
+            os.replace(temp, target)
     except BaseException:
         if os.path.exists(temp):
             os.remove(temp)
         raise
     _fsync_directory(folder)
+
+
+def _temp_names(name: str) -> re.Pattern[str]:
+    """The names `_locked_temp` gives the temporary files of the target ``name``."""
+    return re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{8}}\.tmp")
+
+
+def _locked_temp(folder: str, name: str, owner: str, target: str) -> tuple[int, str]:
+    """A new temporary file for ``target`` (its descriptor and path), locked on POSIX."""
+    # O_EXCL: never write through someone else's file; 0o666 & ~umask, like open().
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(temp, flags, 0o666)
+        except OSError as exc:  # named after the target: the temporary name means nothing
+            reason = (
+                f"the folder {folder!r} does not exist" if isinstance(exc, FileNotFoundError)
+                else exc.strerror
+            )
+            raise type(exc)(exc.errno, f"{owner}: cannot write {target!r}: {reason}") from None
+        if fcntl is None:
+            return fd, temp
+        # Blocks only while another save's cleanup, which opened this file before the lock
+        # was taken, decides; if it removed the file, start over with a new one.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if _is_at(fd, temp):
+            return fd, temp
+        os.close(fd)
+
+
+def _remove_leftovers(folder: str, name: str) -> None:
+    """Remove the temporary files of earlier writes of ``folder/name`` that nobody holds
+    locked: their writers were killed (a lock dies with its process)."""
+    if fcntl is None:
+        return
+    pattern = _temp_names(name)
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return  # creating the temporary file reports a missing or unreadable folder
+    for entry in entries:
+        if not pattern.fullmatch(entry):
+            continue
+        path = os.path.join(folder, entry)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue  # gone already, or not ours to open
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _is_at(fd, path):  # still that file: not renamed into place meanwhile
+                os.remove(path)
+        except OSError:
+            pass  # locked: a save is writing it
+        finally:
+            os.close(fd)
+
+
+def _is_at(fd: int, path: str) -> bool:
+    """Whether the open file ``fd`` is the one at ``path``."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False))
+    except FileNotFoundError:
+        return False
 
 
 def _is_minigrad_file(path: str) -> bool:
@@ -163,13 +267,27 @@ def _fsync_directory(folder: str) -> None:
         os.close(fd)
 
 
+UNKNOWN_ENTRY_BYTES = 2**20
+"""What a `load` may read beyond the object's own state: entries it does not have
+(which its ``load_state_dict`` refuses, or reads as older keys) and strings longer than
+its own (another generator's state) -- 1 MiB in all. Everything else is bounded by the
+object: an entry it has must declare its shape and dtype."""
+
+
 def load(obj: Stateful, path: StrPath) -> None:
     """Read a file written by `save` into ``obj`` with ``obj.load_state_dict``.
 
     The file is read with ``allow_pickle=False``: an entry holding pickled Python
-    objects is refused, never unpickled. ``obj`` is changed only if the whole file
-    reads and ``load_state_dict`` accepts it (which, for models, checks every key,
-    shape and dtype before writing anything).
+    objects is refused, never unpickled. Before any entry is inflated, its ``.npy``
+    header is read (from the zip member's stream) and judged: two entries of one name
+    are refused (no "last one wins"), so is an entry whose header implies another size
+    than the archive declares for it, and an entry that ``obj.state_dict()`` has must
+    declare its shape and dtype (a string, such as a generator's state, may differ in
+    length). Entries ``obj`` does not have may take `UNKNOWN_ENTRY_BYTES` in all. So a
+    load allocates about what ``obj``'s state takes (plus a copy of it, for the check),
+    whatever the file claims. ``obj`` is changed only if the whole file reads and
+    ``load_state_dict`` accepts it (which, for models, checks every key, shape and
+    dtype before writing anything).
 
     Raises
     ------
@@ -177,22 +295,25 @@ def load(obj: Stateful, path: StrPath) -> None:
         There is no file at ``path``.
     ValueError
         The file is not a readable ``.npz`` archive (truncated, corrupt, another
-        format), holds pickled objects, lacks the format entry, has a format version
-        other than `FORMAT_VERSION` (a newer minigrad's, or a damaged one), or holds
-        NaN or ±inf in an entry (named); or (from ``load_state_dict``) shapes or dtypes
-        do not match. The message names ``path``.
+        format, two entries of one name, an entry whose size is not what its header
+        says), holds pickled objects, lacks the format entry, has a format version
+        other than `FORMAT_VERSION` (a newer minigrad's, or a damaged one), has an entry
+        of another shape or dtype than ``obj``'s (from the header, nothing inflated), or
+        holds NaN or ±inf in an entry (named); or (from ``load_state_dict``) values do
+        not fit. The message names ``path``.
     KeyError
-        Missing or unexpected keys (from ``load_state_dict``), with ``path`` named.
+        Entries ``obj`` does not have beyond `UNKNOWN_ENTRY_BYTES` (named, not read);
+        missing or unexpected keys (from ``load_state_dict``), with ``path`` named.
     TypeError
         A TypeError from ``load_state_dict``, re-raised with ``path`` named.
     """
     target = os.fspath(path)
-    state = _read(target)
-    version = state.pop(FORMAT_KEY, None)
-    if version is None or version.shape != () or version.dtype.kind not in "iu":
+    state = _read(target, obj)
+    version = state.pop(FORMAT_KEY)
+    if version.shape != () or version.dtype.kind not in "iu":
         raise ValueError(
-            f"load: {target!r} was not written by mg.save (no {FORMAT_KEY!r} entry); "
-            "for a plain .npz of a state dict use obj.load_state_dict(dict(np.load(path)))"
+            f"load: {target!r}: the {FORMAT_KEY!r} entry is not an integer "
+            f"(dtype {version.dtype}, shape {version.shape}); the file is damaged"
         )
     if int(version) > FORMAT_VERSION:
         raise ValueError(
@@ -205,11 +326,7 @@ def load(obj: Stateful, path: StrPath) -> None:
             f"writes (damaged?); this one reads version {FORMAT_VERSION}"
         )
     for key, value in state.items():
-        if value.dtype.kind in "fc" and not np.isfinite(value).all():
-            raise ValueError(
-                f"load: {target!r}: entry {key!r} holds non-finite values (NaN or ±inf); "
-                "a state that cannot be trained from is refused"
-            )
+        check_finite_state(f"load: {target!r}", f"entry {key!r}", value)
     try:
         obj.load_state_dict(state)
     except (KeyError, ValueError, TypeError) as exc:
@@ -219,11 +336,32 @@ def load(obj: Stateful, path: StrPath) -> None:
         raise type(exc)(f"load: {target!r}: {message}") from exc
 
 
-def _read(path: str) -> dict[str, Array]:
-    """Every entry of the ``.npz`` at ``path``, without unpickling anything.
+class _Entry(NamedTuple):
+    """A member of the archive as its ``.npy`` header describes it."""
+
+    info: zipfile.ZipInfo
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+# What reading a damaged archive raises (beyond OSError, which passes through): zipfile's
+# and NumPy's parse errors, zlib's for a corrupt stream, and zipfile's for an entry
+# compressed by an unsupported method (NotImplementedError) or encrypted (RuntimeError).
+_DAMAGED = (ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            RuntimeError)
+
+
+def _read(path: str, obj: Stateful) -> dict[str, Array]:
+    """Every entry of the ``.npz`` at ``path``, judged by its header against ``obj``'s
+    state before any is inflated, without unpickling anything.
 
     Errors of the operating system (no such file, no permission) pass through as they
-    are; anything wrong with the contents becomes a ValueError naming ``path``.
+    are; anything wrong with the contents becomes a ValueError (KeyError for entries
+    ``obj`` does not have, beyond `UNKNOWN_ENTRY_BYTES`) naming ``path``.
     """
     # Opened here, not by np.load, so the file is closed however the parse fails.
     with open(path, "rb") as file:
@@ -232,23 +370,107 @@ def _read(path: str) -> dict[str, Array]:
             raise _unreadable(path, "it is not an .npz (zip) archive")
         file.seek(0)
         try:
-            archive = np.load(file, allow_pickle=False)
-        except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a NumPy file at all
+            archive = zipfile.ZipFile(file)
+        except _DAMAGED as exc:  # not a zip archive after all
             raise _unreadable(path, exc) from None
         with archive:
+            entries = _entries(path, archive)
+            if FORMAT_KEY not in entries:
+                raise ValueError(
+                    f"load: {path!r} was not written by mg.save (no {FORMAT_KEY!r} entry); "
+                    "for a plain .npz of a state dict use "
+                    "obj.load_state_dict(dict(np.load(path)))"
+                )
+            _check_entries(path, entries, obj)
             state: dict[str, Array] = {}
-            for key in archive:
+            for key, entry in entries.items():
                 try:
-                    value = archive[key]
-                except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-                    reason: object = exc
-                    if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
-                        reason = "it holds pickled Python objects, which are never loaded"
-                    raise _unreadable(path, f"entry {key!r}: {reason}") from None
-                if not isinstance(value, np.ndarray):  # a zip member that is not a .npy
-                    raise _unreadable(path, f"entry {key!r} is not a NumPy array")
-                state[key] = value
+                    with archive.open(entry.info) as member:
+                        state[key] = np.lib.format.read_array(member, allow_pickle=False)
+                except _DAMAGED as exc:
+                    raise _unreadable(path, f"entry {key!r}: {exc}") from None
     return state
+
+
+def _entries(path: str, archive: zipfile.ZipFile) -> dict[str, _Entry]:
+    """Each member's header, read from the start of its stream (nothing more is
+    inflated), checked on its own: one entry per name, a ``.npy`` without Python
+    objects, of the size the archive declares for it."""
+    entries: dict[str, _Entry] = {}
+    for info in archive.infolist():
+        key = info.filename.removesuffix(".npy")  # np.load's names for the entries
+        if key in entries:
+            raise _unreadable(path, f"it holds two entries named {key!r} (which one a "
+                                    "reader takes is up to the reader)")
+        try:
+            with archive.open(info) as member:
+                header = _npy_header(member)
+        except _DAMAGED as exc:
+            raise _unreadable(path, f"entry {key!r}: {exc}") from None
+        if header is None:
+            raise _unreadable(path, f"entry {key!r} is not a NumPy array")
+        length, shape, dtype = header
+        if dtype.hasobject:
+            raise _unreadable(path, f"entry {key!r}: it holds pickled Python objects, "
+                                    "which are never loaded")
+        entry = _Entry(info, tuple(shape), dtype)
+        if length + entry.nbytes != info.file_size:
+            raise _unreadable(
+                path, f"entry {key!r} declares shape {entry.shape} of {dtype} "
+                      f"({length + entry.nbytes} bytes with its header), but the archive "
+                      f"says it holds {info.file_size} bytes; refused unread")
+        entries[key] = entry
+    return entries
+
+
+def _npy_header(member: IO[bytes]) -> tuple[int, tuple[int, ...], np.dtype[Any]] | None:
+    """The header of the ``.npy`` stream ``member`` -- its length, the shape and dtype --
+    or None if ``member`` is not a ``.npy``. Reads the header only."""
+    try:
+        version = np.lib.format.read_magic(member)
+    except ValueError:  # not the .npy magic, or shorter than it
+        return None
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:  # 3.0: only for structured dtypes with non-Latin-1 field names
+        raise ValueError(f".npy format version {version}, which holds no plain numbers")
+    return member.tell(), tuple(shape), dtype
+
+
+def _check_entries(path: str, entries: Mapping[str, _Entry], obj: Stateful) -> None:
+    """Refuse, before anything is inflated, what ``obj`` could not take: an entry of
+    another shape or dtype than ``obj``'s own, a string far longer than ``obj``'s, or
+    more than `UNKNOWN_ENTRY_BYTES` of entries ``obj`` does not have."""
+    owner = type(obj).__name__
+    own = obj.state_dict()
+    unknown: list[str] = []
+    extra = 0
+    for key, entry in entries.items():
+        if key not in own:
+            if key != FORMAT_KEY:  # the format entry is ours, not the object's
+                unknown.append(key)
+            extra += entry.nbytes
+            continue
+        shape = tuple(own[key].shape)
+        dtype = backend.numpy_dtype(own[key].dtype)
+        text = dtype.kind in "US"  # a string's length may differ (a generator's state)
+        if entry.shape != shape or (entry.dtype.kind != dtype.kind if text
+                                    else entry.dtype != dtype):
+            raise ValueError(
+                f"load: {path!r}: {key!r} has shape {entry.shape} and dtype {entry.dtype} "
+                f"in the file; the {owner} takes shape {shape} and dtype {dtype} (read "
+                "from the entry's header: nothing was inflated)"
+            )
+        if text:
+            extra += max(0, entry.nbytes - math.prod(shape) * dtype.itemsize)
+    if extra > UNKNOWN_ENTRY_BYTES:
+        raise KeyError(
+            f"load: {path!r} holds {extra} bytes beyond what the {owner} takes (at most "
+            f"{UNKNOWN_ENTRY_BYTES} are read); entries it does not have: "
+            f"{name_list(unknown)}; refused unread"
+        )
 
 
 def _unreadable(path: str, reason: object) -> ValueError:

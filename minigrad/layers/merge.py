@@ -90,6 +90,10 @@ class Add(MergeLayer[tuple[tuple[int, ...], Any, int]]):
         return (as_grad(self, grad_out, shape, dtype),) * count
 
 
+_BATCH_AXIS = ("Concat: axis 0 is the batch axis; Concat joins the samples' features "
+               "(axis -1, or 1 for channels), it does not stack batches")
+
+
 class Concat(MergeLayer[tuple[tuple[int, ...], Any, list[int]]]):
     """Join two or more batches along ``axis``: ``y = [x_1 | x_2 | ... | x_k]``.
 
@@ -102,13 +106,16 @@ class Concat(MergeLayer[tuple[tuple[int, ...], Any, list[int]]]):
     Parameters
     ----------
     axis : int, default -1
-        The axis to join along (0 joins batches); the inputs must have one rank, with
-        ``axis`` inside it, and agree on every other axis.
+        The axis to join along, a sample axis: the inputs must have one rank, with
+        ``axis`` inside it and not the batch axis 0, and agree on every other axis.
+        (Joining batches would mix samples: the output's row ``i`` would no longer be
+        the model's answer for input row ``i``.)
 
     Raises
     ------
     ValueError
-        A non-int ``axis`` (at construction), an ``axis`` outside the inputs' rank;
+        A non-int ``axis``, or ``axis=0`` (at construction); an ``axis`` outside the
+        inputs' rank or one that is their batch axis (``axis=-2`` on ``(N, d)``);
         otherwise as `Add`, with inputs whose shapes disagree off ``axis`` in place of
         inputs of different shapes.
     TypeError, RuntimeError
@@ -127,6 +134,8 @@ class Concat(MergeLayer[tuple[tuple[int, ...], Any, list[int]]]):
     def __init__(self, axis: int = -1) -> None:
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
             raise ValueError(f"Concat: axis must be an int, got {axis!r}")
+        if axis == 0:
+            raise ValueError(_BATCH_AXIS)
         self.axis = int(axis)
 
     @override
@@ -137,6 +146,9 @@ class Concat(MergeLayer[tuple[tuple[int, ...], Any, list[int]]]):
             raise ValueError(f"{self!r}: axis {self.axis} is outside inputs of shapes "
                              f"{_shapes(batches)}")
         axis = self.axis % ndim
+        if axis == 0:
+            raise ValueError(f"{self!r} on inputs of shapes {_shapes(batches)}: "
+                             f"{_BATCH_AXIS}")
 
         def others(shape: tuple[int, ...]) -> tuple[int, ...]:
             return shape[:axis] + shape[axis + 1:]

@@ -34,7 +34,9 @@ from minigrad.losses.shared import check_weight, weight_on, weight_repr
 
 
 def _class_weights(owner: str, name: str, weight: npt.ArrayLike | None) -> Array | None:
-    """``weight`` as a 1-D finite float64 array (or None), else `ValueError` naming it."""
+    """``weight`` as a 1-D finite, non-negative float64 array (or None), else `ValueError`
+    naming it. (A negative weight turns its class's loss into a reward without bound:
+    minimizing it drives that class's probability to 0, the loss to −inf.)"""
     if weight is None:
         return None
     array = np.asarray(weight)
@@ -42,8 +44,8 @@ def _class_weights(owner: str, name: str, weight: npt.ArrayLike | None) -> Array
         raise ValueError(f"{owner}: {name} must be a non-empty 1-D real array, got "
                          f"{array.dtype} of shape {array.shape}")
     array = array.astype(np.float64)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{owner}: {name} must be finite, got {array}")
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError(f"{owner}: {name} must be finite and >= 0, got {array}")
     return array
 
 
@@ -70,20 +72,42 @@ def _one_hot(indices: Array, classes: int) -> Array:
     return onehot
 
 
-def _softmax_parts(z: Array) -> tuple[Array, Array, Array]:
+def _softmax_parts(loss: Loss[Any], z: Array) -> tuple[Array, Array, Array]:
     """``e^(z − m)``, their sums over the last axis and ``log softmax(z) = z − lse`` with
     the stable log-sum-exp ``lse = m + log Σ_c e^(z_c − m)``, ``m = max_c z_c``: every
-    exponential lies in (0, 1] and the sums are ≥ 1 (the max's own term is e^0)."""
+    exponential lies in (0, 1] and the sums are ≥ 1 (the max's own term is e^0).
+
+    −inf logits (masked classes) are fine: their probability is 0, as in PyTorch. A
+    position whose max is not finite -- a +inf or NaN logit, or every logit −inf -- has
+    no softmax (inf − inf); PyTorch returns NaN there, this refuses it (`ValueError`
+    naming ``loss`` and the first such position), checked on the maxima only."""
     if type(z) is np.ndarray:  # methods: a µs less per call than np.max, np.sum
-        shifted = z - z.max(axis=-1, keepdims=True)
+        top = z.max(axis=-1, keepdims=True)
+        if not np.isfinite(top).all():
+            raise _no_softmax(loss, backend.to_numpy(top))
+        shifted = z - top
         exps = np.exp(shifted)
         sums = exps.sum(axis=-1, keepdims=True)
         return exps, sums, shifted - np.log(sums)
     xp = backend.namespace(z)
-    shifted = z - xp.max(z, axis=-1, keepdims=True)
+    top = xp.max(z, axis=-1, keepdims=True)
+    if not bool(xp.all(xp.isfinite(top))):
+        raise _no_softmax(loss, backend.to_numpy(top))
+    shifted = z - top
     exps = xp.exp(shifted)
     sums = xp.sum(exps, axis=-1, keepdims=True)
     return exps, sums, shifted - xp.log(sums)
+
+
+def _no_softmax(loss: Loss[Any], maxima: Array) -> ValueError:
+    """The refusal of logits whose max over the classes is ``maxima[position]``."""
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(maxima))[0])
+    position, top = first[:-1], float(maxima[first])  # the last axis is the kept class axis
+    what = ("a NaN logit" if np.isnan(top) else "a +inf logit" if top > 0
+            else "every logit -inf")
+    return ValueError(f"{loss!r} got {what} at position {position} of the logits: no "
+                      "softmax is defined there (PyTorch returns NaN); -inf masks a class, "
+                      "+inf and NaN are refused")
 
 
 class BCEWithLogitsLoss(Loss[Array]):
@@ -118,8 +142,9 @@ class BCEWithLogitsLoss(Loss[Array]):
     Raises
     ------
     ValueError
-        As every `Loss`; a ``pos_weight`` that is not a finite 1-D array, or (from
-        ``forward``) not of length ``pred.shape[-1]``; likewise a ``weight`` not broadcasting.
+        As every `Loss`; a ``pos_weight`` that is not a finite, non-negative 1-D
+        array, or (from ``forward``) not of length ``pred.shape[-1]``; likewise a
+        ``weight`` not broadcasting.
     TypeError
         As every `Loss`.
     """
@@ -266,7 +291,7 @@ class NLLLoss(_ClassIndexLoss):
     ------
     ValueError
         A target shape other than ``x.shape[:-1]``; an index outside ``[0, C)`` that is
-        not ``ignore_index``; a ``weight`` that is not 1-D, finite, of length ``C``.
+        not ``ignore_index``; a ``weight`` that is not 1-D, finite, >= 0, of length ``C``.
     TypeError
         Non-real ``x``; class indices of a non-integer dtype.
     RuntimeError
@@ -326,6 +351,11 @@ class CrossEntropyLoss(_ClassIndexLoss):
     positions (``z.size / C``), weights or not, and ``ignore_index`` must stay
     negative, as PyTorch.
 
+    Logits may be −inf (a masked class: probability 0), with PyTorch's values: a
+    finite loss unless the target's own logit is −inf (then ``inf``). A +inf or NaN
+    logit, or a position whose logits are all −inf, has no softmax: PyTorch returns
+    NaN there, this raises.
+
     Cache: ``softmax(z)`` and the coefficients.
 
     Parameters
@@ -340,8 +370,9 @@ class CrossEntropyLoss(_ClassIndexLoss):
     ValueError
         Scalar or empty logits; a target shape other than ``z.shape[:-1]`` or
         ``z.shape``; class indices outside ``[0, C)`` that are not ``ignore_index``; a
-        ``weight`` that is not 1-D, finite, of length ``C``; ``label_smoothing`` outside
-        [0, 1]; probability targets with ``ignore_index >= 0``.
+        ``weight`` that is not 1-D, finite, >= 0, of length ``C``; ``label_smoothing``
+        outside [0, 1]; probability targets with ``ignore_index >= 0``; a +inf or NaN
+        logit, or a position of all −inf logits (naming the position).
     TypeError
         Non-real logits or probabilities; class indices of a non-integer dtype.
     RuntimeError
@@ -370,7 +401,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
         z = self.check_pred(pred)
         t = as_target_array(self, target, z)
         xp = backend.namespace(z)
-        exps, sums, log_p = _softmax_parts(z)
+        exps, sums, log_p = _softmax_parts(self, z)
         smoothing, classes = self.label_smoothing, z.shape[-1]
         weight = _weights_for(self, "weight", self.weight, z)
         shape, t_shape = tuple(z.shape), tuple(t.shape)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from minigrad import backend
-from minigrad.core import Array, Parameter, check_non_negative, check_number
+from minigrad.core import Array, Parameter, check_non_negative, check_number, check_positive
 from minigrad.optim.groups import Hyperparameter, ParamsLike, check_bool
 from minigrad.optim.optimizer import Optimizer
 
@@ -50,7 +50,8 @@ class Adam(Optimizer):
     params : iterable of Parameter, or of dict (parameter groups)
     lr : float ≥ 0, default 1e-3
     betas : (float, float), each in [0, 1), default (0.9, 0.999)
-    eps : float ≥ 0, default 1e-8
+    eps : float > 0, default 1e-8
+        Divides the step: with 0, a zero gradient (m = v = 0) would make the step 0/0.
     weight_decay : float ≥ 0, default 0 (`AdamW`: 1e-2)
     amsgrad : bool, default False
 
@@ -98,7 +99,7 @@ class Adam(Optimizer):
                              lambda v: 0 <= v < 1)
                 for i, beta in enumerate(betas)
             ),
-            "eps": check_non_negative(name, "eps", hyper["eps"]),
+            "eps": check_positive(name, "eps", hyper["eps"]),  # it divides: 0/0 at g = 0
             "weight_decay": check_non_negative(name, "weight_decay", hyper["weight_decay"]),
             "amsgrad": check_bool(name, "amsgrad", hyper["amsgrad"]),
         }
@@ -183,7 +184,8 @@ class RMSprop(Optimizer):
     params : iterable of Parameter, or of dict (parameter groups)
     lr : float ≥ 0, default 1e-2
     alpha : float in [0, 1], default 0.99
-    eps : float ≥ 0, default 1e-8
+    eps : float > 0, default 1e-8
+        Divides the step, as Adam's.
     weight_decay : float ≥ 0, default 0
     momentum : float ≥ 0, default 0
     centered : bool, default False
@@ -225,7 +227,7 @@ class RMSprop(Optimizer):
             "lr": check_non_negative("RMSprop", "lr", hyper["lr"]),
             "alpha": check_number("RMSprop", "alpha", hyper["alpha"], "a number in [0, 1]",
                                   lambda v: 0 <= v <= 1),
-            "eps": check_non_negative("RMSprop", "eps", hyper["eps"]),
+            "eps": check_positive("RMSprop", "eps", hyper["eps"]),  # it divides, as Adam's
             "weight_decay": check_non_negative("RMSprop", "weight_decay", hyper["weight_decay"]),
             "momentum": check_non_negative("RMSprop", "momentum", hyper["momentum"]),
             "centered": check_bool("RMSprop", "centered", hyper["centered"]),
@@ -285,7 +287,8 @@ class Adagrad(Optimizer):
     lr_decay : float ≥ 0, default 0
     weight_decay : float ≥ 0, default 0
     initial_accumulator_value : float ≥ 0, default 0
-    eps : float ≥ 0, default 1e-10
+    eps : float > 0, default 1e-10
+        Divides the step, as Adam's.
 
     Raises
     ------
@@ -322,8 +325,9 @@ class Adagrad(Optimizer):
             "lr": check_non_negative("Adagrad", "lr", hyper["lr"]),
             **{
                 name: check_non_negative("Adagrad", name, hyper[name])
-                for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+                for name in ("lr_decay", "weight_decay", "initial_accumulator_value")
             },
+            "eps": check_positive("Adagrad", "eps", hyper["eps"]),  # it divides, as Adam's
         }
 
     def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:

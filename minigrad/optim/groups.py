@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 import numpy as np
 from typing_extensions import Self
 
-from minigrad.core import Parameter
+from minigrad.core import Parameter, name_list
 
 if TYPE_CHECKING:
     from minigrad.optim.optimizer import Optimizer
@@ -53,12 +53,18 @@ class Hyperparameter(Generic[T]):
         optimizer.set_hyperparameters({self.name: value})
 
 
+_GROUP_ATTRIBUTES = frozenset({"_optimizer", "params", "hyper", "initial_lr"})
+"""What a `ParamGroup` holds as plain attributes; any other attribute name is a
+hyperparameter's (validated) or refused."""
+
+
 class ParamGroup(MutableMapping[str, Any]):
     """One parameter group: ``group["params"]`` and its hyperparameters by name.
 
-    ``group["lr"] = 0.01`` is validated like the constructor's arguments (a bad value
-    raises `ValueError` and changes nothing) and takes effect from the next step; the
-    parameters and the set of keys are fixed.
+    ``group["lr"] = 0.01`` -- or ``group.lr = 0.01``, the same -- is validated like the
+    constructor's arguments (a bad value raises `ValueError` and changes nothing) and
+    takes effect from the next step; the parameters and the set of keys are fixed.
+    Reading ``group.lr`` gives ``group["lr"]``.
 
     Attributes
     ----------
@@ -67,6 +73,13 @@ class ParamGroup(MutableMapping[str, Any]):
         The validated hyperparameters (read-only by convention: assign through ``[]``).
     initial_lr : float or None
         The learning rate when the first scheduler was attached (set by that scheduler).
+
+    Raises
+    ------
+    AttributeError
+        Setting or reading an attribute that is neither one of these nor a
+        hyperparameter (``group.lrr = 0.1``), naming the group's keys: a typo never
+        becomes an attribute that nothing reads.
     """
 
     def __init__(self, optimizer: Optimizer, params: list[Parameter], hyper: dict[str, Any]):
@@ -74,6 +87,35 @@ class ParamGroup(MutableMapping[str, Any]):
         self.params = params
         self.hyper = hyper
         self.initial_lr: float | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Intercepted because a hyperparameter is a key, not an attribute: without this,
+        # `group.lr = nan` would set a new attribute that no step reads, silently.
+        if name == "params" and "params" in vars(self):
+            self["params"] = value  # refused, as the item write
+        elif name in _GROUP_ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        elif name in self.hyper:
+            self[name] = value  # validated as an item write
+        else:
+            raise self._no_attribute(name)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when ordinary lookup fails. `vars(self)`, not `self.hyper`: while
+        # copy or pickle rebuild a group, `hyper` is not set yet and reading it here
+        # would recurse.
+        hyper = vars(self).get("hyper")
+        if name.startswith("__") or hyper is None or name not in hyper:
+            raise self._no_attribute(name)
+        return hyper[name]
+
+    def _no_attribute(self, name: str) -> AttributeError:
+        optimizer = vars(self).get("_optimizer")
+        owner = "ParamGroup" if optimizer is None else f"{type(optimizer).__name__} param group"
+        keys = ["params", *vars(self).get("hyper", {})]
+        return AttributeError(f"{owner} has no attribute {name!r}; its keys are "
+                              f"{name_list(keys)} (a hyperparameter is set as group[key] = "
+                              "value or group.key = value)")
 
     def __getitem__(self, key: str) -> Any:
         return self.params if key == "params" else self.hyper[key]
@@ -83,7 +125,7 @@ class ParamGroup(MutableMapping[str, Any]):
         if key == "params":
             raise TypeError(f"{owner}: a parameter group's params cannot be replaced")
         if key not in self.hyper:
-            raise KeyError(f"{owner}: no hyperparameter {key!r}; it has {list(self.hyper)}")
+            raise KeyError(f"{owner}: no hyperparameter {key!r}; it has {name_list(self.hyper)}")
         self._optimizer.set_hyperparameters({key: value}, groups=[self])
 
     def __delitem__(self, key: str) -> None:

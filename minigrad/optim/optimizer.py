@@ -5,14 +5,14 @@ update kernels of each parameter's array library (`minigrad.backend.UpdateKernel
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from minigrad import backend
-from minigrad.core import Array, Parameter
+from minigrad.core import Array, Parameter, check_finite_state, name_list
 from minigrad.optim.groups import Hyperparameter, ParamGroup, ParamsLike, group_specs
 
 
@@ -97,8 +97,8 @@ class Optimizer(ABC):
             unknown = sorted(overrides.keys() - self.defaults.keys())
             if unknown:
                 raise ValueError(
-                    f"{name}: param group {index} has keys {unknown} that are not "
-                    f"hyperparameters of {name} ({list(self.defaults)})"
+                    f"{name}: param group {index} has keys {name_list(unknown)} that are "
+                    f"not hyperparameters of {name} ({name_list(self.defaults)})"
                 )
             hyper = self._validated_group(index, {**self.defaults, **overrides}, len(specs))
             group = ParamGroup(self, group_params, hyper)
@@ -275,6 +275,15 @@ class Optimizer(ABC):
             Another optimizer's state, another group layout, or a shape, dtype or
             value that does not fit, naming the key.
         """
+        self.check_state_dict(state)()
+
+    def check_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> Callable[[], None]:
+        """Check ``state`` as `load_state_dict` does, changing nothing, and return the
+        function that then writes it (which cannot fail).
+
+        What loads several objects all or nothing (``load_checkpoint``) checks each
+        before writing any. Raises as `load_state_dict`.
+        """
         owner = f"{type(self).__name__}.load_state_dict"
         legacy = len(self.param_groups) == 1 and "param_groups.0.params" not in state
 
@@ -285,7 +294,7 @@ class Optimizer(ABC):
         missing += [key(g, name) for g, group in enumerate(self.param_groups)
                     for name in group.hyper if key(g, name) not in state]
         if missing:
-            raise KeyError(f"{owner}: missing keys {missing}")
+            raise KeyError(f"{owner}: missing keys {name_list(missing)}")
         kind = np.asarray(state["optimizer"])
         if kind.shape != () or kind.dtype.kind != "U" or str(kind) != type(self).__name__:
             raise ValueError(
@@ -327,24 +336,28 @@ class Optimizer(ABC):
         missing = sorted(expected - state.keys())
         unexpected = sorted(state.keys() - expected)
         if missing or unexpected:
-            raise KeyError(f"{owner}: missing keys {missing}, unexpected keys {unexpected}")
+            raise KeyError(f"{owner}: missing keys {name_list(missing)}, "
+                           f"unexpected keys {name_list(unexpected)}")
         steps = _checked(owner, "step", state["step"], np.array(0, dtype=np.int64)).item()
         if steps < 0:
             raise ValueError(f"{owner}: 'step' must be >= 0, got {steps}")
-        for group, hyper in zip(self.param_groups, groups):
-            group.hyper = hyper
-            self._allocate(group)
-        self.steps = int(steps)
-        for param, values in arrays.items():
-            for name, value in values.items():
-                backend.assign(self.state[param][name], value)
+
+        def write() -> None:
+            for group, hyper in zip(self.param_groups, groups):
+                group.hyper = hyper
+                self._allocate(group)
+            self.steps = int(steps)
+            for param, values in arrays.items():
+                for name, value in values.items():
+                    backend.assign(self.state[param][name], value)
+
+        return write
 
     def _checked_state(
         self, owner: str, key: str, name: str, value: npt.ArrayLike, param: Parameter
     ) -> Array:
         array = _checked(owner, key, value, param.data)
-        if not np.isfinite(array).all():
-            raise ValueError(f"{owner}: {key!r} has non-finite values; it cannot be trained from")
+        check_finite_state(owner, repr(key), array)
         if name in self.non_negative_state and (array < 0).any():
             raise ValueError(
                 f"{owner}: {key!r} has negative values (min {array.min()}), but it is a "

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from minigrad import backend
-from minigrad.core import Array, Layer, MergeLayer, Module, check_arity
+from minigrad.core import Array, Layer, MergeLayer, Module, check_arity, describe
 from minigrad.testing.finite_differences import (
     assert_close,
     check_tensor,
@@ -173,7 +173,8 @@ def check_layer(
         Naming the failed check and, for gradients, the input or parameter and the
         worst mismatch (index, analytic vs numeric).
     TypeError
-        ``inputs`` do not suit ``layer`` (count), a misuse rather than a failure.
+        ``layer`` is not a `Layer` or `MergeLayer` (a plain function, say), or
+        ``inputs`` do not suit it (count): a misuse rather than a failure.
 
     Examples
     --------
@@ -181,6 +182,9 @@ def check_layer(
     >>> check_layer(mg.Dense(3, 2, rng=0), np.ones((4, 3)))
     >>> check_layer(mg.Add(), np.ones((4, 3)), np.zeros((4, 3)))
     """
+    if not isinstance(layer, (Layer, MergeLayer)):
+        raise TypeError(f"check_layer: layer must be a minigrad Layer or MergeLayer (a "
+                        f"module with forward and backward), got {describe(layer)}")
     try:
         check_arity(layer, len(inputs))
     except ValueError as exc:

@@ -11,7 +11,7 @@ from typing import Any, Literal, cast
 
 from typing_extensions import override
 
-from minigrad.core import Array, Module, check_count, check_non_negative
+from minigrad.core import Array, Module, check_count, check_non_negative, name_list
 from minigrad.io.npz import Stateful, StrPath, save
 from minigrad.optim import Optimizer
 from minigrad.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
@@ -170,7 +170,7 @@ class EarlyStopping(Callback):
             hint = " (pass validation_data to fit)" if self.monitor.startswith("val_") else ""
             raise ValueError(
                 f"EarlyStopping: monitor {self.monitor!r} is not among the logged "
-                f"quantities {sorted(keys)}{hint}"
+                f"quantities {name_list(sorted(keys))}{hint}"
             )
 
     @override
@@ -250,7 +250,7 @@ class LearningRateScheduler(Callback):
     def check_log_keys(self, keys: Collection[str]) -> None:
         if isinstance(self.scheduler, ReduceLROnPlateau) and self.monitor not in keys:
             raise ValueError(f"LearningRateScheduler: monitor {self.monitor!r} is not among "
-                             f"the logged quantities {sorted(keys)}")
+                             f"the logged quantities {name_list(sorted(keys))}")
 
     @override
     def on_train_begin(self, model: Module[Any]) -> None:
@@ -343,7 +343,7 @@ class ModelCheckpoint(Callback):
         if self.monitor not in keys:
             hint = " (pass validation_data to fit)" if self.monitor.startswith("val_") else ""
             raise ValueError(f"ModelCheckpoint: monitor {self.monitor!r} is not among the "
-                             f"logged quantities {sorted(keys)}{hint}")
+                             f"logged quantities {name_list(sorted(keys))}{hint}")
 
     @override
     def on_train_begin(self, model: Module[Any]) -> None:

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from minigrad import backend
-from minigrad.core import Array, Layer, check_count, check_non_negative
+from minigrad.core import Array, Layer, check_count, check_non_negative, describe, name_list
 from minigrad.init import SeedLike, make_rng
 from minigrad.losses.loss import Loss
 from minigrad.optim import Optimizer
@@ -80,12 +80,16 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
 
     Raises
     ------
+    TypeError
+        ``model`` is not a `Layer`.
     ValueError
         ``batch_size`` not an int >= 1, or ``X`` a scalar or empty.
     TypeError, ValueError, RuntimeError
         The model's errors for a bad input, as it raises them (a `Sequential` prepends
         the path to the failing layer).
     """
+    _check_type("predict", "model", model, Layer, "a minigrad Layer (a Sequential, a Graph, "
+                "a layer)")
     data: Any = X if backend.is_foreign(X) else np.asarray(X)
     size = check_batch_size("predict", batch_size)
     if data.ndim == 0 or data.shape[0] == 0:
@@ -254,6 +258,9 @@ def fit(
 
     Raises
     ------
+    TypeError
+        Before any work: ``model`` is not a `Layer`, ``loss_fn`` not a `Loss` or
+        ``optimizer`` not an `Optimizer` (a plain function, say), naming what it got.
     ValueError, TypeError
         Before any work: ``epochs < 0``, ``batch_size < 1``, mismatched lengths, empty
         data, data of another array library or device than the model's parameters
@@ -270,9 +277,19 @@ def fit(
         During training: the model's or loss's errors, as they raise them (a
         `Sequential` prepends the path to the failing layer).
     FloatingPointError
-        A batch's loss is not finite; its message names the epoch and batch. The
-        parameters are left as they were before that batch (nothing is stepped).
+        A batch's loss is not finite; its message names the epoch and batch. The loss
+        is computed before that batch's backward and step, so the parameters, their
+        gradients and the optimizer's state are as they were before that batch; its
+        forward has run in training mode, so buffers a forward updates (`BatchNorm1D`'s
+        running statistics) include it -- the message names the model's buffers, if it
+        has any.
     """
+    _check_type("fit", "model", model, Layer, "a minigrad Layer (a Sequential, a Graph, a "
+                "layer)")
+    _check_type("fit", "loss_fn", loss_fn, Loss, "a minigrad Loss (mg.MSELoss(), "
+                "mg.CrossEntropyLoss(), your subclass of mg.Loss)")
+    _check_type("fit", "optimizer", optimizer, Optimizer, "a minigrad Optimizer (mg.SGD, "
+                "mg.Adam, ... built on model.parameters())")
     epochs = check_count("fit", "epochs", epochs, 0)
     size = check_batch_size("fit", batch_size)
     X, y = _dataset("fit", X, y, check_finite)
@@ -332,6 +349,13 @@ def fit(
     return history
 
 
+def _check_type(owner: str, name: str, value: object, kind: type, expected: str) -> None:
+    """Refuse an argument that is not a ``kind`` at the call, rather than with an
+    AttributeError deep inside the loop."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{owner}: {name} must be {expected}, got {describe(value)}")
+
+
 def _check_data_place(model: Layer[Any], X: Array, name: str) -> None:
     """Refuse data of another library or device than the model's parameters, before any
     work (the first layer would refuse it too, but only after callbacks began)."""
@@ -366,6 +390,17 @@ def _check_optimizer_trains(model: Layer[Any], optimizer: Optimizer) -> None:
         )
 
 
+def _left_as(model: Layer[Any]) -> str:
+    """What the non-finite stop leaves, said precisely: only a forward has run."""
+    text = (": the parameters, their gradients and the optimizer's state are as they were "
+            "before this batch")
+    buffers = [name for name, _ in model.named_buffers()]
+    if buffers:  # a training-mode forward updates running statistics: not undone
+        text += ("; its forward ran in training mode, so the buffers a forward updates "
+                 f"(running statistics; the model's are {name_list(buffers)}) include it")
+    return text
+
+
 def _train_epoch(
     model: Layer[Any],
     loss_fn: Loss[Any],
@@ -388,8 +423,8 @@ def _train_epoch(
         loss = float(loss_fn.forward(pred, yb))  # a scalar: _check_loss refused "none"
         if not math.isfinite(loss):  # before backward/step: the parameters stay as they are
             raise FloatingPointError(
-                f"fit: the loss is {loss} at {where}, batch {index + 1}/{steps}; "
-                "training stopped with the parameters as they were before this batch"
+                f"fit: the loss is {loss} at {where}, batch {index + 1}/{steps}; training "
+                f"stopped before this batch's backward and step{_left_as(model)}"
             )
         n = xb.shape[0]
         for name, metric in metrics.items():  # before the step: a failing one changes nothing

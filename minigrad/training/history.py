@@ -10,6 +10,8 @@ from typing import Any
 
 from typing_extensions import override
 
+from minigrad.core import name_list
+
 
 class History:
     """What `fit` measured, epoch by epoch.
@@ -67,7 +69,8 @@ class History:
             raise ValueError("History.plot: nothing recorded yet")
         unknown = [k for k in names if k not in self.history]
         if unknown:
-            raise ValueError(f"History.plot: {unknown} not logged; keys: {list(self.history)}")
+            raise ValueError(f"History.plot: {name_list(unknown)} not logged; keys: "
+                             f"{name_list(self.history)}")
         figure, axes = pyplot.subplots(1, len(names), figsize=(4.5 * len(names), 3.5),
                                        squeeze=False)
         epochs = [epoch + 1 for epoch in self.epoch]

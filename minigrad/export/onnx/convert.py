@@ -237,8 +237,26 @@ def to_onnx(
     def write(file: BinaryIO) -> None:
         file.write(data)
 
-    atomic_write(os.path.realpath(os.fspath(path)), write, owner="to_onnx")
+    atomic_write(os.path.realpath(os.fspath(path)), write, owner="to_onnx", writer="to_onnx",
+                 ours=_is_minigrad_onnx)
     return proto
+
+
+def _is_minigrad_onnx(path: str) -> bool:
+    """Whether ``path`` holds an ONNX model `to_onnx` wrote (its producer is minigrad): the
+    only non-empty file `to_onnx` replaces, as `mg.save` replaces only its own files."""
+    with open(path, "rb") as file:
+        # `to_onnx` writes ir_version, field 1, first: any other first byte is not ours,
+        # and a large foreign file is not read whole to find that out.
+        if file.read(1) != b"\x08":
+            return False
+        file.seek(0)
+        data = file.read()
+    try:
+        proto = onnx.ModelProto.FromString(data)
+    except Exception:  # protobuf's DecodeError (untyped, so unnamed here): not a model
+        return False
+    return bool(proto.producer_name == "minigrad" and proto.HasField("graph"))
 
 
 _PROBE_BATCH = 2  # rows of the validation forward when the batch axis is free

@@ -13,7 +13,7 @@ from torch import nn
 
 from minigrad.containers.graph import INPUT, Graph
 from minigrad.containers.sequential import Sequential
-from minigrad.core import Array, Module
+from minigrad.core import Array, Module, check_finite_state, name_list
 from minigrad.layers.activations.from_output import (
     ELU,
     GELU,
@@ -268,7 +268,8 @@ def load_torch_state_dict(model: Module[Any], state_dict: Mapping[str, Any]) -> 
     missing = sorted(expected.keys() - state_dict.keys())
     unexpected = sorted(state_dict.keys() - expected.keys())
     if missing or unexpected:
-        raise KeyError(f"{what}: missing keys {missing}, unexpected keys {unexpected}")
+        raise KeyError(f"{what}: missing keys {name_list(missing)}, "
+                       f"unexpected keys {name_list(unexpected)}")
     given: dict[str, Array] = {}
     for key, reference in expected.items():
         value = _as_array(state_dict[key])
@@ -277,6 +278,7 @@ def load_torch_state_dict(model: Module[Any], state_dict: Mapping[str, Any]) -> 
                 f"{what}: {key!r} has shape {value.shape} and dtype {value.dtype}; the model "
                 f"takes shape {reference.shape} and dtype {reference.dtype} (PyTorch layout)"
             )
+        check_finite_state(what, repr(key), value)  # named by its PyTorch key
         given[key] = value
 
     converted: dict[str, Array] = {}

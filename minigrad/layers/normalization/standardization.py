@@ -78,14 +78,60 @@ def standardize(x: Array, axes: tuple[int, ...], eps: float
                 ) -> tuple[Array, Array, Array, Array]:
     """``x̂ = (x − μ)/√(σ² + ε)`` over ``axes``; returns ``x̂``, ``μ``, ``σ²`` and
     ``1/√(σ² + ε)`` (kept dims). The variance is the mean square of the centred values
-    (stable, unlike ``E[x²] − μ²``), summed without forming the squares."""
+    (stable, unlike ``E[x²] − μ²``), summed without forming the squares; see
+    `variance` for values whose squares overflow."""
     count = math.prod(x.shape[axis] for axis in axes)
     mean = reduce_sum(x, axes) / count
     xhat = x - mean
-    var = reduce_sum(xhat, axes, xhat) / count
-    inv_std: Array = 1.0 / backend.namespace(var).sqrt(var + eps)
+    var, inv_std = variance(xhat, axes, eps)
     xhat *= inv_std
     return xhat, mean, var, inv_std
+
+
+def variance(centred: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array]:
+    """``σ² = mean(d²)`` of the centred values ``d`` over ``axes`` and ``1/√(σ² + ε)``,
+    kept dims -- finite and right whenever ``d`` is finite.
+
+    A square overflows long before its value does (float32: |d| above ~1e19), and
+    ``1/√inf = 0`` would silently zero the group. When a sum of squares overflows --
+    NumPy reports it (``errstate(over="raise")``: no check on the ordinary path); other
+    libraries are checked for an ``inf`` in ``σ²``, one value per group -- the variance
+    is recomputed from ``d / s``, ``s = max|d|`` per group (at least 1, so the other
+    groups come out as before): ``1/√(σ² + ε) = 1 / (s √(mean((d/s)²) + ε/s²))``. The
+    σ² returned for such a group is ``s² · mean((d/s)²)``, ``inf`` where even σ² is
+    beyond the dtype (only running statistics read it).
+    """
+    count = math.prod(centred.shape[axis] for axis in axes)
+    inv_std: Array
+    if type(centred) is np.ndarray:
+        try:
+            with np.errstate(over="raise"):
+                var = reduce_sum(centred, axes, centred) / count
+        except FloatingPointError:
+            return _scaled_variance(centred, axes, eps, count)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        return var, inv_std
+    xp = backend.namespace(centred)
+    with np.errstate(over="ignore"):  # array_api_strict computes with NumPy, and warns
+        var = reduce_sum(centred, axes, centred) / count
+    if bool(xp.any(xp.isinf(var))):
+        return _scaled_variance(centred, axes, eps, count)
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    return var, inv_std
+
+
+def _scaled_variance(centred: Array, axes: tuple[int, ...], eps: float, count: int
+                     ) -> tuple[Array, Array]:
+    """`variance` from ``d / s``, ``s = max(max|d|, 1)`` per group: no square overflows."""
+    xp = backend.namespace(centred)
+    largest = xp.max(xp.abs(centred), axis=axes, keepdims=True)
+    scale = xp.where(largest > 1.0, largest, xp.ones_like(largest))
+    scaled = centred / scale
+    share = reduce_sum(scaled, axes, scaled) / count  # mean((d/s)²), in (0, 1]
+    with np.errstate(over="ignore"):  # s² overflows where σ² is beyond the dtype: inf
+        inv_std: Array = 1.0 / (scale * xp.sqrt(share + eps / (scale * scale)))
+        var = share * (scale * scale)
+    return var, inv_std
 
 
 def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...],
@@ -123,8 +169,7 @@ def layer_norm(rows: Array, eps: float, weight: Array | None, bias: Array | None
     count = rows.shape[1]
     mean = reduce_sum(rows, (1,)) / count
     centred = rows - mean
-    var = reduce_sum(centred, (1,), centred) / count
-    inv_std: Array = 1.0 / backend.namespace(var).sqrt(var + eps)
+    inv_std = variance(centred, (1,), eps)[1]
     if weight is None or bias is None:
         return centred * inv_std, centred, inv_std
     y = _outer(inv_std, backend.namespace(weight).reshape(weight, (-1,)))  # r γᵀ

@@ -4,12 +4,12 @@ array state every scheduler saves (`ScheduleState`) and shared argument checks."
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from minigrad.core import Array, check_count, check_number
+from minigrad.core import Array, check_count, check_number, name_list
 from minigrad.optim.optimizer import Optimizer
 
 
@@ -56,14 +56,23 @@ class ScheduleState:
         ValueError
             Another scheduler's state, or an entry of the wrong shape or dtype.
         """
+        self.check_state_dict(state)()
+
+    def check_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> Callable[[], None]:
+        """Check ``state`` as `load_state_dict` does, changing nothing, and return the
+        function that then writes it (which cannot fail).
+
+        What loads several objects all or nothing (``load_checkpoint``) checks each
+        before writing any. Raises as `load_state_dict`.
+        """
         owner = f"{type(self).__name__}.load_state_dict"
         infinite_keys = tuple(f"{name}_infinite" for name in self._float_state)
         expected = {"scheduler", *self._int_state, *infinite_keys, *self._float_state,
                     *self._list_state}
         if state.keys() != expected:
             raise KeyError(
-                f"{owner}: missing keys {sorted(expected - state.keys())}, "
-                f"unexpected keys {sorted(state.keys() - expected)}"
+                f"{owner}: missing keys {name_list(sorted(expected - state.keys()))}, "
+                f"unexpected keys {name_list(sorted(state.keys() - expected))}"
             )
         kind = np.asarray(state["scheduler"])
         if kind.shape != () or str(kind) != type(self).__name__:
@@ -91,8 +100,12 @@ class ScheduleState:
                 raise ValueError(f"{owner}: {name!r} must be a float array of shape ({count},), "
                                  f"got shape {array.shape}, dtype {array.dtype}")
             values[name] = [float(v) for v in array]
-        for name, value in values.items():
-            setattr(self, name, value)
+
+        def write() -> None:
+            for name, value in values.items():
+                setattr(self, name, value)
+
+        return write
 
 
 class LRScheduler(ScheduleState):

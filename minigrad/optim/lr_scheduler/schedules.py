@@ -214,15 +214,23 @@ class SequentialLR(LRScheduler):
                          for key, value in scheduler.state_dict().items())
         return state
 
-    def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
+    def check_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> Callable[[], None]:
         own = {key: value for key, value in state.items() if not key.startswith("schedulers.")}
         parts: list[dict[str, npt.ArrayLike]] = [{} for _ in self._schedulers]
         for key, value in state.items():
             if key.startswith("schedulers."):
-                _, index, name = key.split(".", 2)
-                if not index.isdigit() or int(index) >= len(parts):
+                index, _, name = key.removeprefix("schedulers.").partition(".")
+                if not index.isdigit() or int(index) >= len(parts) or not name:
                     raise KeyError(f"SequentialLR.load_state_dict: unexpected key {key!r}")
                 parts[int(index)][name] = value
-        super().load_state_dict(own)
-        for scheduler, part in zip(self._schedulers, parts):
-            scheduler.load_state_dict(part)
+        # Every part checked before any is written: a refused last part leaves the first
+        # ones as they were.
+        writes = [super().check_state_dict(own)]
+        writes += [scheduler.check_state_dict(part)
+                   for scheduler, part in zip(self._schedulers, parts)]
+
+        def write() -> None:
+            for part_write in writes:
+                part_write()
+
+        return write
