@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from minigrad import backend
 from minigrad.core import Layer, Module
-from minigrad.io.npz import StrPath
+from minigrad.io.atomic import StrPath
 
 if TYPE_CHECKING:
     import onnx

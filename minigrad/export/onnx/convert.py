@@ -15,7 +15,7 @@ from onnx import helper, numpy_helper
 from minigrad.containers.graph import INPUT, Graph
 from minigrad.containers.sequential import Sequential
 from minigrad.core import Array, Buffer, Layer, MergeLayer, Module, Parameter
-from minigrad.io.npz import StrPath, atomic_write
+from minigrad.io.atomic import StrPath, atomic_write
 from minigrad.layers.dense import Bias, Dense, Identity
 from minigrad.layers.merge import Add, Concat
 from minigrad.layers.regularization import Dropout
