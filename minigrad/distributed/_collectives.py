@@ -57,8 +57,9 @@ def mismatch(signatures: Sequence[Sequence[Entry]], reference: int) -> str | Non
             continue
         for index, (a, b) in enumerate(zip(ours, theirs)):
             if a != b:
-                return (f"the first difference is entry {index}: rank {reference} has "
-                        f"{_describe(a)}, rank {rank} has {_describe(b)}")
+                return (f"the first difference is entry {index} (of the parameters, then the "
+                        f"buffers, in the model's order): rank {reference} has {_describe(a)}, "
+                        f"rank {rank} has {_describe(b)}")
         longer, shorter = (reference, rank) if len(ours) > len(theirs) else (rank, reference)
         extra = signatures[longer][len(signatures[shorter])]
         return (f"rank {rank} has {len(theirs)} parameters and buffers, rank {reference} "
