@@ -195,6 +195,11 @@ def scenario_train(rank: int, world: int, out: dict[str, Any], log: dict[str, An
                batch_size=8 if rank == 0 else 4, progress=False, data_parallel=True)
     except ValueError as exc:
         log["refused-fit"] = str(exc)
+    try:
+        mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X[:1], y[:1], epochs=1,
+               progress=False, data_parallel=mgd.DataParallel(drop_last=True))
+    except ValueError as exc:
+        log["refused-drop-last"] = str(exc)
 
 
 def scenario_dies(rank: int, world: int, out: dict[str, Any], log: dict[str, Any],

@@ -210,12 +210,14 @@ def test_gradients_average_alike_in_any_bucket_size_and_library(trained, variant
 def test_models_or_fit_calls_that_differ_are_refused_in_every_process(trained):
     _, results = trained
     (_, log0), (_, log1) = results
-    for key in ("refused-shape", "refused-order", "refused-fit"):
+    for key in ("refused-shape", "refused-order", "refused-fit", "refused-drop-last"):
         assert log0[key] == log1[key]
     assert ("rank 0 has parameter '1.weight' of shape (5, 8), float64 on cpu, rank 1 has "
             "parameter '1.weight' of shape (5, 9)") in log0["refused-shape"]
     assert "rank 1 has parameter '0.weight'" in log0["refused-order"]
     assert "batch_size is 8 in rank 0 but 4 in rank 1" in log0["refused-fit"]
+    assert log0["refused-drop-last"] == ("fit (data_parallel): 1 samples leave none for each "
+                                         "of 2 processes with drop_last=True")
 
 
 # -- faults ------------------------------------------------------------------------------
@@ -249,6 +251,91 @@ def test_a_process_that_hangs_makes_the_other_fail_after_the_timeout(tmp_path):
     assert 2 <= log["seconds"] < 20, log  # the short group's 2 s, not forever
 
 
+# -- in this process: a group of one ------------------------------------------------------
+
+
+@pytest.fixture
+def group_of_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A gloo group of this process alone (met at a file; gloo on the loopback)."""
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", LOOPBACK)
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}",
+                                         rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_data_parallel_fit_of_one_process_is_fit(group_of_one):
+    X, y = worker.classes()
+    runs = []
+    for data_parallel in (False, True):
+        model = worker.mlp(seed=3)
+        history = mg.fit(model, mg.CrossEntropyLoss(), mg.Adam(model.parameters(), lr=0.01),
+                         X, y, epochs=3, batch_size=5, rng=4, metrics=[mg.accuracy],
+                         validation_data=(X[:7], y[:7]), progress=False,
+                         data_parallel=data_parallel)
+        runs.append((model.state_dict(), history.history))
+    (weights, history), (parallel_weights, parallel_history) = runs
+    assert_close(parallel_weights, weights, 0.0)
+    assert parallel_history.keys() == history.keys()
+    for key, values in history.items():
+        np.testing.assert_allclose(parallel_history[key], values, rtol=1e-15, err_msg=key)
+
+
+def test_batches_of_one_process_are_mg_batches(group_of_one):
+    X, y = worker.data(10)
+    ours = list(mgd.batches(X, y, 4, rng=np.random.default_rng(5)))
+    theirs = list(mg.batches(X, y, 4, rng=np.random.default_rng(5)))
+    assert len(ours) == len(theirs) == 3
+    for (xa, ya), (xb, yb) in zip(ours, theirs):
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+    tensors = list(mgd.batches(torch.from_numpy(X), torch.from_numpy(y), 4, shuffle=False))
+    assert [tuple(xb.shape) for xb, _ in tensors] == [(4, 4), (4, 4), (2, 4)]
+    assert isinstance(tensors[0][0], torch.Tensor)
+    assert torch.equal(tensors[2][1], torch.from_numpy(y[8:]))
+
+
+def test_one_process_averages_to_its_own_gradients_and_keeps_its_arrays(group_of_one):
+    model = worker.mlp(seed=0)
+    X, y = worker.data(8)
+    loss_fn = mg.MSELoss()
+    loss_fn(model(X), y)
+    model.backward_params(loss_fn.backward())
+    before = {name: (param.data, param.grad.copy()) for name, param in model.named_parameters()}
+    mgd.broadcast_parameters(model)
+    mgd.average_gradients(model.parameters(), bucket_mb=1e-4)
+    for name, param in model.named_parameters():
+        assert param.data is before[name][0]  # in place: references stay valid
+        assert np.array_equal(param.grad, before[name][1])
+
+
+def test_bad_arguments_are_refused(group_of_one):
+    model = worker.mlp(seed=0)
+    with pytest.raises(ValueError, match="bucket_mb must be a number > 0"):
+        mgd.average_gradients(model, bucket_mb=0)
+    with pytest.raises(TypeError, match="expected a minigrad Module or Parameters, got int"):
+        mgd.average_gradients([1, 2])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="expected a minigrad Module, got list"):
+        mgd.broadcast_parameters(model.parameters())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="src=3 is not a rank of the group"):
+        mgd.broadcast_parameters(model, src=3)
+
+
+def test_buckets_follow_dtype_device_and_size():
+    tensors = [torch.zeros(3), torch.zeros(2), torch.zeros(4, dtype=torch.float64),
+               torch.zeros(100), torch.zeros(1)]
+    assert mgd._buckets.plan(tensors, cap=4 * 5) == [[0, 1], [2], [3], [4]]
+    assert mgd._buckets.plan(tensors, cap=1 << 20) == [[0, 1], [2], [3, 4]]
+    assert mgd._buckets.plan([], cap=8) == []
+    # One call's buckets of equal shape get buffers of their own (all in flight at once).
+    flattener = mgd._buckets.Flattener()
+    pair = [torch.ones(2), torch.ones(2)]
+    assert flattener.pack(pair, 0) is not flattener.pack(pair, 1)
+    alone = torch.ones(2, 2)
+    assert flattener.pack([alone], 2).data_ptr() == alone.data_ptr()  # no copy
+
+
 # -- without a process group -------------------------------------------------------------
 
 
@@ -273,6 +360,27 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_the_benchmark_runs(tmp_path):
+    """benchmarks/distributed_bench.py (timed by hand, benchmarks/README.md) only has to
+    run here: a few small steps, one repeat."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "distributed_bench.py"), "--steps", "2",
+         "--warmup", "1", "--repeats", "1", "--batch", "16"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "repeat 1: 1 process " in run.stdout and "ratio " in run.stdout, run.stdout
+    assert os.listdir(tmp_path) == []
+
+
+def test_importing_the_example_trains_prints_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    import distributed as example  # examples/ is on the path (tests/conftest.py)
+
+    assert capsys.readouterr() == ("", "")
+    assert os.listdir(tmp_path) == []
+    assert callable(example.main)
 
 
 def test_the_example_runs_under_torchrun(tmp_path):
