@@ -127,6 +127,18 @@ def scenario_train(rank: int, world: int, out: dict[str, Any], log: dict[str, An
         out.update({f"{run}/{key}": value for key, value in weights(model).items()})
         log[run] = history.history
 
+    # A group without global rank 0: rank 1 alone, its group's rank 0 (a group of one
+    # trains as one process does).
+    import torch.distributed as dist
+
+    alone = dist.new_group([1])  # every process takes part in making it
+    if rank == 1:
+        model = mlp(seed=100)
+        mg.fit(model, mg.MSELoss(), OPTIMIZERS["adam"](model.parameters()), X, y, epochs=EPOCHS,
+               batch_size=PER_PROCESS, rng=SEED, progress=False,
+               data_parallel=mgd.DataParallel(group=alone, bucket_mb=1e-4))
+        out.update({f"fit-subgroup/{key}": value for key, value in weights(model).items()})
+
     # The hand-off: the model converted to torch, trained by DistributedDataParallel,
     # brought back. Rank 1 starts from other weights: DDP broadcasts rank 0's.
     from torch.nn.parallel import DistributedDataParallel

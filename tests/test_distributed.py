@@ -159,6 +159,16 @@ def test_fit_pads_a_dataset_the_processes_do_not_divide(trained):
     assert_close(section(rank1, "fit-sgd-padded"), section(rank0, "fit-sgd-padded"), 0.0)
 
 
+def test_fit_on_a_group_without_global_rank_0(trained):
+    _, results = trained
+    X, y = worker.data()
+    model = worker.mlp(seed=100)
+    mg.fit(model, mg.MSELoss(), worker.OPTIMIZERS["adam"](model.parameters()), X, y,
+           epochs=worker.EPOCHS, batch_size=worker.PER_PROCESS, rng=worker.SEED, progress=False)
+    (_, _), (rank1, _) = results
+    assert_close(section(rank1, "fit-subgroup"), model.state_dict(), 0.0)
+
+
 def test_only_rank_0_prints_progress_and_writes_checkpoints(trained):
     launch, _ = trained
     for run in ("fit-sgd", "fit-adam-sum", "fit-sgd-padded"):

@@ -112,15 +112,23 @@ class Flattener:
         return flat
 
 
-def unpack(flat: torch.Tensor, bucket: Sequence[torch.Tensor]) -> None:
-    """Copy the flat tensor back into the bucket's tensors (nothing to do when ``flat``
-    is a view of the one tensor)."""
+def unpack(flat: torch.Tensor, bucket: Sequence[torch.Tensor], divisor: int = 1) -> None:
+    """Copy the flat tensor, divided by ``divisor``, back into the bucket's tensors: one
+    pass (in place when ``flat`` is a view of the one tensor)."""
+    import torch
+
     if len(bucket) == 1 and flat.data_ptr() == bucket[0].data_ptr():
+        if divisor != 1:
+            flat.div_(divisor)
         return
     offset = 0
     for tensor in bucket:
         count = tensor.numel()
-        tensor.copy_(flat[offset : offset + count].view(tensor.shape))
+        part = flat[offset : offset + count].view(tensor.shape)
+        if divisor == 1:
+            tensor.copy_(part)
+        else:  # of the tensor's shape: out= writes into it, strided or not
+            torch.div(part, divisor, out=tensor)
         offset += count
 
 
@@ -152,9 +160,7 @@ def all_reduce(
         if work is not None:
             work.wait()
     for bucket, flat in zip(buckets, flats):
-        if divisor != 1:
-            flat.div_(divisor)
-        unpack(flat, bucket)
+        unpack(flat, bucket, divisor)
 
 
 def broadcast(tensors: Sequence[torch.Tensor], src: int, group: ProcessGroup | None,

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 import minigrad as mg
-from minigrad.distributed._group import collective, group_place
+from minigrad.distributed._group import collective, global_rank, group_place
 
 if TYPE_CHECKING:
     from torch.distributed import ProcessGroup
@@ -90,20 +90,19 @@ def shard_indices(
 
 
 def shared_order(
-    owner: str, n: int, rng: mg.init.SeedLike, group: ProcessGroup | None, src: int = 0
+    owner: str, n: int, rng: mg.init.SeedLike, group: ProcessGroup | None
 ) -> npt.NDArray[np.int64]:
-    """A permutation of ``n`` drawn in process ``src`` (from its ``rng``, as `mg.batches`
-    draws it) and sent to all: one epoch order for every process, whatever their
-    ``rng`` (a fresh, unseeded one included)."""
+    """A permutation of ``n`` drawn in the group's process 0 (from its ``rng``, as
+    `mg.batches` draws it) and sent to all: one epoch order for every process, whatever
+    their ``rng`` (a fresh, unseeded one included)."""
     import torch.distributed as dist
 
     rank, _ = group_place(owner, group)
-    group_src = dist.get_group_rank(group, src) if group is not None else src
-    box: list[Any] = [mg.init.make_rng(rng).permutation(n) if rank == group_src else None]
+    box: list[Any] = [mg.init.make_rng(rng).permutation(n) if rank == 0 else None]
     # broadcast_object_list, not a tensor broadcast: it puts the bytes on the device the
     # backend needs (a GPU for NCCL), whatever the data's library.
     with collective(owner, "broadcasting the epoch's sample order"):
-        dist.broadcast_object_list(box, src=src, group=group)
+        dist.broadcast_object_list(box, src=global_rank(group, 0), group=group)
     order: npt.NDArray[np.int64] = np.asarray(box[0], dtype=np.int64)
     return order
 

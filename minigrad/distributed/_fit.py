@@ -19,7 +19,7 @@ import minigrad as mg
 from minigrad.distributed import _buckets
 from minigrad.distributed._collectives import broadcast_parameters, reduce_gradients
 from minigrad.distributed._data import _iterate, shard_indices, shard_size, shared_order
-from minigrad.distributed._group import collective, group_place
+from minigrad.distributed._group import collective, global_rank, group_place
 
 if TYPE_CHECKING:
     from torch.distributed import ProcessGroup
@@ -131,25 +131,29 @@ class DataParallel:
         if shard_size(n, world, self.drop_last) == 0:
             raise ValueError(f"{owner}: {n} samples leave none for each of {world} "
                              "processes with drop_last=True")
-        broadcast_parameters(model, 0, group=self.group, bucket_mb=self.bucket_mb)
+        broadcast_parameters(model, global_rank(self.group, 0), group=self.group,
+                             bucket_mb=self.bucket_mb)
         stepped = {id(param) for param in optimizer.params}
         named = [(name, param) for name, param in model.named_parameters()
                  if id(param) in stepped]
         return ParallelFit(self, rank, world, cap, named, loss_fn.reduction == "mean", n)
 
 
-def _fingerprint(X: Any, y: Any) -> tuple[float, float]:
+def _fingerprint(X: Any, y: Any) -> tuple[str, str]:
     """Sums of up to 64 evenly spaced rows of ``X`` and ``y``: equal in processes that
-    hold the same data; unequal, almost surely, where each loaded a different part."""
+    hold the same data; unequal, almost surely, where each loaded a different part.
+    As text, so that NaN (data unchecked, ``check_finite=False``) equals NaN."""
     rows = np.unique(np.linspace(0, X.shape[0] - 1, num=min(64, X.shape[0])).astype(np.int64))
     if isinstance(X, np.ndarray) and isinstance(y, np.ndarray):
-        return float(np.sum(X[rows], dtype=np.float64)), float(np.sum(y[rows], dtype=np.float64))
-    import array_api_compat
+        sums = float(np.sum(X[rows], dtype=np.float64)), float(np.sum(y[rows], dtype=np.float64))
+    else:
+        import array_api_compat
 
-    xp = array_api_compat.array_namespace(X)
-    index = xp.asarray(rows, device=array_api_compat.device(X))
-    return (float(xp.sum(xp.astype(xp.take(X, index, axis=0), xp.float64))),
-            float(xp.sum(xp.astype(xp.take(y, index, axis=0), xp.float64))))
+        xp = array_api_compat.array_namespace(X)
+        index = xp.asarray(rows, device=array_api_compat.device(X))
+        sums = (float(xp.sum(xp.astype(xp.take(X, index, axis=0), xp.float64))),
+                float(xp.sum(xp.astype(xp.take(y, index, axis=0), xp.float64))))
+    return repr(sums[0]), repr(sums[1])
 
 
 def _gather(owner: str, what: str, value: object, group: ProcessGroup | None,

@@ -76,6 +76,14 @@ def group_place(owner: str, group: ProcessGroup | None) -> tuple[int, int]:
     return rank, dist.get_world_size(group)
 
 
+def global_rank(group: ProcessGroup | None, rank: int) -> int:
+    """The global rank of ``group``'s process ``rank`` (what torch's ``src`` arguments
+    take)."""
+    import torch.distributed as dist
+
+    return rank if group is None else dist.get_global_rank(group, rank)
+
+
 @contextmanager
 def collective(owner: str, what: str) -> Iterator[None]:
     """Turn a failing collective's error into a `CollectiveError` saying what failed and
