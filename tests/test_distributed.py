@@ -43,7 +43,9 @@ class Launch:
 
     def __init__(self, scenario: str, folder: Path, group_timeout: float) -> None:
         self.scenario, self.folder = scenario, folder
-        env = {**os.environ, "WORLD_SIZE": "2", "MINIGRAD_TEST_STORE": str(folder / "store"),
+        (folder / "tmp").mkdir()
+        env = {**os.environ, "WORLD_SIZE": "2", "TMPDIR": str(folder / "tmp"),
+               "MINIGRAD_TEST_STORE": str(folder / "store"),
                "MINIGRAD_TEST_TIMEOUT": str(group_timeout), "GLOO_SOCKET_IFNAME": LOOPBACK,
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                # this checkout's minigrad, whatever is installed
@@ -375,13 +377,16 @@ def _free_port() -> int:
 def test_the_benchmark_runs(tmp_path):
     """benchmarks/distributed_bench.py (timed by hand, benchmarks/README.md) only has to
     run here: a few small steps, one repeat."""
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "cwd").mkdir()
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "distributed_bench.py"), "--steps", "2",
          "--warmup", "1", "--repeats", "1", "--batch", "16"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path / "cwd", env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+        capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "repeat 1: 1 process " in run.stdout and "ratio " in run.stdout, run.stdout
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path / "cwd") == [] and os.listdir(tmp_path / "tmp") == []
 
 
 def test_importing_the_example_trains_prints_and_writes_nothing(tmp_path, monkeypatch, capsys):
@@ -396,7 +401,7 @@ def test_importing_the_example_trains_prints_and_writes_nothing(tmp_path, monkey
 def test_the_example_runs_under_torchrun(tmp_path):
     """``torchrun --nproc_per_node=2 examples/distributed.py``, as the README says; in a
     network namespace of its own where possible (torchrun's store listens on every
-    interface)."""
+    interface), with a temporary folder of its own (torchrun leaves its logs there)."""
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     command = [torchrun or "torchrun", "--nproc_per_node=2", "--master_addr=127.0.0.1",
                f"--master_port={_free_port()}", str(ROOT / "examples" / "distributed.py"),
@@ -405,8 +410,9 @@ def test_the_example_runs_under_torchrun(tmp_path):
     if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
         command = [unshare, "-rn", "sh", "-c", 'ip link set lo up 2>/dev/null; exec "$@"', "sh",
                    *command]
+    (tmp_path / "tmp").mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "GLOO_SOCKET_IFNAME": LOOPBACK,
+           "GLOO_SOCKET_IFNAME": LOOPBACK, "TMPDIR": str(tmp_path / "tmp"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     start = time.monotonic()
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
