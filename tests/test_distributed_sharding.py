@@ -80,3 +80,22 @@ def test_without_torch_the_error_says_what_to_install(monkeypatch):
     with pytest.raises(ImportError, match=r"fit \(data_parallel\) runs on PyTorch"):
         mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, X[:, :1], epochs=1,
                progress=False, data_parallel=True)
+
+
+def test_a_mismatch_is_named_by_its_first_difference():
+    from minigrad.distributed._collectives import mismatch
+
+    w = ("parameter", "0.weight", (3, 2), "float64", "cpu")
+    b = ("buffer", "1.running_mean", (2,), "float64", "cpu")
+    assert mismatch([[w, b], [w, b], [w, b]], 0) is None
+    assert mismatch([[w, b], [w, b], [w]], 0) == (
+        "rank 2 has 1 parameters and buffers, rank 0 has 2; the first one rank 2 lacks is "
+        "buffer '1.running_mean' of shape (2,), float64 on cpu")
+    assert mismatch([[w], [w, b]], 0) == (
+        "rank 1 has 2 parameters and buffers, rank 0 has 1; the first one rank 0 lacks is "
+        "buffer '1.running_mean' of shape (2,), float64 on cpu")
+    wide = ("parameter", "0.weight", (3, 2), "float32", "cpu")
+    assert mismatch([[w, b], [wide, b]], 1) == (
+        "the first difference is entry 0 (of the parameters, then the buffers, in the "
+        "model's order): rank 1 has parameter '0.weight' of shape (3, 2), float32 on cpu, "
+        "rank 0 has parameter '0.weight' of shape (3, 2), float64 on cpu")
