@@ -15,7 +15,10 @@ cores one process leaves half idle.
 Reported per repeat: samples per second of each run (the global batch over the median
 step time, after warm-up steps), their ratio, and the time one step spends in
 `average_gradients` -- packing the buckets, the all-reduce (waiting for the slower
-process included) and the copy back -- with its share of the step. The runs alternate
+process included) and the copy back -- with its share of the step; and the CPU time
+of a step (all threads, both processes together for the two-process run), which shows
+what the communication costs in work rather than waiting (on a loaded machine the
+wall-clock figures mostly measure the scheduler). The runs alternate
 (one process, then two, per repeat), so load from other work hits both alike; the
 processes meet at a file (``FileStore``) and gloo stays on the loopback interface.
 The BLAS kernel threadpoolctl reports is printed when threadpoolctl is installed.
@@ -80,9 +83,9 @@ def worker(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(rank)
     X = rng.standard_normal((local, SIZES[0])).astype(args.dtype)
     Y = rng.standard_normal((local, SIZES[-1])).astype(args.dtype)
-    steps, reduces = [], []
+    steps, reduces, cpu = [], [], []
     for step in range(args.warmup + args.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         loss_fn(model(X), Y)
         optimizer.zero_grad()
         model.backward_params(loss_fn.backward())
@@ -91,15 +94,17 @@ def worker(args: argparse.Namespace) -> None:
             mgd.average_gradients(model, bucket_mb=args.bucket_mb)
         after = time.perf_counter()
         optimizer.step()
-        end = time.perf_counter()
+        end, cpu_end = time.perf_counter(), time.process_time()
         if step >= args.warmup:
             steps.append(end - start)
             reduces.append(after - before)
+            cpu.append(cpu_end - cpu_start)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
     print(json.dumps({"rank": rank, "step": statistics.median(steps),
-                      "reduce": statistics.median(reduces), "blas": blas()}), flush=True)
+                      "reduce": statistics.median(reduces), "cpu": statistics.median(cpu),
+                      "blas": blas()}), flush=True)
 
 
 def run(args: argparse.Namespace, world: int) -> dict[str, Any]:
@@ -127,7 +132,8 @@ def run(args: argparse.Namespace, world: int) -> dict[str, Any]:
     results = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
     step = max(result["step"] for result in results)
     return {"step": step, "reduce": max(result["reduce"] for result in results),
-            "samples_per_s": args.batch / step, "blas": results[0]["blas"]}
+            "samples_per_s": args.batch / step, "blas": results[0]["blas"],
+            "cpu": sum(result["cpu"] for result in results)}
 
 
 def blas() -> str:
@@ -170,7 +176,9 @@ def main() -> None:
         print(f"repeat {repeat + 1}: 1 process {one['step'] * 1e3:.1f} ms/step "
               f"({one['samples_per_s']:.0f} samples/s); 2 processes {two['step'] * 1e3:.1f} "
               f"ms/step ({two['samples_per_s']:.0f} samples/s), all-reduce "
-              f"{two['reduce'] * 1e3:.1f} ms ({share:.0%} of the step); ratio {ratio:.2f}x")
+              f"{two['reduce'] * 1e3:.1f} ms ({share:.0%} of the step); ratio {ratio:.2f}x; "
+              f"CPU per step {one['cpu'] * 1e3:.1f} ms vs {two['cpu'] * 1e3:.1f} ms "
+              f"(both processes, all threads: {two['cpu'] / one['cpu']:.2f}x the work)")
     print(f"ratio {min(ratios):.2f}-{max(ratios):.2f}x, all-reduce {min(shares):.0%}-"
           f"{max(shares):.0%} of a step; load average after: {os.getloadavg()[0]:.2f}")
 

@@ -340,6 +340,14 @@ def test_buckets_follow_dtype_device_and_size():
     assert mgd._buckets.plan(tensors, cap=4 * 5) == [[0, 1], [2], [3], [4]]
     assert mgd._buckets.plan(tensors, cap=1 << 20) == [[0, 1], [2], [3, 4]]
     assert mgd._buckets.plan([], cap=8) == []
+    # A large tensor is a bucket by itself (reduced in place); small ones gather up to cap.
+    assert mgd._buckets.plan(tensors, cap=1 << 20, alone=400) == [[0, 1], [2], [3], [4]]
+    assert mgd._buckets.plan(tensors[3:] + tensors[:2], cap=1 << 20, alone=400) == [
+        [0], [1, 2, 3]]
+    big = [torch.zeros(300, 1024) for _ in range(2)]  # 1.2 MB each
+    smalls = [torch.zeros(10) for _ in range(3)]
+    assert mgd._buckets.plan([*smalls, *big, *smalls], cap=25 << 20) == [
+        [0, 1, 2], [3], [4], [5, 6, 7]]
     # One call's buckets of equal shape get buffers of their own (all in flight at once).
     flattener = mgd._buckets.Flattener()
     pair = [torch.ones(2), torch.ones(2)]

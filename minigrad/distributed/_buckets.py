@@ -3,11 +3,11 @@ collective calls, as ``DistributedDataParallel`` does.
 
 One all-reduce per parameter would pay the collective's fixed cost -- a round of
 messages between the processes -- once per parameter: tens to hundreds of times a step.
-Instead the tensors are packed, in order, into flat *buckets* of at most ``cap`` bytes
-(one tensor alone may exceed it), one per run of equal dtype and device; each bucket
-is one collective. A bucket holding one contiguous tensor is that tensor itself --
-reduced in place, nothing copied -- and the flat buffers of the others are kept from
-call to call (a fresh 10 MB buffer every step would page-fault its way in).
+Instead the small tensors are packed, in order, into flat *buckets* of at most ``cap``
+bytes, one per run of equal dtype and device; each bucket is one collective. A tensor of
+a megabyte or more (`ALONE`) is a bucket by itself: that tensor itself when contiguous
+-- reduced in place, nothing copied. The flat buffers of the others are kept from call
+to call (a fresh 10 MB buffer every step would page-fault its way in).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 MB = 1 << 20
 DEFAULT_BUCKET_MB = 25.0
 """DistributedDataParallel's ``bucket_cap_mb``."""
+ALONE = 1 * MB
+"""A tensor this large is a bucket of its own: reduced in place (a contiguous one), its
+collective's fixed cost is small beside its transfer, and being in flight beside the
+other buckets keeps both of gloo's worker threads busy."""
 
 
 def as_tensor(array: Any) -> torch.Tensor:
@@ -55,23 +59,24 @@ def check_cap(owner: str, bucket_mb: float) -> int:
     return max(1, int(bucket_mb * MB))
 
 
-def plan(tensors: Sequence[torch.Tensor], cap: int) -> list[list[int]]:
+def plan(tensors: Sequence[torch.Tensor], cap: int, alone: int = ALONE) -> list[list[int]]:
     """The buckets: runs of indices into ``tensors``, in order, of one dtype and device,
-    each at most ``cap`` bytes (a larger tensor alone). Equal on every process when the
-    tensors' shapes, dtypes and device types are."""
+    each at most ``cap`` bytes; a tensor of ``alone`` bytes or more (or over ``cap``) is
+    a bucket by itself. Equal on every process when the tensors' shapes, dtypes and
+    devices are (it depends on nothing else: not on contiguity, which may differ)."""
     buckets: list[list[int]] = []
-    size = 0
+    size, open_ = 0, False  # the last bucket's bytes; whether it takes more tensors
     for index, tensor in enumerate(tensors):
         nbytes = tensor.numel() * tensor.element_size()
-        if buckets:
+        small = nbytes < alone
+        if open_ and small and size + nbytes <= cap:
             last = tensors[buckets[-1][0]]
-            if (last.dtype == tensor.dtype and last.device == tensor.device
-                    and size + nbytes <= cap):
+            if last.dtype == tensor.dtype and last.device == tensor.device:
                 buckets[-1].append(index)
                 size += nbytes
                 continue
         buckets.append([index])
-        size = nbytes
+        size, open_ = nbytes, small
     return buckets
 
 

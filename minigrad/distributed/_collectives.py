@@ -223,12 +223,13 @@ def average_gradients(
 
     The gradients are all-reduced in flat buckets of at most ``bucket_mb`` megabytes,
     one collective each, all in flight at once (as ``DistributedDataParallel`` does), and
-    divided by ``P`` afterwards. NumPy gradients travel through ``torch.from_numpy``
-    (no copy; a bucket of one parameter is reduced in place), torch tensors as they are
-    (CPU or CUDA), other libraries' arrays (CuPy) through DLPack. A gradient that reads
-    as zeros (after ``zero_grad``, a parameter the backward did not reach) counts as
-    zeros, in every process alike. Every process must call it with the same parameters
-    in the same order: the first call with a given layout checks it.
+    divided by ``P`` afterwards; a gradient of a megabyte or more is a bucket by itself,
+    reduced in place. NumPy gradients travel through ``torch.from_numpy`` (no copy),
+    torch tensors as they are (CPU or CUDA), other libraries' arrays (CuPy) through
+    DLPack. A gradient that reads as zeros (after ``zero_grad``, a parameter the
+    backward did not reach) counts as zeros, in every process alike. Every process must
+    call it with the same parameters in the same order: the first call with a given
+    layout checks it.
 
     Parameters
     ----------
