@@ -177,9 +177,9 @@ def reduce_gradients(
     """Sum (``average``: the mean of) the parameters' gradients over the group, in place;
     with ``loss``, return its sum (mean) over the group too, from the same round of
     collectives. The first call with a layout checks that every process has it."""
+    _, world = group_place(owner, group)  # first: it explains a missing torch
     import torch
 
-    _, world = group_place(owner, group)
     grads = [param.grad for _, param in named]  # reading fills a lazily zeroed one
     tensors = [_buckets.as_tensor(grad) for grad in grads]
     signature = tuple(_entry("parameter", name, tensor) for (name, _), tensor

@@ -95,9 +95,9 @@ def shared_order(
     """A permutation of ``n`` drawn in the group's process 0 (from its ``rng``, as
     `mg.batches` draws it) and sent to all: one epoch order for every process, whatever
     their ``rng`` (a fresh, unseeded one included)."""
+    rank, _ = group_place(owner, group)
     import torch.distributed as dist
 
-    rank, _ = group_place(owner, group)
     box: list[Any] = [mg.init.make_rng(rng).permutation(n) if rank == 0 else None]
     # broadcast_object_list, not a tensor broadcast: it puts the bytes on the device the
     # backend needs (a GPU for NCCL), whatever the data's library.
