@@ -201,6 +201,10 @@ def scenario_train(rank: int, world: int, out: dict[str, Any], log: dict[str, An
             mgd.broadcast_parameters(model)
         except ValueError as exc:
             log[f"refused-{case}"] = str(exc)
+    try:
+        mgd.average_gradients(mlp(seed=0), bucket_mb=1 if rank == 0 else 2)
+    except ValueError as exc:
+        log["refused-bucket"] = str(exc)
     model = mlp(seed=0)
     try:
         mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, y, epochs=1,

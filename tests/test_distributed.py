@@ -222,12 +222,15 @@ def test_gradients_average_alike_in_any_bucket_size_and_library(trained, variant
 def test_models_or_fit_calls_that_differ_are_refused_in_every_process(trained):
     _, results = trained
     (_, log0), (_, log1) = results
-    for key in ("refused-shape", "refused-order", "refused-fit", "refused-drop-last"):
+    for key in ("refused-shape", "refused-order", "refused-fit", "refused-drop-last",
+                "refused-bucket"):
         assert log0[key] == log1[key]
     assert ("rank 0 has parameter '1.weight' of shape (5, 8), float64 on cpu, rank 1 has "
             "parameter '1.weight' of shape (5, 9)") in log0["refused-shape"]
     assert "rank 1 has parameter '0.weight'" in log0["refused-order"]
     assert "batch_size is 8 in rank 0 but 4 in rank 1" in log0["refused-fit"]
+    assert log0["refused-bucket"] == ("average_gradients: the processes' bucket_mb differ (1 "
+                                      "in rank 0, 2 in rank 1): pass the same everywhere")
     assert log0["refused-drop-last"] == ("fit (data_parallel): 1 samples leave none for each "
                                          "of 2 processes with drop_last=True")
 

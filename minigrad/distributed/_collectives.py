@@ -67,20 +67,27 @@ def mismatch(signatures: Sequence[Sequence[Entry]], reference: int) -> str | Non
     return None
 
 
-def _check_same(owner: str, signature: list[Entry], group: ProcessGroup | None,
+def _check_same(owner: str, signature: list[Entry], cap: int, group: ProcessGroup | None,
                 world: int, reference: int) -> None:
-    """Gather every process's signature and refuse (ValueError, in every process) if one
-    differs from ``reference``'s: before any collective that would otherwise mix
-    mismatched arrays, or wait forever for a bucket that some process does not send."""
+    """Gather every process's signature and bucket size, and refuse (ValueError, in every
+    process) one that differs from ``reference``'s: before any collective that would
+    otherwise mix mismatched arrays, or wait forever for a bucket that some process does
+    not send (the buckets follow from both)."""
     import torch.distributed as dist
 
     gathered: list[Any] = [None] * world
     with collective(owner, "exchanging the models' signatures"):
-        dist.all_gather_object(gathered, signature, group=group)
-    problem = mismatch(gathered, reference)
+        dist.all_gather_object(gathered, (signature, cap), group=group)
+    problem = mismatch([theirs for theirs, _ in gathered], reference)
     if problem is not None:
         raise ValueError(f"{owner}: the processes' models differ, so they cannot train "
                          f"together: {problem}. Build the same model in every process.")
+    ours = gathered[reference][1]
+    for rank, (_, theirs) in enumerate(gathered):
+        if theirs != ours:
+            raise ValueError(f"{owner}: the processes' bucket_mb differ ({ours / _buckets.MB:g} "
+                             f"in rank {reference}, {theirs / _buckets.MB:g} in rank {rank}): "
+                             "pass the same everywhere")
 
 
 def broadcast_parameters(
@@ -145,20 +152,19 @@ def broadcast_parameters(
     group_src = dist.get_group_rank(group, src) if group is not None else src
     if not 0 <= group_src < world:
         raise ValueError(f"{owner}: src={src} is not a rank of the group (size {world})")
-    _check_same(owner, signature, group, world, group_src)
-    _verified(group).add(tuple(signature))
+    _check_same(owner, signature, cap, group, world, group_src)
     with collective(owner, "broadcasting the parameters"):
         _buckets.broadcast(tensors, src, group, cap, rank_is_src=rank == group_src)
     _buckets.synchronize_foreign([array for _, array in arrays], tensors)
 
 
-# Layouts (gradient signatures) already checked to agree across a group's processes;
-# weak keys: a destroyed group's entry goes with it.
-_VERIFIED: weakref.WeakKeyDictionary[Any, set[tuple[Entry, ...]]] = (
+# Gradient layouts (signature, bucket size) already checked to agree across a group's
+# processes; weak keys: a destroyed group's entry goes with it.
+_VERIFIED: weakref.WeakKeyDictionary[Any, set[tuple[tuple[Entry, ...], int]]] = (
     weakref.WeakKeyDictionary())
 
 
-def _verified(group: ProcessGroup | None) -> set[tuple[Entry, ...]]:
+def _verified(group: ProcessGroup | None) -> set[tuple[tuple[Entry, ...], int]]:
     import torch.distributed as dist
 
     key = group if group is not None else dist.group.WORLD
@@ -185,9 +191,9 @@ def reduce_gradients(
     signature = tuple(_entry("parameter", name, tensor) for (name, _), tensor
                       in zip(named, tensors))
     seen = _verified(group)
-    if signature not in seen:
-        _check_same(owner, list(signature), group, world, 0)
-        seen.add(signature)
+    if (signature, cap) not in seen:
+        _check_same(owner, list(signature), cap, group, world, 0)
+        seen.add((signature, cap))
     extra = None
     if loss is not None:
         device = tensors[0].device if tensors else torch.device("cpu")

@@ -126,6 +126,7 @@ class DataParallel:
                                                  else int(validation[0].shape[0])),
             "the loss": repr(loss_fn),
             "the optimizer": type(optimizer).__name__,
+            "drop_last": self.drop_last,
         }
         _check_agree(owner, facts, self.group, world)
         if shard_size(n, world, self.drop_last) == 0:
