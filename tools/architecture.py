@@ -29,7 +29,7 @@ LEVELS: list[list[str]] = [
     ["layers", "losses", "optim"],
     ["containers", "io"],
     ["training", "testing"],
-    ["export"],
+    ["export", "distributed"],
     ["base", "lr_scheduler"],
     ["__init__"],
 ]
@@ -47,6 +47,7 @@ TOPICS = {
     "training": "fit, predict, callbacks, metrics",
     "testing": "check_layer, gradcheck",
     "export": "ONNX, PyTorch",
+    "distributed": "data-parallel on torch.distributed",
 }
 
 

@@ -34,6 +34,10 @@ class Callback:
     """The model `fit` is training (set by `set_context`, before `on_train_begin`)."""
     optimizer: Optimizer
     """The optimizer `fit` is stepping (set by `set_context`)."""
+    is_main_process: bool = True
+    """False in every process of a data-parallel `fit` but rank 0 (set by `fit`): they
+    all hold the same model and logs, so a callback that writes files or prints acts
+    only where this is True, as `ModelCheckpoint` does."""
 
     def set_context(self, model: Module[Any], optimizer: Optimizer) -> None:
         """Called by `fit` first: sets `model` and `optimizer`."""
@@ -278,7 +282,8 @@ class LearningRateScheduler(Callback):
 
 class ModelCheckpoint(Callback):
     """Save the model to ``path`` (atomically, `mg.save`) after each epoch that improves a
-    monitored quantity, so the file always holds the best model so far.
+    monitored quantity, so the file always holds the best model so far. In a
+    data-parallel `fit` only rank 0 writes (`Callback.is_main_process`).
 
     An epoch *improves* when its value is below the best so far (``mode="min"``) or
     above it (``"max"``); the first finite value always does, NaN never does. Load the
@@ -355,7 +360,7 @@ class ModelCheckpoint(Callback):
         improves = current < self.best if self.mode == "min" else current > self.best
         if improves:  # False for NaN
             self.best, self.best_epoch = current, epoch
-        if improves or not self.save_best_only:
+        if (improves or not self.save_best_only) and self.is_main_process:
             # cast: io.Stateful's load_state_dict returns None, Module's its key lists
             save(cast(Stateful, self.model), self.path)
         return False

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,9 @@ from minigrad.optim.clip import clip_grad_norm
 from minigrad.training.callbacks import Callback, EarlyStopping
 from minigrad.training.data import as_dataset, batches, check_batch_size, check_data
 from minigrad.training.history import History, LineProgress, make_progress
+
+if TYPE_CHECKING:  # imported by fit when asked for: it needs torch
+    from minigrad.distributed import DataParallel, ParallelFit
 
 __all__ = ["Callback", "EarlyStopping", "History", "Metric", "fit", "predict"]
 
@@ -207,6 +210,7 @@ def fit(
     progress: bool = True,
     check_finite: bool = True,
     grad_clip: float | None = None,
+    data_parallel: bool | DataParallel = False,
 ) -> History:
     """Train ``model`` on ``(X, y)`` by mini-batch gradient descent for ``epochs`` epochs.
 
@@ -250,6 +254,15 @@ def fit(
     grad_clip : float >= 0, optional
         Clip the gradients of the optimizer's parameters to this joint L2 norm before
         each step (`clip_grad_norm`, PyTorch's ``clip_grad_norm_``).
+    data_parallel : bool or minigrad.distributed.DataParallel, default False
+        Train across the processes of a ``torch.distributed`` process group (started
+        in every process by ``init_process_group``; needs PyTorch): every process runs
+        this `fit` call on the same whole dataset and trains on its shard of each epoch,
+        ``batch_size`` samples per process and step; the gradients are averaged after
+        each backward and the logs combined, so every process ends with the same model
+        and `History` -- that of one process with batch size ``P·batch_size``. Rank 0
+        shows the progress and writes checkpoints. See
+        `minigrad.distributed.DataParallel` and docs/distributed.md.
 
     Returns
     -------
@@ -278,11 +291,15 @@ def fit(
         `Sequential` prepends the path to the failing layer).
     FloatingPointError
         A batch's loss is not finite; its message names the epoch and batch. The loss
-        is computed before that batch's backward and step, so the parameters, their
-        gradients and the optimizer's state are as they were before that batch; its
-        forward has run in training mode, so buffers a forward updates (`BatchNorm1D`'s
-        running statistics) include it -- the message names the model's buffers, if it
-        has any.
+        is computed before that batch's backward and step, so the parameters and the
+        optimizer's state are as they were before that batch (and so are the gradients,
+        except data-parallel, where the loss is known only with the averaged gradients);
+        its forward has run in training mode, so buffers a forward updates
+        (`BatchNorm1D`'s running statistics) include it -- the message names the model's
+        buffers, if it has any.
+    RuntimeError
+        With ``data_parallel``: no process group; `minigrad.distributed.CollectiveError`
+        when another process dies or stops answering within the group's timeout.
     """
     _check_type("fit", "model", model, Layer, "a minigrad Layer (a Sequential, a Graph, a "
                 "layer)")
@@ -315,11 +332,19 @@ def fit(
     clip = None if grad_clip is None else check_non_negative("fit", "grad_clip", grad_clip)
 
     generator = make_rng(rng) if shuffle else None
-    steps = math.ceil(X.shape[0] / size)
+    parallel: ParallelFit | None = None
+    if data_parallel is not False:
+        from minigrad.distributed import DataParallel  # imports torch when called
+
+        parallel = DataParallel.of(data_parallel).begin(
+            model, optimizer, loss_fn, X, y, batch_size=size, epochs=epochs,
+            shuffle=shuffle, validation=validation)
+    steps = math.ceil(X.shape[0] / size) if parallel is None else parallel.steps(size)
     history = History()
-    bar = make_progress(progress, int(epochs))
+    bar = make_progress(progress and (parallel is None or parallel.is_main), int(epochs))
     for callback in callbacks:
         callback.set_context(model, optimizer)
+        callback.is_main_process = parallel is None or parallel.is_main
         callback.on_train_begin(model)
     try:
         with model.mode(training=True):
@@ -328,11 +353,18 @@ def fit(
                     bar.begin_epoch(epoch, steps)
                 for callback in callbacks:
                     callback.on_epoch_begin(epoch)
-                data = batches(X, y, size, shuffle=shuffle, rng=generator)
+                data = (batches(X, y, size, shuffle=shuffle, rng=generator) if parallel is None
+                        else parallel.batches(X, y, size, shuffle, generator))
                 where = f"epoch {epoch + 1}/{epochs}"
                 logs = _train_epoch(model, loss_fn, optimizer, data, named, bar, where, steps,
-                                    callbacks, clip)
-                if validation is not None:
+                                    callbacks, clip, parallel)
+                if parallel is not None:
+                    logs = parallel.combine_metrics(logs)
+                if validation is not None and parallel is not None:  # a part per process
+                    logs.update(parallel.evaluate(
+                        lambda Xv, yv: _evaluate(model, loss_fn, Xv, yv, size, named),
+                        *validation, [key for key in keys if key.startswith("val_")]))
+                elif validation is not None:
                     logs.update(_evaluate(model, loss_fn, *validation, size, named))
                 history.append(epoch, logs)
                 if bar is not None:
@@ -390,10 +422,13 @@ def _check_optimizer_trains(model: Layer[Any], optimizer: Optimizer) -> None:
         )
 
 
-def _left_as(model: Layer[Any]) -> str:
-    """What the non-finite stop leaves, said precisely: only a forward has run."""
+def _left_as(model: Layer[Any], skipped: str) -> str:
+    """What the non-finite stop leaves, said precisely: only a forward (and, data-parallel,
+    the backward) has run."""
     text = (": the parameters, their gradients and the optimizer's state are as they were "
-            "before this batch")
+            "before this batch") if skipped != "step" else (
+            ": the parameters and the optimizer's state are as they were before this batch "
+            "(the gradients are this batch's)")
     buffers = [name for name, _ in model.named_buffers()]
     if buffers:  # a training-mode forward updates running statistics: not undone
         text += ("; its forward ran in training mode, so the buffers a forward updates "
@@ -412,8 +447,12 @@ def _train_epoch(
     steps: int,
     callbacks: Sequence[Callback],
     grad_clip: float | None,
+    parallel: ParallelFit | None = None,
 ) -> dict[str, float]:
-    """One pass over ``data``; returns the epoch's loss and sample-weighted metric means."""
+    """One pass over ``data``; returns the epoch's loss and sample-weighted metric means.
+
+    Data-parallel (``parallel``), the loss is checked after the backward, once the
+    processes' losses are combined: then every process stops at the same batch."""
     epoch_loss = _EpochLoss(loss_fn)
     metric_sums = dict.fromkeys(metrics, 0.0)
     for index, (xb, yb) in enumerate(data):
@@ -421,11 +460,8 @@ def _train_epoch(
             callback.on_train_batch_begin(index)
         pred = model.forward(xb)
         loss = float(loss_fn.forward(pred, yb))  # a scalar: _check_loss refused "none"
-        if not math.isfinite(loss):  # before backward/step: the parameters stay as they are
-            raise FloatingPointError(
-                f"fit: the loss is {loss} at {where}, batch {index + 1}/{steps}; training "
-                f"stopped before this batch's backward and step{_left_as(model)}"
-            )
+        if parallel is None:  # before backward/step: the parameters stay as they are
+            _check_finite_loss(loss, where, index, steps, model, "backward and step")
         n = xb.shape[0]
         for name, metric in metrics.items():  # before the step: a failing one changes nothing
             try:
@@ -437,6 +473,9 @@ def _train_epoch(
                 ) from exc
         optimizer.zero_grad()
         model.backward_params(loss_fn.backward())  # the input needs no gradient
+        if parallel is not None:  # the processes' mean gradients, and the global loss
+            loss = parallel.reduce_gradients(loss)
+            _check_finite_loss(loss, where, index, steps, model, "step")
         if grad_clip is not None:
             clip_grad_norm(optimizer.params, grad_clip)
         optimizer.step()
@@ -448,3 +487,13 @@ def _train_epoch(
     logs = {"loss": epoch_loss.value}
     logs.update((name, total / epoch_loss.samples) for name, total in metric_sums.items())
     return logs
+
+
+def _check_finite_loss(loss: float, where: str, index: int, steps: int,
+                       model: Layer[Any], skipped: str) -> None:
+    """Stop on a non-finite batch loss, before the batch's ``skipped`` work."""
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"fit: the loss is {loss} at {where}, batch {index + 1}/{steps}; training "
+            f"stopped before this batch's {skipped}{_left_as(model, skipped)}"
+        )
