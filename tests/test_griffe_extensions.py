@@ -52,6 +52,8 @@ def test_a_group_becomes_one_item_per_name_and_ranges_move_to_the_description() 
         "weight : array_like of shape ``(C,)``, optional",
         "metrics : sequence of callables ``(pred, target) -> float``",
         "rng : int, numpy Generator or RandomState, optional",
+        "X, y : array_like, shapes ``(N, ...)``",
+        "    Inputs and targets.",
         "",
         "Returns",
         "-------",
@@ -85,6 +87,12 @@ def test_a_group_becomes_one_item_per_name_and_ranges_move_to_the_description() 
         "weight : array_like of shape (C,), optional",
         "metrics : sequence of callables (pred, target) -> float",  # ``->`` is no range
         "rng : int, numpy Generator or RandomState, optional",  # prose: left as written
+        "X : array_like",  # not (array_like, shapes(N, ...)), a tuple
+        "    Shapes ``(N, ...)``.",
+        "    Inputs and targets.",
+        "y : array_like",
+        "    Shapes ``(N, ...)``.",
+        "    Inputs and targets.",
         "",
         "Returns",  # only parameter sections are rewritten
         "-------",

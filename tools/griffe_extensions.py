@@ -19,7 +19,8 @@ do their tests (``tests/test_griffe_extensions.py``).
   well. griffe puts the range in the table's type column, and gives every name of a
   group the signature default of the *first* (``stride`` "required", though it defaults
   to 1). This splits each group into one item per name, so each takes its own default,
-  and moves the range into the description (```stride` ≥ 1.``).
+  and moves the range (and a numpydoc ``, shape (N, D)``) into the description
+  (```stride` ≥ 1.``).
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ _RANGE = re.compile(
     r"(?P<range>(?:each\s+)?(?:(?:>=|<=|≥|≤|>|<)\s*[-+\w.]+|in\s+[\[(][^\])]*[\])]))"
 )
 _LITERAL = re.compile(r"``([^`]+)``")  # the type column shows backticks verbatim
+# numpydoc's ``x : ndarray, shape (N, D)``: a shape, for the description as a range is.
+_SHAPE = re.compile(r",\s*(?P<shape>shapes?\s.+)$")
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -149,6 +152,15 @@ def _alternatives(type_text: str) -> str:
     return joined if all(_is_alternative(value) for value in values) else type_text
 
 
+def _is_bare_tuple(type_text: str) -> bool:
+    """Whether griffe would read ``type_text`` as a tuple written without parentheses."""
+    try:
+        tree = ast.parse(type_text, mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(tree, ast.Tuple) and not type_text.startswith("(")
+
+
 def _without_ranges(type_text: str) -> tuple[str, list[str]]:
     """The type with its ranges taken out, and the ranges (``>=`` written ``≥``)."""
     ranges = []
@@ -167,7 +179,8 @@ def split_parameter_items(text: str) -> str:
     An item documenting several names becomes one item per name (same type and
     description; a default list such as ``default 1e-5, 1e-7`` shared out by position),
     so griffe finds each name's own default in the signature. A range in the type moves
-    to the front of the description. Items with neither are left as written.
+    to the front of the description, and so does a shape (``x : ndarray, shape (N, D)``:
+    griffe would read that comma as a tuple). Other items are left as written.
     """
     lines = text.split("\n")
     out: list[str] = []
@@ -210,9 +223,14 @@ def _rewrite_item(line: str, match: re.Match[str], body: list[str]) -> list[str]
     )
     optional = type_text.endswith(", optional")
     type_text = type_text.removesuffix(", optional")
-    plain, ranges = _without_ranges(_LITERAL.sub(r"\1", type_text))
+    shape = _SHAPE.search(type_text)
+    notes = [] if shape is None else [shape.group("shape")[0].upper() + shape.group("shape")[1:]]
+    plain = type_text if shape is None else type_text[: shape.start()]
+    plain, ranges = _without_ranges(_LITERAL.sub(r"\1", plain))
     plain = _alternatives(plain)
-    if len(names) == 1 and not ranges and plain == type_text:
+    if _is_bare_tuple(plain):  # prose griffe would show as a tuple: leave it as written
+        plain, notes = type_text, []
+    if len(names) == 1 and not ranges and not notes and plain == type_text:
         return [line, *body]
     defaults: list[str | None] = [default] * len(names)
     if default is not None and len(names) > 1:
@@ -230,7 +248,7 @@ def _rewrite_item(line: str, match: re.Match[str], body: list[str]) -> list[str]
         out.append(header)
         if ranges:
             out.append(f"{body_indent}`{name.lstrip('*')}` {' and '.join(ranges)}.")
-        out += body
+        out += [f"{body_indent}{note}." for note in notes] + body
     return out
 
 
