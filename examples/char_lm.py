@@ -20,11 +20,12 @@ the training text) -- the bar to clear. Then the model writes text from a prompt
 sampling one character at a time (temperature 0.8).
 
 Run ``python examples/char_lm.py [--model transformer] [--epochs N] [--chars N]``;
-importing this file trains nothing. The defaults (the LSTM, float32, the first 200,000
-training characters, 5 epochs) reached a validation perplexity of 5.3 against the
-unigram's 27.6, in 47 s of CPU with one BLAS thread
-(``OPENBLAS_NUM_THREADS=1 python examples/char_lm.py``; 120 s wall on the busy machine of
-the README's Examples) and 231 s of CPU, 268 s wall, with OpenBLAS's default two.
+importing this file trains nothing. Measured with ``OPENBLAS_NUM_THREADS=1 python
+examples/char_lm.py`` (one BLAS thread; the machine and the date: the README's
+Examples): the defaults (the LSTM, float32, the first 200,000 training characters, 5
+epochs) reached a validation perplexity of 5.3 against the unigram's 27.6, in 47 s of
+CPU (120 s wall: the machine was busy); with OpenBLAS's default two threads, 231 s of
+CPU and 268 s wall.
 """
 
 from __future__ import annotations
