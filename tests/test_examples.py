@@ -14,7 +14,8 @@ import pytest
 from conftest import ROOT
 
 
-@pytest.mark.parametrize("name", ["xor", "spirals", "digits", "digits_cnn", "mnist_cnn"])
+@pytest.mark.parametrize("name", ["xor", "spirals", "digits", "digits_cnn", "mnist_cnn",
+                                  "export", "char_lm", "residual_mlp", "blog_net"])
 def test_importing_an_example_trains_prints_and_writes_nothing(name, tmp_path, monkeypatch,
                                                                capsys):
     monkeypatch.chdir(tmp_path)
@@ -166,3 +167,17 @@ def test_readme_and_docstrings_give_the_same_measured_figures():
         assert not missing, f"{name}: the README says {missing}, its docstring does not"
         checked.append(name)
     assert {"digits_cnn", "mnist_cnn", "export", "char_lm"} <= set(checked), checked
+
+
+def test_export_runs_the_model_in_onnxruntime_and_pytorch(capsys):
+    for module in ("sklearn", "onnxruntime", "torch"):
+        pytest.importorskip(module)
+    import export
+
+    differences = export.main(epochs=1, timing_batches=1)  # the README: 3 epochs, 5e-6
+    assert set(differences) == {"onnxruntime", "torch"}
+    assert max(differences.values()) < 1e-4  # float32 sums in other orders
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("minigrad test accuracy ") and len(lines) == 4
+    assert all(" classes agree, " in line and line.endswith(" ms per batch of 256")
+               for line in lines[1:])
