@@ -20,8 +20,12 @@ the training text) -- the bar to clear. Then the model writes text from a prompt
 sampling one character at a time (temperature 0.8).
 
 Run ``python examples/char_lm.py [--model transformer] [--epochs N] [--chars N]``;
-the defaults (float32, the first 200,000 training characters, 5 epochs) train in a few
-minutes on a laptop CPU. Importing this file trains nothing.
+importing this file trains nothing. Measured with ``OPENBLAS_NUM_THREADS=1 python
+examples/char_lm.py`` (one BLAS thread; the machine and the date: the README's
+Examples): the defaults (the LSTM, float32, the first 200,000 training characters, 5
+epochs) reached a validation perplexity of 5.3 against the unigram's 27.6, in 47 s of
+CPU (120 s wall: the machine was busy); with OpenBLAS's default two threads, 231 s of
+CPU and 268 s wall.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ prose, would be published yet never run -- these tests refuse both.
 
 from __future__ import annotations
 
+import html as html_module
 import re
 import subprocess
 import sys
@@ -97,12 +98,33 @@ def test_markdown_doctests_are_collected(pytestconfig: pytest.Config) -> None:
     assert "*.md" in pytestconfig.option.doctestglob
 
 
-def test_api_reference_lists_every_export(tmp_path: Path) -> None:
-    """The built API page has an entry for each name in ``minigrad.__all__``.
+EXPORTED = {name for name in mg.__all__ if not name.startswith("__")}  # not __version__
+API_PAGES = sorted((ROOT / "docs" / "api").glob("*.md"))
+DIRECTIVE = re.compile(r"^::: (\S+)", re.MULTILINE)  # mkdocstrings: document this object
 
-    Fails when a new export lacks a docstring (mkdocstrings leaves those out), the
-    reference stops following ``__all__``, or a docstring example renders as a quote.
-    Needs the docs extra (CI installs it).
+
+def test_every_export_is_on_exactly_one_api_page() -> None:
+    """Each name of ``minigrad.__all__`` is a ``::: minigrad.Name`` on one family page, so
+    a name added to ``__all__`` fails here until it is given its page."""
+    pages: dict[str, list[str]] = {name: [] for name in EXPORTED}
+    for page in API_PAGES:
+        for identifier in DIRECTIVE.findall(page.read_text(encoding="utf-8")):
+            # The public path: the modules behind the names move, the names stay.
+            assert identifier.removeprefix("minigrad.") in EXPORTED, (
+                f"{page.name}: ::: {identifier} is not minigrad.<a name in __all__>")
+            pages[identifier.removeprefix("minigrad.")].append(page.name)
+    assert {name: where for name, where in pages.items() if len(where) != 1} == {}
+    overview = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    assert [page.name for page in API_PAGES if f"(api/{page.name})" not in overview] == []
+
+
+def test_api_reference_lists_every_export(tmp_path: Path) -> None:
+    """The built API pages have one entry for each name in ``minigrad.__all__``.
+
+    Fails when a new export lacks a docstring (mkdocstrings leaves those out), a
+    docstring example renders as a quote, or a parameter table regresses (the griffe
+    extension's whole-package check is tests/test_griffe_extensions.py). Needs the docs
+    extra (CI installs it).
     """
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")
@@ -112,10 +134,31 @@ def test_api_reference_lists_every_export(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, check=False,
     )
     assert build.returncode == 0, build.stderr
-    html = (site / "api" / "index.html").read_text(encoding="utf-8")
-    documented = set(re.findall(r'id="minigrad\.([A-Za-z_]\w*)"', html))
-    exported = {name for name in mg.__all__ if not name.startswith("__")}  # not __version__
-    assert not exported - documented, f"not in the API reference: {exported - documented}"
-    assert not documented - exported, f"documented but not exported: {documented - exported}"
-    # A docstring's >>> lines rendered as Markdown quotes instead of code.
-    assert "<blockquote" not in html
+    documented: dict[str, list[str]] = {}
+    pages = {}
+    for page in sorted((site / "api").glob("*/index.html")):
+        pages[page.parent.name] = html = page.read_text(encoding="utf-8")
+        for name in set(re.findall(r'id="minigrad\.([A-Za-z_]\w*)"', html)):
+            documented.setdefault(name, []).append(page.parent.name)
+        # A docstring's >>> lines rendered as Markdown quotes instead of code.
+        assert "<blockquote" not in html, page
+    assert not EXPORTED - set(documented), f"not in the API reference: {EXPORTED - set(documented)}"
+    assert not set(documented) - EXPORTED, f"documented, not exported: {set(documented) - EXPORTED}"
+    assert {name: where for name, where in documented.items() if len(where) != 1} == {}
+    # Conv2D's stride defaults to 1 (griffe alone marked it "required"); ELU's range is
+    # no type (it stood in the type column).
+    assert parameter_row(pages["convolution"], "Conv2D", "stride") == [
+        "stride", "int or (int, int)", "stride ≥ 1.", "1"]
+    assert parameter_row(pages["activations"], "ELU", "alpha") == [
+        "alpha", "float", "alpha ≥ 0.", "1"]
+
+
+def parameter_row(html: str, name: str, parameter: str) -> list[str]:
+    """The text of the cells of ``parameter``'s row in ``minigrad.name``'s table."""
+    section = html.split(f'id="minigrad.{name}"', 1)[1].split("<h2 ", 1)[0]
+    for row in re.findall(r"<tr class=\"doc-section-item\">(.*?)</tr>", section, re.S):
+        cells = [" ".join(html_module.unescape(re.sub(r"<[^>]+>", "", cell)).split())
+                 for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+        if cells and cells[0] == parameter:
+            return cells
+    raise AssertionError(f"no row for {parameter} in minigrad.{name}'s table")

@@ -509,6 +509,7 @@ def test_progress_on_a_terminal_without_tqdm_prints_lines(monkeypatch):
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     monkeypatch.setitem(__import__("sys").modules, "tqdm", None)  # import tqdm -> ImportError
+    monkeypatch.setitem(__import__("sys").modules, "tqdm.auto", None)  # even once imported
     train(epochs=2, progress=True)
     lines = terminal.getvalue().splitlines()
     assert len(lines) == 2 and lines[1].startswith("Epoch 2/2 - ")

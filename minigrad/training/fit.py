@@ -245,8 +245,9 @@ def fit(
     callbacks : sequence of Callback
         E.g. ``[mg.EarlyStopping(patience=5)]``.
     progress : bool, default True
-        Show progress on stderr: a tqdm bar per epoch if tqdm is installed and stderr is
-        a terminal, otherwise one summary line per epoch. False prints nothing.
+        Show progress: a live tqdm bar per epoch if tqdm is installed and stderr is a
+        terminal (or a widget bar in Jupyter, with ipywidgets), otherwise one summary line
+        per epoch on stderr. False prints nothing.
     check_finite : bool, default True
         Refuse NaN or ±inf in ``X``, ``y`` and the validation data, naming the first bad
         row (one vectorized pass per `fit` call). False skips the pass, for speed on

@@ -154,14 +154,20 @@ class BarProgress(LineProgress):
 
 
 def make_progress(progress: bool, epochs: int) -> LineProgress | None:
-    """A tqdm bar when tqdm is installed and stderr is a terminal, else summary lines."""
+    """A live tqdm bar on a terminal or in Jupyter (when tqdm is installed), else summary
+    lines: the bar's redraws would fill a log file or CI output with partial lines."""
     if not progress:
         return None
-    if sys.stderr.isatty():
-        try:
-            tqdm = importlib.import_module("tqdm").tqdm
-        except ImportError:
-            pass
-        else:
-            return BarProgress(epochs, tqdm)
-    return LineProgress(epochs)
+    terminal = sys.stderr.isatty()
+    if not terminal and "IPython" not in sys.modules:
+        return LineProgress(epochs)  # logs, CI, pipes: not even tqdm's import
+    try:
+        # tqdm.auto is tqdm.notebook's widget in a Jupyter kernel (with ipywidgets), whose
+        # stderr is no terminal; elsewhere it is the terminal bar.
+        tqdm = importlib.import_module("tqdm.auto").tqdm
+    except ImportError:
+        return LineProgress(epochs)
+    notebook = sys.modules.get("tqdm.notebook")
+    if terminal or (notebook is not None and issubclass(tqdm, notebook.tqdm)):
+        return BarProgress(epochs, tqdm)
+    return LineProgress(epochs)  # an IPython console without a terminal, or no ipywidgets
