@@ -359,6 +359,18 @@ class Optimizer(ABC):
         return f"{type(self).__name__}({settings}{extra})"
 
 
+def decayed_grad(
+    optimizer: Optimizer, kernels: backend.UpdateKernels, param: Parameter, decay: float
+) -> Array:
+    """``g + λ θ`` -- L2 weight decay through the gradient -- in ``optimizer``'s scratch
+    slot 1 for ``param``, or ``g`` itself when ``λ = 0``."""
+    if not decay:
+        return param.grad
+    grad = optimizer.scratch(param, 1)
+    kernels.add_into(param.grad, param.data, alpha=decay, out=grad)
+    return grad
+
+
 def _checked(owner: str, key: str, value: npt.ArrayLike, like: Array) -> Array:
     """``value`` as a NumPy array with ``like``'s shape and dtype (``like`` of any
     library), or ValueError naming ``key``."""
