@@ -151,10 +151,7 @@ class Optimizer(ABC):
             if buffer is None:
                 buffer = self._scratch[place, slot] = backend.empty_like_shape(
                     param.data, (self._sizes[place],))
-            head = buffer[: param.size]
-            view = self._views[param, slot] = (
-                head.reshape(param.shape) if type(head) is np.ndarray
-                else backend.namespace(head).reshape(head, param.shape))
+            view = self._views[param, slot] = backend.reshape(buffer[: param.size], param.shape)
         return view
 
     def workspace(self, param: Parameter) -> tuple[backend.UpdateKernels, Array]:
