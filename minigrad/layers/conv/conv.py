@@ -208,12 +208,12 @@ class _ConvND(_Conv[ConvCache]):
     def _backward(self, grad_out: Array, *, input_grad: bool) -> Array | None:
         """The three gradients (dL/dx with ``input_grad`` only) for ``G = grad_out``, per
         group, on the columns of the forward's product; returns dL/dx or None."""
-        grad, g, cols = self._columns(grad_out)  # G, as columns (G, O/G, P); [cols; 1]
+        grad, g, cols = self._columns(grad_out)  # G; G as columns (G, O/G, P); [cols; 1]
         k = cols.shape[1] - (self.bias is not None)  # the weight's columns: C/G · ∏kernel
-        products = matmul_nt(g, cols)  # G @ [cols; 1]ᵀ  (G, O/G, K [+ 1])
+        products = matmul_nt(g, cols)  # G @ [cols; 1]ᵀ = [G @ colsᵀ | G @ 1ᵀ]  (G, O/G, K [+ 1])
         del g, cols  # the column buffer: let go of it before dL/dx, which may build one
-        self.weight.grad += reshape(products[:, :, :k], self.weight.shape)  # dL/dW += G @ colsᵀ
-        if self.bias is not None:  # the ones row's column of the product: G @ 1ᵀ
+        self.weight.grad += reshape(products[:, :, :k], self.weight.shape)    # dL/dW += G @ colsᵀ
+        if self.bias is not None:
             self.bias.grad += reshape(products[:, :, k], (self.out_channels,))  # dL/db += Σ G
         if not input_grad:
             return None
