@@ -274,6 +274,8 @@ def update_slice(dst: Any, index: tuple[Any, ...], op: str,
     dst[index] = value if op == "assign" else getattr(xp, op)(dst[index], value)
 
 
+# -- reshaping ----------------------------------------------------------------------------
+
 
 def reshape(array: Any, shape: tuple[int, ...]) -> Any:
     """``array`` reshaped to ``shape`` (a view where the library makes one): NumPy's
