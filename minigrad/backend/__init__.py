@@ -15,16 +15,19 @@ Which namespace
     ``array_api_compat.array_namespace`` (imported on first use).
 
 What is not in the standard
-    The few library-specific fast paths live here and nowhere else, each with a
-    standard fallback: `matmul_into` (NumPy's ``out=``), `sigmoid` (NumPy's overflow
-    check, ``torch.sigmoid``), the optimizers' in-place updates (`UpdateKernels`:
-    NumPy's ``out=`` ufuncs, torch's fused ``addcmul_``...), ... Randomness is always
-    drawn from a NumPy ``Generator`` and then moved (`asarray`), so the same ``rng``
-    gives the same model on every backend.
+    The library-specific fast paths live here and nowhere else -- layers, losses and
+    optimizers state their math and call a kernel named for it -- each with a standard
+    fallback: the products (`matmul`, `matmul_into`, `grouped_matmul`: NumPy's
+    ``np.dot``), the sums (`sum_rows`, `reduce_sum`: BLAS with ones), `sigmoid` (NumPy's
+    overflow check, ``torch.sigmoid``), the optimizers' in-place updates
+    (`UpdateKernels`: NumPy's ``out=`` ufuncs, torch's fused ``addcmul_``...), ...
+    Randomness is always drawn from a NumPy ``Generator`` and then moved
+    (`asarray_like`), so the same ``rng`` gives the same model on every backend.
 
-It is two files, both re-exported here: `minigrad.backend.namespaces` (which library, moving
-between libraries, `matmul_into`, `sigmoid`) and `minigrad.backend.kernels` (the in-place
-updates of optimizers, windows and sequence layers).
+It is three files, all re-exported here: `minigrad.backend.namespaces` (which library,
+moving between libraries, `sigmoid`), `minigrad.backend.linalg` (matrix products and
+sums) and `minigrad.backend.kernels` (in-place updates of optimizers, windows and
+sequence layers, and other elementwise kernels).
 """
 
 
@@ -32,22 +35,35 @@ from minigrad.backend.kernels import (
     UpdateKernels,
     assign,
     compute_into,
+    compute_reusing,
+    index_vector,
+    owned_copy,
+    reshape,
     scatter_add_rows,
+    take_rows,
     update_kernels,
     update_slice,
     vector_norm,
     writable_reshape,
     zeros_in_layout,
 )
+from minigrad.backend.linalg import (
+    grouped_matmul,
+    matmul,
+    matmul_into,
+    mean_square,
+    reduce_sum,
+    sum_rows,
+)
 from minigrad.backend.namespaces import (
     Namespace,
     asarray,
+    asarray_like,
     describe,
     device,
     empty_like_shape,
     fill_zero,
     is_foreign,
-    matmul_into,
     move,
     namespace,
     numpy_dtype,
@@ -61,21 +77,32 @@ __all__ = [
     "Namespace",
     "UpdateKernels",
     "asarray",
+    "asarray_like",
     "assign",
     "compute_into",
+    "compute_reusing",
     "describe",
     "device",
     "empty_like_shape",
     "fill_zero",
+    "grouped_matmul",
+    "index_vector",
     "is_foreign",
+    "matmul",
     "matmul_into",
+    "mean_square",
     "move",
     "namespace",
     "numpy_dtype",
+    "owned_copy",
+    "reduce_sum",
+    "reshape",
     "resolve",
     "same_place",
     "scatter_add_rows",
     "sigmoid",
+    "sum_rows",
+    "take_rows",
     "to_numpy",
     "update_kernels",
     "update_slice",

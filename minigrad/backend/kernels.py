@@ -1,10 +1,12 @@
 """In-place kernels: array updates written once, each library getting its fastest form.
 
-The second half of `minigrad.backend`, which re-exports all of it: the optimizers' and
-clipping's `UpdateKernels`, `assign` and `vector_norm`; the windows' (convolution,
-pooling) `zeros_in_layout` and `update_slice`; the sequence layers' `compute_into` and
-`scatter_add_rows`. On NumPy they write through ufuncs' ``out=``; the Array API
-standard has no ``out=``, so other libraries compute a temporary and assign it.
+Part of `minigrad.backend`, which re-exports all of it: the optimizers' and clipping's
+`UpdateKernels`, `assign` and `vector_norm`; the windows' (convolution, pooling)
+`zeros_in_layout`, `writable_reshape` and `update_slice`; elementwise results written
+into a buffer, `compute_into` and `compute_reusing`; the sequence layers'
+`index_vector`, `take_rows`, `scatter_add_rows` and `owned_copy`; and `reshape`. On
+NumPy they write through ufuncs' ``out=``; the Array API standard has no ``out=``, so
+other libraries compute a temporary and assign it (or return it).
 """
 
 from __future__ import annotations
@@ -272,8 +274,18 @@ def update_slice(dst: Any, index: tuple[Any, ...], op: str,
     dst[index] = value if op == "assign" else getattr(xp, op)(dst[index], value)
 
 
+# -- reshaping ----------------------------------------------------------------------------
 
-# -- kernels of the sequence layers (embeddings, recurrence) ------------------------------
+
+def reshape(array: Any, shape: tuple[int, ...]) -> Any:
+    """``array`` reshaped to ``shape`` (a view where the library makes one): NumPy's
+    method, without looking up the namespace; the standard's ``reshape`` elsewhere."""
+    if type(array) is np.ndarray:
+        return array.reshape(shape)
+    return namespace(array).reshape(array, shape)
+
+
+# -- elementwise results written into a buffer ------------------------------------------
 
 
 def compute_into(target: Any, key: Any, op: str, *args: Any) -> None:
@@ -290,6 +302,46 @@ def compute_into(target: Any, key: Any, op: str, *args: Any) -> None:
         getattr(np, op)(*args, out=target[key])
     else:
         target[key] = getattr(namespace(target), op)(*args)
+
+
+def compute_reusing(buffer: Any, op: str, *args: Any) -> Any:
+    """``op(*args)`` for an elementwise function of the standard named ``op``, returned --
+    on NumPy written into ``buffer`` (an operand, or a spare array of the result's shape
+    and dtype, whose contents are lost): the ufunc's ``out=``, one pass and no
+    temporary. Other libraries return a new array and leave ``buffer`` alone (the
+    standard has no ``out=``). Use the returned array, never ``buffer``, afterwards."""
+    if type(buffer) is np.ndarray:
+        return getattr(np, op)(*args, out=buffer)
+    return getattr(namespace(buffer), op)(*args)
+
+
+# -- kernels of the sequence layers (embeddings, recurrence) ------------------------------
+
+
+def index_vector(ids: Any) -> Any:
+    """The integer array ``ids`` flattened to one axis, as an index: NumPy's as it is
+    (any integer dtype indexes), other libraries' as int64 -- what every library
+    indexes with (torch refuses uint8 indices)."""
+    if type(ids) is np.ndarray:
+        return ids.reshape(-1)
+    xp = namespace(ids)
+    return xp.astype(xp.reshape(ids, (-1,)), xp.int64)
+
+
+def take_rows(table: Any, rows: Any) -> Any:
+    """``table[rows]`` for a vector of row numbers ``rows`` (from `index_vector`): NumPy's
+    indexing, the standard's ``take`` elsewhere (where indexing by an array is optional)."""
+    if type(table) is np.ndarray:
+        return table[rows]
+    return namespace(table).take(table, rows, axis=0)
+
+
+def owned_copy(array: Any) -> Any:
+    """A copy of ``array`` that owns its memory, in ``array``'s library (NumPy's in C
+    order): what a layer returns when ``array`` is a view of a buffer it keeps."""
+    if type(array) is np.ndarray:
+        return array.copy()
+    return namespace(array).asarray(array, copy=True)
 
 
 def scatter_add_rows(target: Any, rows: Any, values: Any) -> None:

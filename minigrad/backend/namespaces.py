@@ -1,8 +1,9 @@
-"""Which array library an array belongs to, moving arrays between libraries, and the
-few non-standard fast paths of computing (`matmul_into`, `sigmoid`).
+"""Which array library an array belongs to, moving arrays between libraries, and
+`sigmoid` (NumPy's overflow check, ``torch.sigmoid``).
 
-The first half of `minigrad.backend`, which re-exports all of it (the in-place kernels
-are the other half, `minigrad.backend.kernels`); layers reach both as ``backend.X``.
+Part of `minigrad.backend`, which re-exports all of it (the matrix products are
+`minigrad.backend.linalg`, the in-place kernels `minigrad.backend.kernels`); layers
+reach all three as ``backend.X``.
 """
 
 from __future__ import annotations
@@ -119,6 +120,15 @@ def asarray(array: np.ndarray[Any, Any], xp: Namespace, device: object = None) -
     return xp.asarray(array, device=device, copy=True)
 
 
+def asarray_like(array: np.ndarray[Any, Any], like: Any) -> Any:
+    """The NumPy ``array`` where ``like`` lives: ``array`` itself when ``like`` is a NumPy
+    array, else a copy in ``like``'s library on its device (same dtype). Randomness is
+    drawn in NumPy (the same ``rng`` gives the same model everywhere) and moved so."""
+    if type(like) is np.ndarray:
+        return array
+    return asarray(array, namespace(like), device(like))
+
+
 def numpy_dtype(dtype: object) -> np.dtype[Any]:
     """The NumPy dtype of the same name as any library's dtype (``torch.float32`` ->
     ``float32``), for checks and messages that speak NumPy's terms."""
@@ -159,19 +169,6 @@ def fill_zero(array: Any) -> None:
         array.fill(0)
     else:
         array[...] = 0
-
-
-def matmul_into(a: Any, b: Any, out: Any) -> None:
-    """``out[...] = a @ b`` -- for NumPy and PyTorch written straight into ``out``
-    (``np.dot(..., out=)``: no temporary), for other libraries through one."""
-    if type(out) is np.ndarray:
-        np.dot(a, b, out=out)
-    elif _library(out) == "torch":
-        import torch
-
-        torch.matmul(a, b, out=out)
-    else:
-        out[...] = a @ b
 
 
 @functools.cache

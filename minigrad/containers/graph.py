@@ -22,7 +22,7 @@ from typing import Any, TypeAlias, overload
 
 from typing_extensions import override
 
-from minigrad.containers.sequential import Container, shared_children, tree_repr
+from minigrad.containers.sequential import Container, SharedUse, tree_repr, uses
 from minigrad.core import (
     Array,
     Layer,
@@ -233,14 +233,15 @@ class Graph(Container):
         self._output = output
         # The plan: node i of the order writes value slot i + 1 (slot 0 is the input)
         # and reads the slots of its sources; the output node is last (all others
-        # feed it), so its value is the last slot.
+        # feed it), so its value is the last slot. Each node runs its layer, or a
+        # `SharedUse` of it where the layer also serves elsewhere.
         slot = {INPUT: 0, **{name: index + 1 for index, name in enumerate(order)}}
-        shared = shared_children(list(self.nodes.values()))
-        self._plan: tuple[tuple[str, AnyLayer, tuple[int, ...], bool], ...] = tuple(
-            (name, layer, tuple(slot[s] for s in self.inputs[name]), flag)
-            for (name, layer), flag in zip(self.nodes.items(), shared)
+        runs = uses(self, list(self._nodes.values()))
+        self._plan: tuple[tuple[str, Any, tuple[int, ...], bool], ...] = tuple(
+            (name, run, tuple(slot[s] for s in self._inputs[name]),
+             isinstance(layer, MergeLayer))
+            for (name, layer), run in zip(self._nodes.items(), runs)
         )
-        self._stashes = [None] * len(order) if any(shared) else None
 
     @property
     def nodes(self) -> Mapping[str, AnyLayer]:
@@ -263,18 +264,11 @@ class Graph(Container):
 
     @override
     def forward(self, x: Array) -> Array:
-        values: list[Array] = [x]
-        stashes = self._stashes
+        values = [x]  # slot 0: the graph's input; slot i + 1: node i's output
         name = INPUT
-        try:
-            for index, step in enumerate(self._plan):
-                name, layer, sources, shared = step  # name: for the error path
-                if isinstance(layer, MergeLayer):
-                    values.append(layer.forward(*[values[s] for s in sources]))
-                else:
-                    values.append(layer.forward(values[sources[0]]))
-                if shared and stashes is not None:
-                    stashes[index] = layer.stash()
+        try:  # each node's layer on the values it reads, in topological order
+            for name, layer, sources, _ in self._plan:  # noqa: B007  # name: for errors
+                values.append(layer.forward(*[values[s] for s in sources]))
         except Exception as exc:
             raise_located(exc, type(self).__name__, f"[{name!r}]")
         return values[-1]
@@ -292,49 +286,20 @@ class Graph(Container):
         self._backward(grad_out, params_only=True)
 
     def _backward(self, grad_out: Array, *, params_only: bool) -> Array | None:
-        plan = self._plan
-        # grads[s]: the gradient summed so far for value slot s; owned[s]: whether
-        # this graph allocated it (and may add into it in place) or it is a layer's
-        # returned array, which must not be mutated.
-        grads: list[Array | None] = [None] * len(plan) + [grad_out]
-        owned = [False] * len(grads)
+        grads = _GradientSums(len(self._plan) + 1, grad_out)  # per value slot, as forward's
         name = self.output
         try:
-            for index in range(len(plan) - 1, -1, -1):
-                name, layer, sources, shared = plan[index]
-                grad = grads[index + 1]
-                grads[index + 1] = None  # free it: nothing reads this slot again
-                assert grad is not None, "every node feeds the output"
-                if shared and self._stashes is not None:
-                    layer.unstash(self._stashes[index])
-                if params_only and sources == (0,) and isinstance(layer, Layer):
+            for index in range(len(self._plan) - 1, -1, -1):  # each node, last first
+                name, layer, sources, merge = self._plan[index]
+                grad = grads.pop(index + 1)  # dL/d(its output), summed over its readers
+                if params_only and sources == (0,) and not merge:
                     layer.backward_params(grad)  # its gradient would only reach the input
                     continue
-                if isinstance(layer, MergeLayer):
-                    input_grads = layer.backward(grad)
-                    if len(input_grads) != len(sources):
-                        raise ValueError(f"{layer!r}.backward returned {len(input_grads)} "
-                                         f"gradients for {len(sources)} inputs")
-                else:
-                    input_grads = (layer.backward(grad),)
-                for source, input_grad in zip(sources, input_grads):
-                    held = grads[source]
-                    if held is None:
-                        grads[source] = input_grad
-                    elif held.shape != input_grad.shape:  # never let `+` broadcast
-                        raise ValueError(
-                            f"{layer!r}.backward returned a gradient of shape "
-                            f"{tuple(input_grad.shape)}, but the other consumers of that "
-                            f"input returned shape {tuple(held.shape)}"
-                        )
-                    elif owned[source]:
-                        held += input_grad
-                    else:
-                        grads[source] = held + input_grad
-                        owned[source] = True
+                input_grads = layer.backward(grad) if merge else (layer.backward(grad),)
+                grads.add(layer, sources, input_grads)  # += dL/d(each value it read)
         except Exception as exc:
             raise_located(exc, type(self).__name__, f"[{name!r}]")
-        return grads[0]
+        return grads.pop(0)
 
     def __getitem__(self, name: str) -> AnyLayer:
         """The layer at node ``name``: ``graph["fc"].weight``."""
@@ -350,6 +315,60 @@ class Graph(Container):
     @override
     def __repr__(self) -> str:
         return tree_repr(self, self.inputs)
+
+
+class _GradientSums:
+    """``dL/d(value)`` per value slot of a graph's backward, summed over the nodes that
+    read the value: the first gradient is held as it is (a layer's returned array,
+    which must not be mutated), the second added into a new array, later ones added
+    into that one in place."""
+
+    __slots__ = ("grads", "owned")
+
+    def __init__(self, slots: int, grad_out: Array) -> None:
+        self.grads: list[Array | None] = [None] * (slots - 1) + [grad_out]
+        self.owned = [False] * slots  # whether grads[s] is this sum's own array
+
+    def pop(self, slot: int) -> Array | None:
+        """The sum for ``slot`` (None if nothing reached it), freed: nothing reads it again."""
+        grad, self.grads[slot] = self.grads[slot], None
+        return grad
+
+    def add(self, layer: object, sources: tuple[int, ...], input_grads: Sequence[Array]
+            ) -> None:
+        """Add ``layer``'s gradients for its inputs to the sums of the slots it read.
+
+        Raises
+        ------
+        ValueError
+            A merge layer returned another number of gradients than it has inputs, or a
+            gradient of another shape than the other readers' of that value (never let
+            ``+`` broadcast).
+        """
+        if len(input_grads) != len(sources):
+            raise ValueError(f"{_named(layer)!r}.backward returned {len(input_grads)} "
+                             f"gradients for {len(sources)} inputs")
+        grads, owned = self.grads, self.owned
+        for source, input_grad in zip(sources, input_grads):
+            held = grads[source]
+            if held is None:
+                grads[source] = input_grad
+            elif held.shape != input_grad.shape:
+                raise ValueError(
+                    f"{_named(layer)!r}.backward returned a gradient of shape "
+                    f"{tuple(input_grad.shape)}, but the other consumers of that input "
+                    f"returned shape {tuple(held.shape)}"
+                )
+            elif owned[source]:
+                held += input_grad
+            else:
+                grads[source] = held + input_grad
+                owned[source] = True
+
+
+def _named(layer: object) -> object:
+    """The layer a plan entry runs (the layer itself, or the one a `SharedUse` runs)."""
+    return layer.layer if isinstance(layer, SharedUse) else layer
 
 
 def _check_all_reach(output: str, inputs: Mapping[str, Sequence[str]]) -> None:

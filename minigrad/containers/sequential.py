@@ -7,11 +7,11 @@ sharing) and the helpers both use.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, NoReturn, overload
 
 from typing_extensions import override
 
-from minigrad.core import Array, Layer, Module, Parameter, describe, raise_located
+from minigrad.core import Array, Layer, MergeLayer, Module, Parameter, describe, raise_located
 
 
 def shared_children(children: list[Module[Any]]) -> list[bool]:
@@ -55,7 +55,8 @@ class Container(Layer[None]):
     A child whose subtree also appears at another position (weight sharing) is stashed
     (`Module.stash`: its whole per-use state, sub-layers included) after its forward,
     into ``_stashes`` (one slot per position, or None when nothing is shared), and
-    restored before the matching backward. A container's own per-use state is exactly
+    restored before the matching backward: the container runs a `SharedUse` of it there
+    (see `uses`), so its own loops are the plain ones. A container's own per-use state is exactly
     those slots, so its `stash` is its children's stashes and a copy of the slots:
     `stash`, `unstash` and `clear_cache` cover both, and a container can itself be
     shared, nested in another container.
@@ -86,6 +87,50 @@ class Container(Layer[None]):
         # A copy: the next forward writes into its own slots, and must not reach into
         # `stashed`, which an enclosing container may restore again.
         self._stashes = None if own is None else list(own)
+
+
+class SharedUse:
+    """One position of a layer that also serves at others (weight sharing), standing in
+    for it in a container's plan: the layer's ``forward``, then its per-use state
+    stashed into the container's slot for this position (`Module.stash`); that state
+    restored (`Module.unstash`), then the layer's ``backward`` or `backward_params`. So
+    each use's backward sees its own forward, and a container's loops need no branch."""
+
+    __slots__ = ("container", "layer", "slot")
+
+    def __init__(self, container: Container, slot: int,
+                 layer: Layer[Any] | MergeLayer[Any]) -> None:
+        self.container, self.slot, self.layer = container, slot, layer
+
+    def _slots(self) -> list[object]:
+        slots = self.container._stashes
+        assert slots is not None, "a container with shared layers has a slot per position"
+        return slots
+
+    def forward(self, *xs: Array) -> Array:
+        y = self.layer.forward(*xs)
+        self._slots()[self.slot] = self.layer.stash()
+        return y
+
+    def backward(self, grad_out: Array) -> Any:
+        self.layer.unstash(self._slots()[self.slot])
+        return self.layer.backward(grad_out)
+
+    def backward_params(self, grad_out: Array) -> None:
+        assert isinstance(self.layer, Layer), "only a Layer has backward_params"
+        self.layer.unstash(self._slots()[self.slot])
+        self.layer.backward_params(grad_out)
+
+
+def uses(container: Container, children: Sequence[Layer[Any] | MergeLayer[Any]]
+         ) -> list[Any]:
+    """What a container's plan runs at each position: the child itself, or a `SharedUse`
+    of it where its subtree also serves at another position (so must be stashed); sets
+    the container's stash slots (None when nothing is shared)."""
+    flags = shared_children(list(children))
+    container._stashes = [None] * len(children) if any(flags) else None
+    return [SharedUse(container, slot, child) if flag else child
+            for slot, (child, flag) in enumerate(zip(children, flags))]
 
 
 class Sequential(Container):
@@ -129,10 +174,7 @@ class Sequential(Container):
                     f"Sequential: argument {index} must be a Layer, got {describe(layer)}"
                 )
         self.layers: tuple[Layer[Any], ...] = layers
-        flags = shared_children(list(layers))
-        # Stashed caches, one slot per position, only for positions that need them.
-        self._stashes: list[object] | None = [None] * len(layers) if any(flags) else None
-        self._shared = flags
+        self._uses: tuple[Layer[Any], ...] = tuple(uses(self, layers))  # run in order
         self._first_trainable = len(layers)
         self.parameters()  # the walk sets _first_trainable
 
@@ -158,49 +200,43 @@ class Sequential(Container):
 
     @override
     def forward(self, x: Array) -> Array:
-        index = 0
         try:
-            if self._stashes is None:
-                for index, layer in enumerate(self.layers):  # noqa: B007  # index: for errors
-                    x = layer.forward(x)
-            else:
-                for index, layer in enumerate(self.layers):
-                    x = layer.forward(x)
-                    if self._shared[index]:
-                        self._stashes[index] = layer.stash()
+            for layer in self._uses:  # x ← layer(x), first layer first
+                x = layer.forward(x)
         except Exception as exc:
-            raise_located(exc, type(self).__name__, f"[{index}]")
+            self._reraise_at(exc, layer)
         return x
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        return self._backward(grad_out, stop=0, params_only=False)
+        try:
+            for layer in reversed(self._uses):  # G ← dL/d(layer's input), last layer first
+                grad_out = layer.backward(grad_out)
+        except Exception as exc:
+            self._reraise_at(exc, layer)
+        return grad_out
 
     @override
     def backward_params(self, grad_out: Array) -> None:
         """Backward without dL/dx: the first layer that has parameters only accumulates
-        them, and the parameter-free layers in front of it are not run at all."""
-        if self._first_trainable < len(self.layers):
-            self._backward(grad_out, stop=self._first_trainable, params_only=True)
-        else:  # nothing to train; a full backward still validates grad_out
+        them (`Layer.backward_params`), and the parameter-free layers in front of it are
+        not run at all."""
+        first = self._first_trainable
+        if first == len(self._uses):  # nothing to train; a full backward still validates
             self.backward(grad_out)
-
-    def _backward(self, grad_out: Array, *, stop: int, params_only: bool) -> Array:
-        """Run ``layers[stop:]`` backward, last first; with ``params_only`` the layer at
-        ``stop`` gets `backward_params` (and ``grad_out`` for it is returned)."""
-        index = len(self.layers) - 1
+            return
         try:
-            for index in range(len(self.layers) - 1, stop - 1, -1):
-                layer = self.layers[index]
-                if self._stashes is not None and self._shared[index]:
-                    layer.unstash(self._stashes[index])
-                if params_only and index == stop:
-                    layer.backward_params(grad_out)
-                else:
-                    grad_out = layer.backward(grad_out)
+            for layer in self._uses[:first:-1]:  # as backward, down to the first trainable
+                grad_out = layer.backward(grad_out)
+            layer = self._uses[first]
+            layer.backward_params(grad_out)
         except Exception as exc:
-            raise_located(exc, type(self).__name__, f"[{index}]")
-        return grad_out
+            self._reraise_at(exc, layer)
+
+    def _reraise_at(self, exc: Exception, use: Layer[Any]) -> NoReturn:
+        """Re-raise ``exc`` with the position of ``use`` (an item of ``_uses``) in its path."""
+        index = next(i for i, item in enumerate(self._uses) if item is use)
+        raise_located(exc, type(self).__name__, f"[{index}]")
 
     def __len__(self) -> int:
         return len(self.layers)

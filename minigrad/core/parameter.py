@@ -183,21 +183,16 @@ class Parameter(_NamedArray):
         self._grad_is_zero = True
 
     def accumulate_matmul(self, a: Array, b: Array) -> None:
-        """``grad += a @ b``; right after `zero_grad`, ``grad = a @ b`` computed in place.
+        """``grad += a @ b`` for matrices ``a``, ``b``; right after `zero_grad`, ``grad = a @ b``
+        written straight into ``grad`` (`minigrad.backend.matmul_into`).
 
         ``a @ b`` must have ``grad``'s shape and dtype.
         """
-        if type(a) is np.ndarray:  # inline: the blog net's step is made of such calls
-            if self._grad_is_zero:
-                np.dot(a, b, out=self._grad)
-                self._grad_is_zero = False
-            else:
-                self._grad += np.dot(a, b)
-        elif self._grad_is_zero:
+        if self._grad_is_zero:
             backend.matmul_into(a, b, self._grad)
             self._grad_is_zero = False
         else:
-            self._grad += a @ b
+            self._grad += backend.matmul(a, b)
 
     def to(self, xp: backend.Namespace, device: object = None) -> None:
         """Move ``data`` and ``grad`` to the array namespace ``xp`` (see

@@ -128,7 +128,7 @@ class _Attention:
             where = backend.device(x)
             keep = xp.arange(t_k, device=where)[None, :] <= xp.arange(t_q, device=where)[:, None]
         if key_padding_mask is not None:
-            if backend.is_foreign(key_padding_mask) or type(x) is not np.ndarray:
+            if backend.is_foreign(key_padding_mask) or backend.is_foreign(x):
                 check_same_place(layer, key_padding_mask, x, "key_padding_mask")
                 mask: Any = key_padding_mask
             else:
@@ -161,14 +161,13 @@ class _Attention:
         if keep is not None:
             scores = xp.where(keep, scores, -math.inf)
         scores -= xp.max(scores, axis=-1, keepdims=True)
-        probs: Array = np.exp(scores, out=scores) if xp is np else xp.exp(scores)
+        probs: Array = backend.compute_reusing(scores, "exp", scores)
         probs /= xp.sum(probs, axis=-1, keepdims=True)
         multiplier: Array | None = None
         if training and self.dropout > 0:
-            multiplier = np.multiply(self.rng.random(tuple(probs.shape)) >= self.dropout,
-                                     1 / (1 - self.dropout), dtype=backend.numpy_dtype(probs.dtype))
-            if xp is not np:  # drawn in NumPy, moved where the input lives
-                multiplier = backend.asarray(multiplier, xp, backend.device(xq))
+            multiplier = backend.asarray_like(  # drawn in NumPy, moved where the input lives
+                np.multiply(self.rng.random(tuple(probs.shape)) >= self.dropout,
+                            1 / (1 - self.dropout), dtype=backend.numpy_dtype(probs.dtype)), xq)
         dropped: Array = probs if multiplier is None else probs * multiplier
         context = self._rows(dropped @ v)
         y: Array = context @ self.out_proj_weight.data.T

@@ -103,7 +103,7 @@ class Embedding(Layer[EmbeddingCache]):
 
     def _ids(self, ids: object) -> Array:
         table = self.weight.data
-        if backend.is_foreign(ids) or type(table) is not np.ndarray:
+        if backend.is_foreign(ids) or backend.is_foreign(table):
             check_same_place(self, ids, table, "array of ids")
             array: Any = ids
         else:
@@ -124,16 +124,10 @@ class Embedding(Layer[EmbeddingCache]):
     @override
     def forward(self, x: Array) -> Array:
         ids = self._ids(x)
-        table = self.weight.data
-        shape = tuple(ids.shape)
-        if type(ids) is np.ndarray:
-            flat = ids.reshape(-1)
-            y: Array = table[flat].reshape(*shape, self.embedding_dim)
-        else:  # int64: what every library indexes with (torch refuses uint8 indices)
-            xp = backend.namespace(ids)
-            flat = xp.astype(xp.reshape(ids, (-1,)), xp.int64)
-            y = xp.reshape(xp.take(table, flat, axis=0), (*shape, self.embedding_dim))
-        self.cache = (flat, shape)
+        flat = backend.index_vector(ids)
+        rows = backend.take_rows(self.weight.data, flat)  # y[i] = W[ids[i]]
+        self.cache = (flat, tuple(ids.shape))
+        y: Array = backend.reshape(rows, (*ids.shape, self.embedding_dim))
         return y
 
     @override
@@ -154,7 +148,7 @@ class Embedding(Layer[EmbeddingCache]):
             flat, g = flat[keep], g[keep]
             if flat.shape[0] == 0:
                 return
-        scatter_add_rows(self.weight.grad, flat, g)
+        scatter_add_rows(self.weight.grad, flat, g)  # dL/dW[ids[i]] += G[i]
 
     @override
     def extra_repr(self) -> str:

@@ -68,9 +68,8 @@ class Dropout(Layer[DropoutCache]):
             return x
         shape = tuple(x.shape)
         keep = self.rng.random(shape) >= self.p
-        multiplier = np.multiply(keep, 1 / (1 - self.p), dtype=backend.numpy_dtype(x.dtype))
-        if type(x) is not np.ndarray:  # drawn in NumPy, moved where x lives
-            multiplier = backend.asarray(multiplier, backend.namespace(x), backend.device(x))
+        multiplier = backend.asarray_like(  # drawn in NumPy, moved where x lives
+            np.multiply(keep, 1 / (1 - self.p), dtype=backend.numpy_dtype(x.dtype)), x)
         self.cache = (multiplier, x.shape, x.dtype)
         y: Array = x * multiplier
         return y

@@ -16,18 +16,7 @@ from typing import Any, ClassVar
 from minigrad import backend
 from minigrad.core import Array, Parameter, check_non_negative, check_number, check_positive
 from minigrad.optim.groups import Hyperparameter, ParamsLike, check_bool
-from minigrad.optim.optimizer import Optimizer
-
-
-def _decayed_grad(
-    optimizer: Optimizer, kernels: backend.UpdateKernels, param: Parameter, decay: float
-) -> Array:
-    """``g + λ θ`` (L2 decay through the gradient) in scratch slot 1, or ``g`` itself."""
-    if not decay:
-        return param.grad
-    grad = optimizer.scratch(param, 1)
-    kernels.add_into(param.grad, param.data, decay, out=grad)
-    return grad
+from minigrad.optim.optimizer import Optimizer, decayed_grad
 
 
 class Adam(Optimizer):
@@ -120,25 +109,26 @@ class Adam(Optimizer):
             step_size = lr / (1 - beta1**t)
             sqrt_correction2 = math.sqrt(1 - beta2**t)
             for param in group.params:
-                (k, tmp), state = self.workspace(param), self.state[param]
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                kernels, d = self.workspace(param)  # d: scratch, for the denominator
+                theta, state = param.data, self.state[param]
+                m, v = state["exp_avg"], state["exp_avg_sq"]
                 if self.decoupled:
-                    grad = param.grad
+                    g = param.grad
                     if decay:
-                        param.data *= 1 - lr * decay
+                        theta *= 1 - lr * decay                         # θ ← θ (1 − γ λ)
                 else:
-                    grad = _decayed_grad(self, k, param, decay)
-                k.lerp_(exp_avg, grad, 1 - beta1, tmp)  # m ← m + (1 − β₁)(g − m)
-                k.addcmul_(exp_avg_sq, grad, grad, 1 - beta2, tmp, beta=beta2)  # v ← β₂ v + …
+                    g = decayed_grad(self, kernels, param, decay)       # g ← g + λ θ
+                kernels.lerp_(m, g, weight=1 - beta1, tmp=d)        # m ← m + (1 − β₁)(g − m)
+                # v ← β₂ v + (1 − β₂) g²
+                kernels.addcmul_(v, g, g, value=1 - beta2, beta=beta2, tmp=d)
                 if amsgrad:
-                    second = state["max_exp_avg_sq"]
-                    k.maximum_(second, exp_avg_sq)
-                else:
-                    second = exp_avg_sq
-                k.sqrt_into(second, out=tmp)  # the denominator √v / √(1 − β₂ᵗ) + ε
-                tmp /= sqrt_correction2
-                tmp += eps
-                k.addcdiv_(param.data, exp_avg, tmp, -step_size, tmp)
+                    v_max = state["max_exp_avg_sq"]
+                    kernels.maximum_(v_max, v)                          # v_max ← max(v_max, v)
+                    v = v_max
+                kernels.sqrt_into(v, out=d)                         # d = √v / √(1 − β₂ᵗ) + ε
+                d /= sqrt_correction2
+                d += eps
+                kernels.addcdiv_(theta, m, d, value=-step_size, tmp=d)  # θ ← θ − γ/(1 − β₁ᵗ) · m/d
 
 
 class AdamW(Adam):
@@ -246,26 +236,29 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             hyper = group.hyper
             lr, alpha, eps, momentum = hyper["lr"], hyper["alpha"], hyper["eps"], hyper["momentum"]
+            decay, centered = hyper["weight_decay"], hyper["centered"]
             for param in group.params:
-                (k, tmp), state = self.workspace(param), self.state[param]
-                grad = _decayed_grad(self, k, param, hyper["weight_decay"])
-                square_avg = state["square_avg"]
-                k.addcmul_(square_avg, grad, grad, 1 - alpha, tmp, beta=alpha)  # α s + (1 − α) g²
-                if hyper["centered"]:
-                    grad_avg = state["grad_avg"]
-                    k.lerp_(grad_avg, grad, 1 - alpha, tmp)  # a ← a + (1 − α)(g − a)
-                    k.addcmul_into(square_avg, grad_avg, grad_avg, -1.0, out=tmp)
-                    k.sqrt_into(tmp, out=tmp)
+                kernels, d = self.workspace(param)  # d: scratch, for the denominator
+                theta, state = param.data, self.state[param]
+                g = decayed_grad(self, kernels, param, decay)           # g ← g + λ θ
+                v = state["square_avg"]
+                # v ← α v + (1 − α) g²
+                kernels.addcmul_(v, g, g, value=1 - alpha, beta=alpha, tmp=d)
+                if centered:
+                    a = state["grad_avg"]
+                    kernels.lerp_(a, g, weight=1 - alpha, tmp=d)        # a ← a + (1 − α)(g − a)
+                    kernels.addcmul_into(v, a, a, value=-1.0, out=d)    # d = √(v − a²) + ε
+                    kernels.sqrt_into(d, out=d)
                 else:
-                    k.sqrt_into(square_avg, out=tmp)
-                tmp += eps  # d
+                    kernels.sqrt_into(v, out=d)                         # d = √v + ε
+                d += eps
                 if momentum:
-                    buffer = state["momentum_buffer"]
-                    buffer *= momentum
-                    k.addcdiv_(buffer, grad, tmp, 1.0, tmp)  # b ← μ b + g / d
-                    k.add_(param.data, buffer, -lr, tmp)
+                    b = state["momentum_buffer"]
+                    b *= momentum
+                    kernels.addcdiv_(b, g, d, value=1.0, tmp=d)         # b ← μ b + g / d
+                    kernels.add_(theta, b, alpha=-lr, tmp=d)            # θ ← θ − γ b
                 else:
-                    k.addcdiv_(param.data, grad, tmp, -lr, tmp)  # θ ← θ − γ g / d
+                    kernels.addcdiv_(theta, g, d, value=-lr, tmp=d)     # θ ← θ − γ g / d
 
 
 class Adagrad(Optimizer):
@@ -342,12 +335,13 @@ class Adagrad(Optimizer):
         self.steps += 1
         for group in self.param_groups:
             hyper = group.hyper
-            clr = hyper["lr"] / (1 + (self.steps - 1) * hyper["lr_decay"])
+            clr = hyper["lr"] / (1 + (self.steps - 1) * hyper["lr_decay"])  # γ_t
+            decay, eps = hyper["weight_decay"], hyper["eps"]
             for param in group.params:
-                k, tmp = self.workspace(param)
-                grad = _decayed_grad(self, k, param, hyper["weight_decay"])
+                kernels, d = self.workspace(param)  # d: scratch, for the denominator
+                g = decayed_grad(self, kernels, param, decay)           # g ← g + λ θ
                 total = self.state[param]["sum"]
-                k.addcmul_(total, grad, grad, 1.0, tmp)  # s ← s + g²
-                k.sqrt_into(total, out=tmp)
-                tmp += hyper["eps"]
-                k.addcdiv_(param.data, grad, tmp, -clr, tmp)  # θ ← θ − γ_t g / (√s + ε)
+                kernels.addcmul_(total, g, g, value=1.0, tmp=d)         # s ← s + g²
+                kernels.sqrt_into(total, out=d)                         # d = √s + ε
+                d += eps
+                kernels.addcdiv_(param.data, g, d, value=-clr, tmp=d)   # θ ← θ − γ_t g / d

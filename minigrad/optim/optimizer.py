@@ -151,10 +151,7 @@ class Optimizer(ABC):
             if buffer is None:
                 buffer = self._scratch[place, slot] = backend.empty_like_shape(
                     param.data, (self._sizes[place],))
-            head = buffer[: param.size]
-            view = self._views[param, slot] = (
-                head.reshape(param.shape) if type(head) is np.ndarray
-                else backend.namespace(head).reshape(head, param.shape))
+            view = self._views[param, slot] = backend.reshape(buffer[: param.size], param.shape)
         return view
 
     def workspace(self, param: Parameter) -> tuple[backend.UpdateKernels, Array]:
@@ -370,6 +367,18 @@ class Optimizer(ABC):
         groups = len(self.param_groups)
         extra = f", param_groups={groups} (first shown)" if groups > 1 else ""
         return f"{type(self).__name__}({settings}{extra})"
+
+
+def decayed_grad(
+    optimizer: Optimizer, kernels: backend.UpdateKernels, param: Parameter, decay: float
+) -> Array:
+    """``g + λ θ`` -- L2 weight decay through the gradient -- in ``optimizer``'s scratch
+    slot 1 for ``param``, or ``g`` itself when ``λ = 0``."""
+    if not decay:
+        return param.grad
+    grad = optimizer.scratch(param, 1)
+    kernels.add_into(param.grad, param.data, alpha=decay, out=grad)
+    return grad
 
 
 def _checked(owner: str, key: str, value: npt.ArrayLike, like: Array) -> Array:

@@ -7,7 +7,7 @@ from typing import Any
 
 from minigrad.core import check_non_negative
 from minigrad.optim.groups import Hyperparameter, ParamsLike, check_bool
-from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.optimizer import Optimizer, decayed_grad
 
 
 class SGD(Optimizer):
@@ -79,27 +79,22 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         self.steps += 1
-        workspace, scratch = self.workspace, self.scratch
+        workspace = self.workspace
         for group in self.param_groups:
             hyper = group.hyper  # one dict read each, not descriptor calls: hot path
-            lr, momentum, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
-            if not (momentum or decay):  # plain SGD: the hot path of small nets
-                for param in group.params:
-                    k, tmp = workspace(param)
-                    k.add_(param.data, param.grad, -lr, tmp)
-                continue
-            nesterov, state = hyper["nesterov"], self.state
+            lr, mu, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
+            nesterov = hyper["nesterov"]
             for param in group.params:
-                (k, update), grad = workspace(param), param.grad
-                if decay:  # g + λθ
-                    grad = scratch(param, 1)
-                    k.add_into(param.grad, param.data, decay, out=grad)
-                if momentum:
-                    buffer = state[param]["momentum_buffer"]
-                    k.scale_add_(buffer, grad, 1.0, momentum, update)  # b ← μ b + g
-                    if nesterov:  # g + μ b
-                        k.add_into(grad, buffer, momentum, out=update)
-                        grad = update
+                kernels, tmp = workspace(param)
+                theta, g = param.data, param.grad
+                if decay:
+                    g = decayed_grad(self, kernels, param, decay)       # g ← g + λ θ
+                if mu:
+                    b = self.state[param]["momentum_buffer"]
+                    kernels.scale_add_(b, g, alpha=1.0, beta=mu, tmp=tmp)  # b ← μ b + g
+                    if nesterov:
+                        kernels.add_into(g, b, alpha=mu, out=tmp)      # g ← g + μ b
+                        g = tmp
                     else:
-                        grad = buffer
-                k.add_(param.data, grad, -lr, update)  # θ ← θ − γ g
+                        g = b                                           # g ← b
+                kernels.add_(theta, g, alpha=-lr, tmp=tmp)              # θ ← θ − γ g

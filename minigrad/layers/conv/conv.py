@@ -38,6 +38,7 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad import init as initializers
+from minigrad.backend import grouped_matmul, reshape
 from minigrad.core import (
     Array,
     Layer,
@@ -54,13 +55,12 @@ from minigrad.layers.conv.windows import (
     channel_major,
     col2im,
     from_columns,
-    gemm,
     im2col,
+    matmul_nt,
     output_size,
     paddings,
     swap01,
     to_columns,
-    transpose_last,
 )
 
 ConvCache = tuple[Array | None, tuple[Window, ...], tuple[int, ...], Array]
@@ -176,8 +176,8 @@ class _ConvND(_Conv[ConvCache]):
         last = self._batch_last(windows)
         cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)
         self.cache = (cols, windows, tuple(x.shape), x)
-        return from_columns(gemm(self._weight_matrix(), cols), tuple(w.out for w in windows),
-                            last)
+        return from_columns(grouped_matmul(self._weight_matrix(), cols),  # [W b] @ [cols; 1]
+                            tuple(w.out for w in windows), last)
 
     def _batch_last(self, windows: tuple[Window, ...]) -> bool:
         """`batch_last` for this layer's columns (the same in forward and backward)."""
@@ -197,12 +197,48 @@ class _ConvND(_Conv[ConvCache]):
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        grad = self._weight_grads(grad_out)
+        grad_in = self._backward(grad_out, input_grad=True)
+        assert grad_in is not None
+        return grad_in
+
+    @override
+    def backward_params(self, grad_out: Array) -> None:
+        self._backward(grad_out, input_grad=False)
+
+    def _backward(self, grad_out: Array, *, input_grad: bool) -> Array | None:
+        """The three gradients (dL/dx with ``input_grad`` only) for ``G = grad_out``, per
+        group, on the columns of the forward's product; returns dL/dx or None."""
+        grad, g, cols = self._columns(grad_out)  # G; G as columns (G, O/G, P); [cols; 1]
+        k = cols.shape[1] - (self.bias is not None)  # the weight's columns: C/G · ∏kernel
+        products = matmul_nt(g, cols)  # G @ [cols; 1]ᵀ = [G @ colsᵀ | G @ 1ᵀ]  (G, O/G, K [+ 1])
+        del g, cols  # the column buffer: let go of it before dL/dx, which may build one
+        self.weight.grad += reshape(products[:, :, :k], self.weight.shape)    # dL/dW += G @ colsᵀ
+        if self.bias is not None:
+            self.bias.grad += reshape(products[:, :, k], (self.out_channels,))  # dL/db += Σ G
+        if not input_grad:
+            return None
+        return self._input_grad(grad)                                   # dL/dx = col2im(Wᵀ @ G)
+
+    def _columns(self, grad_out: Array) -> tuple[Array, Array, Array]:
+        """``G`` validated, ``G`` as columns ``(G, O/G, P)`` in the column buffer's order,
+        and the column buffer ``[cols; 1]`` (rebuilt if a backward let go of it)."""
+        cols, windows, shape, x = self.saved()
+        out_shape = (shape[0], self.out_channels, *(w.out for w in windows))
+        grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
+        last = self._batch_last(windows)
+        if cols is None:  # a second backward after one that let go of the buffer
+            cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)
+            self.cache = (cols, windows, shape, x)
+        return grad, to_columns(grad, self.groups, last), cols
+
+    def _input_grad(self, grad: Array) -> Array:
+        """``dL/dx = col2im(Wᵀ @ G)``: at stride 1, when G's column buffer is no bigger than
+        the input's (memory), as one convolution (`_input_grad_as_conv`); otherwise
+        one product and slice-add per kernel offset (`col2im`)."""
         _, windows, shape, _ = self.saved()
         if all(w.stride == 1 and w.pad <= w.dilation * (w.kernel - 1) for w in windows) and (
                 self.out_channels * math.prod(shape[2:])
-                <= self.in_channels * math.prod(w.out for w in windows)):  # G's columns: no
-            # bigger than the column buffer (memory), else slower than the col2im
+                <= self.in_channels * math.prod(w.out for w in windows)):
             return self._input_grad_as_conv(grad)
         # zeros on the weight's library and device, in C order (the weight is C order)
         grad_in = backend.zeros_in_layout((shape[1], shape[0], *shape[2:]), grad.dtype,
@@ -229,35 +265,7 @@ class _ConvND(_Conv[ConvCache]):
         w = xp.flip(w, axis=tuple(range(3, 3 + self.dims)))  # W'[c, o, k] = W[o, c, -k]
         w = xp.permute_dims(w, (0, 2, 1, *range(3, 3 + self.dims)))
         w = xp.reshape(w, (groups, self.in_channels // groups, -1))
-        return from_columns(gemm(w, g_cols), tuple(shape[2:]), last)
-
-    @override
-    def backward_params(self, grad_out: Array) -> None:
-        self._weight_grads(grad_out)
-
-    def _weight_grads(self, grad_out: Array) -> Array:
-        """``[dL/dW dL/db] += G @ [cols; 1]ᵀ``; returns G validated."""
-        cols, windows, shape, x = self.saved()
-        out_shape = (shape[0], self.out_channels, *(w.out for w in windows))
-        grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
-        xp = backend.namespace(grad)
-        last = self._batch_last(windows)
-        g = to_columns(grad, self.groups, last)  # (G, O/G, P), the columns' order
-        if cols is None:  # a second backward after one that let go of the buffer
-            cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)
-            self.cache = (cols, windows, shape, x)
-        # dL/dWᵀ = cols @ Gᵀ, K rows, unless K is short: OpenBLAS runs these thin, long
-        # products (P = N·∏out deep) up to 1.8× faster so -- e.g. 0.40 → 0.22 ms for 6
-        # outputs from 25 rows -- but not with under 16 rows (3×3 on 1 channel).
-        k_rows = cols.shape[1]
-        grad_w = (transpose_last(gemm(cols, transpose_last(g))) if k_rows >= min(16, g.shape[1])
-                  else gemm(g, transpose_last(cols)))  # (G, O/G, K [+ 1])
-        if self.bias is None:
-            self.weight.grad += xp.reshape(grad_w, self.weight.shape)
-        else:  # the last column is the bias row's: Σ G over samples and positions
-            self.weight.grad += xp.reshape(grad_w[:, :, :-1], self.weight.shape)
-            self.bias.grad += xp.reshape(grad_w[:, :, -1], (-1,))
-        return grad
+        return from_columns(grouped_matmul(w, g_cols), tuple(shape[2:]), last)
 
 
 class Conv1D(_ConvND):

@@ -13,6 +13,7 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad import init as initializers
+from minigrad.backend import grouped_matmul, reshape
 from minigrad.core import Array, as_grad
 from minigrad.layers.conv.conv import TransposedCache, _Conv
 from minigrad.layers.conv.windows import (
@@ -20,7 +21,6 @@ from minigrad.layers.conv.windows import (
     as_sizes,
     channel_major,
     col2im,
-    gemm,
     im2col,
     swap01,
     transpose_last,
@@ -108,40 +108,44 @@ class ConvTranspose2D(_Conv[TransposedCache]):
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        cols = self._weight_grads(grad_out)
-        _, _, shape = self.saved()
-        xp = backend.namespace(cols)
-        weight = xp.reshape(self.weight.data, (self.groups, self.in_channels // self.groups, -1))
-        grad_in = xp.reshape(gemm(weight, cols), (shape[1], shape[0], *shape[2:]))
-        return swap01(grad_in)
+        grad_in = self._backward(grad_out, input_grad=True)
+        assert grad_in is not None
+        return grad_in
 
     @override
     def backward_params(self, grad_out: Array) -> None:
-        self._weight_grads(grad_out)
+        self._backward(grad_out, input_grad=False)
 
-    def _weight_grads(self, grad_out: Array) -> Array:
-        """``dL/dW += x @ im2col(G)ᵀ``, ``dL/db += Σ G``; returns im2col(G) as (G, K, P)."""
-        src, windows, shape = self.saved()
+    def _backward(self, grad_out: Array, *, input_grad: bool) -> Array | None:
+        """The class notes' three gradients (dL/dx with ``input_grad`` only) for
+        ``G = grad_out``, per group; returns dL/dx or None."""
+        src, windows, shape = self.saved()  # x as (G, C/G, P)
         out_shape = (shape[0], self.out_channels, *(w.size for w in windows))
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
-        xp = backend.namespace(grad)
-        cols: Array = im2col(grad, windows, self.groups)
-        self.weight.grad += xp.reshape(gemm(src, transpose_last(cols)), self.weight.shape)
-        self._bias_grad(channel_major(grad, 1))
-        return cols
+        cols = im2col(grad, windows, self.groups)  # im2col(G): (G, K, P)
+        grad_w = grouped_matmul(src, transpose_last(cols))
+        self.weight.grad += reshape(grad_w, self.weight.shape)         # dL/dW += x @ im2col(G)ᵀ
+        if self.bias is not None:
+            self.bias.grad += self._channel_sums(grad)                 # dL/db += Σ G
+        if not input_grad:
+            return None
+        weight = reshape(self.weight.data, (self.groups, self.in_channels // self.groups, -1))
+        grad_in = grouped_matmul(weight, cols)                         # dL/dx = W @ im2col(G)
+        return swap01(reshape(grad_in, (shape[1], shape[0], *shape[2:])))
 
     def _add_bias(self, y: Array) -> None:
         """``y (O, N, ...) += b`` per output channel."""
         if self.bias is not None:
             y += backend.namespace(y).reshape(self.bias.data, (-1, *(1,) * (y.ndim - 1)))
 
-    def _bias_grad(self, grouped: Array) -> None:
-        """``dL/db += Σ G`` over samples and positions, from G as (G, O/G, P)."""
-        if self.bias is not None:
-            # Row sums as a matrix-vector product: BLAS does it 3× faster than .sum(axis).
-            xp = backend.namespace(grouped)
-            ones = xp.ones(grouped.shape[2], dtype=grouped.dtype, device=backend.device(grouped))
-            self.bias.grad += xp.reshape(xp.matmul(grouped, ones), (-1,))
+    def _channel_sums(self, grad: Array) -> Array:
+        """``Σ G`` over samples and positions, per channel ``(O,)``: a matrix-vector
+        product with ones on G as ``(O, P)`` -- BLAS does it 3× faster than ``.sum(axis)``."""
+        grouped = channel_major(grad, 1)
+        xp = backend.namespace(grouped)
+        ones = xp.ones(grouped.shape[2], dtype=grouped.dtype, device=backend.device(grouped))
+        sums: Array = xp.reshape(xp.matmul(grouped, ones), (-1,))
+        return sums
 
     @override
     def extra_repr(self) -> str:

@@ -31,6 +31,7 @@ import numpy.typing as npt
 from typing_extensions import override
 
 from minigrad import backend
+from minigrad.backend import reduce_sum
 from minigrad.core import (
     Array,
     Buffer,
@@ -45,7 +46,6 @@ from minigrad.layers.normalization.standardization import (
     NormCache,
     layer_norm,
     layer_norm_backward,
-    reduce_sum,
     standardize,
     standardize_backward,
 )

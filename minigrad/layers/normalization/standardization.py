@@ -1,5 +1,6 @@
-"""Standardizing groups of values, shared by the normalization layers: `reduce_sum`,
-`standardize`, `standardize_backward` and their common layer, `Normalization`.
+"""Standardizing groups of values, shared by the normalization layers: `standardize`,
+`standardize_backward` (summing with `minigrad.backend.reduce_sum`) and their common
+layer, `Normalization`.
 
 `minigrad.layers.normalization.norms` (which re-exports these) has the layers and the math of the
 whole family; this module is the part all four share.
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from typing_extensions import override
 
 from minigrad import backend
+from minigrad.backend import matmul, reduce_sum
 from minigrad.core import (
     Array,
     Layer,
@@ -29,50 +31,6 @@ from minigrad.init import SeedLike, make_rng
 NormCache = tuple[Array, Array, bool]
 """``x̂`` (in the input's layout), ``1/√(σ² + ε)`` (broadcastable to the grouped layout), and whether
 the statistics came from the batch (so that backward differentiates through them)."""
-
-def reduce_sum(a: Array, axes: tuple[int, ...], b: Array | None = None) -> Array:
-    """``Σ a`` (or ``Σ a ⊙ b``, without forming the product where it can) over ``axes``,
-    dims kept.
-
-    Why not ``a.sum(axes)``: the axes a group spans are a block at one end of the
-    array, and a block is summed as a BLAS matrix-vector product with ones -- one read
-    of ``a`` at memory speed, 2-4× faster than NumPy's reductions on these shapes
-    (float32, 2048 rows of 256: 26 µs against 95 µs). A trailing block is summed first
-    (``Σ a ⊙ b`` there as one dot product per row, a stacked ``matmul``), then any
-    remaining axes by ``sum`` on the much smaller result; a leading block alone, as
-    the affine gradients of layer norm need, by ``ones @ a``. Other array libraries:
-    the standard's ``sum``.
-    """
-    summed: Array
-    if type(a) is not np.ndarray:
-        xp = backend.namespace(a)
-        summed = xp.sum(a if b is None else a * b, axis=axes, keepdims=True)
-        return summed
-    ndim = a.ndim
-    tail = 0
-    while ndim - 1 - tail in axes:
-        tail += 1
-    if tail:
-        kept, block = a.shape[:ndim - tail], math.prod(a.shape[ndim - tail:])
-        rows = a.reshape(-1, block)
-        if b is None:
-            summed = np.dot(rows, np.ones(block, a.dtype))
-        else:  # one (1, block) @ (block, 1) product per row
-            summed = np.matmul(rows[:, None, :], b.reshape(-1, block, 1))
-        summed = summed.reshape(*kept, *(1,) * tail)
-        rest = tuple(axis for axis in axes if axis < ndim - tail)
-        if rest:
-            summed = summed.sum(axis=rest, keepdims=True)
-        return summed
-    product = a if b is None else a * b
-    if axes == tuple(range(len(axes))):
-        count = math.prod(a.shape[:len(axes)])
-        summed = np.dot(np.ones(count, a.dtype), product.reshape(count, -1))
-        summed = summed.reshape(*(1,) * len(axes), *a.shape[len(axes):])
-        return summed
-    summed = product.sum(axis=axes, keepdims=True)
-    return summed
-
 
 def standardize(x: Array, axes: tuple[int, ...], eps: float
                 ) -> tuple[Array, Array, Array, Array]:
@@ -93,30 +51,17 @@ def variance(centred: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, 
     kept dims -- finite and right whenever ``d`` is finite.
 
     A square overflows long before its value does (float32: |d| above ~1e19), and
-    ``1/√inf = 0`` would silently zero the group. When a sum of squares overflows --
-    NumPy reports it (``errstate(over="raise")``: no check on the ordinary path); other
-    libraries are checked for an ``inf`` in ``σ²``, one value per group -- the variance
-    is recomputed from ``d / s``, ``s = max|d|`` per group (at least 1, so the other
-    groups come out as before): ``1/√(σ² + ε) = 1 / (s √(mean((d/s)²) + ε/s²))``. The
+    ``1/√inf = 0`` would silently zero the group. When a sum of squares overflows
+    (`backend.mean_square` says so), the variance is recomputed from ``d / s``,
+    ``s = max|d|`` per group (at least 1, so the other groups come out as before): ``1/√(σ² + ε) = 1 / (s √(mean((d/s)²) + ε/s²))``. The
     σ² returned for such a group is ``s² · mean((d/s)²)``, ``inf`` where even σ² is
     beyond the dtype (only running statistics read it).
     """
-    count = math.prod(centred.shape[axis] for axis in axes)
-    inv_std: Array
-    if type(centred) is np.ndarray:
-        try:
-            with np.errstate(over="raise"):
-                var = reduce_sum(centred, axes, centred) / count
-        except FloatingPointError:
-            return _scaled_variance(centred, axes, eps, count)
-        inv_std = 1.0 / np.sqrt(var + eps)
-        return var, inv_std
-    xp = backend.namespace(centred)
-    with np.errstate(over="ignore"):  # array_api_strict computes with NumPy, and warns
-        var = reduce_sum(centred, axes, centred) / count
-    if bool(xp.any(xp.isinf(var))):
+    var = backend.mean_square(centred, axes)  # σ² = mean(d²)
+    if var is None:  # a square overflowed
+        count = math.prod(centred.shape[axis] for axis in axes)
         return _scaled_variance(centred, axes, eps, count)
-    inv_std = 1.0 / xp.sqrt(var + eps)
+    inv_std: Array = 1.0 / backend.namespace(centred).sqrt(var + eps)
     return var, inv_std
 
 
@@ -145,10 +90,8 @@ def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int,
     if overwrite_g:
         grad_in = g
         grad_in -= along_xhat
-    elif type(g) is np.ndarray:
-        grad_in = np.subtract(g, along_xhat, out=along_xhat)
-    else:
-        grad_in = g - along_xhat
+    else:  # into along_xhat's memory where the library can
+        grad_in = backend.compute_reusing(along_xhat, "subtract", g, along_xhat)
     grad_in -= mean_g
     grad_in *= inv_std
     return grad_in
@@ -199,10 +142,10 @@ def layer_norm_backward(g: Array, centred: Array, inv_std: Array,
         grad_in = g * inv_std
     else:
         gamma = xp.reshape(weight.data, (-1,))
-        weight.grad += xp.reshape(_dot(xp.reshape(inv_std, (-1,)), product), weight.shape)
+        weight.grad += xp.reshape(matmul(xp.reshape(inv_std, (-1,)), product), weight.shape)
         bias.grad += xp.reshape(reduce_sum(g, (0,)), bias.shape)
-        mean_g = xp.reshape(_dot(g, gamma), (-1, 1)) / count
-        along = xp.reshape(_dot(product, gamma), (-1, 1)) / count
+        mean_g = xp.reshape(matmul(g, gamma), (-1, 1)) / count
+        along = xp.reshape(matmul(product, gamma), (-1, 1)) / count
         grad_in = _outer(inv_std, gamma)
         grad_in *= g
     # d ⊙ r³ b, into P's buffer (P is summed up: no second temporary)
@@ -221,13 +164,6 @@ def _outer(column: Array, vector: Array) -> Array:
     out: Array = backend.empty_like_shape(column, (column.shape[0], vector.shape[0]))
     backend.matmul_into(column, xp.reshape(vector, (1, -1)), out)
     return out
-
-
-def _dot(a: Array, b: Array) -> Array:
-    """``a @ b`` with a vector operand (one BLAS matrix-vector product on NumPy, where
-    ``matmul`` can take a slower path)."""
-    product: Array = np.dot(a, b) if type(a) is np.ndarray else a @ b
-    return product
 
 
 class Normalization(Layer[NormCache]):

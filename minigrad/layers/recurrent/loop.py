@@ -110,7 +110,7 @@ class Recurrent(Layer[RecurrentCache]):
                             f"{type(initial_state).__name__}")
         arrays = []
         for part in parts:
-            if backend.is_foreign(part) or type(like) is not np.ndarray:
+            if backend.is_foreign(part) or backend.is_foreign(like):
                 check_same_place(self, part, like, "initial_state")
             array: Any = part if backend.is_foreign(part) else np.asarray(part)
             if tuple(array.shape) != shape or backend.numpy_dtype(array.dtype).kind \
@@ -141,7 +141,8 @@ class Recurrent(Layer[RecurrentCache]):
         self.final_state = self._public(final)
         self.cache = (time_major, hs, steps, (n, t, d))
         y = xp.permute_dims(hs[1:, ...], (1, 0, 2)) if self.return_sequences else final[0]
-        return _copy(y)  # C order; and hs stays private
+        out: Array = backend.owned_copy(y)  # C order; and hs stays private
+        return out
 
     @override
     def __call__(self, x: npt.ArrayLike, initial_state: State | None = None) -> Array:
@@ -166,14 +167,16 @@ class Recurrent(Layer[RecurrentCache]):
         dzx, dzh, dstate = self._scan_backward(dhs, hs, steps)
         self.initial_state_grad = self._public(dstate)
         dzx2, dzh2 = xp.reshape(dzx, (t * n, -1)), xp.reshape(dzh, (t * n, -1))
-        self.weight_ih.accumulate_matmul(dzx2.T, time_major)
-        self.weight_hh.accumulate_matmul(dzh2.T, xp.reshape(hs[:t, ...], (t * n, h)))
-        self.bias_ih.grad += xp.sum(dzx2, axis=0)
-        self.bias_hh.grad += xp.sum(dzh2, axis=0)
+        h_prev = xp.reshape(hs[:t, ...], (t * n, h))  # h_0 .. h_(T-1), one row per (t, n)
+        self.weight_ih.accumulate_matmul(dzx2.T, time_major)  # dL/dW_ih += dZxᵀ x
+        self.weight_hh.accumulate_matmul(dzh2.T, h_prev)      # dL/dW_hh += dZhᵀ h_(t-1)
+        self.bias_ih.grad += xp.sum(dzx2, axis=0)             # dL/db_ih += Σ dZx
+        self.bias_hh.grad += xp.sum(dzh2, axis=0)             # dL/db_hh += Σ dZh
         if not input_grad:
             return None
-        dx = xp.reshape(dzx2 @ self.weight_ih.data, (t, n, d))
-        return _copy(xp.permute_dims(dx, (1, 0, 2)))
+        dx = xp.reshape(dzx2 @ self.weight_ih.data, (t, n, d))  # dL/dx = dZx W_ih
+        grad_in: Array = backend.owned_copy(xp.permute_dims(dx, (1, 0, 2)))
+        return grad_in
 
     @override
     def backward(self, grad_out: Array) -> Array:
@@ -194,12 +197,3 @@ class Recurrent(Layer[RecurrentCache]):
             text += f", dtype={self.weight_ih.dtype}"
         return text
 
-
-def _copy(array: Array) -> Array:
-    """A C-ordered copy of ``array`` (NumPy), or a copy in its own library."""
-    copied: Array
-    if type(array) is np.ndarray:
-        copied = array.copy()
-        return copied
-    copied = backend.namespace(array).asarray(array, copy=True)
-    return copied
