@@ -9,6 +9,7 @@ library under test.
 
 from __future__ import annotations
 
+import inspect
 import math
 import types
 from collections.abc import Callable
@@ -57,6 +58,10 @@ OPTIMIZERS: dict[str, MakeOptimizer] = {
                                                       momentum=0.9, weight_decay=0.1),
     "Adagrad": lambda p: mg.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.1,
                                     initial_accumulator_value=0.1),
+    "SGD dampening maximize": lambda p: mg.SGD(p, lr=0.1, momentum=0.9, dampening=0.3,
+                                               weight_decay=0.1, maximize=True),
+    "Adam decoupled maximize": lambda p: mg.Adam(p, lr=0.05, weight_decay=0.1, maximize=True,
+                                                 decoupled_weight_decay=True),
 }
 
 
@@ -125,15 +130,18 @@ def test_every_optimizer_reaches_numpys_weights(lib_name: str, name: str) -> Non
 
 
 @pytest.mark.parametrize("name", ["Adam", "AdamW amsgrad", "RMSprop centered momentum",
-                                  "Adagrad", "SGD nesterov weight_decay"])
+                                  "Adagrad", "SGD nesterov weight_decay",
+                                  "SGD dampening maximize", "Adam decoupled maximize"])
 def test_on_torch_tensors_against_torch_optim(name: str) -> None:
     torch = pytest.importorskip("torch")
     net = model().to(torch)
     optimizer = OPTIMIZERS[name](net.parameters())
     tensors = [p.data.clone().requires_grad_(True) for p in net.parameters()]
     # As arguments, not a group: torch's Adagrad reads initial_accumulator_value there.
-    reference = getattr(torch.optim, type(optimizer).__name__)(
-        tensors, **optimizer.param_groups[0].hyper)
+    # (AdamW's groups carry decoupled_weight_decay=True, as torch's; not an argument.)
+    cls = getattr(torch.optim, type(optimizer).__name__)
+    reference = cls(tensors, **{k: v for k, v in optimizer.param_groups[0].hyper.items()
+                                if k in inspect.signature(cls).parameters})
     for step in range(STEPS):
         for p, t in zip(net.parameters(), tensors):
             g = torch.sin(t.detach() * (step + 1))  # the same gradients for both

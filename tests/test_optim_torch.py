@@ -65,6 +65,8 @@ OPTIMIZERS = {
     "AdamW+amsgrad": ("AdamW", {"lr": 0.02, "betas": (0.8, 0.9), "weight_decay": 0.3,
                                 "amsgrad": True}),
     "Adam+amsgrad": ("Adam", {"lr": 0.02, "weight_decay": 0.1, "amsgrad": True}),
+    "SGD+all": ("SGD", {"lr": 0.01, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.1,
+                        "maximize": True}),
 }
 
 
@@ -118,13 +120,39 @@ def test_a_state_saved_before_groups_loads():
     opt = mg.SGD([w], lr=0.1)
     opt.load_state_dict(legacy)
     assert opt.lr == 0.2 and opt.steps == 3
+    assert (opt.dampening, opt.maximize) == (0.0, False)  # as before they existed
+
+
+ADDED = {  # the hyperparameters added since states were first saved, and their values then
+    "SGD": {"dampening": 0.0, "maximize": False},
+    "Adam": {"maximize": False, "decoupled_weight_decay": False},
+    "AdamW": {"maximize": False, "decoupled_weight_decay": True},
+    "RMSprop": {"maximize": False},
+    "Adagrad": {"maximize": False},
+}
+
+
+@pytest.mark.parametrize("name", ADDED)
+def test_a_state_saved_before_maximize_existed_loads_with_the_former_values(name):
+    params = [mg.Parameter(np.ones(2)), mg.Parameter(np.ones(3))]
+    groups = [{"params": params[:1]}, {"params": params[1:]}]
+    old = getattr(mg, name)(groups, lr=0.1).state_dict()
+    for key in [k for k in old if k.split(".")[-1] in ADDED[name]]:
+        del old[key]
+    opt = getattr(mg, name)(groups, lr=0.3, maximize=True)
+    opt.load_state_dict(old)
+    assert all(g[key] == value for g in opt.param_groups for key, value in ADDED[name].items())
+    assert opt.lr == 0.1
 
 
 ALLOCATION_FREE = {
-    "RMSprop+all": lambda p: mg.RMSprop(p, weight_decay=0.1, momentum=0.9, centered=True),
+    "RMSprop+all": lambda p: mg.RMSprop(p, weight_decay=0.1, momentum=0.9, centered=True,
+                                        maximize=True),
     "Adagrad+wd": lambda p: mg.Adagrad(p, weight_decay=0.1, lr_decay=0.1),
-    "AdamW+amsgrad": lambda p: mg.AdamW(p, amsgrad=True),
+    "AdamW+amsgrad": lambda p: mg.AdamW(p, amsgrad=True, maximize=True),
     "Adam groups": lambda p: mg.Adam([{"params": p, "lr": 0.1}]),
+    "SGD+all": lambda p: mg.SGD(p, lr=0.1, momentum=0.9, dampening=0.5, weight_decay=0.1,
+                                maximize=True),
 }
 
 
@@ -149,6 +177,13 @@ BAD = [
     (mg.AdamW, {"betas": (0.9, 1.0)}, r"AdamW: betas\[1\] must be a number in \[0, 1\)"),
     (mg.AdamW, {"weight_decay": -0.1}, "AdamW: weight_decay must be"),
     (mg.Adam, {"amsgrad": "yes"}, "Adam: amsgrad must be a bool"),
+    (mg.Adam, {"decoupled_weight_decay": "yes"}, "Adam: decoupled_weight_decay must be a bool"),
+    (mg.RMSprop, {"maximize": None}, "RMSprop: maximize must be a bool"),
+    (mg.Adagrad, {"maximize": 0}, "Adagrad: maximize must be a bool"),
+    (mg.SGD, {"lr": 0.1, "dampening": 1.5}, r"SGD: dampening must be a number in \[0, 1\]"),
+    (mg.SGD, {"lr": 0.1, "momentum": 0.9, "dampening": 0.5, "nesterov": True},
+     "SGD: nesterov=True needs dampening = 0, got 0.5"),
+    (mg.SGD, {"lr": 0.1, "maximize": 1}, "SGD: maximize must be a bool"),
 ]
 
 

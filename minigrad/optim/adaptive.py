@@ -20,14 +20,33 @@ from minigrad.optim.optimizer import Optimizer
 
 
 def _decayed_grad(
-    optimizer: Optimizer, kernels: backend.UpdateKernels, param: Parameter, decay: float
+    optimizer: Optimizer, kernels: backend.UpdateKernels, param: Parameter, decay: float,
+    maximize: bool = False,
 ) -> Array:
-    """``g + λ θ`` (L2 decay through the gradient) in scratch slot 1, or ``g`` itself."""
-    if not decay:
+    """``g + λ θ`` (L2 decay through the gradient) in scratch slot 1, or ``g`` itself;
+    with ``maximize``, ``−g + λ θ`` (PyTorch negates the gradient first)."""
+    if not (decay or maximize):
         return param.grad
     grad = optimizer.scratch(param, 1)
-    kernels.add_into(param.grad, param.data, decay, out=grad)
+    if not maximize:
+        kernels.add_into(param.grad, param.data, decay, out=grad)
+        return grad
+    # −g + λθ formed as −(g − λθ): negating is exact, so the two are the same float.
+    if decay:
+        kernels.add_into(param.grad, param.data, -decay, out=grad)
+    else:
+        kernels.copy_(grad, param.grad)
+    grad *= -1.0
     return grad
+
+
+def _checked_betas(name: str, betas: object) -> tuple[float, float]:
+    """``betas`` as a pair of floats in [0, 1), or `ValueError` naming ``name``."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{name}: betas must be a pair of numbers in [0, 1), got {betas!r}")
+    beta1, beta2 = (check_number(name, f"betas[{i}]", beta, "a number in [0, 1)",
+                                 lambda v: 0 <= v < 1) for i, beta in enumerate(betas))
+    return beta1, beta2
 
 
 class Adam(Optimizer):
@@ -35,7 +54,8 @@ class Adam(Optimizer):
 
     For each parameter θ with gradient g, at step t = 1, 2, ...::
 
-        g ← g + λ θ                       (if λ ≠ 0; AdamW instead: θ ← θ (1 − γ λ))
+        g ← −g                            (maximize only)
+        g ← g + λ θ                       (if λ ≠ 0; decoupled: θ ← θ (1 − γ λ) instead)
         m ← β₁ m + (1 − β₁) g             (m, v start at 0)
         v ← β₂ v + (1 − β₂) g²
         v_max ← max(v_max, v)             (amsgrad only; then v_max replaces v below)
@@ -53,6 +73,13 @@ class Adam(Optimizer):
     eps : float ≥ 0, default 1e-8
     weight_decay : float ≥ 0, default 0 (`AdamW`: 1e-2)
     amsgrad : bool, default False
+    maximize : bool, default False
+        Ascend the objective (the gradient's sign flipped). Keyword-only, as the next.
+    decoupled_weight_decay : bool, default False
+        Shrink θ directly (AdamW's rule) instead of adding λθ to the gradient; `AdamW`
+        is Adam with this always True. (PyTorch's ``foreach``, ``fused``,
+        ``capturable`` and ``differentiable`` switch between implementations of one
+        rule, or autograd through it; minigrad has one, so they are not arguments.)
 
     Raises
     ------
@@ -67,9 +94,13 @@ class Adam(Optimizer):
     eps = Hyperparameter[float]()
     weight_decay = Hyperparameter[float]()
     amsgrad = Hyperparameter[bool]()
+    maximize = Hyperparameter[bool]()
+    decoupled_weight_decay = Hyperparameter[bool]()
     non_negative_state = frozenset({"exp_avg_sq", "max_exp_avg_sq"})
+    added_hyperparameters: ClassVar[Mapping[str, Any]] = {
+        "maximize": False, "decoupled_weight_decay": False}
     decoupled: ClassVar[bool] = False
-    """Whether weight decay shrinks θ directly (AdamW) rather than adding λθ to g."""
+    """Whether ``decoupled_weight_decay`` is always True (AdamW)."""
 
     def __init__(
         self,
@@ -79,28 +110,31 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
     ) -> None:
         super().__init__(
             params,
             {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
-             "amsgrad": amsgrad},
+             "amsgrad": amsgrad, "maximize": maximize,
+             "decoupled_weight_decay": decoupled_weight_decay},
         )
 
     def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
         name = type(self).__name__
-        betas = hyper["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair of numbers in [0, 1), got {betas!r}")
+        decoupled = check_bool(name, "decoupled_weight_decay", hyper["decoupled_weight_decay"])
+        if self.decoupled and not decoupled:
+            raise ValueError(f"{name}: decoupled_weight_decay is always True (use Adam for "
+                             "weight decay through the gradient)")
         return {
             "lr": check_non_negative(name, "lr", hyper["lr"]),
-            "betas": tuple(
-                check_number(name, f"betas[{i}]", beta, "a number in [0, 1)",
-                             lambda v: 0 <= v < 1)
-                for i, beta in enumerate(betas)
-            ),
+            "betas": _checked_betas(name, hyper["betas"]),
             "eps": check_non_negative(name, "eps", hyper["eps"]),
             "weight_decay": check_non_negative(name, "weight_decay", hyper["weight_decay"]),
             "amsgrad": check_bool(name, "amsgrad", hyper["amsgrad"]),
+            "maximize": check_bool(name, "maximize", hyper["maximize"]),
+            "decoupled_weight_decay": decoupled,
         }
 
     def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
@@ -114,6 +148,7 @@ class Adam(Optimizer):
             hyper = group.hyper
             lr, (beta1, beta2), eps = hyper["lr"], hyper["betas"], hyper["eps"]
             decay, amsgrad = hyper["weight_decay"], hyper["amsgrad"]
+            maximize, decoupled = hyper["maximize"], hyper["decoupled_weight_decay"]
             # θ ← θ − (γ / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε), the rule above in
             # PyTorch's order of operations.
             step_size = lr / (1 - beta1**t)
@@ -121,12 +156,9 @@ class Adam(Optimizer):
             for param in group.params:
                 (k, tmp), state = self.workspace(param), self.state[param]
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                if self.decoupled:
-                    grad = param.grad
-                    if decay:
-                        param.data *= 1 - lr * decay
-                else:
-                    grad = _decayed_grad(self, k, param, decay)
+                if decoupled and decay:
+                    param.data *= 1 - lr * decay
+                grad = _decayed_grad(self, k, param, 0.0 if decoupled else decay, maximize)
                 k.lerp_(exp_avg, grad, 1 - beta1, tmp)  # m ← m + (1 − β₁)(g − m)
                 k.addcmul_(exp_avg_sq, grad, grad, 1 - beta2, tmp, beta=beta2)  # v ← β₂ v + …
                 if amsgrad:
@@ -146,10 +178,14 @@ class AdamW(Adam):
     The rule of `Adam` with the decay applied to the parameter before the update,
     not through the gradient: ``θ ← θ (1 − γ λ)``, then the Adam step on ``g``.
     Defaults as PyTorch's: ``lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-    weight_decay=1e-2, amsgrad=False``. State and errors as `Adam`'s.
+    weight_decay=1e-2, amsgrad=False, maximize=False``. State and errors as `Adam`'s;
+    its groups' ``decoupled_weight_decay`` is always True (as PyTorch's), and setting
+    it False raises `ValueError`.
     """
 
     decoupled = True
+    added_hyperparameters: ClassVar[Mapping[str, Any]] = {
+        "maximize": False, "decoupled_weight_decay": True}
 
     def __init__(
         self,
@@ -159,8 +195,11 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
 
 
 class RMSprop(Optimizer):
@@ -168,6 +207,7 @@ class RMSprop(Optimizer):
 
     For each parameter θ with gradient g, smoothing constant α::
 
+        g ← −g                               (maximize only)
         g ← g + λ θ                          (if λ ≠ 0)
         v ← α v + (1 − α) g²                 (v starts at 0)
         a ← α a + (1 − α) g                  (centered only; a starts at 0)
@@ -187,6 +227,9 @@ class RMSprop(Optimizer):
     weight_decay : float ≥ 0, default 0
     momentum : float ≥ 0, default 0
     centered : bool, default False
+    maximize : bool, default False
+        Ascend the objective (keyword-only; PyTorch's ``foreach``, ``capturable`` and
+        ``differentiable`` are not arguments: minigrad has one implementation).
 
     Raises
     ------
@@ -202,7 +245,9 @@ class RMSprop(Optimizer):
     weight_decay = Hyperparameter[float]()
     momentum = Hyperparameter[float]()
     centered = Hyperparameter[bool]()
+    maximize = Hyperparameter[bool]()
     non_negative_state = frozenset({"square_avg"})
+    added_hyperparameters: ClassVar[Mapping[str, Any]] = {"maximize": False}
 
     def __init__(
         self,
@@ -213,11 +258,13 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         super().__init__(
             params,
             {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
-             "momentum": momentum, "centered": centered},
+             "momentum": momentum, "centered": centered, "maximize": maximize},
         )
 
     def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,6 +276,7 @@ class RMSprop(Optimizer):
             "weight_decay": check_non_negative("RMSprop", "weight_decay", hyper["weight_decay"]),
             "momentum": check_non_negative("RMSprop", "momentum", hyper["momentum"]),
             "centered": check_bool("RMSprop", "centered", hyper["centered"]),
+            "maximize": check_bool("RMSprop", "maximize", hyper["maximize"]),
         }
 
     def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
@@ -246,7 +294,7 @@ class RMSprop(Optimizer):
             lr, alpha, eps, momentum = hyper["lr"], hyper["alpha"], hyper["eps"], hyper["momentum"]
             for param in group.params:
                 (k, tmp), state = self.workspace(param), self.state[param]
-                grad = _decayed_grad(self, k, param, hyper["weight_decay"])
+                grad = _decayed_grad(self, k, param, hyper["weight_decay"], hyper["maximize"])
                 square_avg = state["square_avg"]
                 k.addcmul_(square_avg, grad, grad, 1 - alpha, tmp, beta=alpha)  # α s + (1 − α) g²
                 if hyper["centered"]:
@@ -271,6 +319,7 @@ class Adagrad(Optimizer):
 
     For each parameter θ with gradient g, at step t = 1, 2, ...::
 
+        g ← −g                               (maximize only)
         g ← g + λ θ                          (if λ ≠ 0)
         γ_t = γ / (1 + (t − 1) η)            (η: lr_decay)
         s ← s + g²                           (s starts at initial_accumulator_value)
@@ -286,6 +335,9 @@ class Adagrad(Optimizer):
     weight_decay : float ≥ 0, default 0
     initial_accumulator_value : float ≥ 0, default 0
     eps : float ≥ 0, default 1e-10
+    maximize : bool, default False
+        Ascend the objective (keyword-only; PyTorch's ``foreach``, ``fused`` and
+        ``differentiable`` are not arguments: minigrad has one implementation).
 
     Raises
     ------
@@ -300,7 +352,9 @@ class Adagrad(Optimizer):
     weight_decay = Hyperparameter[float]()
     initial_accumulator_value = Hyperparameter[float]()
     eps = Hyperparameter[float]()
+    maximize = Hyperparameter[bool]()
     non_negative_state = frozenset({"sum"})
+    added_hyperparameters: ClassVar[Mapping[str, Any]] = {"maximize": False}
 
     def __init__(
         self,
@@ -310,11 +364,14 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        *,
+        maximize: bool = False,
     ) -> None:
         super().__init__(
             params,
             {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
-             "initial_accumulator_value": initial_accumulator_value, "eps": eps},
+             "initial_accumulator_value": initial_accumulator_value, "eps": eps,
+             "maximize": maximize},
         )
 
     def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
@@ -324,6 +381,7 @@ class Adagrad(Optimizer):
                 name: check_non_negative("Adagrad", name, hyper[name])
                 for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps")
             },
+            "maximize": check_bool("Adagrad", "maximize", hyper["maximize"]),
         }
 
     def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
@@ -341,7 +399,7 @@ class Adagrad(Optimizer):
             clr = hyper["lr"] / (1 + (self.steps - 1) * hyper["lr_decay"])
             for param in group.params:
                 k, tmp = self.workspace(param)
-                grad = _decayed_grad(self, k, param, hyper["weight_decay"])
+                grad = _decayed_grad(self, k, param, hyper["weight_decay"], hyper["maximize"])
                 total = self.state[param]["sum"]
                 k.addcmul_(total, grad, grad, 1.0, tmp)  # s ← s + g²
                 k.sqrt_into(total, out=tmp)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from minigrad.core import check_non_negative
+from minigrad.core import check_non_negative, check_number
+from minigrad.optim.adaptive import _decayed_grad
 from minigrad.optim.groups import Hyperparameter, ParamsLike, check_bool
 from minigrad.optim.optimizer import Optimizer
 
@@ -13,11 +14,12 @@ from minigrad.optim.optimizer import Optimizer
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov and weight decay.
 
-    PyTorch's rule (``torch.optim.SGD`` with ``dampening=0``), for each parameter θ with
-    gradient g, learning rate γ, momentum μ and weight decay λ::
+    PyTorch's rule (``torch.optim.SGD``), for each parameter θ with gradient g, learning
+    rate γ, momentum μ, dampening τ and weight decay λ::
 
+        g ← −g                       (maximize only)
         g ← g + λ θ                  (if λ ≠ 0: L2 penalty λ‖θ‖²/2)
-        b ← μ b + g                  (if μ ≠ 0; b starts at 0, so the first b is g)
+        b ← μ b + (1 − τ) g          (if μ ≠ 0; at the first step b ← g)
         g ← g + μ b   if nesterov    else   g ← b
         θ ← θ − γ g
 
@@ -30,48 +32,65 @@ class SGD(Optimizer):
     params : iterable of Parameter, or of dict (parameter groups)
     lr : float ≥ 0
     momentum : float ≥ 0, default 0
+    dampening : float in [0, 1], default 0
     nesterov : bool, default False
-        Nesterov momentum; needs ``momentum > 0``. Keyword-only (its position differs
-        from PyTorch's, where ``dampening`` comes first).
+        Nesterov momentum; needs ``momentum > 0`` and ``dampening = 0``. Keyword-only,
+        as the next two (PyTorch's ``weight_decay`` comes before it).
     weight_decay : float ≥ 0, default 0
+    maximize : bool, default False
+        Ascend the objective. PyTorch's ``foreach``, ``fused`` and ``differentiable``
+        are not arguments: minigrad has one implementation.
 
     Raises
     ------
     ValueError
-        A hyperparameter out of range (NaN included), or ``nesterov`` without momentum;
+        A hyperparameter out of range (NaN included), or ``nesterov`` without momentum
+        or with dampening;
         an empty ``params``, or a parameter listed twice.
     TypeError
         An item of ``params`` that is not a `Parameter`.
     """
 
     momentum = Hyperparameter[float]()
+    dampening = Hyperparameter[float]()
     nesterov = Hyperparameter[bool]()
     weight_decay = Hyperparameter[float]()
+    maximize = Hyperparameter[bool]()
+    added_hyperparameters: ClassVar[Mapping[str, Any]] = {"dampening": 0.0, "maximize": False}
 
     def __init__(
         self,
         params: ParamsLike,
         lr: float,
         momentum: float = 0.0,
+        dampening: float = 0.0,
         *,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        maximize: bool = False,
     ) -> None:
         super().__init__(
             params,
-            {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay},
+            {"lr": lr, "momentum": momentum, "dampening": dampening, "nesterov": nesterov,
+             "weight_decay": weight_decay, "maximize": maximize},
         )
 
     def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
         momentum = check_non_negative("SGD", "momentum", hyper["momentum"])
+        dampening = check_number("SGD", "dampening", hyper["dampening"], "a number in [0, 1]",
+                                 lambda v: 0 <= v <= 1)
         nesterov = check_bool("SGD", "nesterov", hyper["nesterov"])
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
+        if nesterov and dampening:
+            raise ValueError(f"SGD: nesterov=True needs dampening = 0, got {dampening}")
         return {
             "lr": check_non_negative("SGD", "lr", hyper["lr"]),
             "momentum": momentum,
+            "dampening": dampening,
             "nesterov": nesterov,
             "weight_decay": check_non_negative("SGD", "weight_decay", hyper["weight_decay"]),
+            "maximize": check_bool("SGD", "maximize", hyper["maximize"]),
         }
 
     def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
@@ -79,24 +98,25 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         self.steps += 1
-        workspace, scratch = self.workspace, self.scratch
+        workspace = self.workspace
         for group in self.param_groups:
             hyper = group.hyper  # one dict read each, not descriptor calls: hot path
             lr, momentum, decay = hyper["lr"], hyper["momentum"], hyper["weight_decay"]
+            maximize = hyper["maximize"]
             if not (momentum or decay):  # plain SGD: the hot path of small nets
                 for param in group.params:
                     k, tmp = workspace(param)
-                    k.add_(param.data, param.grad, -lr, tmp)
+                    k.add_(param.data, param.grad, lr if maximize else -lr, tmp)
                 continue
             nesterov, state = hyper["nesterov"], self.state
+            # PyTorch's first buffer is g itself, undamped: b = 0 makes μ b + 1·g that.
+            dampened = 1 - hyper["dampening"] if self.steps > 1 else 1.0
             for param in group.params:
-                (k, update), grad = workspace(param), param.grad
-                if decay:  # g + λθ
-                    grad = scratch(param, 1)
-                    k.add_into(param.grad, param.data, decay, out=grad)
+                k, update = workspace(param)
+                grad = _decayed_grad(self, k, param, decay, maximize)  # ±g + λθ
                 if momentum:
                     buffer = state[param]["momentum_buffer"]
-                    k.scale_add_(buffer, grad, 1.0, momentum, update)  # b ← μ b + g
+                    k.scale_add_(buffer, grad, dampened, momentum, update)  # b ← μ b + (1 − τ) g
                     if nesterov:  # g + μ b
                         k.add_into(grad, buffer, momentum, out=update)
                         grad = update
