@@ -62,6 +62,14 @@ OPTIMIZERS: dict[str, MakeOptimizer] = {
                                                weight_decay=0.1, maximize=True),
     "Adam decoupled maximize": lambda p: mg.Adam(p, lr=0.05, weight_decay=0.1, maximize=True,
                                                  decoupled_weight_decay=True),
+    "NAdam": lambda p: mg.NAdam(p, lr=0.05, weight_decay=0.1),
+    "NAdam decoupled groups": lambda p: mg.NAdam(groups(p, lr=0.02), lr=0.05, weight_decay=0.1,
+                                                 decoupled_weight_decay=True),
+    "RAdam": lambda p: mg.RAdam(p, lr=0.05, weight_decay=0.1, maximize=True),
+    "Adamax": lambda p: mg.Adamax(p, lr=0.05, weight_decay=0.1),
+    "Adadelta": lambda p: mg.Adadelta(p, weight_decay=0.1, maximize=True),
+    "Rprop": lambda p: mg.Rprop(p, lr=0.05, step_sizes=(1e-3, 0.1)),
+    "ASGD": lambda p: mg.ASGD(p, lr=0.1, lambd=0.1, t0=2, weight_decay=0.1),
 }
 
 
@@ -131,7 +139,9 @@ def test_every_optimizer_reaches_numpys_weights(lib_name: str, name: str) -> Non
 
 @pytest.mark.parametrize("name", ["Adam", "AdamW amsgrad", "RMSprop centered momentum",
                                   "Adagrad", "SGD nesterov weight_decay",
-                                  "SGD dampening maximize", "Adam decoupled maximize"])
+                                  "SGD dampening maximize", "Adam decoupled maximize", "NAdam",
+                                  "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"])
+@pytest.mark.usefixtures("torch_float64_scalars")  # NAdam's, ASGD's numbers as ours
 def test_on_torch_tensors_against_torch_optim(name: str) -> None:
     torch = pytest.importorskip("torch")
     net = model().to(torch)

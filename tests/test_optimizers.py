@@ -153,6 +153,12 @@ OPTIMIZERS = {
                                         weight_decay=0.01),
     "Adam": lambda p: mg.Adam(p),
     "Adam+wd": lambda p: mg.Adam(p, weight_decay=0.01),
+    "NAdam": lambda p: mg.NAdam(p, weight_decay=0.01),
+    "RAdam": lambda p: mg.RAdam(p, decoupled_weight_decay=True, weight_decay=0.01),
+    "Adamax": lambda p: mg.Adamax(p, maximize=True),
+    "Adadelta": lambda p: mg.Adadelta(p),
+    "Rprop": lambda p: mg.Rprop(p),
+    "ASGD": lambda p: mg.ASGD(p, t0=1),
 }
 
 
@@ -243,6 +249,9 @@ def test_reprs():
         "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, amsgrad=False, "
         "maximize=False, decoupled_weight_decay=False)"
     )
+    assert repr(mg.Rprop(params)) == (
+        "Rprop(lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-06, 50.0), maximize=False)"
+    )
 
 
 # -- state_dict ---------------------------------------------------------------------------
@@ -258,6 +267,14 @@ RESUMABLE = {
                                      weight_decay=1e-3),
     "SGD+dampening": lambda p: mg.SGD(p, lr=0.1, momentum=0.9, dampening=0.3),
     "Adam": lambda p: mg.Adam(p, lr=0.01, weight_decay=1e-3),
+    "NAdam groups": lambda p: mg.NAdam([{"params": p[:2]}, {"params": p[2:], "lr": 0.02}],
+                                       lr=0.01, weight_decay=1e-3),
+    "RAdam": lambda p: mg.RAdam(p, lr=0.01, weight_decay=1e-3, decoupled_weight_decay=True),
+    "Adamax": lambda p: mg.Adamax(p, lr=0.01, weight_decay=1e-3),
+    "Adadelta": lambda p: mg.Adadelta(p, rho=0.95),
+    "Rprop": lambda p: mg.Rprop(p, lr=0.001, etas=(0.4, 1.3)),
+    "ASGD groups": lambda p: mg.ASGD([{"params": p[:2]}, {"params": p[2:], "lr": 0.05}],
+                                     lr=0.1, t0=3, lambd=0.01),
 }
 
 
