@@ -56,6 +56,7 @@ from minigrad.losses import (
 )
 from minigrad.optim import (
     ASGD,
+    LBFGS,
     SGD,
     Adadelta,
     Adagrad,
@@ -91,6 +92,7 @@ __all__ = [
     "ELU",
     "GELU",
     "GRU",
+    "LBFGS",
     "LSTM",
     "RNN",
     "SGD",

@@ -1,7 +1,7 @@
 """RMSprop, Adagrad, AdamW, Adam(amsgrad), NAdam, RAdam, Adamax, Adadelta, Rprop, ASGD,
 parameter groups and every learning-rate schedule against torch.optim: 30 steps with the
 same gradients, float64, to 1e-10. (Every configuration of PyTorch's own tests:
-test_optim_more.py.)"""
+test_optim_more.py; LBFGS: test_lbfgs.py.)"""
 
 from __future__ import annotations
 
@@ -236,6 +236,13 @@ BAD = [
     (mg.ASGD, {"t0": float("inf")}, "ASGD: t0 must be a finite number >= 0"),
     (mg.ASGD, {"lambd": -1.0}, "ASGD: lambd must be"),
     (mg.ASGD, {"alpha": float("nan")}, "ASGD: alpha must be"),
+    (mg.LBFGS, {"lr": -1.0}, "LBFGS: lr must be a finite number >= 0"),
+    (mg.LBFGS, {"max_iter": 0}, "LBFGS: max_iter must be an int >= 1, got 0"),
+    (mg.LBFGS, {"max_eval": 2.5}, "LBFGS: max_eval must be an int >= 1"),
+    (mg.LBFGS, {"history_size": 0}, "LBFGS: history_size must be an int >= 1"),
+    (mg.LBFGS, {"tolerance_change": -1.0}, "LBFGS: tolerance_change must be"),
+    (mg.LBFGS, {"line_search_fn": "armijo"}, "LBFGS: line_search_fn must be None or "
+                                             "'strong_wolfe', got 'armijo'"),
 ]
 
 

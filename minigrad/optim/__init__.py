@@ -4,8 +4,8 @@
 held elsewhere stay valid); ``zero_grad()`` clears the gradients. The update rules are
 PyTorch's (``torch.optim``), written out in each class: `SGD` in `minigrad.optim.sgd`;
 `Adam`, `AdamW`, `RMSprop` and `Adagrad` in `minigrad.optim.adaptive`; `NAdam`, `RAdam`
-and `Adamax` in `minigrad.optim.adam_variants`; `Adadelta`, `Rprop` and `ASGD` each in
-its own module. The base
+and `Adamax` in `minigrad.optim.adam_variants`; `Adadelta`, `Rprop`, `ASGD` and
+`LBFGS` (which steps with a closure) each in its own module. The base
 `Optimizer` is in `minigrad.optim.optimizer`, parameter groups and `Hyperparameter` in
 `minigrad.optim.groups`, gradient clipping in `minigrad.optim.clip`, learning-rate
 schedules in `minigrad.optim.lr_scheduler` (also importable as `minigrad.lr_scheduler`).
@@ -48,12 +48,14 @@ from minigrad.optim.adaptive import Adagrad, Adam, AdamW, RMSprop
 from minigrad.optim.asgd import ASGD
 from minigrad.optim.clip import clip_grad_norm, clip_grad_value
 from minigrad.optim.groups import Hyperparameter, ParamGroup, ParamsLike, check_bool
+from minigrad.optim.lbfgs import LBFGS
 from minigrad.optim.optimizer import Optimizer
 from minigrad.optim.rprop import Rprop
 from minigrad.optim.sgd import SGD
 
 __all__ = [
     "ASGD",
+    "LBFGS",
     "SGD",
     "Adadelta",
     "Adagrad",
