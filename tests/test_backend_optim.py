@@ -319,3 +319,21 @@ def test_checkpoint_of_a_moved_model_resumes_on_numpy(lib_name: str, tmp_path: P
     mg.load_checkpoint(path, model=resumed[0], optimizer=resumed[1], scheduler=resumed[2])
     fit_steps(resumed[0], resumed[1], np, 3, after=resumed[2].step)
     assert_same_weights(resumed[0], reference[0])  # masks, moments and lr all resumed
+
+
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+def test_rprops_kernels_on_every_library(lib_name: str) -> None:
+    # Their contract beyond what Rprop's trajectories show: NaN stays NaN, −0 is 0.
+    lib = library(lib_name)
+    x = put(np.array([-2.0, 0.0, 3.0, np.nan, -0.0, 1e-300]), lib)
+    kernels = mg.backend.update_kernels(x)
+    xp = mg.backend.namespace(x)
+    mask = xp.zeros(x.shape, dtype=xp.bool, device=mg.backend.device(x))
+    out = xp.zeros_like(x)
+    kernels.sign_select_into(x, 0.5, 1.0, 1.2, out=out, mask=mask)
+    np.testing.assert_array_equal(get(out), [0.5, 1.0, 1.2, np.nan, 1.0, 1.2])
+    np.testing.assert_array_equal(get(mask), [True, False, False, False, False, False])
+    kernels.sign_select_into(x, 0.5, 1.0, 1.2, out=x, mask=mask)  # in place
+    np.testing.assert_array_equal(get(x), get(out))
+    kernels.fill_where_(out, mask, 0.0)
+    np.testing.assert_array_equal(get(out), [0.0, 1.0, 1.2, np.nan, 1.0, 1.2])

@@ -100,7 +100,8 @@ class UpdateKernels:
         out[...] = self.xp.abs(x)
 
     def sign_into(self, x: Any, out: Any) -> None:
-        """``out ← sign(x)``: −1, 0 or 1, NaN for NaN (``out`` may be ``x``)."""
+        """``out ← sign(x)``: −1, 0 or 1, and NaN for NaN -- but 0 on PyTorch, whose
+        ``sign`` gives that (``out`` may be ``x``)."""
         out[...] = self.xp.sign(x)
 
     def reciprocal_(self, a: Any) -> None:
@@ -192,9 +193,10 @@ class _NumpyKernels(UpdateKernels):
 
     def sign_select_into(self, x: Any, negative: float, zero: float, positive: float,
                          out: Any, mask: Any) -> None:
-        # The signs, then each value written where its sign is: since the values are
-        # > 0, a value written never matches a later test (NaN matches none).
-        np.sign(x, out=out)
+        # x clipped to [−1, 1] keeps each sign and NaN (as sign would, but PyTorch's
+        # sign makes NaN 0); then each value is written where its sign is: since the
+        # values are > 0, a value written never matches a later test (NaN matches none).
+        np.clip(x, -1.0, 1.0, out=out)
         np.greater(out, 0, out=mask)
         np.copyto(out, positive, where=mask)
         np.equal(out, 0, out=mask)
@@ -268,8 +270,8 @@ class _TorchKernels(UpdateKernels):
 
     def sign_select_into(self, x: Any, negative: float, zero: float, positive: float,
                          out: Any, mask: Any) -> None:
-        torch = self.torch  # as NumPy's: the values > 0 never match a later test
-        torch.sign(x, out=out)
+        torch = self.torch  # as NumPy's: clamped, not sign (NaN stays), values > 0
+        torch.clamp(x, -1.0, 1.0, out=out)
         torch.gt(out, 0, out=mask)
         out.masked_fill_(mask, positive)
         torch.eq(out, 0, out=mask)

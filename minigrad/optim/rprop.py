@@ -32,7 +32,8 @@ class Rprop(Optimizer):
         θ ← θ − sign(g) s
         p ← g
 
-    State: ``"prev"`` (p) and ``"step_size"`` (s) per parameter.
+    State: ``"prev"`` (p) and ``"step_size"`` (s) per parameter. A NaN in g makes θ and
+    s NaN there (PyTorch's sign of NaN is 0, which would leave them as they were).
 
     Parameters
     ----------
