@@ -28,6 +28,12 @@ CASES = {
     "Adam amsgrad": ("Adam", {"lr": 1e-3, "amsgrad": True}),
     "RMSprop": ("RMSprop", {"lr": 1e-3}),
     "Adagrad": ("Adagrad", {"lr": 1e-2}),
+    "NAdam": ("NAdam", {"lr": 2e-3}),
+    "RAdam": ("RAdam", {"lr": 1e-3}),
+    "Adamax": ("Adamax", {"lr": 2e-3}),
+    "Adadelta": ("Adadelta", {"lr": 1.0}),
+    "Rprop": ("Rprop", {"lr": 1e-2}),
+    "ASGD": ("ASGD", {"lr": 1e-2}),
 }
 
 

@@ -9,6 +9,7 @@ library under test.
 
 from __future__ import annotations
 
+import inspect
 import math
 import types
 from collections.abc import Callable
@@ -57,6 +58,18 @@ OPTIMIZERS: dict[str, MakeOptimizer] = {
                                                       momentum=0.9, weight_decay=0.1),
     "Adagrad": lambda p: mg.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.1,
                                     initial_accumulator_value=0.1),
+    "SGD dampening maximize": lambda p: mg.SGD(p, lr=0.1, momentum=0.9, dampening=0.3,
+                                               weight_decay=0.1, maximize=True),
+    "Adam decoupled maximize": lambda p: mg.Adam(p, lr=0.05, weight_decay=0.1, maximize=True,
+                                                 decoupled_weight_decay=True),
+    "NAdam": lambda p: mg.NAdam(p, lr=0.05, weight_decay=0.1),
+    "NAdam decoupled groups": lambda p: mg.NAdam(groups(p, lr=0.02), lr=0.05, weight_decay=0.1,
+                                                 decoupled_weight_decay=True),
+    "RAdam": lambda p: mg.RAdam(p, lr=0.05, weight_decay=0.1, maximize=True),
+    "Adamax": lambda p: mg.Adamax(p, lr=0.05, weight_decay=0.1),
+    "Adadelta": lambda p: mg.Adadelta(p, weight_decay=0.1, maximize=True),
+    "Rprop": lambda p: mg.Rprop(p, lr=0.05, step_sizes=(1e-3, 0.1)),
+    "ASGD": lambda p: mg.ASGD(p, lr=0.1, lambd=0.1, t0=2, weight_decay=0.1),
 }
 
 
@@ -125,15 +138,20 @@ def test_every_optimizer_reaches_numpys_weights(lib_name: str, name: str) -> Non
 
 
 @pytest.mark.parametrize("name", ["Adam", "AdamW amsgrad", "RMSprop centered momentum",
-                                  "Adagrad", "SGD nesterov weight_decay"])
+                                  "Adagrad", "SGD nesterov weight_decay",
+                                  "SGD dampening maximize", "Adam decoupled maximize", "NAdam",
+                                  "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"])
+@pytest.mark.usefixtures("torch_float64_scalars")  # NAdam's, ASGD's numbers as ours
 def test_on_torch_tensors_against_torch_optim(name: str) -> None:
     torch = pytest.importorskip("torch")
     net = model().to(torch)
     optimizer = OPTIMIZERS[name](net.parameters())
     tensors = [p.data.clone().requires_grad_(True) for p in net.parameters()]
     # As arguments, not a group: torch's Adagrad reads initial_accumulator_value there.
-    reference = getattr(torch.optim, type(optimizer).__name__)(
-        tensors, **optimizer.param_groups[0].hyper)
+    # (AdamW's groups carry decoupled_weight_decay=True, as torch's; not an argument.)
+    cls = getattr(torch.optim, type(optimizer).__name__)
+    reference = cls(tensors, **{k: v for k, v in optimizer.param_groups[0].hyper.items()
+                                if k in inspect.signature(cls).parameters})
     for step in range(STEPS):
         for p, t in zip(net.parameters(), tensors):
             g = torch.sin(t.detach() * (step + 1))  # the same gradients for both
@@ -301,3 +319,21 @@ def test_checkpoint_of_a_moved_model_resumes_on_numpy(lib_name: str, tmp_path: P
     mg.load_checkpoint(path, model=resumed[0], optimizer=resumed[1], scheduler=resumed[2])
     fit_steps(resumed[0], resumed[1], np, 3, after=resumed[2].step)
     assert_same_weights(resumed[0], reference[0])  # masks, moments and lr all resumed
+
+
+@pytest.mark.parametrize("lib_name", LIBRARIES)
+def test_rprops_kernels_on_every_library(lib_name: str) -> None:
+    # Their contract beyond what Rprop's trajectories show: NaN stays NaN, −0 is 0.
+    lib = library(lib_name)
+    x = put(np.array([-2.0, 0.0, 3.0, np.nan, -0.0, 1e-300]), lib)
+    kernels = mg.backend.update_kernels(x)
+    xp = mg.backend.namespace(x)
+    mask = xp.zeros(x.shape, dtype=xp.bool, device=mg.backend.device(x))
+    out = xp.zeros_like(x)
+    kernels.sign_select_into(x, 0.5, 1.0, 1.2, out=out, mask=mask)
+    np.testing.assert_array_equal(get(out), [0.5, 1.0, 1.2, np.nan, 1.0, 1.2])
+    np.testing.assert_array_equal(get(mask), [True, False, False, False, False, False])
+    kernels.sign_select_into(x, 0.5, 1.0, 1.2, out=x, mask=mask)  # in place
+    np.testing.assert_array_equal(get(x), get(out))
+    kernels.fill_where_(out, mask, 0.0)
+    np.testing.assert_array_equal(get(out), [0.0, 1.0, 1.2, np.nan, 1.0, 1.2])

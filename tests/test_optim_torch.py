@@ -1,5 +1,7 @@
-"""RMSprop, Adagrad, AdamW, Adam(amsgrad), parameter groups and every learning-rate
-schedule against torch.optim: 30 steps with the same gradients, float64, to 1e-10."""
+"""RMSprop, Adagrad, AdamW, Adam(amsgrad), NAdam, RAdam, Adamax, Adadelta, Rprop, ASGD,
+parameter groups and every learning-rate schedule against torch.optim: 30 steps with the
+same gradients, float64, to 1e-10. (Every configuration of PyTorch's own tests:
+test_optim_more.py; LBFGS: test_lbfgs.py.)"""
 
 from __future__ import annotations
 
@@ -65,10 +67,26 @@ OPTIMIZERS = {
     "AdamW+amsgrad": ("AdamW", {"lr": 0.02, "betas": (0.8, 0.9), "weight_decay": 0.3,
                                 "amsgrad": True}),
     "Adam+amsgrad": ("Adam", {"lr": 0.02, "weight_decay": 0.1, "amsgrad": True}),
+    "NAdam+all": ("NAdam", {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-6, "weight_decay": 0.1,
+                            "momentum_decay": 0.01, "decoupled_weight_decay": True,
+                            "maximize": True}),
+    "RAdam+all": ("RAdam", {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-6, "weight_decay": 0.1,
+                            "decoupled_weight_decay": True, "maximize": True}),
+    "Adamax+all": ("Adamax", {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-6,
+                              "weight_decay": 0.1, "maximize": True}),
+    "Adadelta+all": ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.1,
+                                  "maximize": True}),
+    "Rprop+all": ("Rprop", {"lr": 0.02, "etas": (0.4, 1.3), "step_sizes": (1e-3, 0.05),
+                            "maximize": True}),
+    "ASGD+all": ("ASGD", {"lr": 0.02, "lambd": 0.05, "alpha": 0.6, "t0": 5,
+                          "weight_decay": 0.1, "maximize": True}),
+    "SGD+all": ("SGD", {"lr": 0.01, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.1,
+                        "maximize": True}),
 }
 
 
 @pytest.mark.parametrize(("name", "settings"), OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+@pytest.mark.usefixtures("torch_float64_scalars")  # NAdam's, ASGD's numbers as ours
 def test_optimizer_matches_torch(name, settings):
     run_pair(lambda p: getattr(mg, name)(p, **settings),
              lambda p, torch: getattr(torch.optim, name)(p, **settings))
@@ -118,13 +136,52 @@ def test_a_state_saved_before_groups_loads():
     opt = mg.SGD([w], lr=0.1)
     opt.load_state_dict(legacy)
     assert opt.lr == 0.2 and opt.steps == 3
+    assert (opt.dampening, opt.maximize) == (0.0, False)  # as before they existed
+
+
+ADDED = {  # the hyperparameters added since states were first saved, and their values then
+    "SGD": {"dampening": 0.0, "maximize": False},
+    "Adam": {"maximize": False, "decoupled_weight_decay": False},
+    "AdamW": {"maximize": False, "decoupled_weight_decay": True},
+    "RMSprop": {"maximize": False},
+    "Adagrad": {"maximize": False},
+}
+
+
+@pytest.mark.parametrize("name", ADDED)
+def test_a_state_saved_before_maximize_existed_loads_with_the_former_values(name):
+    params = [mg.Parameter(np.ones(2)), mg.Parameter(np.ones(3))]
+    groups = [{"params": params[:1]}, {"params": params[1:]}]
+    old = getattr(mg, name)(groups, lr=0.1).state_dict()
+    for key in [k for k in old if k.split(".")[-1] in ADDED[name]]:
+        del old[key]
+    opt = getattr(mg, name)(groups, lr=0.3, maximize=True)
+    opt.load_state_dict(old)
+    assert all(g[key] == value for g in opt.param_groups for key, value in ADDED[name].items())
+    assert opt.lr == 0.1
+
+
+def stepped(optimizer):
+    """``optimizer`` after one step (ASGD averages only from its third)."""
+    optimizer.step()
+    return optimizer
 
 
 ALLOCATION_FREE = {
-    "RMSprop+all": lambda p: mg.RMSprop(p, weight_decay=0.1, momentum=0.9, centered=True),
+    "RMSprop+all": lambda p: mg.RMSprop(p, weight_decay=0.1, momentum=0.9, centered=True,
+                                        maximize=True),
     "Adagrad+wd": lambda p: mg.Adagrad(p, weight_decay=0.1, lr_decay=0.1),
-    "AdamW+amsgrad": lambda p: mg.AdamW(p, amsgrad=True),
+    "AdamW+amsgrad": lambda p: mg.AdamW(p, amsgrad=True, maximize=True),
     "Adam groups": lambda p: mg.Adam([{"params": p, "lr": 0.1}]),
+    "SGD+all": lambda p: mg.SGD(p, lr=0.1, momentum=0.9, dampening=0.5, weight_decay=0.1,
+                                maximize=True),
+    "NAdam": lambda p: mg.NAdam(p, weight_decay=0.1),
+    "NAdam decoupled": lambda p: mg.NAdam(p, weight_decay=0.1, decoupled_weight_decay=True),
+    "RAdam": lambda p: mg.RAdam(p, weight_decay=0.1, maximize=True),
+    "Adamax": lambda p: mg.Adamax(p, weight_decay=0.1),
+    "Adadelta": lambda p: mg.Adadelta(p, weight_decay=0.1, maximize=True),
+    "Rprop": lambda p: mg.Rprop(p, maximize=True),
+    "ASGD averaging": lambda p: stepped(mg.ASGD(p, weight_decay=0.1, t0=0)),
 }
 
 
@@ -149,29 +206,78 @@ BAD = [
     (mg.AdamW, {"betas": (0.9, 1.0)}, r"AdamW: betas\[1\] must be a number in \[0, 1\)"),
     (mg.AdamW, {"weight_decay": -0.1}, "AdamW: weight_decay must be"),
     (mg.Adam, {"amsgrad": "yes"}, "Adam: amsgrad must be a bool"),
+    (mg.Adam, {"decoupled_weight_decay": "yes"}, "Adam: decoupled_weight_decay must be a bool"),
+    (mg.RMSprop, {"maximize": None}, "RMSprop: maximize must be a bool"),
+    (mg.Adagrad, {"maximize": 0}, "Adagrad: maximize must be a bool"),
+    (mg.SGD, {"lr": 0.1, "dampening": 1.5}, r"SGD: dampening must be a number in \[0, 1\]"),
+    (mg.SGD, {"lr": 0.1, "momentum": 0.9, "dampening": 0.5, "nesterov": True},
+     "SGD: nesterov=True needs dampening = 0, got 0.5"),
+    (mg.SGD, {"lr": 0.1, "maximize": 1}, "SGD: maximize must be a bool"),
+    # PyTorch's error inputs for the optimizers below, then the rest of each range
+    (mg.NAdam, {"betas": (1.0, 0.0)}, r"NAdam: betas\[0\] must be a number in \[0, 1\)"),
+    (mg.NAdam, {"momentum_decay": -0.2}, "NAdam: momentum_decay must be a finite number >= 0"),
+    (mg.NAdam, {"decoupled_weight_decay": 1}, "NAdam: decoupled_weight_decay must be a bool"),
+    (mg.NAdam, {"maximize": "no"}, "NAdam: maximize must be a bool"),
+    (mg.RAdam, {"betas": (1.0, 0.0)}, r"RAdam: betas\[0\] must be"),
+    (mg.RAdam, {"weight_decay": -1}, "RAdam: weight_decay must be a finite number >= 0"),
+    (mg.RAdam, {"eps": float("nan")}, "RAdam: eps must be"),
+    (mg.Adamax, {"betas": (0.0, 1.0)}, r"Adamax: betas\[1\] must be a number in \[0, 1\)"),
+    (mg.Adamax, {"lr": -1e-3}, "Adamax: lr must be a finite number >= 0"),
+    (mg.Adadelta, {"rho": 1.1}, r"Adadelta: rho must be a number in \[0, 1\], got 1.1"),
+    (mg.Adadelta, {"eps": -1e-6}, "Adadelta: eps must be"),
+    (mg.Rprop, {"etas": (1.0, 0.5)}, r"Rprop: etas must be a pair \(etaminus, etaplus\) with "
+                                     r"0 < etaminus < 1 < etaplus, finite, got \(1.0, 0.5\)"),
+    (mg.Rprop, {"etas": (0.5, float("inf"))}, "Rprop: etas must be"),
+    (mg.Rprop, {"step_sizes": (1.0, 0.5)}, r"Rprop: step_sizes must be a pair \(min, max\)"),
+    (mg.Rprop, {"step_sizes": (-1e-6, 50)}, "Rprop: step_sizes must be"),
+    (mg.Rprop, {"step_sizes": 50}, "Rprop: step_sizes must be"),
+    (mg.ASGD, {"weight_decay": -0.5}, "ASGD: weight_decay must be a finite number >= 0, "
+                                      "got -0.5"),
+    (mg.ASGD, {"t0": float("inf")}, "ASGD: t0 must be a finite number >= 0"),
+    (mg.ASGD, {"lambd": -1.0}, "ASGD: lambd must be"),
+    (mg.ASGD, {"alpha": float("nan")}, "ASGD: alpha must be"),
+    (mg.LBFGS, {"lr": -1.0}, "LBFGS: lr must be a finite number >= 0"),
+    (mg.LBFGS, {"max_iter": 0}, "LBFGS: max_iter must be an int >= 1, got 0"),
+    (mg.LBFGS, {"max_eval": 2.5}, "LBFGS: max_eval must be an int >= 1"),
+    (mg.LBFGS, {"history_size": 0}, "LBFGS: history_size must be an int >= 1"),
+    (mg.LBFGS, {"tolerance_change": -1.0}, "LBFGS: tolerance_change must be"),
+    (mg.LBFGS, {"line_search_fn": "armijo"}, "LBFGS: line_search_fn must be None or "
+                                             "'strong_wolfe', got 'armijo'"),
 ]
 
 
-@pytest.mark.parametrize(("cls", "settings", "message"), BAD)
+@pytest.mark.parametrize(("cls", "settings", "message"), BAD,
+                         ids=[f"{c.__name__}-{s}" for c, s, _ in BAD])
 def test_bad_hyperparameters_raise(cls, settings, message):
     with pytest.raises(ValueError, match=message):
         cls([mg.Parameter(np.ones(2))], **settings)
 
 
-@pytest.mark.parametrize("cls", [mg.RMSprop, mg.Adagrad, mg.AdamW])
+NON_NEGATIVE = {"RMSprop": "square_avg", "Adagrad": "sum", "AdamW": "exp_avg_sq",
+                "NAdam": "exp_avg_sq", "RAdam": "exp_avg_sq", "Adamax": "exp_inf",
+                "Adadelta": "acc_delta", "Rprop": "step_size"}
+
+
+@pytest.mark.parametrize("cls", [getattr(mg, name) for name in NON_NEGATIVE])
 def test_negative_second_moments_are_refused(cls):
     w = mg.Parameter(np.ones(2), name="w")
     opt = cls([w])
     w.grad[...] = 1.0
     opt.step()
     state = opt.state_dict()
-    name = {"RMSprop": "square_avg", "Adagrad": "sum", "AdamW": "exp_avg_sq"}[cls.__name__]
+    name = NON_NEGATIVE[cls.__name__]
     state[f"state.0.{name}"] = -state[f"state.0.{name}"]
     with pytest.raises(ValueError, match="negative values"):
         cls([mg.Parameter(np.ones(2))]).load_state_dict(state)
 
 
 # -- schedulers ------------------------------------------------------------------------------
+
+def cycles(optimizer):
+    """Whether OneCycleLR can cycle ``optimizer``'s momentum (both libraries refuse
+    ``cycle_momentum`` for one with neither momentum nor betas: Adadelta, Rprop, ASGD)."""
+    return "momentum" in optimizer.defaults or "betas" in optimizer.defaults
+
 
 SCHEDULES = {
     "StepLR": lambda m, o: m.StepLR(o, step_size=4, gamma=0.5),
@@ -180,10 +286,12 @@ SCHEDULES = {
     "CosineAnnealingLR": lambda m, o: m.CosineAnnealingLR(o, T_max=8, eta_min=0.001),
     "LinearLR": lambda m, o: m.LinearLR(o, start_factor=0.1, total_iters=6),
     "LambdaLR": lambda m, o: m.LambdaLR(o, lambda e: 0.95**e),
-    "OneCycleLR": lambda m, o: m.OneCycleLR(o, max_lr=0.2, total_steps=STEPS),
+    "OneCycleLR": lambda m, o: m.OneCycleLR(o, max_lr=0.2, total_steps=STEPS,
+                                            cycle_momentum=cycles(o)),
     "OneCycleLR+3phase": lambda m, o: m.OneCycleLR(o, max_lr=[0.2, 0.1], epochs=3,
                                                    steps_per_epoch=11, three_phase=True,
-                                                   anneal_strategy="linear"),
+                                                   anneal_strategy="linear",
+                                                   cycle_momentum=cycles(o)),
     "SequentialLR": lambda m, o: m.SequentialLR(
         o, [m.LinearLR(o, start_factor=0.2, total_iters=5), m.CosineAnnealingLR(o, T_max=10),
             m.StepLR(o, 3)], milestones=[5, 18]),
@@ -191,8 +299,12 @@ SCHEDULES = {
 
 
 @pytest.mark.parametrize("make", SCHEDULES.values(), ids=SCHEDULES.keys())
-@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "NAdam", "RAdam", "Adamax", "Adadelta",
+                                       "Rprop", "ASGD"])
+@pytest.mark.usefixtures("torch_float64_scalars")
 def test_schedule_matches_torch(make, optimizer):
+    # (OneCycleLR cycles β₁ of the optimizers with betas, NAdam's into its mu_product;
+    # Rprop reads lr at its first step only, as PyTorch's.)
     def groups(params):
         return [{"params": params[:1]}, {"params": params[1:], "lr": 0.05}]
 

@@ -153,6 +153,12 @@ OPTIMIZERS = {
                                         weight_decay=0.01),
     "Adam": lambda p: mg.Adam(p),
     "Adam+wd": lambda p: mg.Adam(p, weight_decay=0.01),
+    "NAdam": lambda p: mg.NAdam(p, weight_decay=0.01),
+    "RAdam": lambda p: mg.RAdam(p, decoupled_weight_decay=True, weight_decay=0.01),
+    "Adamax": lambda p: mg.Adamax(p, maximize=True),
+    "Adadelta": lambda p: mg.Adadelta(p),
+    "Rprop": lambda p: mg.Rprop(p),
+    "ASGD": lambda p: mg.ASGD(p, t0=1),
 }
 
 
@@ -236,10 +242,15 @@ def test_learning_rate_can_be_changed_between_steps():
 def test_reprs():
     params = mg.Dense(2, 2, rng=0).parameters()
     assert repr(mg.SGD(params, 0.1, 0.9)) == (
-        "SGD(lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.0)"
+        "SGD(lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0, "
+        "maximize=False)"
     )
     assert repr(mg.Adam(params)) == (
-        "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, amsgrad=False)"
+        "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, amsgrad=False, "
+        "maximize=False, decoupled_weight_decay=False)"
+    )
+    assert repr(mg.Rprop(params)) == (
+        "Rprop(lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-06, 50.0), maximize=False)"
     )
 
 
@@ -254,7 +265,16 @@ def make_model(seed):
 RESUMABLE = {
     "SGD+momentum": lambda p: mg.SGD(p, lr=0.1, momentum=0.9, nesterov=True,
                                      weight_decay=1e-3),
+    "SGD+dampening": lambda p: mg.SGD(p, lr=0.1, momentum=0.9, dampening=0.3),
     "Adam": lambda p: mg.Adam(p, lr=0.01, weight_decay=1e-3),
+    "NAdam groups": lambda p: mg.NAdam([{"params": p[:2]}, {"params": p[2:], "lr": 0.02}],
+                                       lr=0.01, weight_decay=1e-3),
+    "RAdam": lambda p: mg.RAdam(p, lr=0.01, weight_decay=1e-3, decoupled_weight_decay=True),
+    "Adamax": lambda p: mg.Adamax(p, lr=0.01, weight_decay=1e-3),
+    "Adadelta": lambda p: mg.Adadelta(p, rho=0.95),
+    "Rprop": lambda p: mg.Rprop(p, lr=0.001, etas=(0.4, 1.3)),
+    "ASGD groups": lambda p: mg.ASGD([{"params": p[:2]}, {"params": p[2:], "lr": 0.05}],
+                                     lr=0.1, t0=3, lambd=0.01),
 }
 
 
@@ -320,9 +340,10 @@ def test_state_dict_is_flat_arrays_and_copies():
     opt.step()
     state = opt.state_dict()
     assert sorted(state) == [
-        "optimizer", "param_groups.0.lr", "param_groups.0.momentum", "param_groups.0.nesterov",
-        "param_groups.0.params", "param_groups.0.weight_decay", "state.0.momentum_buffer",
-        "state.1.momentum_buffer", "step"]
+        "optimizer", "param_groups.0.dampening", "param_groups.0.lr", "param_groups.0.maximize",
+        "param_groups.0.momentum", "param_groups.0.nesterov", "param_groups.0.params",
+        "param_groups.0.weight_decay", "state.0.momentum_buffer", "state.1.momentum_buffer",
+        "step"]
     assert all(type(value) is np.ndarray for value in state.values())
     assert state["optimizer"] == "SGD" and state["step"] == 1 and state["step"].dtype == np.int64
     assert state["param_groups.0.lr"].dtype == np.float64
@@ -333,7 +354,8 @@ def test_state_dict_is_flat_arrays_and_copies():
     state["state.0.momentum_buffer"][...] = 7
     assert np.all(opt.state[w]["momentum_buffer"] == 1)  # a copy, not the live buffer
     assert mg.SGD([w], lr=0.1).state_dict().keys() == {"optimizer", "step"} | {
-        f"param_groups.0.{k}" for k in ("params", "lr", "momentum", "nesterov", "weight_decay")}
+        f"param_groups.0.{k}" for k in ("params", "lr", "momentum", "dampening", "nesterov",
+                                         "weight_decay", "maximize")}
     adam = mg.Adam([w, b], betas=(0.5, 0.6)).state_dict()
     assert adam["param_groups.0.betas"].shape == (2,)
     assert adam["param_groups.0.betas"].tolist() == [0.5, 0.6]

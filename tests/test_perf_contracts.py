@@ -255,7 +255,8 @@ def test_optim_bench_smoke():
         assert done.returncode == 0, done.stderr
         rows = [line.split("|") for line in done.stdout.splitlines() if line.startswith("| ")]
         assert [row[1].strip() for row in rows[1:]] == [
-            "SGD momentum", "Adam", "AdamW", "Adam amsgrad", "RMSprop", "Adagrad"]
+            "SGD momentum", "Adam", "AdamW", "Adam amsgrad", "RMSprop", "Adagrad", "NAdam",
+            "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"]
         assert all(row[4].strip().endswith("×") for row in rows[1:])
 
 

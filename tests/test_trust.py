@@ -112,8 +112,8 @@ def test_a_group_hyperparameter_set_as_an_attribute_is_validated():
     group.lr = 0.5
     assert group["lr"] == 0.5 and group.lr == 0.5 and opt.lr == 0.5
     with pytest.raises(AttributeError, match=r"SGD param group has no attribute 'lrr'; its keys "
-                                             r"are \['params', 'lr', 'momentum', 'nesterov', "
-                                             r"'weight_decay'\]"):
+                                             r"are \['params', 'lr', 'momentum', 'dampening', "
+                                             r"'nesterov', 'weight_decay', 'maximize'\]"):
         group.lrr = 0.5
     with pytest.raises(AttributeError, match="no attribute 'lrr'"):
         group.lrr  # noqa: B018

@@ -84,6 +84,48 @@ class UpdateKernels:
         """``a ← min(max(a, low), high)``, elementwise."""
         a[...] = self.xp.clip(a, low, high)
 
+    # (NAdam, RAdam, Adamax, Adadelta, Rprop, ASGD: copies, quotients, signs, masks)
+    def copy_(self, a: Any, x: Any) -> None:
+        """``a ← x``."""
+        a[...] = x
+
+    def mul_into(self, x: Any, y: Any, out: Any) -> None:
+        """``out ← x y`` (``out`` may be ``x`` or ``y``)."""
+        out[...] = x * y
+
+    def div_into(self, x: Any, y: Any, out: Any) -> None:
+        """``out ← x / y``, ``y`` an array or a float (``out`` may be ``x`` or ``y``)."""
+        out[...] = x / y
+
+    def abs_into(self, x: Any, out: Any) -> None:
+        """``out ← |x|`` (``out`` may be ``x``)."""
+        out[...] = self.xp.abs(x)
+
+    def sign_into(self, x: Any, out: Any) -> None:
+        """``out ← sign(x)``: −1, 0 or 1, and NaN for NaN -- but 0 on PyTorch, whose
+        ``sign`` gives that (``out`` may be ``x``)."""
+        out[...] = self.xp.sign(x)
+
+    def reciprocal_(self, a: Any) -> None:
+        """``a ← 1 / a``."""
+        a[...] = 1 / a
+
+    def sign_select_into(self, x: Any, negative: float, zero: float, positive: float,
+                         out: Any, mask: Any) -> None:
+        """``out ← negative, zero or positive`` where ``x < 0``, ``= 0``, ``> 0`` (NaN
+        stays NaN), and ``mask ← x < 0``; ``out`` may be ``x``. The three values must be
+        > 0 (factors, as Rprop's). ``mask`` is a boolean array of ``x``'s shape and
+        library, which NumPy and PyTorch write the selection through."""
+        xp = self.xp
+        sign = xp.sign(x)
+        mask[...] = sign < 0
+        out[...] = xp.where(sign > 0, positive,
+                            xp.where(mask, negative, xp.where(sign == 0, zero, sign)))
+
+    def fill_where_(self, a: Any, mask: Any, value: float) -> None:
+        """``a ← value`` where the boolean ``mask`` is true."""
+        a[...] = self.xp.where(mask, value, a)
+
 
 class _NumpyKernels(UpdateKernels):
     """NumPy: ufuncs with ``out=``, through ``tmp``; nothing is allocated."""
@@ -133,6 +175,40 @@ class _NumpyKernels(UpdateKernels):
     def clip_(self, a: Any, low: float, high: float) -> None:
         np.clip(a, low, high, out=a)
 
+    def copy_(self, a: Any, x: Any) -> None:
+        np.copyto(a, x)
+
+    def mul_into(self, x: Any, y: Any, out: Any) -> None:
+        np.multiply(x, y, out=out)
+
+    def div_into(self, x: Any, y: Any, out: Any) -> None:
+        np.divide(x, y, out=out)
+
+    def abs_into(self, x: Any, out: Any) -> None:
+        np.abs(x, out=out)
+
+    def sign_into(self, x: Any, out: Any) -> None:
+        np.sign(x, out=out)
+
+    def reciprocal_(self, a: Any) -> None:
+        np.reciprocal(a, out=a)
+
+    def sign_select_into(self, x: Any, negative: float, zero: float, positive: float,
+                         out: Any, mask: Any) -> None:
+        # x clipped to [−1, 1] keeps each sign and NaN (as sign would, but PyTorch's
+        # sign makes NaN 0); then each value is written where its sign is: since the
+        # values are > 0, a value written never matches a later test (NaN matches none).
+        np.clip(x, -1.0, 1.0, out=out)
+        np.greater(out, 0, out=mask)
+        np.copyto(out, positive, where=mask)
+        np.equal(out, 0, out=mask)
+        np.copyto(out, zero, where=mask)
+        np.less(out, 0, out=mask)
+        np.copyto(out, negative, where=mask)
+
+    def fill_where_(self, a: Any, mask: Any, value: float) -> None:
+        np.copyto(a, value, where=mask)
+
 
 class _TorchKernels(UpdateKernels):
     """PyTorch: its fused in-place methods and ``out=`` functions; nothing is allocated."""
@@ -175,6 +251,38 @@ class _TorchKernels(UpdateKernels):
 
     def clip_(self, a: Any, low: float, high: float) -> None:
         a.clamp_(low, high)
+
+    def copy_(self, a: Any, x: Any) -> None:
+        a.copy_(x)
+
+    def mul_into(self, x: Any, y: Any, out: Any) -> None:
+        self.torch.mul(x, y, out=out)
+
+    def div_into(self, x: Any, y: Any, out: Any) -> None:
+        self.torch.div(x, y, out=out)
+
+    def abs_into(self, x: Any, out: Any) -> None:
+        self.torch.abs(x, out=out)
+
+    def sign_into(self, x: Any, out: Any) -> None:
+        self.torch.sign(x, out=out)
+
+    def reciprocal_(self, a: Any) -> None:
+        a.reciprocal_()
+
+    def sign_select_into(self, x: Any, negative: float, zero: float, positive: float,
+                         out: Any, mask: Any) -> None:
+        torch = self.torch  # as NumPy's: clamped, not sign (NaN stays), values > 0
+        torch.clamp(x, -1.0, 1.0, out=out)
+        torch.gt(out, 0, out=mask)
+        out.masked_fill_(mask, positive)
+        torch.eq(out, 0, out=mask)
+        out.masked_fill_(mask, zero)
+        torch.lt(out, 0, out=mask)
+        out.masked_fill_(mask, negative)
+
+    def fill_where_(self, a: Any, mask: Any, value: float) -> None:
+        a.masked_fill_(mask, value)
 
 
 _NUMPY_KERNELS = _NumpyKernels(np)

@@ -3,7 +3,9 @@
 ``step()`` updates every ``param.data`` in place from ``param.grad`` (so references
 held elsewhere stay valid); ``zero_grad()`` clears the gradients. The update rules are
 PyTorch's (``torch.optim``), written out in each class: `SGD` in `minigrad.optim.sgd`;
-`Adam`, `AdamW`, `RMSprop` and `Adagrad` in `minigrad.optim.adaptive`. The base
+`Adam`, `AdamW`, `RMSprop` and `Adagrad` in `minigrad.optim.adaptive`; `NAdam`, `RAdam`
+and `Adamax` in `minigrad.optim.adam_variants`; `Adadelta`, `Rprop`, `ASGD` and
+`LBFGS` (which steps with a closure) each in its own module. The base
 `Optimizer` is in `minigrad.optim.optimizer`, parameter groups and `Hyperparameter` in
 `minigrad.optim.groups`, gradient clipping in `minigrad.optim.clip`, learning-rate
 schedules in `minigrad.optim.lr_scheduler` (also importable as `minigrad.lr_scheduler`).
@@ -40,22 +42,34 @@ so it can be saved into an ``.npz`` next to the model's and training resumes exa
 array([0.9, 0.9, 0.9])
 """
 
+from minigrad.optim.adadelta import Adadelta
+from minigrad.optim.adam_variants import Adamax, NAdam, RAdam
 from minigrad.optim.adaptive import Adagrad, Adam, AdamW, RMSprop
+from minigrad.optim.asgd import ASGD
 from minigrad.optim.clip import clip_grad_norm, clip_grad_value
 from minigrad.optim.groups import Hyperparameter, ParamGroup, ParamsLike, check_bool
+from minigrad.optim.lbfgs import LBFGS
 from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.rprop import Rprop
 from minigrad.optim.sgd import SGD
 
 __all__ = [
+    "ASGD",
+    "LBFGS",
     "SGD",
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
     "Hyperparameter",
+    "NAdam",
     "Optimizer",
     "ParamGroup",
     "ParamsLike",
+    "RAdam",
     "RMSprop",
+    "Rprop",
     "check_bool",
     "clip_grad_norm",
     "clip_grad_value",

@@ -77,6 +77,9 @@ class Optimizer(ABC):
     lr = Hyperparameter[float]()
     non_negative_state: ClassVar[frozenset[str]] = frozenset()
     """State names whose arrays must be >= 0 (checked by `load_state_dict`)."""
+    added_hyperparameters: ClassVar[Mapping[str, Any]] = {}
+    """Hyperparameters added since states were first saved, with the value they had
+    before: `load_state_dict` gives it to a state saved without them."""
 
     def __init__(self, params: ParamsLike, defaults: Mapping[str, Any]) -> None:
         name = type(self).__name__
@@ -262,7 +265,8 @@ class Optimizer(ABC):
         are finite (and >= 0 for `non_negative_state`), and the hyperparameters'
         values (the constructor's rules). Hyperparameters are restored too, as in
         PyTorch. A state saved before parameter groups existed (hyperparameters at the
-        top level: ``"lr"``, ...) loads into a one-group optimizer.
+        top level: ``"lr"``, ...) loads into a one-group optimizer, and one saved before
+        a hyperparameter of `added_hyperparameters` existed takes its former value.
 
         Raises
         ------
@@ -287,6 +291,9 @@ class Optimizer(ABC):
         def key(g: int, name: str) -> str:
             return name if legacy else f"param_groups.{g}.{name}"
 
+        state = {**{key(g, name): np.array(value) for name, value in
+                    self.added_hyperparameters.items() for g in range(len(self.param_groups))},
+                 **state}
         missing = [k for k in ("optimizer", "step") if k not in state]
         missing += [key(g, name) for g, group in enumerate(self.param_groups)
                     for name in group.hyper if key(g, name) not in state]
@@ -370,14 +377,24 @@ class Optimizer(ABC):
 
 
 def decayed_grad(
-    optimizer: Optimizer, kernels: backend.UpdateKernels, param: Parameter, decay: float
+    optimizer: Optimizer, kernels: backend.UpdateKernels, param: Parameter, decay: float,
+    maximize: bool = False,
 ) -> Array:
     """``g + λ θ`` -- L2 weight decay through the gradient -- in ``optimizer``'s scratch
-    slot 1 for ``param``, or ``g`` itself when ``λ = 0``."""
-    if not decay:
+    slot 1 for ``param``, or ``g`` itself when ``λ = 0``; with ``maximize``, ``−g + λ θ``
+    (PyTorch negates the gradient first)."""
+    if not (decay or maximize):
         return param.grad
     grad = optimizer.scratch(param, 1)
-    kernels.add_into(param.grad, param.data, alpha=decay, out=grad)
+    if not maximize:
+        kernels.add_into(param.grad, param.data, alpha=decay, out=grad)
+        return grad
+    # −g + λθ formed as −(g − λθ): negating is exact, so the two are the same float.
+    if decay:
+        kernels.add_into(param.grad, param.data, alpha=-decay, out=grad)
+    else:
+        kernels.copy_(grad, param.grad)
+    grad *= -1.0
     return grad
 
 

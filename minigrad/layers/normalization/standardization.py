@@ -54,8 +54,9 @@ def variance(centred: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, 
     ``1/√inf = 0`` would silently zero the group. When a sum of squares overflows
     (`backend.mean_square` says so), the variance is recomputed from ``d / s``,
     ``s = max|d|`` per group (at least 1, so the other groups come out as before):
-    ``1/√(σ² + ε) = 1 / (s √(mean((d/s)²) + ε/s²))``. The σ² returned for such a group is ``s² · mean((d/s)²)``, ``inf`` where even σ² is
-    beyond the dtype (only running statistics read it).
+    ``1/√(σ² + ε) = 1 / (s √(mean((d/s)²) + ε/s²))``. The σ² returned for such a group
+    is ``s² · mean((d/s)²)``, ``inf`` where even σ² is beyond the dtype (only running
+    statistics read it).
     """
     var = backend.mean_square(centred, axes)  # σ² = mean(d²)
     if var is None:  # a square overflowed
