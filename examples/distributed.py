@@ -4,7 +4,7 @@ CPU processes, with PyTorch's ``torch.distributed`` carrying the gradients.
 Run ``torchrun --nproc_per_node=2 examples/distributed.py`` (gloo on the CPU; add
 ``--backend nccl`` with one GPU per process). torchrun starts the processes and tells
 each its rank; every process builds the model, starts the process group and calls
-``mg.fit(..., data_parallel=True)`` on the whole dataset: fit gives every process rank
+``mg.fit(..., data_parallel=DataParallel())`` on the whole dataset: fit gives every process rank
 0's weights, trains each on its shard of every epoch, averages the gradients after each
 backward and logs the same History everywhere. Rank 0 prints and writes the checkpoint.
 ``--loop manual`` trains with the same few lines written out instead
@@ -29,7 +29,7 @@ GLOBAL_BATCH = 32  # split across the processes: the learning rate is tuned for 
 
 def train_manually(model: mg.Sequential, X: Any, y: Any, epochs: int, batch_size: int,
                    seed: int) -> None:
-    """What ``fit(..., data_parallel=True)`` does, written out (without its logs)."""
+    """What ``fit(..., data_parallel=DataParallel())`` does, written out (without its logs)."""
     import minigrad.distributed as mgd
 
     mgd.broadcast_parameters(model)  # every process starts from rank 0's weights
@@ -51,6 +51,8 @@ def main(epochs: int = 60, seed: int = 0, backend: str = "gloo", loop: str = "fi
     process: the models are equal)."""
     import torch
     import torch.distributed as dist
+
+    from minigrad.distributed import DataParallel
 
     dist.init_process_group(backend)  # RANK, WORLD_SIZE, MASTER_ADDR/PORT: from torchrun
     try:
@@ -75,7 +77,7 @@ def main(epochs: int = 60, seed: int = 0, backend: str = "gloo", loop: str = "fi
             mg.fit(model, mg.CrossEntropyLoss(), mg.Adam(model.parameters(), lr=0.01), X, y,
                    epochs=epochs, batch_size=batch_size, rng=seed, metrics=[mg.accuracy],
                    validation_data=(X_test, y_test), callbacks=callbacks,
-                   progress=True, data_parallel=True)  # rank 0 shows it
+                   progress=True, data_parallel=DataParallel())  # rank 0 shows it
         accuracy = mg.accuracy(mg.predict(model, X_test), y_test)
         if rank == 0:
             print(f"test accuracy {accuracy:.1%}")

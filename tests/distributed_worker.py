@@ -123,7 +123,8 @@ def scenario_train(rank: int, world: int, out: dict[str, Any], log: dict[str, An
         history = mg.fit(model, loss_fn, OPTIMIZERS[opt](model.parameters()), Xf, yf,
                          epochs=EPOCHS, batch_size=PER_PROCESS, rng=SEED if rank == 0 else None,
                          metrics=metrics, validation_data=validation,
-                         callbacks=[checkpoint], progress=True, data_parallel=True)
+                         callbacks=[checkpoint], progress=True,
+                         data_parallel=mgd.DataParallel())
         out.update({f"{run}/{key}": value for key, value in weights(model).items()})
         log[run] = history.history
 
@@ -208,7 +209,8 @@ def scenario_train(rank: int, world: int, out: dict[str, Any], log: dict[str, An
     model = mlp(seed=0)
     try:
         mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
-               batch_size=8 if rank == 0 else 4, progress=False, data_parallel=True)
+               batch_size=8 if rank == 0 else 4, progress=False,
+               data_parallel=mgd.DataParallel())
     except ValueError as exc:
         log["refused-fit"] = str(exc)
     try:
@@ -221,6 +223,7 @@ def scenario_train(rank: int, world: int, out: dict[str, Any], log: dict[str, An
 def scenario_dies(rank: int, world: int, out: dict[str, Any], log: dict[str, Any],
                   folder: Path) -> None:
     """Rank 1 dies in the middle of `fit`; rank 0 must fail with a clear error."""
+    import minigrad.distributed as mgd
 
     class Dies(mg.Callback):
         def on_train_batch_begin(self, batch: int) -> None:
@@ -232,7 +235,8 @@ def scenario_dies(rank: int, world: int, out: dict[str, Any], log: dict[str, Any
     start = time.monotonic()
     try:
         mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, y, epochs=3,
-               batch_size=2, rng=SEED, progress=False, callbacks=[Dies()], data_parallel=True)
+               batch_size=2, rng=SEED, progress=False, callbacks=[Dies()],
+               data_parallel=mgd.DataParallel())
     except RuntimeError as exc:
         log["error"] = f"{type(exc).__module__}.{type(exc).__name__}: {exc}"
     log["seconds"] = time.monotonic() - start

@@ -284,7 +284,7 @@ def group_of_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 def test_data_parallel_fit_of_one_process_is_fit(group_of_one):
     X, y = worker.classes()
     runs = []
-    for data_parallel in (False, True):
+    for data_parallel in (None, mgd.DataParallel()):
         model = worker.mlp(seed=3)
         history = mg.fit(model, mg.CrossEntropyLoss(), mg.Adam(model.parameters(), lr=0.01),
                          X, y, epochs=3, batch_size=5, rng=4, metrics=[mg.accuracy],
@@ -373,10 +373,7 @@ def test_without_a_process_group_the_error_says_how_to_start_one():
     X, y = worker.data()
     with pytest.raises(RuntimeError, match=r"fit \(data_parallel\): " + start):
         mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
-               progress=False, data_parallel=True)
-    with pytest.raises(TypeError, match="data_parallel must be a bool or a"):
-        mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
-               progress=False, data_parallel="yes")  # type: ignore[arg-type]
+               progress=False, data_parallel=mgd.DataParallel())
 
 
 def _free_port() -> int:

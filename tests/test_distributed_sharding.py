@@ -79,7 +79,7 @@ def test_without_torch_the_error_says_what_to_install(monkeypatch):
     X = np.zeros((4, 2))
     with pytest.raises(ImportError, match=r"fit \(data_parallel\) runs on PyTorch"):
         mg.fit(model, mg.MSELoss(), mg.SGD(model.parameters(), lr=0.1), X, X[:, :1], epochs=1,
-               progress=False, data_parallel=True)
+               progress=False, data_parallel=mgd.DataParallel())
 
 
 def test_a_mismatch_is_named_by_its_first_difference():

@@ -11,8 +11,10 @@ user started with ``torch.distributed.init_process_group`` -- gloo on CPUs, NCCL
   the processes (bucketed all-reduces, as ``DistributedDataParallel`` does);
 * `batches`, `shard_indices` -- each process's shard of an epoch, split as
   ``DistributedSampler`` splits it, in one order shared by all;
-* `DataParallel` -- all of that inside `mg.fit` (``fit(..., data_parallel=True)``),
-  with losses and metrics combined so that every process logs the same `History`.
+* `DataParallel` -- all of that inside `mg.fit` (``fit(..., data_parallel=DataParallel())``),
+  with losses and metrics combined so that every process logs the same `History`; it
+  plugs into `fit` as a `minigrad.training.parallel.ParallelStrategy`, so training
+  imports nothing of this package.
 
 A training step of the manual loop, in every process (docs/distributed.md has the
 whole script and how to launch it)::

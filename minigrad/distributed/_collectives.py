@@ -216,7 +216,7 @@ def average_gradients(
     """Replace every parameter's gradient by its mean over the processes, in place.
 
     Call it in every process after the backward pass and before ``optimizer.step()``
-    (in `fit`, ``data_parallel=True`` does). With ``P`` processes each holding the
+    (in `fit`, ``data_parallel=DataParallel()`` does). With ``P`` processes each holding the
     gradient ``g_p`` of the *mean* loss over its ``n`` samples (the same ``n``
     everywhere), the result
 

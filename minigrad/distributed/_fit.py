@@ -1,9 +1,11 @@
-"""`DataParallel`: how `mg.fit` trains across processes (``fit(..., data_parallel=...)``).
+"""`DataParallel`: how `mg.fit` trains across processes (``fit(...,
+data_parallel=DataParallel())``).
 
-`fit` stays one loop: given ``data_parallel``, it asks `DataParallel.begin` for a
-`ParallelFit` and lets it take the epoch's shard of the data, combine the gradients and
-the batch loss after each backward, and combine the metrics and validation logs of each
-epoch, so that every process logs the same `History`.
+`fit` stays one loop and knows nothing of this module: given ``data_parallel``, a
+`minigrad.training.parallel.ParallelStrategy`, it asks `DataParallel.begin` for a
+`ParallelFit` (a `ParallelRun`) and lets it take the epoch's shard of the data, combine
+the gradients and the batch loss after each backward, and combine the metrics and
+validation logs of each epoch, so that every process logs the same `History`.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from minigrad.distributed._group import collective, global_rank, group_place
 if TYPE_CHECKING:
     from torch.distributed import ProcessGroup
 
+    from minigrad.training.parallel import ParallelStrategy
+
 
 @dataclass(frozen=True)
 class DataParallel:
-    """Options of data-parallel training in `mg.fit`: ``fit(..., data_parallel=DataParallel(...))``
-    (``data_parallel=True`` is ``DataParallel()``).
+    """Options of data-parallel training in `mg.fit`: ``fit(...,
+    data_parallel=DataParallel(...))`` (``DataParallel()`` for the defaults), a
+    `minigrad.training.parallel.ParallelStrategy`.
 
     Every process -- started by ``torchrun``, each having called
     ``torch.distributed.init_process_group`` -- runs the same `fit` call on the same
@@ -68,22 +73,6 @@ class DataParallel:
     group: ProcessGroup | None = None
     bucket_mb: float = _buckets.DEFAULT_BUCKET_MB
     drop_last: bool = False
-
-    @staticmethod
-    def of(value: bool | DataParallel) -> DataParallel:
-        """``value`` as options: True gives the defaults.
-
-        Raises
-        ------
-        TypeError
-            Anything but a bool or a `DataParallel`.
-        """
-        if value is True:
-            return DataParallel()
-        if isinstance(value, DataParallel):
-            return value
-        raise TypeError(f"fit: data_parallel must be a bool or a "
-                        f"minigrad.distributed.DataParallel, got {value!r}")
 
     def begin(
         self,
@@ -184,7 +173,8 @@ def _check_agree(owner: str, facts: Mapping[str, object], group: ProcessGroup | 
 
 
 class ParallelFit:
-    """What `fit` consults in one data-parallel run (made by `DataParallel.begin`).
+    """What `fit` consults in one data-parallel run (made by `DataParallel.begin`): a
+    `minigrad.training.parallel.ParallelRun`.
 
     Attributes
     ----------
@@ -255,3 +245,7 @@ class ParallelFit:
             else:
                 logs[key] = math.fsum(size * part[key] for size, part in gathered) / n
         return logs
+
+
+if TYPE_CHECKING:  # mypy --strict checks that DataParallel (and ParallelFit) plug into fit
+    _STRATEGY: ParallelStrategy = DataParallel()

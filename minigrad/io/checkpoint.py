@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from minigrad.core import Array, Module, name_list
-from minigrad.io.npz import StrPath, load, save
+from minigrad.io.atomic import StrPath
+from minigrad.io.npz import load, save
 from minigrad.optim import Optimizer
 from minigrad.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 

@@ -1,10 +1,13 @@
 """Training on top of the layers: everything a training run needs besides the math.
 
-* `fit` -- `fit` and `predict`;
+* `fit` -- `fit`, the training loop; `epoch` -- its training and validation passes;
+* `predict` -- `predict`;
+* `parallel` -- `ParallelStrategy`, `ParallelRun`: what `fit` needs from a data-parallel
+  strategy (`minigrad.distributed.DataParallel`, which plugs in from above);
 * `data` -- `batches`: the mini-batches of one epoch;
 * `callbacks` -- `Callback`, `EarlyStopping`, `LearningRateScheduler`, `ModelCheckpoint`;
 * `history` -- `History` and the progress shown while training;
-* `metrics` -- `accuracy`;
+* `metrics` -- `accuracy`, and `Metric`: what a metric is;
 * `summary` -- `summary`: a Keras-style table of a model.
 """
 
@@ -15,9 +18,10 @@ from minigrad.training.callbacks import (
     ModelCheckpoint,
 )
 from minigrad.training.data import batches
-from minigrad.training.fit import fit, predict
+from minigrad.training.fit import fit
 from minigrad.training.history import History
 from minigrad.training.metrics import accuracy
+from minigrad.training.predict import predict
 from minigrad.training.summary import summary
 
 __all__ = [

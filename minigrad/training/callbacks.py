@@ -12,7 +12,8 @@ from typing import Any, Literal, cast
 from typing_extensions import override
 
 from minigrad.core import Array, Module, check_count, check_non_negative, name_list
-from minigrad.io.npz import Stateful, StrPath, save
+from minigrad.io.atomic import StrPath
+from minigrad.io.npz import Stateful, save
 from minigrad.optim import Optimizer
 from minigrad.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 

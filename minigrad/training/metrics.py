@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,9 @@ import numpy.typing as npt
 from minigrad import backend
 from minigrad.core import Array
 
+Metric = Callable[[Array, Array], float]
+"""``metric(pred, target) -> float``, logged under its ``__name__`` in `fit` (e.g.
+`accuracy`)."""
 
 def accuracy(
     pred: npt.ArrayLike, target: npt.ArrayLike, *, threshold: float | None = None
