@@ -26,14 +26,13 @@ What is not in the standard
 
 It is three files, all re-exported here: `minigrad.backend.namespaces` (which library,
 moving between libraries, `sigmoid`), `minigrad.backend.linalg` (matrix products and
-sums) and `minigrad.backend.kernels` (in-place updates of optimizers, windows and
-sequence layers, and other elementwise kernels).
+sums), `minigrad.backend.kernels` (the layers' in-place writes: windows, sequence
+layers, elementwise results into buffers) and `minigrad.backend.updates` (the
+optimizers' in-place update kernels).
 """
 
 
 from minigrad.backend.kernels import (
-    UpdateKernels,
-    assign,
     compute_into,
     compute_reusing,
     index_vector,
@@ -41,9 +40,7 @@ from minigrad.backend.kernels import (
     reshape,
     scatter_add_rows,
     take_rows,
-    update_kernels,
     update_slice,
-    vector_norm,
     writable_reshape,
     zeros_in_layout,
 )
@@ -72,6 +69,7 @@ from minigrad.backend.namespaces import (
     sigmoid,
     to_numpy,
 )
+from minigrad.backend.updates import UpdateKernels, assign, update_kernels, vector_norm
 
 __all__ = [
     "Namespace",
