@@ -132,9 +132,11 @@ def test_minigrad_collects_without_its_optional_dependencies(monkeypatch):
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "minigrad/__init__.py::minigrad\n" in result.stdout  # not an empty collection
-    assert "minigrad/conv.py::" in result.stdout
-    for module in ("export/torch.py", "export/torch_layers.py", "export/onnx.py",
-                   "export/onnx_nd.py", "export/onnx_activations.py"):
+    assert "minigrad/layers/conv/conv.py::" in result.stdout
+    for module in ("export/torch/__init__.py", "export/torch/convert.py",
+                   "export/torch/layers.py", "export/onnx/__init__.py",
+                   "export/onnx/convert.py", "export/onnx/nd.py",
+                   "export/onnx/activations.py", "export/onnx/sequence.py"):
         assert f"minigrad/{module}::" not in result.stdout
 
 
