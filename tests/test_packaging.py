@@ -88,7 +88,8 @@ def test_the_wheel_is_the_whole_package_and_nothing_else(dists: tuple[Path, Path
     assert "minigrad/py.typed" in members  # PEP 561: type checkers read the annotations
     modules = {name for name in _source_files("minigrad") if name.endswith(".py")}
     packages = {name for name in modules if name.endswith("/__init__.py")}
-    assert {"minigrad/export/__init__.py", "minigrad/lr_scheduler/__init__.py"} <= packages
+    assert {"minigrad/export/onnx/__init__.py", "minigrad/optim/lr_scheduler/__init__.py",
+            "minigrad/layers/conv/__init__.py"} <= packages  # subpackages too
     assert not modules - members, f"missing from the wheel: {sorted(modules - members)}"
     tops = {name.split("/")[0] for name in members}
     assert tops == {"minigrad", f"minigrad-{Version(_version()).public}.dist-info"}, tops
