@@ -168,6 +168,37 @@ class Module(ABC, Generic[CacheT]):
         for param in self.parameters():
             param.zero_grad()
 
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of parameter scalars in the tree: ``Σ_p p.size`` over
+        `parameters` (a shared parameter counted once; buffers are not parameters).
+
+        With ``trainable_only``, only the parameters with ``requires_grad`` count
+        (PyTorch's ``sum(p.numel() for p in m.parameters() if p.requires_grad)``).
+        """
+        return sum(param.size for param in self.parameters()
+                   if param.requires_grad or not trainable_only)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
+        """Set ``requires_grad`` on every parameter in the tree and return this module
+        (PyTorch's name): ``model.fc.requires_grad_(False)`` freezes ``fc``.
+
+        A frozen parameter gets no gradient accumulated by backward and no update
+        from any optimizer (weight decay included); the gradient with respect to
+        the input still flows through it. `state_dict`, saving and loading keep
+        frozen parameters like the others.
+
+        Raises
+        ------
+        TypeError
+            ``requires_grad`` is not a bool.
+        """
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}.requires_grad_: requires_grad must be "
+                            f"a bool, got {requires_grad!r}")
+        for param in self.parameters():
+            param.requires_grad = bool(requires_grad)
+        return self
+
     # -- array library --------------------------------------------------------------
     def to(self, library: types.ModuleType, device: object = None) -> Self:
         """Move every parameter, its gradient and every buffer to the array library

@@ -80,7 +80,9 @@ class _NamedArray:
         self.data = backend.move(self.data, xp, device)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, shape={self.shape}, dtype={self.dtype})"
+        frozen = ", requires_grad=False" if getattr(self, "requires_grad", True) is False else ""
+        return (f"{type(self).__name__}({self.name!r}, shape={self.shape}, "
+                f"dtype={self.dtype}{frozen})")
 
 
 class Parameter(_NamedArray):
@@ -102,6 +104,12 @@ class Parameter(_NamedArray):
         one; ``backward`` adds to it, `zero_grad` clears it.
     name : str
         A label for messages (the attribute name it is stored under, by convention).
+    requires_grad : bool
+        True (the default): trained. False: *frozen* (PyTorch's name) -- backward
+        accumulates no gradient into it (``grad`` stays as it was, zero after
+        `zero_grad`) and optimizers skip it entirely (no update, no weight decay);
+        gradients still flow *through* it to the layer's input. See
+        `Module.requires_grad_`.
 
     Raises
     ------
@@ -120,7 +128,7 @@ class Parameter(_NamedArray):
     old reference to the array, to see the zeros.
     """
 
-    __slots__ = ("_grad", "_grad_is_zero")
+    __slots__ = ("_grad", "_grad_is_zero", "requires_grad")
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
         array = _private_copy(data)
@@ -129,6 +137,7 @@ class Parameter(_NamedArray):
         self._grad: Array = backend.namespace(array).zeros_like(array)
         self._grad_is_zero = False  # True: _grad holds stale values that read as zero
         self.name = name
+        self.requires_grad = True
 
     @property
     def grad(self) -> Array:
@@ -186,8 +195,11 @@ class Parameter(_NamedArray):
         """``grad += a @ b`` for matrices ``a``, ``b``; right after `zero_grad`, ``grad = a @ b``
         written straight into ``grad`` (`minigrad.backend.matmul_into`).
 
-        ``a @ b`` must have ``grad``'s shape and dtype.
+        ``a @ b`` must have ``grad``'s shape and dtype. Nothing happens (no product is
+        computed) when the parameter is frozen (``requires_grad`` False).
         """
+        if not self.requires_grad:
+            return
         if self._grad_is_zero:
             backend.matmul_into(a, b, self._grad)
             self._grad_is_zero = False
