@@ -40,9 +40,13 @@ def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
     Raises
     ------
     TypeError
-        A dtype that is not floating, or float16; the message starts with ``owner``.
+        What is no dtype, a dtype that is not floating, or float16; the message starts
+        with ``owner``.
     """
-    resolved = np.dtype(dtype)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{owner}: dtype must be a floating dtype, got {dtype!r}") from None
     if resolved.kind != "f":
         raise TypeError(f"{owner}: dtype must be a floating dtype, got {resolved}")
     if resolved.itemsize < 4:
@@ -52,6 +56,14 @@ def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
             "first step) and updates below 1/2048 of a weight are lost"
         )
     return resolved
+
+
+def _cast(array: Array, dtype: np.dtype[Any]) -> Array:
+    """``array`` as ``dtype``: a new array of its library, on its device (C order for
+    NumPy); another library's goes through the host."""
+    if type(array) is np.ndarray:
+        return np.array(array, dtype=dtype, order="C")
+    return backend.asarray_like(backend.to_numpy(array).astype(dtype), array)  # type: ignore[no-any-return]
 
 
 class _NamedArray:
@@ -78,6 +90,14 @@ class _NamedArray:
         on ``device``; nothing happens if it is there. ``data`` becomes a new array:
         references to the old one no longer see updates."""
         self.data = backend.move(self.data, xp, device)
+
+    def cast(self, dtype: np.dtype[Any]) -> None:
+        """Convert ``data`` to ``dtype`` (a new array, same library and device; nothing
+        happens if it has that dtype already). A `Buffer` converts floating data only:
+        integer and bool buffers (counters) keep their dtype."""
+        if backend.numpy_dtype(self.data.dtype) != dtype and (
+                isinstance(self, Parameter) or backend.numpy_dtype(self.data.dtype).kind == "f"):
+            self.data = _cast(self.data, dtype)
 
     def __repr__(self) -> str:
         frozen = ", requires_grad=False" if getattr(self, "requires_grad", True) is False else ""
@@ -212,6 +232,13 @@ class Parameter(_NamedArray):
         ``data`` becomes a new array: references to the old one no longer train."""
         super().to(xp, device)
         self._grad = backend.move(self._grad, xp, device)
+
+    def cast(self, dtype: np.dtype[Any]) -> None:
+        """Convert ``data`` and ``grad`` to ``dtype`` (checked by the caller with
+        `check_parameter_dtype`); new arrays, as `to` makes."""
+        if backend.numpy_dtype(self.data.dtype) != dtype:
+            super().cast(dtype)
+            self._grad = _cast(self._grad, dtype)
 
 
 class Buffer(_NamedArray):
