@@ -48,7 +48,6 @@ itself (``s = self.fc.stash()`` ... ``self.fc.unstash(s)``), as the containers d
 
 from __future__ import annotations
 
-import copy
 import types
 from abc import ABC
 from collections.abc import Callable, Iterator, Mapping
@@ -61,7 +60,8 @@ from typing_extensions import Self, TypeVar
 
 from minigrad import backend
 from minigrad.core.checks import check_finite_state, name_list
-from minigrad.core.parameter import Array, Buffer, Parameter
+from minigrad.core.parameter import Array, Buffer, Parameter, check_parameter_dtype
+from minigrad.core.walk import copy_one_level, expand, first_paths
 
 CacheT = TypeVar("CacheT", default=Array)
 """What a layer's ``forward`` leaves in ``self.cache`` for its ``backward``.
@@ -109,7 +109,7 @@ class Module(ABC, Generic[CacheT]):
         for name, value in vars(self).items():
             if isinstance(value, (list, tuple, dict)):
                 if name != "cache":
-                    yield from _expand(name, value)
+                    yield from expand(name, value)
             else:  # the common case, without a generator call
                 yield name, value
 
@@ -125,7 +125,7 @@ class Module(ABC, Generic[CacheT]):
         A parameter reachable along several paths (a shared layer) is reported under
         the first path met, so optimizers and `state_dict` see it exactly once.
         """
-        return _first_paths(self._walk_parameters(""))
+        return first_paths(self._walk_parameters(""))
 
     def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
         # Through each child's own _walk_parameters: `Sequential` overrides it.
@@ -140,7 +140,7 @@ class Module(ABC, Generic[CacheT]):
     def named_buffers(self) -> Iterator[tuple[str, Buffer]]:
         """Every `Buffer` in the tree, under its dotted path, each object once (the
         first path met, as for `named_parameters`)."""
-        return _first_paths(self._walk_buffers(""))
+        return first_paths(self._walk_buffers(""))
 
     def _walk_buffers(self, prefix: str) -> Iterator[tuple[str, Buffer]]:
         yield from self._own_members(prefix, Buffer)
@@ -168,28 +168,84 @@ class Module(ABC, Generic[CacheT]):
         for param in self.parameters():
             param.zero_grad()
 
-    # -- array library --------------------------------------------------------------
-    def to(self, library: types.ModuleType, device: object = None) -> Self:
-        """Move every parameter, its gradient and every buffer to the array library
-        ``library`` -- the module ``numpy``, ``torch``, ``cupy`` or ``array_api_strict``
-        -- on ``device`` (``"cuda"``, ``"cuda:1"``; by default the library's), and
-        return this module. ``model.to(numpy)`` brings it home.
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of parameter scalars in the tree: ``Σ_p p.size`` over
+        `parameters` (a shared parameter counted once; buffers are not parameters).
 
-        The moved model takes and returns that library's arrays; a batch of another
-        library or device is refused (`TypeError`), never copied behind your back.
-        Caches of earlier forwards are cleared. Create the optimizer after moving the
-        model: its state lives where the parameters were when it was made.
+        With ``trainable_only``, only the parameters with ``requires_grad`` count
+        (PyTorch's ``sum(p.numel() for p in m.parameters() if p.requires_grad)``).
+        """
+        return sum(param.size for param in self.parameters()
+                   if param.requires_grad or not trainable_only)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
+        """Set ``requires_grad`` on every parameter in the tree and return this module
+        (PyTorch's name): ``model.fc.requires_grad_(False)`` freezes ``fc``.
+
+        A frozen parameter gets no gradient accumulated by backward and no update
+        from any optimizer (weight decay included); the gradient with respect to
+        the input still flows through it. `state_dict`, saving and loading keep
+        frozen parameters like the others.
 
         Raises
         ------
         TypeError
-            ``library`` is not an array library minigrad can compute with.
+            ``requires_grad`` is not a bool.
         """
-        xp = backend.resolve(library)
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}.requires_grad_: requires_grad must be "
+                            f"a bool, got {requires_grad!r}")
         for param in self.parameters():
-            param.to(xp, device)
-        for buffer in self.buffers():
-            buffer.to(xp, device)
+            param.requires_grad = bool(requires_grad)
+        return self
+
+    # -- array library --------------------------------------------------------------
+    def to(self, library: types.ModuleType | npt.DTypeLike | None = None,
+           device: object = None, *, dtype: npt.DTypeLike | None = None) -> Self:
+        """Move every parameter, its gradient and every buffer to the array library
+        ``library`` -- the module ``numpy``, ``torch``, ``cupy`` or ``array_api_strict``
+        -- on ``device`` (``"cuda"``, ``"cuda:1"``; by default the library's), and/or
+        convert them to ``dtype``; return this module. ``model.to(numpy)`` brings it home.
+
+        ``model.to(np.float32)`` (or ``to(dtype=np.float32)``, also with a library)
+        converts the parameters, their gradients and the *floating* buffers, in their
+        library and on their device; integer buffers (counters) keep their dtype, and a
+        module's own ``dtype`` attribute (a layer without parameters) follows. Back to
+        float64, each value is its float32 rounding.
+
+        The moved model takes and returns that library's arrays (that dtype's); a
+        batch of another library or device is refused (`TypeError`), never copied
+        behind your back. Caches of earlier forwards are cleared. Create the optimizer
+        after moving or converting the model: its state lives where, and in the dtype,
+        the parameters had when it was made (a later step raises `TypeError`).
+
+        Raises
+        ------
+        TypeError
+            ``library`` is neither an array library minigrad can compute with nor a
+            dtype; ``dtype`` is not float32 or wider (float16 is refused, see
+            `check_parameter_dtype`); the dtype given twice; neither given; ``device``
+            without ``library``.
+        """
+        owner = f"{type(self).__name__}.to"
+        if library is not None and not isinstance(library, types.ModuleType):
+            if dtype is not None:
+                raise TypeError(f"{owner}: the dtype is given twice ({library!r}, {dtype!r})")
+            library, dtype = None, library
+        if library is None and (dtype is None or device is not None):
+            raise TypeError(f"{owner}: expected an array library module (numpy, torch, cupy, "
+                            f"array_api_strict) and/or dtype=, got {library!r}, "
+                            f"device={device!r}, dtype={dtype!r}")
+        resolved = None if dtype is None else check_parameter_dtype(owner, dtype)
+        xp = None if library is None else backend.resolve(library)
+        for member in [*self.parameters(), *self.buffers()]:
+            if xp is not None:
+                member.to(xp, device)
+            if resolved is not None:
+                member.cast(resolved)
+        for module in self.modules() if resolved is not None else ():
+            if isinstance(vars(module).get("dtype"), np.dtype):
+                module.dtype = resolved  # type: ignore[attr-defined]
         self.clear_cache()
         return self
 
@@ -349,7 +405,7 @@ class Module(ABC, Generic[CacheT]):
         shallow copy, with lists, dicts and sets copied one level; each child's own
         `stash`, recursively. Cheap: no array is copied.
         """
-        own = {name: _copy_one_level(value) for name, value in vars(self).items()
+        own = {name: copy_one_level(value) for name, value in vars(self).items()
                if _per_use(name, value)}
         return own, [child.stash() for _, child in self.named_children()]
 
@@ -370,7 +426,7 @@ class Module(ABC, Generic[CacheT]):
                      if name not in own and _per_use(name, value)]:
             del state[name]  # set after the stash: back to the class default, or gone
         for name, value in own.items():
-            state[name] = _copy_one_level(value)
+            state[name] = copy_one_level(value)
         for (_, child), item in zip(self.named_children(), children):
             child.unstash(item)
 
@@ -386,30 +442,3 @@ class Module(ABC, Generic[CacheT]):
 def _per_use(name: str, value: object) -> bool:
     """Is this attribute per-use state (stashed), rather than persistent?"""
     return name != "training" and not isinstance(value, (Parameter, Buffer, Module))
-
-
-def _copy_one_level(value: object) -> object:
-    """``value``, with a list, dict or set replaced by a shallow copy."""
-    if isinstance(value, (list, dict, set)):
-        return copy.copy(value)
-    return value
-
-
-def _first_paths(walk: Iterator[tuple[str, _Member]]) -> Iterator[tuple[str, _Member]]:
-    """The items of ``walk``, each object once, under the first path it was met at."""
-    seen: set[int] = set()
-    for name, member in walk:
-        if id(member) not in seen:
-            seen.add(id(member))
-            yield name, member
-
-
-def _expand(name: str, value: object) -> Iterator[tuple[str, object]]:
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            yield from _expand(f"{name}.{index}", item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _expand(f"{name}.{key}", item)
-    else:
-        yield name, value

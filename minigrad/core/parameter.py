@@ -40,9 +40,13 @@ def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
     Raises
     ------
     TypeError
-        A dtype that is not floating, or float16; the message starts with ``owner``.
+        What is no dtype, a dtype that is not floating, or float16; the message starts
+        with ``owner``.
     """
-    resolved = np.dtype(dtype)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{owner}: dtype must be a floating dtype, got {dtype!r}") from None
     if resolved.kind != "f":
         raise TypeError(f"{owner}: dtype must be a floating dtype, got {resolved}")
     if resolved.itemsize < 4:
@@ -52,6 +56,14 @@ def check_parameter_dtype(owner: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
             "first step) and updates below 1/2048 of a weight are lost"
         )
     return resolved
+
+
+def _cast(array: Array, dtype: np.dtype[Any]) -> Array:
+    """``array`` as ``dtype``: a new array of its library, on its device (C order for
+    NumPy); another library's goes through the host."""
+    if type(array) is np.ndarray:
+        return np.array(array, dtype=dtype, order="C")
+    return backend.asarray_like(backend.to_numpy(array).astype(dtype), array)  # type: ignore[no-any-return]
 
 
 class _NamedArray:
@@ -79,8 +91,18 @@ class _NamedArray:
         references to the old one no longer see updates."""
         self.data = backend.move(self.data, xp, device)
 
+    def cast(self, dtype: np.dtype[Any]) -> None:
+        """Convert ``data`` to ``dtype`` (a new array, same library and device; nothing
+        happens if it has that dtype already). A `Buffer` converts floating data only:
+        integer and bool buffers (counters) keep their dtype."""
+        if backend.numpy_dtype(self.data.dtype) != dtype and (
+                isinstance(self, Parameter) or backend.numpy_dtype(self.data.dtype).kind == "f"):
+            self.data = _cast(self.data, dtype)
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, shape={self.shape}, dtype={self.dtype})"
+        frozen = ", requires_grad=False" if getattr(self, "requires_grad", True) is False else ""
+        return (f"{type(self).__name__}({self.name!r}, shape={self.shape}, "
+                f"dtype={self.dtype}{frozen})")
 
 
 class Parameter(_NamedArray):
@@ -102,6 +124,12 @@ class Parameter(_NamedArray):
         one; ``backward`` adds to it, `zero_grad` clears it.
     name : str
         A label for messages (the attribute name it is stored under, by convention).
+    requires_grad : bool
+        True (the default): trained. False: *frozen* (PyTorch's name) -- backward
+        accumulates no gradient into it (``grad`` stays as it was, zero after
+        `zero_grad`) and optimizers skip it entirely (no update, no weight decay);
+        gradients still flow *through* it to the layer's input. See
+        `Module.requires_grad_`.
 
     Raises
     ------
@@ -120,7 +148,7 @@ class Parameter(_NamedArray):
     old reference to the array, to see the zeros.
     """
 
-    __slots__ = ("_grad", "_grad_is_zero")
+    __slots__ = ("_grad", "_grad_is_zero", "requires_grad")
 
     def __init__(self, data: npt.ArrayLike, name: str = "") -> None:
         array = _private_copy(data)
@@ -129,6 +157,7 @@ class Parameter(_NamedArray):
         self._grad: Array = backend.namespace(array).zeros_like(array)
         self._grad_is_zero = False  # True: _grad holds stale values that read as zero
         self.name = name
+        self.requires_grad = True
 
     @property
     def grad(self) -> Array:
@@ -186,8 +215,11 @@ class Parameter(_NamedArray):
         """``grad += a @ b`` for matrices ``a``, ``b``; right after `zero_grad`, ``grad = a @ b``
         written straight into ``grad`` (`minigrad.backend.matmul_into`).
 
-        ``a @ b`` must have ``grad``'s shape and dtype.
+        ``a @ b`` must have ``grad``'s shape and dtype. Nothing happens (no product is
+        computed) when the parameter is frozen (``requires_grad`` False).
         """
+        if not self.requires_grad:
+            return
         if self._grad_is_zero:
             backend.matmul_into(a, b, self._grad)
             self._grad_is_zero = False
@@ -200,6 +232,13 @@ class Parameter(_NamedArray):
         ``data`` becomes a new array: references to the old one no longer train."""
         super().to(xp, device)
         self._grad = backend.move(self._grad, xp, device)
+
+    def cast(self, dtype: np.dtype[Any]) -> None:
+        """Convert ``data`` and ``grad`` to ``dtype`` (checked by the caller with
+        `check_parameter_dtype`); new arrays, as `to` makes."""
+        if backend.numpy_dtype(self.data.dtype) != dtype:
+            super().cast(dtype)
+            self._grad = _cast(self._grad, dtype)
 
 
 class Buffer(_NamedArray):

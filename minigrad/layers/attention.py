@@ -184,7 +184,7 @@ class _Attention:
         n, _, t_q, _ = q.shape
         g = xp.reshape(as_grad(layer, grad_out, (n, t_q, self.embed_dim), q.dtype), (n * t_q, -1))
         self.out_proj_weight.accumulate_matmul(g.T, context)
-        if self.out_proj_bias is not None:
+        if self.out_proj_bias is not None and self.out_proj_bias.requires_grad:
             self.out_proj_bias.grad += xp.sum(g, axis=0)
         g_heads = self._heads(g @ self.out_proj_weight.data, n)
         dropped: Array = probs if multiplier is None else probs * multiplier
@@ -200,8 +200,9 @@ class _Attention:
         return dq, xp.concat([dk, self._rows(dv)], axis=1)
 
     def _accumulate_in_proj(self, rows: Array, d_rows: Array, part: slice) -> None:
-        self.in_proj_weight.grad[part, ...] += d_rows.T @ rows
-        if self.in_proj_bias is not None:
+        if self.in_proj_weight.requires_grad:  # frozen parameters accumulate nothing
+            self.in_proj_weight.grad[part, ...] += d_rows.T @ rows
+        if self.in_proj_bias is not None and self.in_proj_bias.requires_grad:
             self.in_proj_bias.grad[part] += backend.namespace(d_rows).sum(d_rows, axis=0)
 
     def _project(self, rows: Array, part: slice) -> Array:

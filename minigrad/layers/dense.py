@@ -117,7 +117,7 @@ class Dense(Layer[Array]):
         g = as_grad(self, grad_out, (*x.shape[:-1], self.out_features), x.dtype)
         rows_x, rows_g = (x, g) if x.ndim == 2 else (_rows(x), _rows(g))
         self.weight.accumulate_matmul(rows_x.T, rows_g)         # dL/dW += x.T @ G
-        if self.bias is not None:
+        if self.bias is not None and self.bias.requires_grad:  # frozen: nothing accumulates
             self.bias.grad += sum_rows(rows_g)                  # dL/db += Σ_rows G
         if not input_grad:
             return None

@@ -143,6 +143,8 @@ class Embedding(Layer[EmbeddingCache]):
         flat, shape = self.saved()
         g = as_grad(self, grad_out, (*shape, self.embedding_dim), self.weight.dtype)
         g = backend.namespace(g).reshape(g, (-1, self.embedding_dim))
+        if not self.weight.requires_grad:  # frozen: nothing accumulates
+            return
         if self.padding_idx is not None:
             keep = flat != self.padding_idx
             flat, g = flat[keep], g[keep]

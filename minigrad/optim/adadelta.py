@@ -89,7 +89,7 @@ class Adadelta(Optimizer):
         for group in self.param_groups:
             hyper = group.hyper
             rho, eps = hyper["rho"], hyper["eps"]
-            for param in group.params:
+            for param in group.trainable():
                 (k, delta), state = self.workspace(param), self.state[param]
                 grad = decayed_grad(self, k, param, hyper["weight_decay"], hyper["maximize"])
                 square_avg, acc_delta = state["square_avg"], state["acc_delta"]

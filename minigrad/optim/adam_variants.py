@@ -125,7 +125,7 @@ class NAdam(ScalarState):
             bias_correction2 = 1 - beta2**t
             mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * hyper["momentum_decay"])))
             mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * hyper["momentum_decay"])))
-            for param in group.params:
+            for param in group.trainable():
                 (k, tmp), state = self.workspace(param), self.state[param]
                 scalars = self.scalars[param]
                 mu_product = scalars["mu_product"] = scalars["mu_product"] * mu
@@ -232,7 +232,7 @@ class RAdam(Optimizer):
                 rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
                 sqrt_correction2 = bias_correction2**0.5
-            for param in group.params:
+            for param in group.trainable():
                 (k, tmp), state = self.workspace(param), self.state[param]
                 if decoupled and decay:
                     param.data *= 1 - lr * decay
@@ -321,7 +321,7 @@ class Adamax(Optimizer):
             hyper = group.hyper
             (beta1, beta2), eps = hyper["betas"], hyper["eps"]
             clr = hyper["lr"] / (1 - beta1**self.steps)
-            for param in group.params:
+            for param in group.trainable():
                 (k, tmp), state = self.workspace(param), self.state[param]
                 grad = decayed_grad(self, k, param, hyper["weight_decay"], hyper["maximize"])
                 exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]

@@ -133,7 +133,7 @@ class Adam(Optimizer):
             # PyTorch's order of operations.
             step_size = lr / (1 - beta1**t)
             sqrt_correction2 = math.sqrt(1 - beta2**t)
-            for param in group.params:
+            for param in group.trainable():
                 kernels, d = self.workspace(param)  # d: scratch, for the denominator
                 theta, state = param.data, self.state[param]
                 m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -279,7 +279,7 @@ class RMSprop(Optimizer):
             lr, alpha, eps, momentum = hyper["lr"], hyper["alpha"], hyper["eps"], hyper["momentum"]
             decay, centered = hyper["weight_decay"], hyper["centered"]
             maximize = hyper["maximize"]
-            for param in group.params:
+            for param in group.trainable():
                 kernels, d = self.workspace(param)  # d: scratch, for the denominator
                 theta, state = param.data, self.state[param]
                 g = decayed_grad(self, kernels, param, decay, maximize)  # g ← ±g + λ θ
@@ -389,7 +389,7 @@ class Adagrad(Optimizer):
             hyper = group.hyper
             clr = hyper["lr"] / (1 + (self.steps - 1) * hyper["lr_decay"])  # γ_t
             decay, eps, maximize = hyper["weight_decay"], hyper["eps"], hyper["maximize"]
-            for param in group.params:
+            for param in group.trainable():
                 kernels, d = self.workspace(param)  # d: scratch, for the denominator
                 g = decayed_grad(self, kernels, param, decay, maximize)  # g ← ±g + λ θ
                 total = self.state[param]["sum"]

@@ -104,7 +104,7 @@ class ASGD(ScalarState):
             lr, lambd = hyper["lr"], hyper["lambd"]
             next_eta = lr / ((1 + lambd * lr * t) ** hyper["alpha"])
             next_mu = 1 / max(1, t - hyper["t0"])
-            for param in group.params:
+            for param in group.trainable():
                 (k, tmp), scalars = self.workspace(param), self.scalars[param]
                 if first:
                     scalars.update(eta=lr, mu=1.0)

@@ -117,6 +117,12 @@ class ParamGroup(MutableMapping[str, Any]):
                               f"{name_list(keys)} (a hyperparameter is set as group[key] = "
                               "value or group.key = value)")
 
+    def trainable(self) -> list[Parameter]:
+        """The parameters a step updates: those with ``requires_grad`` (a frozen
+        parameter -- ``requires_grad`` False -- gets no update, weight decay included,
+        and its per-parameter state stays as it is). Every ``step`` iterates this."""
+        return [param for param in self.params if param.requires_grad]
+
     def __getitem__(self, key: str) -> Any:
         return self.params if key == "params" else self.hyper[key]
 

@@ -275,6 +275,9 @@ class LBFGS(ExtraState):
         """x ← x + t d, parameter by parameter."""
         offset = 0
         for param in self.params:
+            if not param.requires_grad:  # frozen: its zero gradient gives d = 0 there too
+                offset += param.size
+                continue
             k, tmp = self.workspace(param)
             view = self._xp.reshape(update[offset:offset + param.size], tuple(param.shape))
             k.add_(param.data, view, step_size, tmp)

@@ -119,7 +119,7 @@ class Optimizer(ABC):
         self._views: dict[tuple[Parameter, int], Array] = {}  # scratch views by (param, slot)
         # Per parameter: the array type it had when this optimizer was made (where its
         # state lives), that library's kernels and scratch slot 0 -- one lookup a step.
-        self._workspaces: dict[Parameter, tuple[type, backend.UpdateKernels, Array]] = {}
+        self._workspaces: dict[Parameter, tuple[type, object, backend.UpdateKernels, Array]] = {}
 
     # -- the extension points ------------------------------------------------------------
     @abstractmethod
@@ -164,13 +164,15 @@ class Optimizer(ABC):
         Raises
         ------
         TypeError
-            ``param`` was moved to another array library after this optimizer was
-            created (its state and scratch are still in the old one).
+            ``param`` was moved to another array library, or converted to another
+            dtype, after this optimizer was created (its state and scratch are still
+            in the old one).
         """
         found = self._workspaces.get(param)
-        if found is not None and type(param.data) is found[0]:  # the hot path
-            return found[1], found[2]
-        kind = self._places[param][0]
+        data = param.data
+        if found is not None and type(data) is found[0] and data.dtype == found[1]:  # hot path
+            return found[2], found[3]
+        kind, _, dtype = self._places[param]
         if type(param.data) is not kind:
             raise TypeError(
                 f"{type(self).__name__}: parameter {param.name!r} is now a "
@@ -179,8 +181,14 @@ class Optimizer(ABC):
                 "moved after the optimizer was created; create the optimizer after "
                 "model.to(...)"
             )
+        if data.dtype != dtype:
+            raise TypeError(
+                f"{type(self).__name__}: parameter {param.name!r} is now {data.dtype}, but "
+                f"this optimizer's state was made for {dtype}: the model was converted "
+                "after the optimizer was created; create the optimizer after model.to(...)"
+            )
         kernels, tmp = backend.update_kernels(param.data), self.scratch(param)
-        self._workspaces[param] = (kind, kernels, tmp)
+        self._workspaces[param] = (kind, dtype, kernels, tmp)
         return kernels, tmp
 
     def zero_grad(self) -> None:

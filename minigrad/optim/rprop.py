@@ -106,7 +106,7 @@ class Rprop(Optimizer):
         for group in self.param_groups:
             hyper = group.hyper
             (etaminus, etaplus), (low, high) = hyper["etas"], hyper["step_sizes"]
-            for param in group.params:
+            for param in group.trainable():
                 (k, tmp), state = self.workspace(param), self.state[param]
                 prev, step_size = state["prev"], state["step_size"]
                 if first:

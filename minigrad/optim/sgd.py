@@ -104,7 +104,7 @@ class SGD(Optimizer):
             nesterov, maximize = hyper["nesterov"], hyper["maximize"]
             # PyTorch's first buffer is g itself, undamped: b = 0 makes μ b + 1·g that.
             damped = 1 - hyper["dampening"] if self.steps > 1 else 1.0
-            for param in group.params:
+            for param in group.trainable():
                 kernels, tmp = workspace(param)
                 theta = param.data
                 g = decayed_grad(self, kernels, param, decay, maximize)  # g ← ±g + λ θ

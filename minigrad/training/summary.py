@@ -94,8 +94,9 @@ def summary(
     of everything inside it). A layer object used at several places appears at each,
     marked as shared, and its parameters count once in the totals. As in Keras, "Param
     #" counts the scalars of parameters and of buffers (`Buffer`: running statistics,
-    counters); the footer splits them into trainable (the parameters) and, when there
-    are buffers, non-trainable.
+    counters); the footer splits them into trainable (the parameters with
+    ``requires_grad``) and, when there are any, non-trainable (buffers and frozen
+    parameters, see `Module.requires_grad_`).
 
     Parameters
     ----------
@@ -178,13 +179,14 @@ def summary(
         first_path.setdefault(id(module), path)
         label = f"{path} ({kind})" if path else kind
         rows.append((label, "-" if out is None else shown(out), f"{_param_count(module):,}"))
-    total, non_trainable = _param_count(model), _buffer_count(model)
+    total = _param_count(model)
+    non_trainable = total - model.num_parameters(trainable_only=True)  # buffers, frozen
     arrays: list[Parameter | Buffer] = [*params, *model.buffers()]
     size = sum(math.prod(item.shape) * backend.numpy_dtype(item.dtype).itemsize
                for item in arrays)
     footer = [f"Total params: {total:,} ({_bytes(size)})",
               f"Trainable params: {total - non_trainable:,}"]
-    if non_trainable:  # buffers: running statistics, counters
+    if non_trainable:  # buffers (running statistics, counters) and frozen parameters
         footer.append(f"Non-trainable params: {non_trainable:,}")
     text = _table(
         f"{type(model).__name__}, input shape {shown((1, *features))}",

@@ -212,8 +212,9 @@ class _ConvND(_Conv[ConvCache]):
         k = cols.shape[1] - (self.bias is not None)  # the weight's columns: C/G · ∏kernel
         products = matmul_nt(g, cols)  # G @ [cols; 1]ᵀ = [G @ colsᵀ | G @ 1ᵀ]  (G, O/G, K [+ 1])
         del g, cols  # the column buffer: let go of it before dL/dx, which may build one
-        self.weight.grad += reshape(products[:, :, :k], self.weight.shape)    # dL/dW += G @ colsᵀ
-        if self.bias is not None:
+        if self.weight.requires_grad:  # frozen parameters accumulate nothing
+            self.weight.grad += reshape(products[:, :, :k], self.weight.shape)  # dL/dW += G @ colsᵀ
+        if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += reshape(products[:, :, k], (self.out_channels,))  # dL/db += Σ G
         if not input_grad:
             return None

@@ -123,9 +123,10 @@ class ConvTranspose2D(_Conv[TransposedCache]):
         out_shape = (shape[0], self.out_channels, *(w.size for w in windows))
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
         cols = im2col(grad, windows, self.groups)  # im2col(G): (G, K, P)
-        grad_w = grouped_matmul(src, transpose_last(cols))
-        self.weight.grad += reshape(grad_w, self.weight.shape)         # dL/dW += x @ im2col(G)ᵀ
-        if self.bias is not None:
+        if self.weight.requires_grad:  # frozen parameters accumulate nothing
+            grad_w = grouped_matmul(src, transpose_last(cols))
+            self.weight.grad += reshape(grad_w, self.weight.shape)     # dL/dW += x @ im2col(G)ᵀ
+        if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += self._channel_sums(grad)                 # dL/db += Σ G
         if not input_grad:
             return None

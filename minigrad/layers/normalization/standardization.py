@@ -143,8 +143,10 @@ def layer_norm_backward(g: Array, centred: Array, inv_std: Array,
         grad_in = g * inv_std
     else:
         gamma = xp.reshape(weight.data, (-1,))
-        weight.grad += xp.reshape(matmul(xp.reshape(inv_std, (-1,)), product), weight.shape)
-        bias.grad += xp.reshape(reduce_sum(g, (0,)), bias.shape)
+        if weight.requires_grad:  # frozen parameters accumulate nothing
+            weight.grad += xp.reshape(matmul(xp.reshape(inv_std, (-1,)), product), weight.shape)
+        if bias.requires_grad:
+            bias.grad += xp.reshape(reduce_sum(g, (0,)), bias.shape)
         mean_g = xp.reshape(matmul(g, gamma), (-1, 1)) / count
         along = xp.reshape(matmul(product, gamma), (-1, 1)) / count
         grad_in = _outer(inv_std, gamma)
@@ -250,8 +252,10 @@ class Normalization(Layer[NormCache]):
         if self.weight is not None and self.bias is not None:
             affine_shape = self._affine_shape(xhat.ndim)
             summed = tuple(axis for axis, size in enumerate(affine_shape) if size == 1)
-            self.weight.grad += xp.reshape(reduce_sum(g, summed, xhat), self.weight.shape)
-            self.bias.grad += xp.reshape(reduce_sum(g, summed), self.bias.shape)
+            if self.weight.requires_grad:  # frozen parameters accumulate nothing
+                self.weight.grad += xp.reshape(reduce_sum(g, summed, xhat), self.weight.shape)
+            if self.bias.requires_grad:
+                self.bias.grad += xp.reshape(reduce_sum(g, summed), self.bias.shape)
             g = g * xp.reshape(self.weight.data, affine_shape)
         if not batch_statistics:
             fixed: Array = g * inv_std

@@ -170,8 +170,10 @@ class Recurrent(Layer[RecurrentCache]):
         h_prev = xp.reshape(hs[:t, ...], (t * n, h))  # h_0 .. h_(T-1), one row per (t, n)
         self.weight_ih.accumulate_matmul(dzx2.T, time_major)  # dL/dW_ih += dZxᵀ x
         self.weight_hh.accumulate_matmul(dzh2.T, h_prev)      # dL/dW_hh += dZhᵀ h_(t-1)
-        self.bias_ih.grad += xp.sum(dzx2, axis=0)             # dL/db_ih += Σ dZx
-        self.bias_hh.grad += xp.sum(dzh2, axis=0)             # dL/db_hh += Σ dZh
+        if self.bias_ih.requires_grad:  # frozen parameters accumulate nothing
+            self.bias_ih.grad += xp.sum(dzx2, axis=0)         # dL/db_ih += Σ dZx
+        if self.bias_hh.requires_grad:
+            self.bias_hh.grad += xp.sum(dzh2, axis=0)         # dL/db_hh += Σ dZh
         if not input_grad:
             return None
         dx = xp.reshape(dzx2 @ self.weight_ih.data, (t, n, d))  # dL/dx = dZx W_ih
