@@ -22,9 +22,10 @@ What is not in the standard
     drawn from a NumPy ``Generator`` and then moved (`asarray`), so the same ``rng``
     gives the same model on every backend.
 
-It is two files, both re-exported here: `minigrad.backend.namespaces` (which library, moving
-between libraries, `matmul_into`, `sigmoid`) and `minigrad.backend.kernels` (the in-place
-updates of optimizers, windows and sequence layers).
+It is three files, all re-exported here: `minigrad.backend.namespaces` (which library,
+moving between libraries, `matmul_into`, `sigmoid`), `minigrad.backend.kernels` (the
+in-place updates of optimizers, windows and sequence layers) and
+`minigrad.backend.loss_kernels` (the losses' reductions, casts and class-index scatters).
 """
 
 
@@ -38,6 +39,18 @@ from minigrad.backend.kernels import (
     vector_norm,
     writable_reshape,
     zeros_in_layout,
+)
+from minigrad.backend.loss_kernels import (
+    cast,
+    constant_like,
+    index_bounds,
+    is_numpy_float,
+    last_axis_max,
+    last_axis_sum,
+    scatter_last,
+    subtract_at_last,
+    sum_of_squares,
+    wide_sum,
 )
 from minigrad.backend.namespaces import (
     Namespace,
@@ -82,4 +95,16 @@ __all__ = [
     "vector_norm",
     "writable_reshape",
     "zeros_in_layout",
+]
+__all__ += [  # minigrad.backend.loss_kernels
+    "cast",
+    "constant_like",
+    "index_bounds",
+    "is_numpy_float",
+    "last_axis_max",
+    "last_axis_sum",
+    "scatter_last",
+    "subtract_at_last",
+    "sum_of_squares",
+    "wide_sum",
 ]
