@@ -14,6 +14,7 @@ prediction's dtype, at each forward. The log-sum-exp is the stable one everywher
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,8 +28,6 @@ from minigrad.losses.loss import (
     as_prediction,
     as_target,
     as_target_array,
-    element_count,
-    wide_sum,
 )
 
 
@@ -283,7 +282,7 @@ class NLLLoss(_ClassIndexLoss):
         xp = backend.namespace(x)
         picked = xp.take_along_axis(x, targets.safe[..., None], axis=-1)[..., 0]
         self._cache = (targets, x)
-        return self.reduce(-targets.weight * picked, wide_sum(targets.weight))
+        return self.reduce(-targets.weight * picked, backend.wide_sum(targets.weight))
 
     def backward(self, grad: npt.ArrayLike | None = None) -> Array:
         """``dL/dx`` is ``−w_y · upstream`` at the target class, 0 elsewhere."""
@@ -376,7 +375,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
                 a = a * (1 - smoothing) + smoothing / classes
             if weight is not None:
                 a = a * weight
-            denominator = element_count(z) / classes
+            denominator = math.prod(shape) / classes
             self._cache = (exps / sums, a, None)
         elif t_shape == shape[:-1]:
             targets = self.class_targets(t, z)
@@ -387,7 +386,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
                 if w is None:
                     w = xp.ones(classes, dtype=z.dtype, device=backend.device(z))
                 uniform = (smoothing / classes) * targets.kept[..., None] * w
-            denominator = wide_sum(targets.weight)
+            denominator = backend.wide_sum(targets.weight)
             self._cache = (exps / sums, (targets.safe, a_y), uniform)
             losses = -a_y * xp.take_along_axis(log_p, targets.safe[..., None], axis=-1)[..., 0]
             if uniform is not None:

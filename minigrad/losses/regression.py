@@ -3,6 +3,7 @@ the residual ``d = pred − target`` alone, PyTorch-exact."""
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy.typing as npt
 
 from minigrad import backend
 from minigrad.core import Array, check_non_negative, check_positive
-from minigrad.losses.loss import Loss, Reduction, as_prediction, as_target, element_count
+from minigrad.losses.loss import Loss, Reduction, as_prediction, as_target
 
 
 class _ResidualLoss(Loss[Array]):
@@ -65,7 +66,7 @@ class MSELoss(_ResidualLoss):
         if type(diff) is np.ndarray:  # the blog net's hot path: no function calls
             self._loss_shape, self._denominator = diff.shape, float(diff.size)
         else:
-            self._loss_shape, self._denominator = tuple(diff.shape), float(element_count(diff))
+            self._loss_shape, self._denominator = tuple(diff.shape), float(math.prod(diff.shape))
         if type(diff) is not np.ndarray:
             xp = backend.namespace(diff)
             wide = xp.astype(diff, xp.float64)  # squares in float64, as NumPy's below
