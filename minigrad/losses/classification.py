@@ -26,6 +26,7 @@ from minigrad.losses.loss import (
     Loss,
     Reduction,
     as_prediction,
+    as_prediction_and_target,
     as_target,
     as_target_array,
 )
@@ -53,34 +54,18 @@ def _weights_for(loss: Loss[Any], name: str, weight: Array | None, z: Array) -> 
     if len(weight) != z.shape[-1]:
         raise ValueError(f"{loss!r} expected {name} of length {z.shape[-1]} (one per class, the "
                          f"last axis of pred {tuple(z.shape)}), got length {len(weight)}")
-    if type(z) is np.ndarray:
-        return weight.astype(z.dtype, copy=False)
-    moved: Array = backend.asarray(weight.astype(backend.numpy_dtype(z.dtype)),
-                                   backend.namespace(z), backend.device(z))
+    moved: Array = backend.constant_like(weight, z)
     return moved
 
 
-def _one_hot(indices: Array, classes: int) -> Array:
-    """``onehot[..., c] = (c == indices[...])``, bool, in the library of ``indices``: the
-    standard's stand-in for NumPy's ``put_along_axis`` scatter."""
-    xp = backend.namespace(indices)
-    onehot: Array = xp.arange(classes, device=backend.device(indices)) == indices[..., None]
-    return onehot
-
-
-def _softmax_parts(z: Array) -> tuple[Array, Array, Array]:
+def _softmax_parts(z: Array, xp: backend.Namespace) -> tuple[Array, Array, Array]:
     """``e^(z − m)``, their sums over the last axis and ``log softmax(z) = z − lse`` with
     the stable log-sum-exp ``lse = m + log Σ_c e^(z_c − m)``, ``m = max_c z_c``: every
-    exponential lies in (0, 1] and the sums are ≥ 1 (the max's own term is e^0)."""
-    if type(z) is np.ndarray:  # methods: a µs less per call than np.max, np.sum
-        shifted = z - z.max(axis=-1, keepdims=True)
-        exps = np.exp(shifted)
-        sums = exps.sum(axis=-1, keepdims=True)
-        return exps, sums, shifted - np.log(sums)
-    xp = backend.namespace(z)
-    shifted = z - xp.max(z, axis=-1, keepdims=True)
+    exponential lies in (0, 1] and the sums are ≥ 1 (the max's own term is e^0). ``xp``
+    is the namespace of ``z``."""
+    shifted = z - backend.last_axis_max(z)  # z − m
     exps = xp.exp(shifted)
-    sums = xp.sum(exps, axis=-1, keepdims=True)
+    sums = backend.last_axis_sum(exps)
     return exps, sums, shifted - xp.log(sums)
 
 
@@ -126,8 +111,7 @@ class BCEWithLogitsLoss(Loss[Array]):
         self.pos_weight = _class_weights(type(self).__name__, "pos_weight", pos_weight)
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
-        z = as_prediction(self, pred)
-        t = as_target(self, target, z)
+        z, t = as_prediction_and_target(self, pred, target)
         xp = backend.namespace(z)
         e = xp.exp(-xp.abs(z))  # e^(−|z|) in (0, 1]: no positive number exponentiated
         log1p_e = xp.log1p(e)
@@ -201,12 +185,8 @@ class _ClassIndexLoss(Loss[Any]):
         xp = backend.namespace(t)
         kept_mask = t != self.ignore_index
         safe = xp.where(kept_mask, t, 0)  # ignored positions pick class 0, weighted 0
-        if type(safe) is np.ndarray:  # methods: a µs less per call than np.min, np.astype
-            low, high = int(safe.min()), int(safe.max())
-            kept = kept_mask.astype(z.dtype)
-        else:
-            low, high = int(xp.min(safe)), int(xp.max(safe))
-            kept = xp.astype(kept_mask, z.dtype)
+        low, high = backend.index_bounds(safe)
+        kept = backend.cast(kept_mask, z.dtype)
         if low < 0 or high >= classes:
             raise ValueError(
                 f"{self!r} expected class indices in [0, {classes}) for {classes} classes "
@@ -287,13 +267,8 @@ class NLLLoss(_ClassIndexLoss):
     def backward(self, grad: npt.ArrayLike | None = None) -> Array:
         """``dL/dx`` is ``−w_y · upstream`` at the target class, 0 elsewhere."""
         targets, x = self._saved()
-        coefficient = -targets.weight * self.upstream(grad, x)
-        if type(x) is not np.ndarray:
-            out: Array = backend.namespace(x).where(
-                _one_hot(targets.safe, x.shape[-1]), coefficient[..., None], 0.0)
-            return out
-        out = np.zeros(x.shape, x.dtype)
-        np.put_along_axis(out, targets.safe[..., None], coefficient[..., None], axis=-1)
+        coefficient = -targets.weight * self.upstream(grad, x)  # −w_y · upstream
+        out: Array = backend.scatter_last(targets.safe, coefficient, x)  # at c = y, 0 elsewhere
         return out
 
 
@@ -362,7 +337,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
         z = self.check_pred(pred)
         t = as_target_array(self, target, z)
         xp = backend.namespace(z)
-        exps, sums, log_p = _softmax_parts(z)
+        exps, sums, log_p = _softmax_parts(z, xp)
         smoothing, classes = self.label_smoothing, z.shape[-1]
         weight = _weights_for(self, "weight", self.weight, z)
         shape, t_shape = tuple(z.shape), tuple(t.shape)
@@ -411,12 +386,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
             safe, a_y = coefficients
             total = a_y if uniform is None else a_y + xp.sum(uniform, axis=-1)
             out: Array = softmax * total[..., None]
-            if type(out) is np.ndarray:  # subtract a_y at the target class, in place
-                np.put_along_axis(out, safe[..., None],
-                                  np.take_along_axis(out, safe[..., None], axis=-1)
-                                  - a_y[..., None], axis=-1)
-            else:  # the same subtraction (minus 0 elsewhere: exact), without a scatter
-                out = out - xp.where(_one_hot(safe, out.shape[-1]), a_y[..., None], 0.0)
+            out = backend.subtract_at_last(out, safe, a_y)  # − a_y at the target class
             if uniform is not None:
                 out -= uniform
         else:
