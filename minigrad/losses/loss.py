@@ -174,7 +174,7 @@ def as_prediction(loss: Loss[Any], pred: npt.ArrayLike) -> Array:
 def as_prediction_and_target(loss: Loss[Any], pred: npt.ArrayLike,
                              target: npt.ArrayLike) -> tuple[Array, Array]:
     """`as_prediction` and `as_target` in one, for the losses whose target has the
-    prediction's shape: a NumPy pair that needs neither is one check."""
+    prediction's shape: a NumPy pair that needs neither costs one check, not two."""
     if backend.is_numpy_float(target, pred):
         return pred, target  # type: ignore[return-value]  # the hot path: nothing to check
     p = as_prediction(loss, pred)
@@ -209,6 +209,8 @@ def as_target_array(loss: Loss[Any], target: object, pred: Array) -> Array:
 def as_target(loss: Loss[Any], target: npt.ArrayLike, pred: Array) -> Array:
     """``target`` checked to be of ``pred``'s library (`as_target_array`) and shape (no
     broadcasting), cast to its dtype."""
+    if backend.is_numpy_float(target, pred):
+        return target  # the hot path: nothing to check
     array = as_target_array(loss, target, pred)
     if tuple(array.shape) != tuple(pred.shape):
         raise ValueError(
