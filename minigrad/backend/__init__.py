@@ -27,8 +27,9 @@ What is not in the standard
 It is three files, all re-exported here: `minigrad.backend.namespaces` (which library,
 moving between libraries, `sigmoid`), `minigrad.backend.linalg` (matrix products and
 sums), `minigrad.backend.kernels` (the layers' in-place writes: windows, sequence
-layers, elementwise results into buffers) and `minigrad.backend.updates` (the
-optimizers' in-place update kernels).
+layers, elementwise results into buffers), `minigrad.backend.updates` (the optimizers'
+in-place update kernels) and `minigrad.backend.loss_kernels` (the losses' reductions,
+casts and class-index scatters).
 """
 
 
@@ -51,6 +52,18 @@ from minigrad.backend.linalg import (
     mean_square,
     reduce_sum,
     sum_rows,
+)
+from minigrad.backend.loss_kernels import (
+    cast,
+    constant_like,
+    index_bounds,
+    is_numpy_float,
+    last_axis_max,
+    last_axis_sum,
+    scatter_last,
+    subtract_at_last,
+    sum_of_squares,
+    wide_sum,
 )
 from minigrad.backend.namespaces import (
     Namespace,
@@ -107,4 +120,16 @@ __all__ = [
     "vector_norm",
     "writable_reshape",
     "zeros_in_layout",
+]
+__all__ += [  # minigrad.backend.loss_kernels
+    "cast",
+    "constant_like",
+    "index_bounds",
+    "is_numpy_float",
+    "last_axis_max",
+    "last_axis_sum",
+    "scatter_last",
+    "subtract_at_last",
+    "sum_of_squares",
+    "wide_sum",
 ]

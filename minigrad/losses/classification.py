@@ -14,6 +14,7 @@ prediction's dtype, at each forward. The log-sum-exp is the stable one everywher
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,10 +26,9 @@ from minigrad.losses.loss import (
     Loss,
     Reduction,
     as_prediction,
+    as_prediction_and_target,
     as_target,
     as_target_array,
-    element_count,
-    wide_sum,
 )
 from minigrad.losses.shared import check_weight, weight_on, weight_repr
 
@@ -57,45 +57,27 @@ def _weights_for(loss: Loss[Any], name: str, weight: Array | None, z: Array) -> 
     if len(weight) != z.shape[-1]:
         raise ValueError(f"{loss!r} expected {name} of length {z.shape[-1]} (one per class, the "
                          f"last axis of pred {tuple(z.shape)}), got length {len(weight)}")
-    if type(z) is np.ndarray:
-        return weight.astype(z.dtype, copy=False)
-    moved: Array = backend.asarray(weight.astype(backend.numpy_dtype(z.dtype)),
-                                   backend.namespace(z), backend.device(z))
+    moved: Array = backend.constant_like(weight, z)
     return moved
 
 
-def _one_hot(indices: Array, classes: int) -> Array:
-    """``onehot[..., c] = (c == indices[...])``, bool, in the library of ``indices``: the
-    standard's stand-in for NumPy's ``put_along_axis`` scatter."""
-    xp = backend.namespace(indices)
-    onehot: Array = xp.arange(classes, device=backend.device(indices)) == indices[..., None]
-    return onehot
-
-
-def _softmax_parts(loss: Loss[Any], z: Array) -> tuple[Array, Array, Array]:
+def _softmax_parts(loss: Loss[Any], z: Array, xp: backend.Namespace
+                   ) -> tuple[Array, Array, Array]:
     """``e^(z − m)``, their sums over the last axis and ``log softmax(z) = z − lse`` with
     the stable log-sum-exp ``lse = m + log Σ_c e^(z_c − m)``, ``m = max_c z_c``: every
-    exponential lies in (0, 1] and the sums are ≥ 1 (the max's own term is e^0).
+    exponential lies in (0, 1] and the sums are ≥ 1 (the max's own term is e^0). ``xp``
+    is the namespace of ``z``.
 
     −inf logits (masked classes) are fine: their probability is 0, as in PyTorch. A
     position whose max is not finite -- a +inf or NaN logit, or every logit −inf -- has
     no softmax (inf − inf); PyTorch returns NaN there, this refuses it (`ValueError`
     naming ``loss`` and the first such position), checked on the maxima only."""
-    if type(z) is np.ndarray:  # methods: a µs less per call than np.max, np.sum
-        top = z.max(axis=-1, keepdims=True)
-        if not np.isfinite(top).all():
-            raise _no_softmax(loss, backend.to_numpy(top))
-        shifted = z - top
-        exps = np.exp(shifted)
-        sums = exps.sum(axis=-1, keepdims=True)
-        return exps, sums, shifted - np.log(sums)
-    xp = backend.namespace(z)
-    top = xp.max(z, axis=-1, keepdims=True)
+    top = backend.last_axis_max(z)  # m
     if not bool(xp.all(xp.isfinite(top))):
         raise _no_softmax(loss, backend.to_numpy(top))
-    shifted = z - top
+    shifted = z - top  # z − m
     exps = xp.exp(shifted)
-    sums = xp.sum(exps, axis=-1, keepdims=True)
+    sums = backend.last_axis_sum(exps)
     return exps, sums, shifted - xp.log(sums)
 
 
@@ -156,8 +138,7 @@ class BCEWithLogitsLoss(Loss[Array]):
         self.weight = check_weight(type(self).__name__, "weight", weight)
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
-        z = as_prediction(self, pred)
-        t = as_target(self, target, z)
+        z, t = as_prediction_and_target(self, pred, target)
         xp = backend.namespace(z)
         e = xp.exp(-xp.abs(z))  # e^(−|z|) in (0, 1]: no positive number exponentiated
         log1p_e = xp.log1p(e)
@@ -234,12 +215,8 @@ class _ClassIndexLoss(Loss[Any]):
         xp = backend.namespace(t)
         kept_mask = t != self.ignore_index
         safe = xp.where(kept_mask, t, 0)  # ignored positions pick class 0, weighted 0
-        if type(safe) is np.ndarray:  # methods: a µs less per call than np.min, np.astype
-            low, high = int(safe.min()), int(safe.max())
-            kept = kept_mask.astype(z.dtype)
-        else:
-            low, high = int(xp.min(safe)), int(xp.max(safe))
-            kept = xp.astype(kept_mask, z.dtype)
+        low, high = backend.index_bounds(safe)
+        kept = backend.cast(kept_mask, z.dtype)
         if low < 0 or high >= classes:
             raise ValueError(
                 f"{self!r} expected class indices in [0, {classes}) for {classes} classes "
@@ -315,18 +292,13 @@ class NLLLoss(_ClassIndexLoss):
         xp = backend.namespace(x)
         picked = xp.take_along_axis(x, targets.safe[..., None], axis=-1)[..., 0]
         self._cache = (targets, x)
-        return self.reduce(-targets.weight * picked, wide_sum(targets.weight))
+        return self.reduce(-targets.weight * picked, backend.wide_sum(targets.weight))
 
     def backward(self, grad: npt.ArrayLike | None = None) -> Array:
         """``dL/dx`` is ``−w_y · upstream`` at the target class, 0 elsewhere."""
         targets, x = self._saved()
-        coefficient = -targets.weight * self.upstream(grad, x)
-        if type(x) is not np.ndarray:
-            out: Array = backend.namespace(x).where(
-                _one_hot(targets.safe, x.shape[-1]), coefficient[..., None], 0.0)
-            return out
-        out = np.zeros(x.shape, x.dtype)
-        np.put_along_axis(out, targets.safe[..., None], coefficient[..., None], axis=-1)
+        coefficient = -targets.weight * self.upstream(grad, x)  # −w_y · upstream
+        out: Array = backend.scatter_last(targets.safe, coefficient, x)  # at c = y, 0 elsewhere
         return out
 
 
@@ -401,7 +373,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
         z = self.check_pred(pred)
         t = as_target_array(self, target, z)
         xp = backend.namespace(z)
-        exps, sums, log_p = _softmax_parts(self, z)
+        exps, sums, log_p = _softmax_parts(self, z, xp)
         smoothing, classes = self.label_smoothing, z.shape[-1]
         weight = _weights_for(self, "weight", self.weight, z)
         shape, t_shape = tuple(z.shape), tuple(t.shape)
@@ -414,7 +386,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
                 a = a * (1 - smoothing) + smoothing / classes
             if weight is not None:
                 a = a * weight
-            denominator = element_count(z) / classes
+            denominator = math.prod(shape) / classes
             self._cache = (exps / sums, a, None)
         elif t_shape == shape[:-1]:
             targets = self.class_targets(t, z)
@@ -425,7 +397,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
                 if w is None:
                     w = xp.ones(classes, dtype=z.dtype, device=backend.device(z))
                 uniform = (smoothing / classes) * targets.kept[..., None] * w
-            denominator = wide_sum(targets.weight)
+            denominator = backend.wide_sum(targets.weight)
             self._cache = (exps / sums, (targets.safe, a_y), uniform)
             losses = -a_y * xp.take_along_axis(log_p, targets.safe[..., None], axis=-1)[..., 0]
             if uniform is not None:
@@ -450,12 +422,7 @@ class CrossEntropyLoss(_ClassIndexLoss):
             safe, a_y = coefficients
             total = a_y if uniform is None else a_y + xp.sum(uniform, axis=-1)
             out: Array = softmax * total[..., None]
-            if type(out) is np.ndarray:  # subtract a_y at the target class, in place
-                np.put_along_axis(out, safe[..., None],
-                                  np.take_along_axis(out, safe[..., None], axis=-1)
-                                  - a_y[..., None], axis=-1)
-            else:  # the same subtraction (minus 0 elsewhere: exact), without a scatter
-                out = out - xp.where(_one_hot(safe, out.shape[-1]), a_y[..., None], 0.0)
+            out = backend.subtract_at_last(out, safe, a_y)  # − a_y at the target class
             if uniform is not None:
                 out -= uniform
         else:

@@ -101,10 +101,11 @@ class Loss(ABC, Generic[CacheT]):
         needs. ``denominator`` is the mean's ``D`` (default ``losses.size``); a zero one
         gives NaN, as PyTorch's (every target ignored)."""
         self._loss_shape = tuple(losses.shape)
-        self._denominator = float(element_count(losses) if denominator is None else denominator)
+        self._denominator = float(math.prod(self._loss_shape) if denominator is None
+                                  else denominator)
         if self.reduction == "none":
             return losses
-        return self.scalar(wide_sum(losses))
+        return self.scalar(backend.wide_sum(losses))
 
     def scalar(self, total: float) -> float:
         """The summed loss ``total`` as the reduction's value (mean or sum)."""
@@ -134,10 +135,7 @@ class Loss(ABC, Generic[CacheT]):
             raise ValueError(f"{self!r}: backward expected a real upstream gradient of shape "
                              f"{expected} ({what}), got {array.dtype} {tuple(array.shape)}")
         if none:
-            if type(array) is np.ndarray:
-                return array.astype(like.dtype, copy=False)
-            converted: Array = array if array.dtype == like.dtype else (
-                backend.namespace(array).astype(array, like.dtype))
+            converted: Array = backend.cast(array, like.dtype)
             return converted
         scale = float(array)
         if self.reduction == "sum":
@@ -158,37 +156,29 @@ class Loss(ABC, Generic[CacheT]):
         return f"{type(self).__name__}(reduction={self.reduction!r}{self.extra_repr()})"
 
 
-def element_count(array: Array) -> int:
-    """The number of elements of any library's array (torch's ``size`` is a method)."""
-    return array.size if type(array) is np.ndarray else math.prod(array.shape)
-
-
-def wide_sum(array: Array) -> float:
-    """``Σ array`` accumulated in float64 (float32 losses included), as a Python float."""
-    if type(array) is np.ndarray:
-        return float(array.sum(dtype=np.float64))
-    xp = backend.namespace(array)
-    return float(xp.sum(array, dtype=xp.float64))
-
-
 def as_prediction(loss: Loss[Any], pred: npt.ArrayLike) -> Array:
     """``pred`` as a non-empty floating array of its library (bool/int become float64)."""
-    if type(pred) is np.ndarray and pred.dtype.kind == "f" and pred.size:
-        return pred  # the hot path
+    if backend.is_numpy_float(pred):
+        return pred  # the hot path: nothing to check
     array: Any = pred if backend.is_foreign(pred) else np.asarray(pred)
     kind = backend.numpy_dtype(array.dtype).kind
     if kind not in "biuf":
         raise TypeError(f"{loss!r} expected a real prediction, got dtype {array.dtype}")
-    if element_count(array) == 0:
+    if math.prod(array.shape) == 0:
         raise ValueError(f"{loss!r} got an empty prediction of shape {tuple(array.shape)}")
-    if kind == "f":
-        floating: Array = array
-        return floating
-    if type(array) is np.ndarray:
-        return array.astype(np.float64)
-    xp = backend.namespace(array)
-    floats: Array = xp.astype(array, xp.float64)
-    return floats
+    floating: Array = array if kind == "f" else backend.cast(
+        array, backend.namespace(array).float64)
+    return floating
+
+
+def as_prediction_and_target(loss: Loss[Any], pred: npt.ArrayLike,
+                             target: npt.ArrayLike) -> tuple[Array, Array]:
+    """`as_prediction` and `as_target` in one, for the losses whose target has the
+    prediction's shape: a NumPy pair that needs neither costs one check, not two."""
+    if backend.is_numpy_float(target, pred):
+        return pred, target  # type: ignore[return-value]  # the hot path: nothing to check
+    p = as_prediction(loss, pred)
+    return p, as_target(loss, target, p)
 
 
 def as_target_array(loss: Loss[Any], target: object, pred: Array) -> Array:
@@ -202,16 +192,14 @@ def as_target_array(loss: Loss[Any], target: object, pred: Array) -> Array:
     ValueError
         A ragged nested-list target.
     """
-    if type(target) is np.ndarray and type(pred) is np.ndarray:
-        return target
+    if backend.same_place(target, pred):
+        return target  # type: ignore[return-value]  # nothing to convert
     if backend.is_foreign(target) or backend.is_foreign(pred):
-        if not backend.same_place(target, pred):
-            raise TypeError(
-                f"{loss!r} got pred as {backend.describe(pred)} and target as "
-                f"{backend.describe(target)}; pass both of one library and device "
-                "(minigrad never copies across them behind your back)"
-            )
-        return target  # type: ignore[return-value]
+        raise TypeError(
+            f"{loss!r} got pred as {backend.describe(pred)} and target as "
+            f"{backend.describe(target)}; pass both of one library and device "
+            "(minigrad never copies across them behind your back)"
+        )
     try:
         return np.asarray(target)
     except ValueError as exc:  # ragged nested lists
@@ -221,9 +209,8 @@ def as_target_array(loss: Loss[Any], target: object, pred: Array) -> Array:
 def as_target(loss: Loss[Any], target: npt.ArrayLike, pred: Array) -> Array:
     """``target`` checked to be of ``pred``'s library (`as_target_array`) and shape (no
     broadcasting), cast to its dtype."""
-    if (type(target) is np.ndarray and type(pred) is np.ndarray  # the hot path
-            and target.shape == pred.shape and target.dtype == pred.dtype):
-        return target
+    if backend.is_numpy_float(target, pred):
+        return target  # the hot path: nothing to check
     array = as_target_array(loss, target, pred)
     if tuple(array.shape) != tuple(pred.shape):
         raise ValueError(
@@ -232,8 +219,5 @@ def as_target(loss: Loss[Any], target: npt.ArrayLike, pred: Array) -> Array:
         )
     if backend.numpy_dtype(array.dtype).kind not in "biuf":
         raise TypeError(f"{loss!r} expected a real target, got dtype {array.dtype}")
-    if type(array) is np.ndarray:
-        return array.astype(pred.dtype, copy=False)
-    converted: Array = array if array.dtype == pred.dtype else (
-        backend.namespace(array).astype(array, pred.dtype))
+    converted: Array = backend.cast(array, pred.dtype)
     return converted

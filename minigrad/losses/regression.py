@@ -3,14 +3,14 @@ the residual ``d = pred − target`` alone, PyTorch-exact."""
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 
-import numpy as np
 import numpy.typing as npt
 
 from minigrad import backend
 from minigrad.core import Array, check_non_negative, check_positive
-from minigrad.losses.loss import Loss, Reduction, as_prediction, as_target, element_count
+from minigrad.losses.loss import Loss, Reduction, as_prediction_and_target
 
 
 class _ResidualLoss(Loss[Array]):
@@ -18,27 +18,19 @@ class _ResidualLoss(Loss[Array]):
     shape (``pred`` and ``target`` of the same shape -- no broadcasting, which would
     silently turn ``(N, 1)`` against ``(N,)`` into an ``(N, N)`` loss).
 
-    Cache: the residual ``d``.
+    Cache: the residual ``d``. ``backward`` is ``dL/dpred = dℓ/dd · upstream``, each
+    loss's own.
     """
 
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
-        p = as_prediction(self, pred)
-        diff = p - as_target(self, target, p)
+        p, t = as_prediction_and_target(self, pred, target)
+        diff = p - t  # d = pred − target
         self._cache = diff
-        return self.reduce(self.elementwise(diff))
-
-    def backward(self, grad: npt.ArrayLike | None = None) -> Array:
-        """``dL/dpred = dℓ/dd · upstream``."""
-        diff = self._saved()
-        return self.chain(diff, self.upstream(grad, diff))
+        return self.reduce(self.elementwise(diff))  # L = mean or Σ of ℓ(d)
 
     @abstractmethod
     def elementwise(self, diff: Array) -> Array:
         """``ℓ(d)`` per element."""
-
-    @abstractmethod
-    def chain(self, diff: Array, upstream: float | Array) -> Array:
-        """``dℓ/dd · upstream`` per element, a new array."""
 
 
 class MSELoss(_ResidualLoss):
@@ -59,29 +51,21 @@ class MSELoss(_ResidualLoss):
     def forward(self, pred: npt.ArrayLike, target: npt.ArrayLike) -> float | Array:
         if self.reduction == "none":
             return super().forward(pred, target)
-        p = as_prediction(self, pred)
-        diff = p - as_target(self, target, p)
+        p, t = as_prediction_and_target(self, pred, target)
+        diff = p - t  # d = pred − target
         self._cache = diff
-        if type(diff) is np.ndarray:  # the blog net's hot path: no function calls
-            self._loss_shape, self._denominator = diff.shape, float(diff.size)
-        else:
-            self._loss_shape, self._denominator = tuple(diff.shape), float(element_count(diff))
-        if type(diff) is not np.ndarray:
-            xp = backend.namespace(diff)
-            wide = xp.astype(diff, xp.float64)  # squares in float64, as NumPy's below
-            total = float(xp.sum(wide * wide))
-        elif diff.dtype == np.float64:
-            total = float(np.vdot(diff, diff))  # one BLAS call: the blog net's hot path
-        else:  # BLAS would accumulate float32 in float32 (and float16 squares overflow)
-            total = float(np.square(diff, dtype=np.float64).sum())
-        return self.scalar(total)
+        self._loss_shape = shape = tuple(diff.shape)
+        self._denominator = float(math.prod(shape))  # N
+        return self.scalar(backend.sum_of_squares(diff))  # L = Σ d² / N (or Σ d²): no ℓ array
 
     def elementwise(self, diff: Array) -> Array:
-        squares: Array = backend.namespace(diff).square(diff)
+        squares: Array = backend.namespace(diff).square(diff)  # ℓ = d²
         return squares
 
-    def chain(self, diff: Array, upstream: float | Array) -> Array:
-        return diff * (2.0 * upstream)  # one pass for a scalar upstream: the hot path
+    def backward(self, grad: npt.ArrayLike | None = None) -> Array:
+        """``dL/dpred = 2d · upstream`` (``2d / N`` for "mean")."""
+        diff = self._saved()
+        return diff * (2.0 * self.upstream(grad, diff))  # one pass for a scalar upstream
 
 
 class L1Loss(_ResidualLoss):
@@ -101,13 +85,16 @@ class L1Loss(_ResidualLoss):
     """
 
     def elementwise(self, diff: Array) -> Array:
-        sizes: Array = backend.namespace(diff).abs(diff)
+        sizes: Array = backend.namespace(diff).abs(diff)  # ℓ = |d|
         return sizes
 
-    def chain(self, diff: Array, upstream: float | Array) -> Array:
-        grad: Array = backend.namespace(diff).sign(diff)
-        grad *= upstream
-        return grad
+    def backward(self, grad: npt.ArrayLike | None = None) -> Array:
+        """``dL/dpred = sign(d) · upstream``."""
+        diff = self._saved()
+        upstream = self.upstream(grad, diff)
+        grad_pred: Array = backend.namespace(diff).sign(diff)
+        grad_pred *= upstream
+        return grad_pred
 
 
 class HuberLoss(_ResidualLoss):
@@ -144,10 +131,13 @@ class HuberLoss(_ResidualLoss):
         losses: Array = xp.where(size < self.delta, 0.5 * diff * diff, linear)
         return losses
 
-    def chain(self, diff: Array, upstream: float | Array) -> Array:
-        grad: Array = backend.namespace(diff).clip(diff, -self.delta, self.delta)
-        grad *= upstream
-        return grad
+    def backward(self, grad: npt.ArrayLike | None = None) -> Array:
+        """``dL/dpred = clip(d, −delta, delta) · upstream``."""
+        diff = self._saved()
+        upstream = self.upstream(grad, diff)
+        grad_pred: Array = backend.namespace(diff).clip(diff, -self.delta, self.delta)
+        grad_pred *= upstream
+        return grad_pred
 
     def extra_repr(self) -> str:
         return "" if self.delta == 1.0 else f", delta={self.delta}"
@@ -189,12 +179,15 @@ class SmoothL1Loss(_ResidualLoss):
                                  size - 0.5 * self.beta)
         return losses
 
-    def chain(self, diff: Array, upstream: float | Array) -> Array:
+    def backward(self, grad: npt.ArrayLike | None = None) -> Array:
+        """``dL/dpred = clip(d / beta, −1, 1) · upstream`` (``sign(d)`` for ``beta = 0``)."""
+        diff = self._saved()
+        upstream = self.upstream(grad, diff)
         xp = backend.namespace(diff)
-        grad: Array = (xp.sign(diff) if self.beta == 0
-                       else xp.clip(diff * (1 / self.beta), -1.0, 1.0))
-        grad *= upstream
-        return grad
+        grad_pred: Array = (xp.sign(diff) if self.beta == 0
+                            else xp.clip(diff * (1 / self.beta), -1.0, 1.0))
+        grad_pred *= upstream
+        return grad_pred
 
     def extra_repr(self) -> str:
         return "" if self.beta == 1.0 else f", beta={self.beta}"

@@ -62,10 +62,7 @@ def weight_on(loss: Loss[Any], name: str, weight: Array | None, like: Array,
     if not fits:
         raise ValueError(f"{loss!r} expected {name} broadcastable to the prediction's shape "
                          f"{shape}, got shape {weight.shape}")
-    if type(like) is np.ndarray:
-        return weight.astype(like.dtype, copy=False)
-    moved: Array = backend.asarray(weight.astype(backend.numpy_dtype(like.dtype)),
-                                   backend.namespace(like), backend.device(like))
+    moved: Array = backend.constant_like(weight, like)  # like's library, device, dtype
     return moved
 
 
@@ -87,11 +84,7 @@ def target_of_shape(loss: Loss[Any], target: npt.ArrayLike, like: Array,
                          f"{tuple(array.shape)}")
     if backend.numpy_dtype(array.dtype).kind not in "biuf":
         raise TypeError(f"{loss!r} expected a real target, got dtype {array.dtype}")
-    if array.dtype == like.dtype:
-        return array
-    if type(array) is np.ndarray:
-        return array.astype(like.dtype)
-    converted: Array = backend.namespace(array).astype(array, like.dtype)
+    converted: Array = backend.cast(array, like.dtype)
     return converted
 
 

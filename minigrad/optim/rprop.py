@@ -127,12 +127,8 @@ class Rprop(Optimizer):
         """The boolean scratch array of ``param`` (made on first use, in its library)."""
         mask = self._masks.get(param)
         if mask is None:
-            data = param.data
-            if type(data) is np.ndarray:
-                mask = np.empty(data.shape, dtype=np.bool_)
-            else:
-                xp = backend.namespace(data)
-                mask = xp.empty(tuple(data.shape), dtype=xp.bool, device=backend.device(data))
+            data, xp = param.data, backend.namespace(param.data)
+            mask = xp.empty(tuple(data.shape), dtype=xp.bool, device=backend.device(data))
             self._masks[param] = mask
         return mask
 
