@@ -8,7 +8,6 @@ the standard's operators. Part of `minigrad.backend`, which re-exports all of it
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 from typing import Any
 
@@ -132,10 +131,11 @@ AXPY_MIN_SIZE = 16_384
 def _scipy_blas() -> Any:
     """SciPy's public BLAS wrappers (``scipy.linalg.blas``), or None without SciPy.
     Imported on first use: ``import minigrad`` never pays for SciPy."""
-    try:  # by name: SciPy ships no type information, and is optional
-        return importlib.import_module("scipy.linalg.blas")
+    try:
+        from scipy.linalg import blas
     except ImportError:
         return None
+    return blas
 
 
 def axpy(y: Any, x: Any, alpha: float) -> bool:
