@@ -7,7 +7,6 @@ the standard's operators. Part of `minigrad.backend`, which re-exports all of it
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -123,55 +122,13 @@ class UpdateKernels:
         a[...] = self.xp.where(mask, value, a)
 
 
-AXPY_MIN_SIZE = 16_384
-"""Below this many elements the ufuncs win: a BLAS call costs a few µs to set up."""
-
-
-@functools.cache
-def _scipy_blas() -> Any:
-    """SciPy's public BLAS wrappers (``scipy.linalg.blas``), or None without SciPy.
-    Imported on first use: ``import minigrad`` never pays for SciPy."""
-    try:
-        from scipy.linalg import blas
-    except ImportError:
-        return None
-    return blas
-
-
-def axpy(y: Any, x: Any, alpha: float) -> bool:
-    """``y ← y + α x`` in one pass through BLAS ``?axpy`` (SciPy's `scipy.linalg.blas`,
-    a public API: the optional ``fast`` extra, also installed by ``test`` and
-    ``examples``), when it applies; False, doing nothing, when it does not.
-
-    NumPy has no fused ``y + α x``: ``y += α x`` makes two passes (the product into a
-    scratch buffer, then the sum), so SGD's ``θ ← θ − γ b`` costs two passes where
-    PyTorch's ``add_(b, alpha=-γ)`` costs one. It applies to plain, writable, aligned,
-    C-contiguous float32/float64 arrays of one shape and dtype with at least
-    `AXPY_MIN_SIZE` elements, and ``α ≠ 0`` (BLAS may skip a zero term, dropping a NaN
-    of ``x``: ``θ + 0·NaN`` must stay NaN).
-    """
-    if (alpha == 0 or type(y) is not np.ndarray or type(x) is not np.ndarray
-            or y.size < AXPY_MIN_SIZE or x.shape != y.shape or x.dtype != y.dtype
-            or y.dtype.char not in "fd" or not y.flags.c_contiguous
-            or not x.flags.c_contiguous or not y.flags.writeable or not y.flags.aligned
-            or not x.flags.aligned):
-        return False
-    blas = _scipy_blas()
-    if blas is None:
-        return False
-    routine = blas.daxpy if y.dtype.char == "d" else blas.saxpy
-    routine(x.reshape(-1), y.reshape(-1), a=alpha)  # y's view is written in place
-    return True
-
-
 class _NumpyKernels(UpdateKernels):
-    """NumPy: ufuncs with ``out=``, through ``tmp``; nothing is allocated. Large arrays
-    take BLAS ``axpy`` for ``a ← a + α x`` where SciPy is installed (`axpy`)."""
+    """NumPy: ufuncs with ``out=``, through ``tmp``; nothing is allocated."""
 
     def add_(self, a: Any, x: Any, alpha: float, tmp: Any) -> None:
         if alpha == 1:
             a += x
-        elif not axpy(a, x, alpha):
+        else:
             a += np.multiply(x, alpha, out=tmp)
 
     def add_into(self, x: Any, y: Any, alpha: float, out: Any) -> None:
