@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.layers.activations.from_output import erfc
+from minigrad.layers.activations import erfc
 
 torch = pytest.importorskip("torch")
 TOL = 1e-9

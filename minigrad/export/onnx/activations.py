@@ -14,7 +14,7 @@ import numpy as np
 
 from minigrad.core import Module
 from minigrad.export.onnx.convert import ONNX_CONVERTERS, OnnxContext, OnnxConverter, register_onnx
-from minigrad.layers.activations.from_output import (
+from minigrad.layers.activations import (
     ELU,
     GELU,
     LeakyReLU,

@@ -14,7 +14,7 @@ from torch import nn
 from minigrad.containers.graph import INPUT, Graph
 from minigrad.containers.sequential import Sequential
 from minigrad.core import Array, Module, check_finite_state, name_list
-from minigrad.layers.activations.from_output import (
+from minigrad.layers.activations import (
     ELU,
     GELU,
     LeakyReLU,

@@ -20,23 +20,17 @@ from typing_extensions import override
 from minigrad import backend
 from minigrad.backend import sigmoid
 from minigrad.core import Array, Layer, as_batch, as_grad, check_non_negative, check_positive
-from minigrad.layers.activations.from_input import GELU, InputActivation, SiLU, erfc
 
 __all__ = [
     "ELU",
-    "GELU",
     "Activation",
-    "InputActivation",
     "LeakyReLU",
     "LogSoftmax",
     "ReLU",
-    "SiLU",
     "Sigmoid",
     "Softmax",
     "Softplus",
     "Tanh",
-    "erfc",
-    "sigmoid",  # the seam's (`minigrad.backend`), re-exported for layers written elsewhere
 ]
 
 
