@@ -76,7 +76,8 @@ def test_an_optimizer_state_obeys_the_same_rule():
 # -- hyperparameters an optimizer can compute with ---------------------------------------
 
 
-DIVIDING_EPS = [mg.Adam, mg.AdamW, mg.RMSprop, mg.Adagrad]
+DIVIDING_EPS = [mg.Adam, mg.AdamW, mg.RMSprop, mg.Adagrad, mg.NAdam, mg.RAdam, mg.Adamax,
+                mg.Adadelta]
 
 
 @pytest.mark.parametrize("cls", DIVIDING_EPS, ids=lambda cls: cls.__name__)

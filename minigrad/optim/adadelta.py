@@ -32,7 +32,8 @@ class Adadelta(Optimizer):
     lr : float ≥ 0, default 1.0
         Scales Δ (the method needs none; PyTorch's default 1 leaves Δ as it is).
     rho : float in [0, 1], default 0.9
-    eps : float ≥ 0, default 1e-6
+    eps : float > 0, default 1e-6
+        Divides the step: 0/0 at a zero gradient without it.
     weight_decay : float ≥ 0, default 0
     maximize : bool, default False
         Ascend the objective. Keyword-only (PyTorch's ``foreach`` comes before it; its

@@ -55,7 +55,8 @@ class NAdam(ScalarState):
     params : iterable of Parameter, or of dict (parameter groups)
     lr : float ≥ 0, default 2e-3
     betas : (float, float), each in [0, 1), default (0.9, 0.999)
-    eps : float ≥ 0, default 1e-8
+    eps : float > 0, default 1e-8
+        Divides the step: 0/0 at a zero gradient without it.
     weight_decay : float ≥ 0, default 0
     momentum_decay : float ≥ 0, default 4e-3
     decoupled_weight_decay : bool, default False
@@ -167,7 +168,8 @@ class RAdam(Optimizer):
     params : iterable of Parameter, or of dict (parameter groups)
     lr : float ≥ 0, default 1e-3
     betas : (float, float), each in [0, 1), default (0.9, 0.999)
-    eps : float ≥ 0, default 1e-8
+    eps : float > 0, default 1e-8
+        Divides the step: 0/0 at a zero gradient without it.
     weight_decay : float ≥ 0, default 0
     decoupled_weight_decay : bool, default False
         Shrink θ directly (as AdamW) instead of adding λθ to the gradient.
@@ -273,7 +275,8 @@ class Adamax(Optimizer):
     params : iterable of Parameter, or of dict (parameter groups)
     lr : float ≥ 0, default 2e-3
     betas : (float, float), each in [0, 1), default (0.9, 0.999)
-    eps : float ≥ 0, default 1e-8
+    eps : float > 0, default 1e-8
+        Divides the step: 0/0 at a zero gradient without it.
     weight_decay : float ≥ 0, default 0
     maximize : bool, default False
         Ascend the objective. Keyword-only (PyTorch's ``foreach`` comes before it).
