@@ -109,9 +109,8 @@ def recurrent_case(kind: str, quick: bool) -> SeqCase:
     rng = np.random.default_rng(0)
     ours = getattr(mg, kind)(d, h, rng=rng, dtype=F32)
     theirs = getattr(torch.nn, kind)(d, h, batch_first=True)
-    params = [ours.weight_ih, ours.weight_hh, ours.bias_ih, ours.bias_hh]
-    copy_into([theirs.weight_ih_l0, theirs.weight_hh_l0, theirs.bias_ih_l0, theirs.bias_hh_l0],
-              params)
+    params = ours.parameters()  # PyTorch's names, in PyTorch's order
+    copy_into(list(theirs.parameters()), params)
     x = rng.standard_normal((n, t, d)).astype(F32)
     g = rng.standard_normal((n, t, h)).astype(F32)
     return SeqCase(kind, f"batch {n}, T {t}, in {d}, hidden {h}", 1.7,
@@ -277,8 +276,8 @@ def charlm_case(quick: bool) -> SeqCase:
     t_dense = torch.nn.Linear(config.hidden, len(vocab))
     with torch.no_grad():
         t_emb.weight.copy_(torch.from_numpy(emb.weight.data))
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(t_lstm, name + "_l0").copy_(torch.from_numpy(getattr(lstm, name).data))
+        for name, param in lstm.named_parameters():  # PyTorch's names
+            getattr(t_lstm, name).copy_(torch.from_numpy(param.data))
         t_dense.weight.copy_(torch.from_numpy(dense.weight.data.T))
         t_dense.bias.copy_(torch.from_numpy(dense.bias.data))
     modules = torch.nn.ModuleList([t_emb, t_lstm, t_dense])

@@ -41,7 +41,7 @@ from minigrad.layers.dense import Bias, Dense, Identity
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.merge import Add, Concat
 from minigrad.layers.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
-from minigrad.layers.recurrent import GRU, LSTM, RNN
+from minigrad.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minigrad.layers.regularization import Dropout
 from minigrad.layers.reshape import Flatten, Reshape
 from minigrad.losses import (
@@ -137,6 +137,7 @@ __all__ = [
     "EarlyStopping",
     "Embedding",
     "Flatten",
+    "GRUCell",
     "GaussianNLLLoss",
     "GlobalAvgPool2D",
     "Graph",
@@ -148,6 +149,7 @@ __all__ = [
     "InputActivation",
     "KLDivLoss",
     "L1Loss",
+    "LSTMCell",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
@@ -173,6 +175,7 @@ __all__ = [
     "PoissonNLLLoss",
     "RAdam",
     "RMSprop",
+    "RNNCell",
     "ReLU",
     "Reshape",
     "Rprop",
