@@ -161,8 +161,8 @@ def _cell(layer: RNNCell | LSTMCell | GRUCell, ctx: OnnxContext, inputs: list[st
 
 for _type in (RNN, LSTM, GRU):
     ONNX_CONVERTERS[_type] = _recurrent
-for _type in (RNNCell, LSTMCell, GRUCell):
-    ONNX_CONVERTERS[_type] = _cell
+for _cell_type in (RNNCell, LSTMCell, GRUCell):
+    ONNX_CONVERTERS[_cell_type] = _cell
 
 
 # -- attention -------------------------------------------------------------------------

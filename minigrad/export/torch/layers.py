@@ -6,9 +6,9 @@ namesakes, with minigrad's state under the same keys and layouts. The recurrent 
 become subclasses of ``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)`` with the same
 options (their keys are PyTorch's, ``weight_ih_l0``...) returning minigrad's output --
 every step, or the final ``h`` of each direction without ``return_sequences``; the cells
-``nn.RNNCell``/``LSTMCell``/``GRUCell`` (the LSTM's returning ``h``); the attention layers subclasses of
-``nn.MultiheadAttention(batch_first=True)`` called as minigrad's (``out_proj_weight`` is
-PyTorch's ``out_proj.weight``).
+``nn.RNNCell``/``LSTMCell``/``GRUCell`` (the LSTM's returning ``h``); the attention
+layers subclasses of ``nn.MultiheadAttention(batch_first=True)`` called as minigrad's
+(``out_proj_weight`` is PyTorch's ``out_proj.weight``).
 """
 
 from __future__ import annotations
@@ -221,9 +221,12 @@ def _cell(layer: RNNCell | LSTMCell | GRUCell, convert: Convert) -> nn.Module:
     return module
 
 
-for _type in (*_RECURRENT, RNNCell, LSTMCell, GRUCell):  # PyTorch's keys and layouts
-    TORCH_CONVERTERS[_type] = _cell if _type in (RNNCell, LSTMCell, GRUCell) else _recurrent
+for _type in _RECURRENT:  # PyTorch's keys and layouts: the state crosses as it is
+    TORCH_CONVERTERS[_type] = _recurrent
     TORCH_STATE_CONVERTERS[_type] = same_state
+for _cell_type in (RNNCell, LSTMCell, GRUCell):
+    TORCH_CONVERTERS[_cell_type] = _cell
+    TORCH_STATE_CONVERTERS[_cell_type] = same_state
 
 
 # -- attention -------------------------------------------------------------------------

@@ -33,7 +33,7 @@ a later chunk, or from a loss on it).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -140,8 +140,12 @@ class Recurrent(Layer[RecurrentCache]):
     def weights(self, layer: int, direction: int) -> Weights:
         """The parameters of ``layer``'s forward (0) or reverse (1) direction."""
         suffix = self._suffix(layer, direction)
-        return Weights(*(getattr(self, kind + suffix, None) for kind in (
-            "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")))
+
+        def get(kind: str) -> Any:  # a Parameter, or None where the option has none
+            return getattr(self, kind + suffix, None)
+
+        return Weights(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"),
+                       get("weight_hr"))
 
     # -- states ---------------------------------------------------------------------------
     def _state_shapes(self, n: int) -> tuple[tuple[int, ...], ...]:
