@@ -127,7 +127,7 @@ class LSTM(Recurrent):
     Parameters
     ----------
     proj_size : int in [0, hidden_size), default 0
-        > 0: every ``h_t`` projected to ``P = proj_size`` features by ``weight_hr_l{k}
+        Positive: every ``h_t`` projected to ``P = proj_size`` features by ``weight_hr_l{k}
         (P, H)`` (PyTorch's LSTM with projections).
     """
 
