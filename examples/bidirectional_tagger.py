@@ -13,8 +13,8 @@ The model: Embedding -> LSTM(bidirectional=True) -> Dense, scored per position b
 one-way model is the same with ``bidirectional=False`` (half the Dense input).
 
 Run ``python examples/bidirectional_tagger.py [--epochs N]``; importing it trains
-nothing. Measured (one BLAS thread): about 2 s of CPU for both; held-out tag accuracy
-1.00 bidirectional, 0.67 one-way -- the bound above.
+nothing. Measured (one BLAS thread, the defaults): 1.8 s of CPU for both; held-out tag
+accuracy 1.00 bidirectional, 0.66 one-way -- the bound above.
 """
 
 from __future__ import annotations

@@ -102,10 +102,8 @@ class Recurrence(ABC):
 
 
 class RNNRecurrence(Recurrence):
-    """Elman: ``h_t = f(xw_t + h_{t−1} W_hhᵀ)``, ``f`` tanh or ReLU.
-
-    BPTT: ``dZ_t = (G_t + dZ_{t+1} W_hh) ⊙ f'(h_t)``, with ``f' = 1 − h²`` (tanh) or
-    ``[h > 0]`` (ReLU). Cache: every ``h_t``.
+    """The Elman RNN's recurrence ``h_t = f(xw_t + h_{t−1} W_hhᵀ)``, ``f`` tanh or ReLU;
+    its backward is `RNN`'s docstring. Cache: every ``h_t``.
     """
 
     def __init__(self, hidden_size: int, nonlinearity: Literal["tanh", "relu"]) -> None:
@@ -229,15 +227,9 @@ class LSTMRecurrence(Recurrence):
 
 
 class GRURecurrence(Recurrence):
-    """GRU, gates in PyTorch's order (r, z, n)::
-
-        r, z = σ(xw_{t,rz} + h_{t−1} W_{hr,hz}ᵀ)        (b_{hr,hz} folded into xw)
-        n = tanh(xw_{t,n} + r ⊙ (h_{t−1} W_hnᵀ + b_hn))
-        h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
-
-    BPTT, with ``dh = G_t + (dL/dh_t from step t+1)``, ``dn = dh ⊙ (1 − z)(1 − n²)``:
-    ``dZx_t = [dn⊙(h_{t−1}W_hnᵀ + b_hn)·r(1−r), dh⊙(h_{t−1} − n)·z(1−z), dn]``, ``dZh_t``
-    the same but ``dn ⊙ r`` in the last block, and ``dL/dh_{t−1} = dh ⊙ z + dZh_t W_hh``.
+    """The GRU's recurrence, gates in PyTorch's order (r, z, n), ``b_{hr,hz}`` folded
+    into ``xw`` and ``b_hn`` kept inside ``r ⊙ (h_{t−1} W_hnᵀ + b_hn)``; the formulas
+    forward and back are `GRU`'s docstring.
 
     Cache: every ``h_t``, ``r``, ``z``, ``n`` and ``h_{t−1}W_hnᵀ + b_hn``.
     """
