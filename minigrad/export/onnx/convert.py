@@ -3,6 +3,7 @@ layers and containers, and `to_onnx` itself."""
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, TypeVar
@@ -201,6 +202,7 @@ def to_onnx(
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
         raise ValueError(f"to_onnx: opset must be an int from {MIN_OPSET} to {newest} "
                          f"(this onnx's newest), got {opset!r}")
+    model = _converted(model, dtype)
     float_dtype = _model_dtype(model, dtype)
     input_dtype = _input_dtype(model, float_dtype)
     probe = _probe(model, shape, input_dtype)
@@ -272,6 +274,22 @@ def _check_input_shape(input_shape: object) -> tuple[int | None, ...]:
         raise ValueError("to_onnx: input_shape must be a non-empty sequence of ints >= 1 "
                          f"or None (a dynamic axis, the batch first), got {input_shape!r}")
     return tuple(None if item is None else int(item) for item in input_shape)
+
+
+def _converted(model: Layer[Any], dtype: npt.DTypeLike | None) -> Layer[Any]:
+    """``model`` itself, or -- when ``dtype`` is a float dtype some parameter or floating
+    buffer is not in -- a copy converted to it (``to_onnx(float64_model, ...,
+    dtype=np.float32)``): the user's model is never changed."""
+    if dtype is None:
+        return model
+    wanted = np.dtype(dtype)
+    if wanted.kind != "f":
+        raise TypeError(f"to_onnx: dtype must be a floating dtype, got {wanted}")
+    arrays = [p.data for p in model.parameters()] + [b.data for b in model.buffers()]
+    if all(array.dtype == wanted for array in arrays if array.dtype.kind == "f"):
+        return model
+    converted: Layer[Any] = copy.deepcopy(model).to(wanted)
+    return converted
 
 
 def _model_dtype(model: Module[Any], dtype: npt.DTypeLike | None) -> np.dtype[Any]:
