@@ -53,8 +53,8 @@ def data_kind(data: object, owner: str = "fit") -> Literal["arrays", "map", "ite
     (``__len__`` and ``__getitem__``), or an iterable of batches; a dict is refused
     (TypeError naming ``owner``)."""
     if isinstance(data, Mapping):
-        raise TypeError(f"{owner}: X must be arrays, a dataset (__len__ and __getitem__ by index) or "
-                        f"an iterable of batches, got a {type(data).__name__}")
+        raise TypeError(f"{owner}: X must be arrays, a dataset (__len__ and __getitem__ by "
+                        f"index) or an iterable of batches, got a {type(data).__name__}")
     foreign_array = backend.is_foreign(data) and hasattr(data, "shape")  # not a torch Dataset
     if (foreign_array or isinstance(data, (np.ndarray, list, tuple, str, bytes))
             or hasattr(data, "__array__") or hasattr(data, "__array_interface__")
