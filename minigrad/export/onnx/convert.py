@@ -287,7 +287,7 @@ def _converted(model: Layer[Any], dtype: npt.DTypeLike | None) -> Layer[Any]:
     if wanted.kind != "f":
         raise TypeError(f"to_onnx: dtype must be a floating dtype, got {wanted}")
     dtypes = [p.data.dtype for p in model.parameters()] + [b.data.dtype for b in model.buffers()]
-    dtypes += [module.dtype for module in model.modules()  # a parameterless layer's own
+    dtypes += [vars(module)["dtype"] for module in model.modules()  # a parameterless layer's
                if isinstance(vars(module).get("dtype"), np.dtype)]
     if all(found == wanted for found in dtypes if found.kind == "f"):
         return model
