@@ -161,8 +161,8 @@ class IterableSource(Source):
                 f"{owner}: the data is a one-shot iterator ({type(data).__name__}) and "
                 f"epochs={epochs}: it would be used up by the first epoch; pass "
                 f"{steps_name} (the batches per epoch, drawn from it in turn), or an "
-                "object whose __iter__ starts over each epoch (a list of batches, a "
-                "DataLoader)")
+                "object whose __iter__ starts over each epoch (a DataLoader, a class "
+                "whose __iter__ yields the batches)")
         try:
             length: int | None = len(data)  # type: ignore[arg-type]
         except TypeError:
