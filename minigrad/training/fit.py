@@ -115,14 +115,18 @@ def fit(
         Built on (some of) ``model``'s parameters (after moving the model).
     X, y : array_like, shapes ``(N, ...)``
         Training inputs and targets: arrays of the model's library and device (NumPy
-        array-likes for a NumPy model).
+        array-likes for a NumPy model). Or, with ``y`` None, ``X`` a map-style dataset
+        (``ds[i]`` a sample ``(x, y)`` or ``(x, y, sample_weight)``) or an iterable of
+        such batches (a generator, a ``DataLoader``): see `minigrad.training.sources`.
     epochs : int >= 0
     batch_size : int >= 1, default 32
     shuffle : bool, default True
         A new random sample order every epoch.
     rng : int, numpy Generator or RandomState, optional
         Source of the shuffling; a fixed seed makes training reproducible.
-    validation_data : (X_val, y_val), optional
+    validation_data : (X_val, y_val), (X_val, y_val, sample_weight_val), a dataset or an
+        iterable of batches, optional
+        Its sample weights weight ``val_loss``.
     metrics : sequence of callables ``(pred, target) -> float`` or (name, callable) pairs
         E.g. ``[mg.accuracy]``, logged under the function's ``__name__``, or
         ``[("acc", functools.partial(mg.accuracy, threshold=0))]``.
@@ -150,7 +154,26 @@ def fit(
         the same model and `History` -- that of one process with batch size
         ``P·batch_size``. Rank 0 shows the progress and writes checkpoints. See
         `minigrad.distributed.DataParallel` and docs/distributed.md. None (the
-        default): this process alone.
+        default): this process alone. Only on arrays, without ``sample_weight``.
+    sample_weight : array_like of shape ``(N,)`` or ``(N, d1, ...)``, optional
+        Finite weights >= 0 per sample (or per leading position of the per-element
+        losses: ``(N, T)`` per time step), multiplying the per-element losses before the
+        loss's reduction, whose mean still divides by its usual count (Keras's rule;
+        `minigrad.training.weights`). The logged ``loss`` is weighted, the metrics not.
+    class_weight : dict {class: weight} or array of one weight per class, optional
+        A sample's weight from its target's class (times its ``sample_weight``): integer
+        targets, one-hot/probability rows (class axis last, their argmax), or binary
+        labels (rounded). Training only, not validation.
+    accumulate_grad_batches : int >= 1, default 1
+        Step the optimizer once per this many batches, on the gradient of their joined
+        loss -- exactly that of one batch of all their samples (`train_epoch`); the last
+        group of an epoch may be shorter. Callbacks' `Callback.on_optimizer_step` and
+        a per-batch `LearningRateScheduler` count the steps.
+    steps_per_epoch : int >= 1, optional
+        For an iterable of batches: the batches per epoch (required for a one-shot
+        iterator and several epochs; default: the whole iteration).
+    validation_steps : int >= 1, optional
+        The same for an iterable as ``validation_data``.
 
     Returns
     -------
@@ -169,7 +192,16 @@ def fit(
         data, data of another array library or device than the model's parameters
         (TypeError, naming both), data of a non-real dtype, NaN or ±inf in the data (with
         ``check_finite``), bad metrics or callbacks (including an `EarlyStopping`
-        monitoring a key that will not be logged).
+        monitoring a key that will not be logged); a ``sample_weight`` that is negative,
+        not finite or not one row per sample; a ``class_weight`` with a key that is no
+        class index, a negative or non-finite weight; ``accumulate_grad_batches`` not an
+        int >= 1; ``y`` or ``sample_weight`` beside a dataset; ``steps_per_epoch`` with
+        arrays, or missing for a one-shot iterator and several epochs; a dict as ``X``.
+    ValueError, TypeError
+        At the batch it concerns: a dataset item or iterable batch that is not a pair
+        or triple, or bad data in it (as for arrays); ``class_weight`` naming a class the
+        model does not output (at the first batch, before its step); a weight array
+        that does not fit the per-element losses.
     ValueError
         Before any work: the optimizer holds none of the model's parameters, or the loss
         has ``reduction="none"``.
