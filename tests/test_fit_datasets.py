@@ -225,6 +225,8 @@ class Bad:
         (Bad((np.zeros(3), 0)), {"steps_per_epoch": 2}, ValueError,
          "steps_per_epoch is for an iterable of batches"),
         ({"x": 1}, {}, TypeError, "fit: X must be arrays, a dataset"),
+        (Batches(np.zeros((0, 3)), np.zeros(0), 4), {}, ValueError,
+         "fit: X gave no batches in epoch 1"),
         (None, {"epochs": 2}, ValueError,
          r"one-shot iterator \(generator\) and epochs=2: .* pass steps_per_epoch"),
         (None, {"steps_per_epoch": 0}, ValueError, "steps_per_epoch must be an int >= 1"),

@@ -286,7 +286,9 @@ def fit(
                 where = f"epoch {epoch + 1}/{epochs}"
                 logs = train_epoch(model, loss_fn, optimizer, data, named, bar, where, steps,
                                    callbacks, clip, parallel, weighting, accumulate)
-                if not logs:  # an iterator that ran out exactly at an epoch's start
+                if not logs:  # no batch at all: an iterator ran out, or gave none
+                    if not source.exhausted:
+                        raise ValueError(f"fit: X gave no batches in epoch {epoch + 1}")
                     _ran_out(epoch)
                     break
                 if parallel is not None:
