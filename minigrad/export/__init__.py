@@ -78,8 +78,11 @@ def to_onnx(
     opset : int, optional
         The ONNX opset, from 17 to the installed onnx's newest; default 17.
     dtype : float dtype, optional
-        For a model without parameters: the dtype to compute in (default float64).
-        Otherwise the parameters' one dtype is used (float32 or float64).
+        The dtype the graph computes in: its input (unless the model reads integer
+        ids), output and initializers. Default: the parameters' one dtype (float64
+        without parameters). Another than the parameters' -- ``np.float32`` for a
+        float64 model, which onnxruntime's convolutions need -- exports a converted
+        copy (`Module.to`); the model itself is not changed.
 
     Returns
     -------
