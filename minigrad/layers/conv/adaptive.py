@@ -141,7 +141,7 @@ class _AdaptiveMaxPool(_AdaptivePool):
         # dL/dx[n, c, index] += G[n, c, o]: each plane's positions offset by its start.
         starts = backend.asarray_like(np.arange(planes, dtype=np.int64)[:, None] * plane, g)
         where = backend.index_vector(xp.reshape(index, (planes, -1)) + starts)
-        grad_in: Array = backend.zeros_in_layout((planes * plane,), dtype, g)
+        grad_in: Array = xp.zeros((planes * plane,), dtype=dtype, device=backend.device(g))
         backend.scatter_add_rows(grad_in, where, xp.reshape(g, (-1,)))
         grad_x: Array = xp.reshape(grad_in, shape)
         return grad_x

@@ -61,6 +61,7 @@ class _MaxUnpool(Layer[Any]):
         if pool.indices is None:
             raise RuntimeError(f"{self!r}: its pool {pool!r} has no indices yet; run the "
                                "pool's forward first")
+        x = as_batch(self, x, shape=("batch", "channels", *SPATIAL_AXES[self.dims]))
         # The pool's latest indices, where x is (a copy only if the pool ran elsewhere).
         indices = backend.move(pool.indices, backend.namespace(x), backend.device(x))
         return self.unpool(x, indices, self.output_size)
@@ -119,7 +120,8 @@ class _MaxUnpool(Layer[Any]):
         starts = backend.asarray_like(np.arange(planes, dtype=np.int64)[:, None] * plane, x)
         where = backend.index_vector(index + starts)  # positions in the flat output
         writers = backend.last_writers(where, planes * plane)  # -1: no value goes there
-        values = xp.concat([backend.zeros_in_layout((1,), x.dtype, x), xp.reshape(x, (-1,))])
+        zero = xp.zeros((1,), dtype=x.dtype, device=backend.device(x))
+        values = xp.concat([zero, xp.reshape(x, (-1,))])
         y: Array = xp.reshape(backend.take_rows(values, writers + 1),
                               (x.shape[0], x.shape[1], *sizes))
         # A value overwritten by a later one at its position does not reach the output.
