@@ -79,7 +79,7 @@ def _avg_pool(layer: AvgPool, ctx: OnnxContext, inputs: list[str]) -> str:
         return ctx.node("AveragePool", inputs, **_window_attributes(layer),
                         count_include_pad=int(layer.count_include_pad))
     # sum = (mean over the input values) · (their count); then / divisor_override.
-    windows = pool_windows(repr(layer), ctx.shape(inputs[0])[2:], layer.kernel_size,
+    windows = pool_windows(layer, ctx.shape(inputs[0])[2:], layer.kernel_size,
                            layer.stride, (1,) * len(layer.kernel_size), layer.padding,
                            layer.ceil_mode)
     scale = divisors(windows, count_include_pad=False) / override

@@ -33,7 +33,7 @@ def pool_output_size(size: int, kernel: int, stride: int, dilation: int, pad: in
 
 
 def pool_windows(
-    layer: str, sizes: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+    layer: object, sizes: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
     dilation: tuple[int, ...], padding: tuple[int, ...], ceil_mode: bool,
 ) -> tuple[Window, ...]:
     """The `Window` of each spatial axis of an input of spatial ``sizes``.
@@ -44,14 +44,14 @@ def pool_windows(
         An output size below 1 (the input, padded, is smaller than the dilated kernel),
         or a window that meets no input value at all (a dilated kernel stepping over
         the whole input from the padding, where PyTorch returns −∞ and an index outside
-        the input), naming ``layer`` and the sizes.
+        the input), naming ``layer`` (its repr) and the sizes.
     """
     windows = []
     for axis, (n, k, s, d, p) in enumerate(zip(sizes, kernel, stride, dilation, padding)):
         out = pool_output_size(n, k, s, d, p, ceil_mode)
         if out < 1:
             raise ValueError(
-                f"{layer}: the input of spatial size {'×'.join(map(str, sizes))} gives an "
+                f"{layer!r}: the input of spatial size {'×'.join(map(str, sizes))} gives an "
                 f"output size {out} < 1 on spatial axis {axis} (the input after padding, "
                 f"{n + 2 * p}, is smaller than the dilated kernel, {d * (k - 1) + 1})"
             )
@@ -63,7 +63,7 @@ def pool_windows(
                 covered[pair[1]] = True
         if not covered.all():
             raise ValueError(
-                f"{layer}: on spatial axis {axis} (size {n}) the window of output "
+                f"{layer!r}: on spatial axis {axis} (size {n}) the window of output "
                 f"{int(np.argmin(covered))} holds padding only (kernel {k}, dilation {d}, "
                 f"padding {p}); use a smaller dilation or padding"
             )

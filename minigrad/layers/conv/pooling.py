@@ -66,7 +66,7 @@ class _Pool(Layer[Any]):
 
     def _input(self, x: Array) -> tuple[Array, tuple[Window, ...]]:
         x = as_batch(self, x, shape=("batch", "channels", *SPATIAL_AXES[self.dims]))
-        return x, pool_windows(repr(self), tuple(x.shape[2:]), self.kernel_size, self.stride,
+        return x, pool_windows(self, tuple(x.shape[2:]), self.kernel_size, self.stride,
                                self.dilation, self.padding, self.ceil_mode)
 
     @override
