@@ -37,6 +37,18 @@ from minigrad.layers.conv import (
     MaxPool1D,
     MaxPool2D,
 )
+from minigrad.layers.conv.adaptive import (
+    AdaptiveAvgPool1D,
+    AdaptiveAvgPool2D,
+    AdaptiveAvgPool3D,
+    AdaptiveMaxPool1D,
+    AdaptiveMaxPool2D,
+    AdaptiveMaxPool3D,
+    GlobalAvgPool1D,
+    GlobalAvgPool3D,
+)
+from minigrad.layers.conv.pooling import AvgPool3D, MaxPool3D
+from minigrad.layers.conv.unpooling import MaxUnpool1D, MaxUnpool2D, MaxUnpool3D
 from minigrad.layers.dense import Bias, Dense, Identity
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.merge import Add, Concat
@@ -114,10 +126,17 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "AdaptiveAvgPool1D",
+    "AdaptiveAvgPool2D",
+    "AdaptiveAvgPool3D",
+    "AdaptiveMaxPool1D",
+    "AdaptiveMaxPool2D",
+    "AdaptiveMaxPool3D",
     "Add",
     "Array",
     "AvgPool1D",
     "AvgPool2D",
+    "AvgPool3D",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1D",
@@ -138,7 +157,9 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GaussianNLLLoss",
+    "GlobalAvgPool1D",
     "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
     "Graph",
     "GroupNorm",
     "HingeEmbeddingLoss",
@@ -158,6 +179,10 @@ __all__ = [
     "MarginRankingLoss",
     "MaxPool1D",
     "MaxPool2D",
+    "MaxPool3D",
+    "MaxUnpool1D",
+    "MaxUnpool2D",
+    "MaxUnpool3D",
     "MergeLayer",
     "ModelCheckpoint",
     "Module",

@@ -1,10 +1,10 @@
 """Torch converters of the N-D and sequence layers. Imported (and so registered) by
 `minigrad.export.torch`.
 
-Convolution, pooling, normalization and `Embedding` become their ``torch.nn``
-namesakes, with minigrad's state under the same keys and layouts. The recurrent layers
-become subclasses of ``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)`` (PyTorch's keys,
-``weight_ih_l0``...) returning minigrad's output -- every step, or the last one
+Convolution, normalization and `Embedding` become their ``torch.nn`` namesakes (pooling:
+`minigrad.export.torch.pooling`), with minigrad's state under the same keys and layouts.
+The recurrent layers become subclasses of ``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)``
+(PyTorch's keys, ``weight_ih_l0``...) returning minigrad's output -- every step, or the last one
 ``(N, H)`` without ``return_sequences``; the attention layers subclasses of
 ``nn.MultiheadAttention(batch_first=True)`` called as minigrad's (``out_proj_weight`` is
 PyTorch's ``out_proj.weight``).
@@ -29,19 +29,11 @@ from minigrad.export.torch.convert import (
 )
 from minigrad.layers.attention import CrossAttention, MultiHeadAttention
 from minigrad.layers.conv.conv import Conv1D, Conv2D
-from minigrad.layers.conv.pooling import AvgPool1D, AvgPool2D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
 from minigrad.layers.conv.transposed import ConvTranspose2D
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.layers.recurrent.cells import GRU, LSTM, RNN
 from minigrad.layers.reshape import Flatten, Reshape
-
-
-class MeanOverPositions(nn.Module):
-    """minigrad's `GlobalAvgPool2D`: ``(N, C, H, W) -> (N, C)``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3))
 
 
 class ReshapeSamples(nn.Module):
@@ -128,13 +120,6 @@ for _type, _make in _SAME_STATE:
     TORCH_STATE_CONVERTERS[_type] = same_state
 
 _STATELESS: list[tuple[type[Any], Any]] = [
-    (MaxPool1D, lambda layer: nn.MaxPool1d(layer.kernel_size, layer.stride, layer.padding)),
-    (MaxPool2D, lambda layer: nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)),
-    (AvgPool1D, lambda layer: nn.AvgPool1d(layer.kernel_size, layer.stride, layer.padding,
-                                           count_include_pad=True)),
-    (AvgPool2D, lambda layer: nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding,
-                                           count_include_pad=True)),
-    (GlobalAvgPool2D, lambda layer: MeanOverPositions()),
     (Flatten, lambda layer: nn.Flatten()),
     (Reshape, lambda layer: ReshapeSamples(layer.sample_shape)),
 ]
