@@ -12,5 +12,12 @@
 
 from minigrad.layers.attention.kernel import AttentionCache
 from minigrad.layers.attention.layers import CrossAttention, MultiHeadAttention
+from minigrad.layers.attention.transformer import TransformerDecoderLayer, TransformerEncoderLayer
 
-__all__ = ["AttentionCache", "CrossAttention", "MultiHeadAttention"]
+__all__ = [
+    "AttentionCache",
+    "CrossAttention",
+    "MultiHeadAttention",
+    "TransformerDecoderLayer",
+    "TransformerEncoderLayer",
+]
