@@ -160,8 +160,8 @@ class MultiHeadKernel:
         if weight is self.in_proj_weight:
             return part
         e = self.embed_dim
-        part = [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight].index(weight)
-        return slice(part * e, (part + 1) * e)
+        index = [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight].index(weight)
+        return slice(index * e, (index + 1) * e)
 
     def _project_backward(self, rows: Array, d_rows: Array, weight: Parameter, part: slice,
                           input_grad: bool = True) -> Array | None:
@@ -173,7 +173,8 @@ class MultiHeadKernel:
             else:
                 weight.grad[part, ...] += d_rows.T @ rows
         if self.in_proj_bias is not None and self.in_proj_bias.requires_grad:
-            self.in_proj_bias.grad[self._bias_rows(weight, part)] += backend.namespace(d_rows).sum(d_rows, axis=0)
+            xp = backend.namespace(d_rows)
+            self.in_proj_bias.grad[self._bias_rows(weight, part)] += xp.sum(d_rows, axis=0)
         if not input_grad:
             return None
         grad_in: Array = d_rows @ weight.data[part, ...]

@@ -260,9 +260,9 @@ class CrossAttention(MultiHeadKernel, MergeLayer[AttentionCache]):
                              f"{tuple(key.shape)} and {tuple(value.shape)}")
         xp = backend.namespace(query)
         rows = tuple(xp.reshape(x, (-1, x.shape[2])) for x in (query, key, value)[:len(xs)])
-        projected = [self._project(rows[min(part, len(rows) - 1)], *self._weight(part))
-                     for part in (QUERY, KEY, VALUE)]
-        y, self.cache = self._attend(self, *projected, query.shape[0], rows, options)
+        q, k, v = (self._project(rows[min(part, len(rows) - 1)], *self._weight(part))
+                   for part in (QUERY, KEY, VALUE))  # a context is both key and value
+        y, self.cache = self._attend(self, q, k, v, query.shape[0], rows, options)
         return y
 
     @override

@@ -66,6 +66,7 @@ def _activation(owner: str, activation: object) -> Layer[Any]:
 class _TransformerLayer(Module[tuple[int, ...]]):
     """The feed-forward block, the norms and the dropouts both layers share."""
 
+    rng: initializers.RNG
     norm1: LayerNorm
     norm2: LayerNorm
     dropout1: Dropout
@@ -199,14 +200,14 @@ class TransformerEncoderLayer(_TransformerLayer, Layer[tuple[int, ...]]):
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         d_model, nhead, dim_feedforward, eps, norm_first = self._check(
-            "TransformerEncoderLayer", d_model, nhead, dim_feedforward, dropout, layer_norm_eps, batch_first,
-            norm_first, bias)
+            "TransformerEncoderLayer", d_model, nhead, dim_feedforward, dropout, layer_norm_eps,
+            batch_first, norm_first, bias)
         self.rng = initializers.make_rng(rng)
         self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             init=init, rng=self.rng, dtype=dtype)
         self._setup_feedforward(d_model, nhead, dim_feedforward, dropout,
-                                _activation("TransformerEncoderLayer", activation), eps, norm_first, 2,
-                                init, dtype)
+                                _activation("TransformerEncoderLayer", activation), eps,
+                                norm_first, 2, init, dtype)
 
     def _self_attention(self, x: Array, masks: dict[str, Any]) -> Array:
         return self.dropout1(self.self_attn(x, **masks))
@@ -297,8 +298,8 @@ class TransformerDecoderLayer(_TransformerLayer, MergeLayer[tuple[int, ...]]):
         self.multihead_attn = CrossAttention(d_model, nhead, dropout=dropout, bias=bias,
                                              init=init, rng=self.rng, dtype=dtype)
         self._setup_feedforward(d_model, nhead, dim_feedforward, dropout,
-                                _activation("TransformerDecoderLayer", activation), eps, norm_first, 3,
-                                init, dtype)
+                                _activation("TransformerDecoderLayer", activation), eps,
+                                norm_first, 3, init, dtype)
 
     @override
     def forward(self, *xs: Array, tgt_mask: object = None, memory_mask: object = None,
