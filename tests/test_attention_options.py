@@ -6,6 +6,7 @@ finite differences (`check_layer`)."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 import numpy as np
@@ -143,7 +144,8 @@ def test_self_attention_matches_torch(bias, add_bias_kv, add_zero_attn, mask_kin
     x = rng.standard_normal((N, L, E))
     options = masks(mask_kind, rng, L, L)
     xt = torch.tensor(x, requires_grad=True)
-    y_torch, weights = twin(xt, xt, xt, **torch_options(options))  # PyTorch's defaults: averaged weights
+    # PyTorch's defaults: need_weights, averaged over the heads
+    y_torch, weights = twin(xt, xt, xt, **torch_options(options))
     y = layer(x, **options, need_weights=True)
     close(y, y_torch)
     close(layer.last_attn_weights, weights)
@@ -329,3 +331,30 @@ def test_initial_values_follow_pytorch() -> None:
         assert np.abs(weight.data).max() > 0.95 * bound
     assert 0.7 / 8 < layer.bias_k.data.std() < 1.3 / 8
 
+
+
+# -- other array libraries -------------------------------------------------------------------
+
+@pytest.mark.parametrize("lib_name", ["array_api_strict", "torch"])
+def test_options_and_masks_run_on_other_array_libraries(lib_name) -> None:
+    """The new options (finite differences on the library too), and masks of the library."""
+    from tests.backends import get, library, put
+
+    lib = library(lib_name)
+    rng = np.random.default_rng(7)
+    inputs = [rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 2, 3)),
+              rng.standard_normal((2, 2, 5))]
+    layer = mg.CrossAttention(4, 2, causal=True, add_bias_kv=True, add_zero_attn=True, kdim=3,
+                              vdim=5, rng=0)
+    check_layer(layer, *inputs, backends=[lib])
+    options = {"attn_mask": rng.standard_normal((4, 3, 2)),
+               "key_padding_mask": np.array([[False, True], [False, False]])}
+    expected = layer(*inputs, **options, need_weights=True)
+    weights = layer.last_attn_weights
+    moved = copy.deepcopy(layer).to(lib)
+    out = moved(*[put(x, lib) for x in inputs], **{k: put(v, lib) for k, v in options.items()},
+                need_weights=True)
+    np.testing.assert_allclose(get(out), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(get(moved.last_attn_weights), weights, rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="attn_mask"):  # a NumPy mask for a moved layer
+        moved(*[put(x, lib) for x in inputs], attn_mask=options["attn_mask"])
