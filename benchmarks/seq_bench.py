@@ -20,14 +20,15 @@ median per step over ``--steps`` rounds, the ratio minigrad / PyTorch of the med
 work on a shared machine).
 
 ``encoderlayer`` is `TransformerEncoderLayer` (itself a composite of minigrad's layers)
-against ``nn.TransformerEncoderLayer``. Two cases are whole models rather than one layer: ``transformer``, two pre-norm causal
-blocks (LayerNorm -> MultiHeadAttention -> Add; LayerNorm -> Dense -> GELU -> Dense ->
-Add) against the same ``nn.Module`` (``nn.LayerNorm``, ``nn.MultiheadAttention`` with a
-causal mask, ``nn.Linear``, ``nn.GELU``), forward + backward as above; and ``charlm``,
-one training epoch of ``examples/char_lm.py``'s default LSTM model (``mg.fit`` with
-Adam, no progress output) against the same model as a PyTorch loop over the same
-batches (``nn.Embedding``, ``nn.LSTM``, ``nn.Linear``, ``nn.CrossEntropyLoss``,
-``optim.Adam``); its check compares the first batch's loss, before any update.
+against ``nn.TransformerEncoderLayer``. Two cases are whole models rather than one
+layer: ``transformer``, two pre-norm causal blocks (LayerNorm -> MultiHeadAttention ->
+Add; LayerNorm -> Dense -> GELU -> Dense -> Add) against the same ``nn.Module``
+(``nn.LayerNorm``, ``nn.MultiheadAttention`` with a causal mask, ``nn.Linear``,
+``nn.GELU``), forward + backward as above; and ``charlm``, one training epoch of
+``examples/char_lm.py``'s default LSTM model (``mg.fit`` with Adam, no progress output)
+against the same model as a PyTorch loop over the same batches (``nn.Embedding``,
+``nn.LSTM``, ``nn.Linear``, ``nn.CrossEntropyLoss``, ``optim.Adam``); its check compares
+the first batch's loss, before any update.
 """
 
 from __future__ import annotations

@@ -66,14 +66,16 @@ class FixedMasks:
     def __call__(self, query: torch.Tensor, key: torch.Tensor
                  ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``(attn_mask, key_padding_mask)`` for a call on ``query`` and ``key``."""
-        mask = self.attn_mask
+        where = query.device
+        mask = None if self.attn_mask is None else self.attn_mask.to(where)
+        padding = None if self.key_padding_mask is None else self.key_padding_mask.to(where)
         if self.causal:  # −inf above the diagonal: key j > query i hidden
             later = torch.ones(query.shape[1], key.shape[1], dtype=torch.bool,
-                               device=query.device).triu(1)
+                               device=where).triu(1)
             causal = torch.zeros(later.shape, dtype=query.dtype,
-                                 device=query.device).masked_fill(later, -torch.inf)
-            mask = causal if mask is None else causal + mask.to(query.device)
-        return mask, self.key_padding_mask
+                                 device=where).masked_fill(later, -torch.inf)
+            mask = causal if mask is None else causal + mask
+        return mask, padding
 
 
 class AttentionModule(nn.MultiheadAttention):

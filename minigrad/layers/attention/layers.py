@@ -196,6 +196,8 @@ class CrossAttention(MultiHeadKernel, MergeLayer[AttentionCache]):
 
     Cache: as `MultiHeadAttention`'s (the rows of each input).
 
+    Call options (masks, ``need_weights``): as `MultiHeadAttention`'s.
+
     Parameters
     ----------
     embed_dim, num_heads, causal, bias, dropout, add_bias_kv, add_zero_attn, batch_first,
@@ -204,7 +206,6 @@ class CrossAttention(MultiHeadKernel, MergeLayer[AttentionCache]):
     kdim, vdim : int, optional
         The widths of the key and of the value; default ``embed_dim``. Two inputs
         (``context``) need ``kdim == vdim``.
-    Call options: as `MultiHeadAttention`'s.
 
     Raises
     ------

@@ -147,7 +147,9 @@ class TransformerEncoderLayer(_TransformerLayer, Layer[tuple[int, ...]]):
     before it with ``norm_first``); see the module docstring for the formulas.
 
     ``forward(src, *, src_mask=None, src_key_padding_mask=None, is_causal=False)``: the
-    masks of `MultiHeadAttention` (``attn_mask``, ``key_padding_mask``, ``is_causal``).
+    masks of `MultiHeadAttention` (``attn_mask``, ``key_padding_mask``, ``is_causal``). In a
+    container, which passes the input alone, set them on the attention layer instead
+    (``layer.self_attn.key_padding_mask = ...``: the mask of every call that passes none).
 
     Shapes: ``(N, T, d_model) -> (N, T, d_model)``.
 
