@@ -26,7 +26,12 @@ from minigrad.layers.activations import (
     Softplus,
     Tanh,
 )
-from minigrad.layers.attention import CrossAttention, MultiHeadAttention
+from minigrad.layers.attention import (
+    CrossAttention,
+    MultiHeadAttention,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+)
 from minigrad.layers.conv import (
     AvgPool1D,
     AvgPool2D,
@@ -209,6 +214,8 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "TransformerDecoderLayer",
+    "TransformerEncoderLayer",
     "TripletMarginLoss",
     "__version__",
     "accuracy",

@@ -74,6 +74,10 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "MultiHeadAttention": (lambda: mg.MultiHeadAttention(4, 2, causal=True, rng=0),
                            [(2, 3, 4)]),
     "CrossAttention": (lambda: mg.CrossAttention(4, 2, rng=0), [(2, 3, 4), (2, 2, 4)]),
+    "TransformerEncoderLayer": (lambda: mg.TransformerEncoderLayer(4, 2, 6, rng=0).eval(),
+                                [(2, 3, 4)]),
+    "TransformerDecoderLayer": (lambda: mg.TransformerDecoderLayer(4, 2, 6, rng=0).eval(),
+                                [(2, 3, 4), (2, 2, 4)]),
     # N-D: images (N, C, H, W) and sequences (N, C, L), small enough for finite differences
     "Dense-bias-3d": (lambda: mg.Dense(3, 2, bias=True, rng=0), [(2, 4, 3)]),
     "Bias-3d": (lambda: mg.Bias(), [(2, 2, 3)]),

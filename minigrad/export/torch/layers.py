@@ -5,9 +5,7 @@ Convolution, normalization and `Embedding` become their ``torch.nn`` namesakes (
 `minigrad.export.torch.pooling`), with minigrad's state under the same keys and layouts.
 The recurrent layers become subclasses of ``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)``
 (PyTorch's keys, ``weight_ih_l0``...) returning minigrad's output -- every step, or the last one
-``(N, H)`` without ``return_sequences``; the attention layers subclasses of
-``nn.MultiheadAttention(batch_first=True)`` called as minigrad's (``out_proj_weight`` is
-PyTorch's ``out_proj.weight``).
+``(N, H)`` without ``return_sequences``. (The attention layers: `attention`.)
 """
 
 from __future__ import annotations
@@ -23,11 +21,9 @@ from minigrad.export.torch.convert import (
     TORCH_STATE_CONVERTERS,
     Convert,
     made_as,
-    register_torch,
     same_state,
     torch_dtype,
 )
-from minigrad.layers.attention import CrossAttention, MultiHeadAttention
 from minigrad.layers.conv.conv import Conv1D, Conv2D
 from minigrad.layers.conv.transposed import ConvTranspose2D
 from minigrad.layers.embedding import Embedding
@@ -182,59 +178,3 @@ def _recurrent(layer: RNN | LSTM | GRU, convert: Convert) -> nn.Module:
 for _type in _RECURRENT:
     TORCH_CONVERTERS[_type] = _recurrent
     TORCH_STATE_CONVERTERS[_type] = _recurrent_state
-
-
-# -- attention -------------------------------------------------------------------------
-
-
-class _Attention(nn.MultiheadAttention):
-    causal: bool
-
-    def attend(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        # PyTorch's bool attn_mask: True where a query may *not* attend (key j > query i).
-        mask = None
-        if self.causal:
-            mask = torch.ones(query.shape[1], context.shape[1], dtype=torch.bool,
-                              device=query.device).triu(1)
-        out: torch.Tensor = super().forward(query, context, context, need_weights=False,
-                                            attn_mask=mask)[0]
-        return out
-
-
-class SelfAttentionModule(_Attention):
-    """minigrad's `MultiHeadAttention`: ``mha(x, x, x)``, its output alone."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return self.attend(x, x)
-
-
-class CrossAttentionModule(_Attention):
-    """minigrad's `CrossAttention`: ``mha(query, context, context)``, its output alone."""
-
-    def forward(self, query: torch.Tensor, context: torch.Tensor  # type: ignore[override]
-                ) -> torch.Tensor:
-        return self.attend(query, context)
-
-
-_OUT_PROJ = {"out_proj_weight": "out_proj.weight", "out_proj_bias": "out_proj.bias"}
-
-
-def _attention_state(layer: MultiHeadAttention | CrossAttention, state: dict[str, Array]
-                     ) -> dict[str, Array]:
-    back = {torch_key: key for key, torch_key in _OUT_PROJ.items()}
-    return {back.get(key, key): value for key, value in state.items()}
-
-
-def _attention(layer: MultiHeadAttention | CrossAttention, convert: Convert) -> nn.Module:
-    kind: type[_Attention] = (SelfAttentionModule if isinstance(layer, MultiHeadAttention)
-                              else CrossAttentionModule)
-    state = {_OUT_PROJ.get(key, key): value for key, value in layer.state_dict().items()}
-    module = made_as(lambda: kind(layer.embed_dim, layer.num_heads, dropout=layer.dropout,
-                                  bias=layer.in_proj_bias is not None, batch_first=True,
-                                  dtype=torch_dtype(layer.in_proj_weight.dtype)), state)
-    module.causal = layer.causal
-    return module
-
-
-for _type in (MultiHeadAttention, CrossAttention):
-    register_torch(_type, state=_attention_state)(_attention)
