@@ -197,6 +197,37 @@ def cases(torch: Any, quick: bool) -> list[Case]:
     return found
 
 
+def pooling_cases(torch: Any, quick: bool) -> list[Case]:
+    """PyTorch's pooling options: 3-D windows, ceil mode, adaptive windows, unpooling."""
+    from minigrad.export import to_torch
+
+    rng = np.random.default_rng(0)
+    nn = torch.nn
+    batch = 8 if quick else 32
+    volumes = rng.standard_normal((batch, 16, 16, 16, 16)).astype(F32)
+    images = rng.standard_normal((batch, 64, 15, 15)).astype(F32)
+    pool = mg.MaxPool2D(2, return_indices=True)
+    encoder_decoder = mg.Sequential(pool, mg.MaxUnpool2D(2, indices_from=pool,
+                                                         output_size=(15, 15)))
+    specs: list[tuple[str, mg.Layer[Any], Any, np.ndarray]] = [
+        ("MaxPool3D(2) on 16×16³", mg.MaxPool3D(2), nn.MaxPool3d(2), volumes),
+        ("AvgPool3D(3, 2, 1) on 16×16³", mg.AvgPool3D(3, 2, 1), nn.AvgPool3d(3, 2, 1), volumes),
+        ("MaxPool2D(3, 2, 1, ceil) on 64×15×15", mg.MaxPool2D(3, 2, 1, ceil_mode=True),
+         nn.MaxPool2d(3, 2, 1, ceil_mode=True), images),
+        ("AvgPool2D(3, 2, 1, ceil, no pad) on 64×15×15",
+         mg.AvgPool2D(3, 2, 1, ceil_mode=True, count_include_pad=False),
+         nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False), images),
+        ("AdaptiveAvgPool2D(7) on 64×15×15", mg.AdaptiveAvgPool2D(7),
+         nn.AdaptiveAvgPool2d(7), images),
+        ("AdaptiveMaxPool2D(7) on 64×15×15", mg.AdaptiveMaxPool2D(7),
+         nn.AdaptiveMaxPool2d(7), images),
+        ("MaxPool2D + MaxUnpool2D on 64×15×15", encoder_decoder, to_torch(encoder_decoder),
+         images),
+    ]
+    return [layer_case(f"{name}, batch {batch}", layer, module, x, torch, False, 0.0)
+            for name, layer, module, x in specs]
+
+
 def gemm_peak(n: int = 1024, repeats: int = 7) -> float:
     a = np.random.default_rng(0).standard_normal((n, n)).astype(F32)
     best = float("inf")
@@ -229,7 +260,7 @@ def main() -> None:
     torch.set_num_threads(1)
     with threadpool_limits(limits=1, user_api="blas"):
         peak = gemm_peak(256 if args.quick else 1024)
-        found = cases(torch, args.quick)
+        found = cases(torch, args.quick) + pooling_cases(torch, args.quick)
         rows = [(case, *measure(case, args.rounds)) for case in found]
         peak = max(peak, gemm_peak(256 if args.quick else 1024))
     size = 256 if args.quick else 1024

@@ -2,7 +2,7 @@
 
     python benchmarks/seq_bench.py [--steps N] [--quick]
                                    [--cases lstm gru lstm2bi gru2bi batchnorm2d layernorm
-                                            attention transformer charlm]
+                                            attention encoderlayer transformer charlm]
 
 Each case builds one minigrad layer and the same PyTorch module with the same weights,
 float32, and times a training step of the layer alone: a forward on a fixed input, then
@@ -23,14 +23,16 @@ work on a shared machine).
 the second layer reading 2H features): their target is the single layer's times 1.2,
 the most the composition of layers and directions may cost.
 
-Two cases are whole models rather than one layer: ``transformer``, two pre-norm causal
-blocks (LayerNorm -> MultiHeadAttention -> Add; LayerNorm -> Dense -> GELU -> Dense ->
-Add) against the same ``nn.Module`` (``nn.LayerNorm``, ``nn.MultiheadAttention`` with a
-causal mask, ``nn.Linear``, ``nn.GELU``), forward + backward as above; and ``charlm``,
-one training epoch of ``examples/char_lm.py``'s default LSTM model (``mg.fit`` with
-Adam, no progress output) against the same model as a PyTorch loop over the same
-batches (``nn.Embedding``, ``nn.LSTM``, ``nn.Linear``, ``nn.CrossEntropyLoss``,
-``optim.Adam``); its check compares the first batch's loss, before any update.
+``encoderlayer`` is `TransformerEncoderLayer` (itself a composite of minigrad's layers)
+against ``nn.TransformerEncoderLayer``. Two cases are whole models rather than one
+layer: ``transformer``, two pre-norm causal blocks (LayerNorm -> MultiHeadAttention ->
+Add; LayerNorm -> Dense -> GELU -> Dense -> Add) against the same ``nn.Module``
+(``nn.LayerNorm``, ``nn.MultiheadAttention`` with a causal mask, ``nn.Linear``,
+``nn.GELU``), forward + backward as above; and ``charlm``, one training epoch of
+``examples/char_lm.py``'s default LSTM model (``mg.fit`` with Adam, no progress output)
+against the same model as a PyTorch loop over the same batches (``nn.Embedding``,
+``nn.LSTM``, ``nn.Linear``, ``nn.CrossEntropyLoss``, ``optim.Adam``); its check compares
+the first batch's loss, before any update.
 """
 
 from __future__ import annotations
@@ -185,6 +187,36 @@ def attention_case(quick: bool) -> SeqCase:
                               lambda m, tx: m(tx, tx, tx, need_weights=False)[0]))
 
 
+def encoder_layer_case(quick: bool) -> SeqCase:
+    """`TransformerEncoderLayer` against ``nn.TransformerEncoderLayer`` (post-norm, ReLU,
+    dropout 0 so that training mode is deterministic), PyTorch's weights loaded into it."""
+    import torch
+
+    from minigrad.export import to_torch
+
+    n, t, e, heads, ff = (2, 8, 16, 4, 32) if quick else (16, 64, 128, 4, 512)
+    rng = np.random.default_rng(5)
+    ours = mg.TransformerEncoderLayer(e, heads, ff, dropout=0.0, rng=rng, dtype=F32)
+    for param in ours.parameters():  # non-trivial biases and norms
+        if param.data.ndim == 1:
+            param.data[...] += rng.standard_normal(param.shape).astype(F32) * 0.1
+    theirs = torch.nn.TransformerEncoderLayer(e, heads, ff, dropout=0.0, batch_first=True)
+    theirs.load_state_dict(to_torch(ours).state_dict())
+    params = ours.parameters()
+    x = rng.standard_normal((n, t, e)).astype(F32)
+    g = rng.standard_normal((n, t, e)).astype(F32)
+    step = minigrad_step(ours, x, g, params)
+    dense_weights = {id(ours.linear1.weight), id(ours.linear2.weight)}
+
+    def torch_layout_step() -> list[np.ndarray]:  # Dense's (in, out) gradients as (out, in)
+        out = step()
+        return out[:2] + [grad.T if id(p) in dense_weights else grad
+                          for p, grad in zip(params, out[2:], strict=True)]
+
+    return SeqCase("TransformerEncoderLayer", f"batch {n}, T {t}, d_model {e}, {heads} heads, "
+                   f"feedforward {ff}", None, torch_layout_step, torch_step(theirs, x, g))
+
+
 def torch_block(e: int, heads: int, t: int) -> Any:
     """The PyTorch twin of `char_lm.transformer_block` (causal, pre-norm)."""
     import torch
@@ -335,6 +367,7 @@ CASES: dict[str, Callable[[bool], SeqCase]] = {
     "batchnorm2d": batchnorm2d_case,
     "layernorm": layernorm_case,
     "attention": attention_case,
+    "encoderlayer": encoder_layer_case,
     "transformer": transformer_case,
     "charlm": charlm_case,
 }

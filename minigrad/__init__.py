@@ -26,7 +26,12 @@ from minigrad.layers.activations import (
     Softplus,
     Tanh,
 )
-from minigrad.layers.attention import CrossAttention, MultiHeadAttention
+from minigrad.layers.attention import (
+    CrossAttention,
+    MultiHeadAttention,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+)
 from minigrad.layers.conv import (
     AvgPool1D,
     AvgPool2D,
@@ -37,6 +42,18 @@ from minigrad.layers.conv import (
     MaxPool1D,
     MaxPool2D,
 )
+from minigrad.layers.conv.adaptive import (
+    AdaptiveAvgPool1D,
+    AdaptiveAvgPool2D,
+    AdaptiveAvgPool3D,
+    AdaptiveMaxPool1D,
+    AdaptiveMaxPool2D,
+    AdaptiveMaxPool3D,
+    GlobalAvgPool1D,
+    GlobalAvgPool3D,
+)
+from minigrad.layers.conv.pooling import AvgPool3D, MaxPool3D
+from minigrad.layers.conv.unpooling import MaxUnpool1D, MaxUnpool2D, MaxUnpool3D
 from minigrad.layers.dense import Bias, Dense, Identity
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.merge import Add, Concat
@@ -114,10 +131,17 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "AdaptiveAvgPool1D",
+    "AdaptiveAvgPool2D",
+    "AdaptiveAvgPool3D",
+    "AdaptiveMaxPool1D",
+    "AdaptiveMaxPool2D",
+    "AdaptiveMaxPool3D",
     "Add",
     "Array",
     "AvgPool1D",
     "AvgPool2D",
+    "AvgPool3D",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1D",
@@ -139,7 +163,9 @@ __all__ = [
     "Flatten",
     "GRUCell",
     "GaussianNLLLoss",
+    "GlobalAvgPool1D",
     "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
     "Graph",
     "GroupNorm",
     "HingeEmbeddingLoss",
@@ -160,6 +186,10 @@ __all__ = [
     "MarginRankingLoss",
     "MaxPool1D",
     "MaxPool2D",
+    "MaxPool3D",
+    "MaxUnpool1D",
+    "MaxUnpool2D",
+    "MaxUnpool3D",
     "MergeLayer",
     "ModelCheckpoint",
     "Module",
@@ -187,6 +217,8 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "TransformerDecoderLayer",
+    "TransformerEncoderLayer",
     "TripletMarginLoss",
     "__version__",
     "accuracy",

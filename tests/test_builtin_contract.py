@@ -28,6 +28,13 @@ def residual_block(width: int, seed: int) -> mg.Graph:
     })
 
 
+def unpool_after_pool(pool_type: type, unpool_type: type, shape: tuple[int, ...]) -> mg.Module:
+    """A max unpooling layer reading a pool (kernel 2) that has run once on ``shape``."""
+    pool = pool_type(2, return_indices=True)
+    pool(np.random.default_rng(0).standard_normal(shape))
+    return unpool_type(2, indices_from=pool, output_size=shape[2:])
+
+
 # name -> (factory, input shapes)
 BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "Dense": (lambda: mg.Dense(3, 2, rng=0), [(4, 3)]),
@@ -75,6 +82,10 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "MultiHeadAttention": (lambda: mg.MultiHeadAttention(4, 2, causal=True, rng=0),
                            [(2, 3, 4)]),
     "CrossAttention": (lambda: mg.CrossAttention(4, 2, rng=0), [(2, 3, 4), (2, 2, 4)]),
+    "TransformerEncoderLayer": (lambda: mg.TransformerEncoderLayer(4, 2, 6, rng=0).eval(),
+                                [(2, 3, 4)]),
+    "TransformerDecoderLayer": (lambda: mg.TransformerDecoderLayer(4, 2, 6, rng=0).eval(),
+                                [(2, 3, 4), (2, 2, 4)]),
     # N-D: images (N, C, H, W) and sequences (N, C, L), small enough for finite differences
     "Dense-bias-3d": (lambda: mg.Dense(3, 2, bias=True, rng=0), [(2, 4, 3)]),
     "Bias-3d": (lambda: mg.Bias(), [(2, 2, 3)]),
@@ -99,6 +110,28 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "AvgPool2D": (lambda: mg.AvgPool2D(3, stride=2, padding=1), [(1, 2, 5, 5)]),
     "AvgPool1D": (lambda: mg.AvgPool1D(2, stride=1), [(2, 2, 5)]),
     "GlobalAvgPool2D": (lambda: mg.GlobalAvgPool2D(), [(2, 3, 2, 2)]),
+    "MaxPool3D-options": (lambda: mg.MaxPool3D(2, stride=(1, 2, 2), padding=(1, 0, 1),
+                                               dilation=(1, 2, 1), return_indices=True,
+                                               ceil_mode=True), [(2, 1, 3, 5, 4)]),
+    "AvgPool3D-options": (lambda: mg.AvgPool3D(3, stride=2, padding=1, ceil_mode=True,
+                                               count_include_pad=False), [(1, 2, 4, 4, 5)]),
+    "AvgPool2D-divisor": (lambda: mg.AvgPool2D(2, padding=1, divisor_override=3),
+                          [(1, 2, 3, 4)]),
+    "AdaptiveAvgPool1D": (lambda: mg.AdaptiveAvgPool1D(3), [(2, 2, 5)]),
+    "AdaptiveAvgPool2D": (lambda: mg.AdaptiveAvgPool2D((3, None)), [(2, 2, 5, 3)]),
+    "AdaptiveAvgPool3D": (lambda: mg.AdaptiveAvgPool3D((2, 1, 3)), [(1, 2, 3, 3, 4)]),
+    "AdaptiveMaxPool1D": (lambda: mg.AdaptiveMaxPool1D(4), [(2, 2, 7)]),
+    "AdaptiveMaxPool2D": (lambda: mg.AdaptiveMaxPool2D((3, 2), return_indices=True),
+                          [(2, 2, 5, 3)]),
+    "AdaptiveMaxPool3D": (lambda: mg.AdaptiveMaxPool3D((2, None, 3)), [(1, 2, 3, 2, 4)]),
+    "GlobalAvgPool1D": (lambda: mg.GlobalAvgPool1D(), [(2, 3, 4)]),
+    "GlobalAvgPool3D": (lambda: mg.GlobalAvgPool3D(), [(2, 3, 2, 2, 3)]),
+    "MaxUnpool1D": (lambda: unpool_after_pool(mg.MaxPool1D, mg.MaxUnpool1D, (2, 2, 6)),
+                    [(2, 2, 3)]),
+    "MaxUnpool2D": (lambda: unpool_after_pool(mg.MaxPool2D, mg.MaxUnpool2D, (2, 2, 4, 5)),
+                    [(2, 2, 2, 2)]),
+    "MaxUnpool3D": (lambda: unpool_after_pool(mg.MaxPool3D, mg.MaxUnpool3D, (1, 2, 4, 2, 4)),
+                    [(1, 2, 2, 1, 2)]),
     "Flatten": (lambda: mg.Flatten(), [(2, 3, 2, 2)]),
     "Reshape": (lambda: mg.Reshape(2, -1), [(2, 3, 4)]),
 }

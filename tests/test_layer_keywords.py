@@ -24,6 +24,8 @@ ARGS: dict[type, tuple[object, ...]] = {
     mg.GRUCell: (3, 2),
     mg.MultiHeadAttention: (4, 2),
     mg.CrossAttention: (4, 2),
+    mg.TransformerEncoderLayer: (4, 2, 6),
+    mg.TransformerDecoderLayer: (4, 2, 6),
     mg.BatchNorm1D: (3,),
     mg.BatchNorm2D: (3,),
     mg.LayerNorm: ((2, 3),),

@@ -170,3 +170,26 @@ def scatter_add_rows(target: Any, rows: Any, values: Any) -> None:
         ids = xp.arange(target.shape[0], dtype=rows.dtype, device=device(target))
         one_hot = xp.astype(rows[:, None] == ids[None, :], values.dtype)
         target += one_hot.T @ values
+
+
+def last_writers(rows: Any, size: int) -> Any:
+    """For each of ``size`` slots, the last ``k`` with ``rows[k] == slot``, or -1 where no
+    ``k`` writes it (int64): who wins ``target[rows[k]] = values[k]`` in order, so that
+    a scatter by repeated rows is the gather ``values[writers]``, the same on every
+    library (the standard has no scatter, and libraries differ on repeats).
+
+    NumPy: ``maximum.at``; PyTorch: ``scatter_reduce_("amax")``; otherwise the
+    standard's only form, a one-hot comparison ``(len(rows), size)`` (fine for the small
+    arrays of the strict reference)."""
+    xp = namespace(rows)
+    if type(rows) is np.ndarray:
+        writers = np.full(size, -1, np.int64)
+        np.maximum.at(writers, rows, np.arange(rows.shape[0], dtype=np.int64))
+        return writers
+    order = xp.arange(rows.shape[0], dtype=xp.int64, device=device(rows))
+    if _library(rows) == "torch":
+        start = xp.full((size,), -1, dtype=xp.int64, device=device(rows))
+        return start.scatter_reduce_(0, rows, order, "amax")
+    slots = xp.arange(size, dtype=rows.dtype, device=device(rows))
+    hit = rows[:, None] == slots[None, :]
+    return xp.max(xp.where(hit, order[:, None], -1), axis=0)

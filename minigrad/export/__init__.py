@@ -78,8 +78,11 @@ def to_onnx(
     opset : int, optional
         The ONNX opset, from 17 to the installed onnx's newest; default 17.
     dtype : float dtype, optional
-        For a model without parameters: the dtype to compute in (default float64).
-        Otherwise the parameters' one dtype is used (float32 or float64).
+        The dtype the graph computes in: its input (unless the model reads integer
+        ids), output and initializers. Default: the parameters' one dtype (float64
+        without parameters). Another than the parameters' -- ``np.float32`` for a
+        float64 model, which onnxruntime's convolutions need -- exports a converted
+        copy (`Module.to`); the model itself is not changed.
 
     Returns
     -------
@@ -112,7 +115,8 @@ def to_torch(model: Module[Any]) -> torch.nn.Module:
     twins (docs/interop.md has the table). Same dtype, same outputs
     in training and evaluation mode (Dropout's masks aside), the minigrad model's
     state_dict keys (the recurrent layers' are PyTorch's own, ``weight_ih_l0``; but
-    attention's ``out_proj.weight``; shared layers appear once per use, as PyTorch
+    attention's ``out_proj.weight``, and the transformer layers' ``linear1.weight`` in
+    PyTorch's ``(out, in)``; shared layers appear once per use, as PyTorch
     lists them); a
     layer shared in minigrad is one shared torch module. The copy starts in the mode of
     ``model``.

@@ -107,6 +107,14 @@ class Loss(ABC, Generic[CacheT]):
             return losses
         return self.scalar(backend.wide_sum(losses))
 
+    @property
+    def denominator(self) -> float:
+        """The latest `forward`'s ``D``: what its "mean" divides the summed per-element
+        losses by (the number of elements, the kept targets' summed weights, or
+        `KLDivLoss`'s batch size for "batchmean"), whatever the reduction. `fit` reads it
+        to weight samples and to accumulate gradients exactly; 1 before any forward."""
+        return self._denominator
+
     def scalar(self, total: float) -> float:
         """The summed loss ``total`` as the reduction's value (mean or sum)."""
         if self.reduction == "sum":

@@ -5,6 +5,9 @@
 * `parallel` -- `ParallelStrategy`, `ParallelRun`: what `fit` needs from a data-parallel
   strategy (`minigrad.distributed.DataParallel`, which plugs in from above);
 * `data` -- `batches`: the mini-batches of one epoch;
+* `sources` -- what `fit` and `predict` draw batches from: arrays, a map-style dataset,
+  an iterable of batches;
+* `weights` -- ``sample_weight`` and ``class_weight``: the weighted loss of a batch;
 * `callbacks` -- `Callback`, `EarlyStopping`, `LearningRateScheduler`, `ModelCheckpoint`;
 * `history` -- `History` and the progress shown while training;
 * `metrics` -- `accuracy`, and `Metric`: what a metric is;

@@ -22,11 +22,12 @@ class Callback:
     """Hooks `fit` calls during training; subclass and override the ones you need.
 
     Order, with Keras's names: `set_context` and `on_train_begin` once; per epoch
-    `on_epoch_begin`, then per batch `on_train_batch_begin` and `on_train_batch_end`
-    (after the optimizer step), then `on_epoch_end` (training, validation and logging
-    done); `on_train_end` once when training ends normally (not when it is stopped by
-    an exception). Every hook may read `model` and `optimizer`: a per-batch
-    learning-rate schedule or gradient logging needs no optimizer subclass.
+    `on_epoch_begin`, then per batch `on_train_batch_begin`, `on_optimizer_step` (when
+    the optimizer stepped after it) and `on_train_batch_end`, then `on_epoch_end`
+    (training, validation and logging done); `on_train_end` once when training ends
+    normally (not when it is stopped by an exception). Every hook may read `model` and
+    `optimizer`: a per-batch learning-rate schedule or gradient logging needs no
+    optimizer subclass.
 
     No ``__init__`` is needed (nor a ``super().__init__()`` call in yours).
     """
@@ -57,9 +58,17 @@ class Callback:
     def on_train_batch_begin(self, batch: int) -> None:
         """Batch ``batch`` (0-based, within the epoch) starts."""
 
+    def on_optimizer_step(self, step: int) -> None:
+        """The optimizer took step ``step`` (0-based, within the epoch). One per batch,
+        before that batch's `on_train_batch_end`; with ``fit(...,
+        accumulate_grad_batches=k)`` one per k batches (and after an epoch's last batch):
+        count training steps here (a per-step learning-rate schedule)."""
+
     def on_train_batch_end(self, batch: int, logs: Mapping[str, float]) -> None:
-        """Batch ``batch`` ended after the optimizer step; ``logs["loss"]`` is its loss
-        (the gradients of this batch are still in ``param.grad``)."""
+        """Batch ``batch`` ended (after the optimizer step, if one followed it:
+        `on_optimizer_step`); ``logs["loss"]`` is its loss (the gradients of this batch
+        are still in ``param.grad``, summed with the group's earlier batches when
+        accumulating)."""
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
         """Epoch ``epoch`` (0-based) ended with ``logs`` (the keys of `History.history`).
@@ -222,7 +231,8 @@ class LearningRateScheduler(Callback):
         Built on the optimizer given to `fit`.
     interval : "epoch" or "batch", default "epoch"
         When to call ``scheduler.step()``: after each epoch, or after each optimizer
-        step (`OneCycleLR`, warm-ups counted in steps).
+        step (`OneCycleLR`, warm-ups counted in steps) -- each batch, or each group of
+        k batches with ``fit(..., accumulate_grad_batches=k)``.
     monitor : str, default "val_loss"
         For `ReduceLROnPlateau` only: the logged quantity it watches (per epoch).
 
@@ -264,7 +274,7 @@ class LearningRateScheduler(Callback):
                              "than the one given to fit")
 
     @override
-    def on_train_batch_end(self, batch: int, logs: Mapping[str, float]) -> None:
+    def on_optimizer_step(self, step: int) -> None:
         if self.interval == "batch" and isinstance(self.scheduler, LRScheduler):
             self.scheduler.step()
 

@@ -162,26 +162,30 @@ def batches(
     X, y = as_dataset("batches", X, y)
     size = check_batch_size("batches", batch_size)
     order = make_rng(rng).permutation(X.shape[0]) if shuffle else None
-    return _iterate(X, y, size, order)  # a separate generator: errors above are raised now
+    # a separate generator: the errors above are raised at the call
+    return iterate_rows((X, y), size, order)  # type: ignore[return-value]
 
 
-def _iterate(X: Any, y: Any, size: int, order: Array | None) -> Iterator[tuple[Array, Array]]:
-    n = X.shape[0]
-    if type(X) is not np.ndarray:  # X and y: one library and device (as_dataset)
+def iterate_rows(arrays: tuple[Any, ...], size: int, order: Array | None
+                 ) -> Iterator[tuple[Array, ...]]:
+    """The mini-batches of equally long ``arrays`` (one library and device): the same
+    rows of each, ``size`` at a time, in the order ``order`` (None: as stored, views)."""
+    n = arrays[0].shape[0]
+    if type(arrays[0]) is not np.ndarray:
         # Stops clipped to n: the standard leaves out-of-bounds slice stops unspecified.
-        xp = backend.namespace(X)
-        moved = None if order is None else backend.asarray(order, xp, backend.device(X))
+        xp = backend.namespace(arrays[0])
+        moved = None if order is None else backend.asarray(order, xp, backend.device(arrays[0]))
         for start in range(0, n, size):
             stop = min(start + size, n)
             if moved is None:
-                yield X[start:stop, ...], y[start:stop, ...]
+                yield tuple(array[start:stop, ...] for array in arrays)
             else:
                 index = moved[start:stop]
-                yield xp.take(X, index, axis=0), xp.take(y, index, axis=0)
+                yield tuple(xp.take(array, index, axis=0) for array in arrays)
         return
     for start in range(0, n, size):
         if order is None:
-            yield X[start : start + size], y[start : start + size]
+            yield tuple(array[start : start + size] for array in arrays)
         else:
             index = order[start : start + size]
-            yield X[index], y[index]
+            yield tuple(array[index] for array in arrays)

@@ -32,24 +32,26 @@ losses and metrics are Python floats.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from typing import Any
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import numpy.typing as npt
 
 from minigrad import backend
-from minigrad.core import Array, Layer, check_count, check_non_negative
+from minigrad.core import Array, Layer, check_count, check_non_negative, name_list
 from minigrad.init import SeedLike, make_rng
 from minigrad.losses.loss import Loss
 from minigrad.optim import Optimizer
 from minigrad.training.callbacks import Callback, EarlyStopping
-from minigrad.training.data import as_dataset, batches, check_batch_size, check_data
-from minigrad.training.epoch import evaluate, train_epoch
+from minigrad.training.data import check_batch_size
+from minigrad.training.epoch import evaluate, evaluate_batches, train_epoch
 from minigrad.training.history import History, make_progress
 from minigrad.training.metrics import Metric
 from minigrad.training.parallel import ParallelRun, ParallelStrategy, as_strategy
 from minigrad.training.predict import check_type, predict
+from minigrad.training.sources import ArraySource, MapDataset, Source, data_kind, make_source
+from minigrad.training.weights import ClassWeight, WeightedLoss, check_class_weight
 
 __all__ = ["Callback", "EarlyStopping", "History", "Metric", "fit", "predict"]
 
@@ -70,42 +72,29 @@ def _named_metrics(metrics: Sequence[Metric | tuple[str, Metric]]) -> dict[str, 
     return named
 
 
-def _dataset(
-    owner: str, X: npt.ArrayLike, y: npt.ArrayLike, finite: bool
-) -> tuple[Array, Array]:
-    """``(X, y)`` as arrays of equal, non-zero length and real (finite) values."""
-    arrays = as_dataset(owner, X, y)
-    if arrays[0].shape[0] == 0:
-        raise ValueError(f"{owner}: the data is empty")
-    for name, array in zip("Xy", arrays):
-        check_data(owner, name, array, finite=finite)
-    return arrays
-
-
-def _validation_set(validation_data: object, finite: bool) -> tuple[Array, Array]:
-    if not isinstance(validation_data, tuple) or len(validation_data) != 2:
-        raise TypeError("fit: validation_data must be a tuple (X_val, y_val)")
-    return _dataset("fit (validation_data)", *validation_data, finite)
-
-
 def fit(
     model: Layer[Any],
     loss_fn: Loss[Any],
     optimizer: Optimizer,
-    X: npt.ArrayLike,
-    y: npt.ArrayLike,
+    X: npt.ArrayLike | MapDataset | Iterable[Any],
+    y: npt.ArrayLike | None = None,
     *,
     epochs: int,
     batch_size: int = 32,
     shuffle: bool = True,
     rng: SeedLike = None,
-    validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    validation_data: tuple[npt.ArrayLike, ...] | MapDataset | Iterable[Any] | None = None,
     metrics: Sequence[Metric | tuple[str, Metric]] = (),
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
     check_finite: bool = True,
     grad_clip: float | None = None,
     data_parallel: ParallelStrategy | None = None,
+    sample_weight: npt.ArrayLike | None = None,
+    class_weight: ClassWeight | None = None,
+    accumulate_grad_batches: int = 1,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
 ) -> History:
     """Train ``model`` on ``(X, y)`` by mini-batch gradient descent for ``epochs`` epochs.
 
@@ -126,14 +115,18 @@ def fit(
         Built on (some of) ``model``'s parameters (after moving the model).
     X, y : array_like, shapes ``(N, ...)``
         Training inputs and targets: arrays of the model's library and device (NumPy
-        array-likes for a NumPy model).
+        array-likes for a NumPy model). Or, with ``y`` None, ``X`` a map-style dataset
+        (``ds[i]`` a sample ``(x, y)`` or ``(x, y, sample_weight)``) or an iterable of
+        such batches (a generator, a ``DataLoader``): see `minigrad.training.sources`.
     epochs : int >= 0
     batch_size : int >= 1, default 32
     shuffle : bool, default True
         A new random sample order every epoch.
     rng : int, numpy Generator or RandomState, optional
         Source of the shuffling; a fixed seed makes training reproducible.
-    validation_data : (X_val, y_val), optional
+    validation_data : (X_val, y_val), (X_val, y_val, sample_weight_val), a dataset or an
+        iterable of batches, optional
+        Its sample weights weight ``val_loss``.
     metrics : sequence of callables ``(pred, target) -> float`` or (name, callable) pairs
         E.g. ``[mg.accuracy]``, logged under the function's ``__name__``, or
         ``[("acc", functools.partial(mg.accuracy, threshold=0))]``.
@@ -161,7 +154,26 @@ def fit(
         the same model and `History` -- that of one process with batch size
         ``P·batch_size``. Rank 0 shows the progress and writes checkpoints. See
         `minigrad.distributed.DataParallel` and docs/distributed.md. None (the
-        default): this process alone.
+        default): this process alone. Only on arrays, without ``sample_weight``.
+    sample_weight : array_like of shape ``(N,)`` or ``(N, d1, ...)``, optional
+        Finite weights >= 0 per sample (or per leading position of the per-element
+        losses: ``(N, T)`` per time step), multiplying the per-element losses before the
+        loss's reduction, whose mean still divides by its usual count (Keras's rule;
+        `minigrad.training.weights`). The logged ``loss`` is weighted, the metrics not.
+    class_weight : dict {class: weight} or array of one weight per class, optional
+        A sample's weight from its target's class (times its ``sample_weight``): integer
+        targets, one-hot/probability rows (class axis last, their argmax), or binary
+        labels (rounded). Training only, not validation.
+    accumulate_grad_batches : int >= 1, default 1
+        Step the optimizer once per this many batches, on the gradient of their joined
+        loss -- exactly that of one batch of all their samples (`train_epoch`); the last
+        group of an epoch may be shorter. Callbacks' `Callback.on_optimizer_step` and
+        a per-batch `LearningRateScheduler` count the steps.
+    steps_per_epoch : int >= 1, optional
+        For an iterable of batches: the batches per epoch (required for a one-shot
+        iterator and several epochs; default: the whole iteration).
+    validation_steps : int >= 1, optional
+        The same for an iterable as ``validation_data``.
 
     Returns
     -------
@@ -180,7 +192,16 @@ def fit(
         data, data of another array library or device than the model's parameters
         (TypeError, naming both), data of a non-real dtype, NaN or ±inf in the data (with
         ``check_finite``), bad metrics or callbacks (including an `EarlyStopping`
-        monitoring a key that will not be logged).
+        monitoring a key that will not be logged); a ``sample_weight`` that is negative,
+        not finite or not one row per sample; a ``class_weight`` with a key that is no
+        class index, a negative or non-finite weight; ``accumulate_grad_batches`` not an
+        int >= 1; ``y`` or ``sample_weight`` beside a dataset; ``steps_per_epoch`` with
+        arrays, or missing for a one-shot iterator and several epochs; a dict as ``X``.
+    ValueError, TypeError
+        At the batch it concerns: a dataset item or iterable batch that is not a pair
+        or triple, or bad data in it (as for arrays); ``class_weight`` naming a class the
+        model does not output (at the first batch, before its step); a weight array
+        that does not fit the per-element losses.
     ValueError
         Before any work: the optimizer holds none of the model's parameters, or the loss
         has ``reduction="none"``.
@@ -211,13 +232,17 @@ def fit(
     strategy = as_strategy(data_parallel)
     epochs = check_count("fit", "epochs", epochs, 0)
     size = check_batch_size("fit", batch_size)
-    X, y = _dataset("fit", X, y, check_finite)
-    validation = (
-        None if validation_data is None else _validation_set(validation_data, check_finite)
-    )
-    _check_data_place(model, X, "X")
-    if validation is not None:
-        _check_data_place(model, validation[0], "validation X")
+    accumulate = check_count("fit", "accumulate_grad_batches", accumulate_grad_batches, 1)
+    source = make_source("fit", X, y, sample_weight, batch_size=size, steps=steps_per_epoch,
+                         epochs=epochs, finite=check_finite)
+    validation = _validation_source(validation_data, size, validation_steps, epochs,
+                                    check_finite)
+    if isinstance(source, ArraySource):
+        _check_data_place(model, source.arrays[0], "X")
+    if isinstance(validation, ArraySource):
+        _check_data_place(model, validation.arrays[0], "validation X")
+    weighting = WeightedLoss(loss_fn, None if class_weight is None
+                             else check_class_weight(class_weight))
     for name, value in (("metrics", metrics), ("callbacks", callbacks)):
         if not isinstance(value, (list, tuple)):
             raise TypeError(f"fit: {name} must be a list or tuple, got {value!r}")
@@ -236,10 +261,9 @@ def fit(
     generator = make_rng(rng) if shuffle else None
     parallel: ParallelRun | None = None
     if strategy is not None:
-        parallel = strategy.begin(
-            model, optimizer, loss_fn, X, y, batch_size=size, epochs=epochs,
-            shuffle=shuffle, validation=validation)
-    steps = math.ceil(X.shape[0] / size) if parallel is None else parallel.steps(size)
+        parallel = _begin_parallel(strategy, model, optimizer, loss_fn, source, validation,
+                                   size, epochs, shuffle, accumulate)
+    steps = source.steps if parallel is None else parallel.steps(size)
     history = History()
     bar = make_progress(progress and (parallel is None or parallel.is_main), int(epochs))
     for callback in callbacks:
@@ -253,23 +277,31 @@ def fit(
                     bar.begin_epoch(epoch, steps)
                 for callback in callbacks:
                     callback.on_epoch_begin(epoch)
-                data = (batches(X, y, size, shuffle=shuffle, rng=generator) if parallel is None
-                        else parallel.batches(X, y, size, shuffle, generator))
+                if parallel is None:
+                    data = source.epoch(generator)
+                else:
+                    X_all, y_all = cast(ArraySource, source).arrays[:2]
+                    data = ((xb, yb, None) for xb, yb in
+                            parallel.batches(X_all, y_all, size, shuffle, generator))
                 where = f"epoch {epoch + 1}/{epochs}"
                 logs = train_epoch(model, loss_fn, optimizer, data, named, bar, where, steps,
-                                   callbacks, clip, parallel)
+                                   callbacks, clip, parallel, weighting, accumulate)
+                if not logs:  # no batch at all: an iterator ran out, or gave none
+                    if not source.exhausted:
+                        raise ValueError(f"fit: X gave no batches in epoch {epoch + 1}")
+                    _ran_out(epoch)
+                    break
                 if parallel is not None:
                     logs = parallel.combine_metrics(logs)
-                if validation is not None and parallel is not None:  # a part per process
-                    logs.update(parallel.evaluate(
-                        lambda Xv, yv: evaluate(model, loss_fn, Xv, yv, size, named),
-                        *validation, [key for key in keys if key.startswith("val_")]))
-                elif validation is not None:
-                    logs.update(evaluate(model, loss_fn, *validation, size, named))
+                logs.update(_validation_logs(model, loss_fn, validation, size, named,
+                                             parallel, keys))
                 history.append(epoch, logs)
                 if bar is not None:
                     bar.end_epoch(epoch, logs)
                 stop = [callback.on_epoch_end(epoch, logs) for callback in callbacks]
+                if source.exhausted:
+                    _ran_out(epoch + 1)
+                    break
                 if any(stop):
                     break
     finally:
@@ -279,6 +311,77 @@ def fit(
     for callback in callbacks:
         callback.on_train_end()
     return history
+
+
+def _validation_source(validation_data: object, size: int, steps: int | None, epochs: int,
+                       finite: bool) -> Source | None:
+    """``validation_data`` as a `Source`: ``(X_val, y_val)`` or ``(X_val, y_val,
+    sample_weight_val)`` arrays, a dataset, or an iterable of batches."""
+    if validation_data is None:
+        if steps is not None:
+            raise ValueError("fit: validation_steps needs validation_data")
+        return None
+    owner = "fit (validation_data)"
+    if isinstance(validation_data, tuple):
+        if len(validation_data) not in (2, 3):
+            raise TypeError("fit: validation_data must be a tuple (X_val, y_val) or (X_val, "
+                            "y_val, sample_weight_val), a dataset or an iterable of batches, "
+                            f"got a tuple of {len(validation_data)}")
+        return make_source(owner, validation_data[0], validation_data[1],
+                           validation_data[2] if len(validation_data) == 3 else None,
+                           batch_size=size, steps=steps, epochs=epochs, finite=finite,
+                           steps_name="validation_steps")
+    if data_kind(validation_data) == "arrays":
+        raise TypeError("fit: validation_data must be a tuple (X_val, y_val) or (X_val, "
+                        "y_val, sample_weight_val), a dataset or an iterable of batches, got "
+                        f"{type(validation_data).__name__}")
+    return make_source(owner, validation_data, None, None, batch_size=size, steps=steps,
+                       epochs=epochs, finite=finite, steps_name="validation_steps")
+
+
+def _validation_logs(model: Layer[Any], loss_fn: Loss[Any], validation: Source | None,
+                     size: int, named: dict[str, Metric], parallel: ParallelRun | None,
+                     keys: list[str]) -> dict[str, float]:
+    """The epoch's validation logs (none without validation data)."""
+    if validation is None:
+        return {}
+    arrays = validation.arrays if isinstance(validation, ArraySource) else None
+    if arrays is not None and len(arrays) == 2 and parallel is not None:  # a part per process
+        return parallel.evaluate(
+            lambda Xv, yv: evaluate(model, loss_fn, Xv, yv, size, named),
+            *arrays, [key for key in keys if key.startswith("val_")])
+    if arrays is not None and len(arrays) == 2:
+        return evaluate(model, loss_fn, *arrays, size, named)
+    return evaluate_batches(model, loss_fn, validation.epoch(None), named)
+
+
+def _ran_out(epochs_done: int) -> None:
+    warnings.warn(f"fit: the data ran out after {epochs_done} complete epoch(s), before "
+                  "steps_per_epoch batches of the next; training stopped there (make the "
+                  "iterator long enough for epochs * steps_per_epoch batches, or let it start "
+                  "over each epoch)", stacklevel=3)
+
+
+def _begin_parallel(strategy: ParallelStrategy, model: Layer[Any], optimizer: Optimizer,
+                    loss_fn: Loss[Any], source: Source, validation: Source | None, size: int,
+                    epochs: int, shuffle: bool, accumulate: int) -> ParallelRun:
+    """The strategy's run of this call: on arrays alone, without sample weights or
+    gradient accumulation (refused, naming which)."""
+    unsupported = [name for name, used in (
+        ("a dataset or iterable as X", not isinstance(source, ArraySource)),
+        ("sample_weight", isinstance(source, ArraySource) and len(source.arrays) == 3),
+        ("accumulate_grad_batches > 1", accumulate > 1),
+        ("validation_data other than (X_val, y_val) arrays", validation is not None and not (
+            isinstance(validation, ArraySource) and len(validation.arrays) == 2)),
+    ) if used]
+    if unsupported:
+        raise ValueError(f"fit: data_parallel does not support {name_list(unsupported)}; "
+                         "train on (X, y) arrays (class_weight works)")
+    X, y = cast(ArraySource, source).arrays[:2]
+    arrays = None if validation is None else cast(ArraySource, validation).arrays
+    return strategy.begin(model, optimizer, loss_fn, X, y, batch_size=size, epochs=epochs,
+                          shuffle=shuffle, validation=None if arrays is None
+                          else (arrays[0], arrays[1]))
 
 
 def _check_data_place(model: Layer[Any], X: Array, name: str) -> None:

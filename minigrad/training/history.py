@@ -105,7 +105,7 @@ class LineProgress:
         self.epochs = epochs
         self.start = 0.0
 
-    def begin_epoch(self, epoch: int, steps: int) -> None:
+    def begin_epoch(self, epoch: int, steps: int | None) -> None:
         self.start = time.perf_counter()
 
     def batch_end(self, running_loss: float) -> None:
@@ -131,7 +131,7 @@ class BarProgress(LineProgress):
         self.bar: Any = None
 
     @override
-    def begin_epoch(self, epoch: int, steps: int) -> None:
+    def begin_epoch(self, epoch: int, steps: int | None) -> None:
         self.bar = self.tqdm(
             total=steps, desc=f"Epoch {epoch + 1}/{self.epochs}", file=sys.stderr, leave=True
         )

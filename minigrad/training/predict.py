@@ -8,19 +8,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from minigrad import backend
-from minigrad.core import Array, Layer, describe
+from minigrad.core import Array, Layer, check_count, describe
 from minigrad.training.data import check_batch_size
+from minigrad.training.sources import MapDataset, data_kind, input_batches
 
 __all__ = ["predict"]
 
 
-def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array:
+def predict(model: Layer[Any], X: npt.ArrayLike | MapDataset | Iterable[Any],
+            batch_size: int = 256, *, steps: int | None = None) -> Array:
     """The model's outputs for ``X``, computed in evaluation mode, ``batch_size`` rows at
     a time.
 
@@ -31,10 +34,14 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
     Parameters
     ----------
     model : Layer
-    X : array_like, shape ``(N, ...)``
-        The inputs, one row per sample.
+    X : array_like of shape ``(N, ...)``, a dataset or an iterable of batches
+        The inputs, one row per sample; or a map-style dataset (`predict_batches`), or
+        an iterable of batches (a generator).
     batch_size : int >= 1, default 256
-        Rows per forward; bounds the memory of the intermediate activations.
+        Rows per forward; bounds the memory of the intermediate activations. (An
+        iterable's batches are taken as they come.)
+    steps : int >= 1, optional
+        For an iterable: predict on its first ``steps`` batches only (default: all).
 
     Returns
     -------
@@ -54,6 +61,8 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
     """
     check_type("predict", "model", model, Layer, "a minigrad Layer (a Sequential, a Graph, "
                 "a layer)")
+    if data_kind(X, "predict") != "arrays" or steps is not None:
+        return predict_batches(model, X, batch_size, steps)
     data: Any = X if backend.is_foreign(X) else np.asarray(X)
     size = check_batch_size("predict", batch_size)
     if data.ndim == 0 or data.shape[0] == 0:
@@ -75,6 +84,37 @@ def predict(model: Layer[Any], X: npt.ArrayLike, batch_size: int = 256) -> Array
         finally:
             model.unstash(pending)
     return out
+
+
+def predict_batches(model: Layer[Any], data: object, batch_size: int,
+                    steps: int | None) -> Array:
+    """`predict` on a map-style dataset (``batch_size`` samples stacked per forward) or an
+    iterable of batches (a generator: one pass, ``steps`` batches at most): a sample or
+    batch that is a tuple or list gives its first field (``(x, y)`` pairs), anything
+    else is the input itself. The outputs are joined along the first axis.
+
+    Raises
+    ------
+    ValueError
+        ``steps`` with arrays, or not an int >= 1; ``batch_size`` not an int >= 1; no
+        batches at all.
+    """
+    size = check_batch_size("predict", batch_size)
+    if steps is not None:
+        steps = check_count("predict", "steps", steps, 1)
+        if data_kind(data, "predict") != "iterable":
+            raise ValueError("predict: steps is for an iterable of batches (a generator)")
+    pending = model.stash()
+    with model.mode(training=False):
+        try:
+            parts = [model.forward(xb) for xb in input_batches("predict", data, size, steps)]
+        finally:
+            model.unstash(pending)
+    if not parts:
+        raise ValueError(f"predict: the {type(data).__name__} gave no batches")
+    if type(parts[0]) is np.ndarray:
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return parts[0] if len(parts) == 1 else backend.namespace(*parts).concat(parts)
 
 
 def check_type(owner: str, name: str, value: object, kind: type, expected: str) -> None:

@@ -3,6 +3,7 @@ layers and containers, and `to_onnx` itself."""
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, TypeVar
@@ -201,6 +202,7 @@ def to_onnx(
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
         raise ValueError(f"to_onnx: opset must be an int from {MIN_OPSET} to {newest} "
                          f"(this onnx's newest), got {opset!r}")
+    model = _converted(model, dtype)
     float_dtype = _model_dtype(model, dtype)
     input_dtype = _input_dtype(model, float_dtype)
     probe = _probe(model, shape, input_dtype)
@@ -274,18 +276,37 @@ def _check_input_shape(input_shape: object) -> tuple[int | None, ...]:
     return tuple(None if item is None else int(item) for item in input_shape)
 
 
+def _converted(model: Layer[Any], dtype: npt.DTypeLike | None) -> Layer[Any]:
+    """``model`` itself, or -- when ``dtype`` is a float dtype some parameter, floating
+    buffer or parameterless layer's own ``dtype`` is not in -- a copy converted to it
+    (``to_onnx(float64_model, ..., dtype=np.float32)``): the user's model is never
+    changed."""
+    if dtype is None:
+        return model
+    wanted = np.dtype(dtype)
+    if wanted.kind != "f":
+        raise TypeError(f"to_onnx: dtype must be a floating dtype, got {wanted}")
+    dtypes = [p.data.dtype for p in model.parameters()] + [b.data.dtype for b in model.buffers()]
+    dtypes += [vars(module)["dtype"] for module in model.modules()  # a parameterless layer's
+               if isinstance(vars(module).get("dtype"), np.dtype)]
+    if all(found == wanted for found in dtypes if found.kind == "f"):
+        return model
+    if wanted not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"to_onnx: dtype {wanted}: a model's parameters convert to float32 "
+                        "or float64 only (see Module.to)")
+    converted: Layer[Any] = copy.deepcopy(model).to(wanted)
+    return converted
+
+
 def _model_dtype(model: Module[Any], dtype: npt.DTypeLike | None) -> np.dtype[Any]:
-    """The one float dtype of the parameters (``dtype``, else float64, without any)."""
+    """The one float dtype of the parameters (``dtype``, else float64, without any);
+    refused when they mix dtypes."""
     found = {param.dtype for param in model.parameters()}
     if len(found) > 1:
         raise ValueError(f"to_onnx: the model's parameters mix dtypes {sorted(map(str, found))}; "
                          "an exported graph computes in one")
-    wanted = None if dtype is None else np.dtype(dtype)
-    if wanted is not None and wanted.kind != "f":
-        raise TypeError(f"to_onnx: dtype must be a floating dtype, got {wanted}")
-    if found and wanted is not None and wanted not in found:
-        raise ValueError(f"to_onnx: dtype {wanted} differs from the parameters' {found.pop()}")
-    return found.pop() if found else wanted if wanted is not None else np.dtype(np.float64)
+    # a dtype given is a float one (checked by _converted), the parameters' if any
+    return found.pop() if found else np.dtype(np.float64) if dtype is None else np.dtype(dtype)
 
 
 def first_layers(module: Module[Any]) -> list[Module[Any]]:

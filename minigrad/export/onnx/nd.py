@@ -1,5 +1,6 @@
-"""ONNX converters of the N-D layers: convolution, pooling, reshaping, normalization and
-`Embedding`. Imported (and so registered) by `minigrad.export.onnx`.
+"""ONNX converters of the N-D layers: convolution, reshaping, normalization and
+`Embedding` (pooling's: `minigrad.export.onnx.pooling`). Imported (and so registered) by
+`minigrad.export.onnx`.
 
 minigrad's N-D layers use PyTorch's layouts, which are ONNX's: NCHW batches, convolution
 weights ``(C_out, C_in / groups, kH, kW)`` (``(C_in, C_out / groups, ...)`` transposed).
@@ -19,13 +20,6 @@ from minigrad.export.onnx.convert import (
     register_onnx,
 )
 from minigrad.layers.conv.conv import Conv1D, Conv2D
-from minigrad.layers.conv.pooling import (
-    AvgPool1D,
-    AvgPool2D,
-    GlobalAvgPool2D,
-    MaxPool1D,
-    MaxPool2D,
-)
 from minigrad.layers.conv.transposed import ConvTranspose2D
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
@@ -50,29 +44,6 @@ def _conv(layer: Conv1D | Conv2D | ConvTranspose2D, ctx: OnnxContext, inputs: li
 
 for _conv_type in (Conv1D, Conv2D, ConvTranspose2D):
     ONNX_CONVERTERS[_conv_type] = _conv
-
-
-def _pool(op: str, **extra: int) -> Any:
-    def convert(layer: MaxPool2D | AvgPool2D, ctx: OnnxContext, inputs: list[str]) -> str:
-        # minigrad pads max-pooling with −∞ and counts average-pooling's padding as
-        # zeros in every window (count_include_pad), as these ONNX ops do with these
-        # attributes.
-        return ctx.node(op, inputs, kernel_shape=list(layer.kernel_size),
-                        strides=list(layer.stride), pads=[*layer.padding, *layer.padding],
-                        **extra)
-
-    return convert
-
-
-for _pool_type, _op, _extra in ((MaxPool1D, "MaxPool", {}), (MaxPool2D, "MaxPool", {}),
-                                (AvgPool1D, "AveragePool", {"count_include_pad": 1}),
-                                (AvgPool2D, "AveragePool", {"count_include_pad": 1})):
-    ONNX_CONVERTERS[_pool_type] = _pool(_op, **_extra)
-
-
-@register_onnx(GlobalAvgPool2D)
-def _global_avg_pool(layer: GlobalAvgPool2D, ctx: OnnxContext, inputs: list[str]) -> str:
-    return ctx.node("Flatten", [ctx.node("GlobalAveragePool", inputs)], axis=1)  # (N, C)
 
 
 @register_onnx(Flatten)

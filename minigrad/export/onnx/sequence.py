@@ -1,6 +1,6 @@
-"""ONNX converters of the sequence layers: `RNN`, `LSTM`, `GRU` and their one-step cells
-(ONNX's own ops) and the attention layers (composed: ONNX has no attention op before
-opset 23). Imported (and so registered) by `minigrad.export.onnx`.
+"""ONNX converters of the recurrent layers: `RNN`, `LSTM`, `GRU` and their one-step cells
+(ONNX's own ops; the attention layers are in `attention`). Imported (and so registered)
+by `minigrad.export.onnx`.
 
 Layouts: minigrad is batch-first ``(N, T, ·)``, ONNX's recurrent ops are time-major
 ``(T, N, ·)`` (a Transpose each way). The gate blocks of minigrad's (PyTorch's) weights
@@ -20,14 +20,10 @@ backwards). A cell is its op on a sequence of one step.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 from onnx import helper
 
 from minigrad.core import Parameter
-from minigrad.export.onnx.convert import ONNX_CONVERTERS, OnnxContext, register_onnx
-from minigrad.layers.attention import CrossAttention, MultiHeadAttention
+from minigrad.export.onnx.convert import ONNX_CONVERTERS, OnnxContext
 from minigrad.layers.recurrent.cells import GRU, LSTM, RNN
 from minigrad.layers.recurrent.recurrences import Weights
 from minigrad.layers.recurrent.step import GRUCell, LSTMCell, RNNCell
@@ -163,73 +159,3 @@ for _type in (RNN, LSTM, GRU):
     ONNX_CONVERTERS[_type] = _recurrent
 for _cell_type in (RNNCell, LSTMCell, GRUCell):
     ONNX_CONVERTERS[_cell_type] = _cell
-
-
-# -- attention -------------------------------------------------------------------------
-
-
-def _project(ctx: OnnxContext, x: str, weight: str, bias: str | None) -> str:
-    """``x Wᵀ (+ b)`` for a weight in PyTorch's ``(out, in)`` layout."""
-    y = ctx.node("MatMul", [x, ctx.node("Transpose", [weight], perm=[1, 0])])
-    return y if bias is None else ctx.node("Add", [y, bias])
-
-
-def _split(ctx: OnnxContext, value: str, sizes: list[int], axis: int) -> list[str]:
-    return ctx.node_outputs("Split", [value, ctx.ints(sizes, "split")], len(sizes), axis=axis)
-
-
-def _in_projection(layer: MultiHeadAttention | CrossAttention, ctx: OnnxContext,
-                   sizes: list[int]) -> tuple[list[str], list[str] | None]:
-    """``in_proj_weight`` (and its bias) split into row blocks of ``sizes``."""
-    weights = _split(ctx, ctx.parameter(layer.in_proj_weight), sizes, 0)
-    if layer.in_proj_bias is None:
-        return weights, None
-    return weights, _split(ctx, ctx.parameter(layer.in_proj_bias), sizes, 0)
-
-
-def _attend(layer: MultiHeadAttention | CrossAttention, ctx: OnnxContext, q: str, k: str,
-            v: str) -> str:
-    """``softmax(Q Kᵀ/√d (masked)) V`` per head, heads joined, then ``W_o`` and ``b_o``."""
-    heads = ctx.ints([0, 0, layer.num_heads, layer.head_dim])  # (N, T, h, d); N, T dynamic
-
-    def split_heads(value: str, perm: list[int]) -> str:
-        return ctx.node("Transpose", [ctx.node("Reshape", [value, heads])], perm=perm)
-
-    scores = ctx.node("MatMul", [split_heads(q, [0, 2, 1, 3]), split_heads(k, [0, 2, 3, 1])])
-    scores = ctx.node("Div", [scores, ctx.constant(math.sqrt(layer.head_dim), "sqrt_d")])
-    if layer.causal:  # hide key j from query i where j > i, for any T
-        zero, one = ctx.constant(0, "zero", np.int64), ctx.constant(1, "one", np.int64)
-
-        def positions(value: str) -> str:
-            length = ctx.node("Squeeze", [ctx.node("Shape", [value], start=1, end=2),
-                                          ctx.ints([0], "axes")])
-            return ctx.node("Range", [zero, length, one])
-
-        query_positions = ctx.node("Unsqueeze", [positions(q), ctx.ints([1], "axes")])
-        later = ctx.node("Greater", [positions(k), query_positions])  # (T_q, T_k)
-        scores = ctx.node("Where", [later, ctx.constant(-np.inf, "minus_inf"), scores])
-    probs = ctx.node("Softmax", [scores], axis=-1)
-    context = ctx.node("Transpose", [ctx.node("MatMul", [probs, split_heads(v, [0, 2, 1, 3])])],
-                       perm=[0, 2, 1, 3])
-    rows = ctx.node("Reshape", [context, ctx.ints([0, 0, layer.embed_dim])])
-    bias = None if layer.out_proj_bias is None else ctx.parameter(layer.out_proj_bias)
-    return _project(ctx, rows, ctx.parameter(layer.out_proj_weight), bias)
-
-
-@register_onnx(MultiHeadAttention)
-def _self_attention(layer: MultiHeadAttention, ctx: OnnxContext, inputs: list[str]) -> str:
-    e = layer.embed_dim
-    bias = None if layer.in_proj_bias is None else ctx.parameter(layer.in_proj_bias)
-    qkv = _project(ctx, inputs[0], ctx.parameter(layer.in_proj_weight), bias)
-    q, k, v = _split(ctx, qkv, [e, e, e], 2)
-    return _attend(layer, ctx, q, k, v)
-
-
-@register_onnx(CrossAttention)
-def _cross_attention(layer: CrossAttention, ctx: OnnxContext, inputs: list[str]) -> str:
-    e = layer.embed_dim
-    (w_q, w_kv), biases = _in_projection(layer, ctx, [e, 2 * e])
-    b_q, b_kv = (None, None) if biases is None else biases
-    q = _project(ctx, inputs[0], w_q, b_q)
-    k, v = _split(ctx, _project(ctx, inputs[1], w_kv, b_kv), [e, e], 2)
-    return _attend(layer, ctx, q, k, v)

@@ -1,14 +1,13 @@
 """Torch converters of the N-D and sequence layers. Imported (and so registered) by
 `minigrad.export.torch`.
 
-Convolution, pooling, normalization and `Embedding` become their ``torch.nn``
-namesakes, with minigrad's state under the same keys and layouts. The recurrent layers
-become subclasses of ``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)`` with the same
-options (their keys are PyTorch's, ``weight_ih_l0``...) returning minigrad's output --
-every step, or the final ``h`` of each direction without ``return_sequences``; the cells
-``nn.RNNCell``/``LSTMCell``/``GRUCell`` (the LSTM's returning ``h``); the attention
-layers subclasses of ``nn.MultiheadAttention(batch_first=True)`` called as minigrad's
-(``out_proj_weight`` is PyTorch's ``out_proj.weight``).
+Convolution, normalization and `Embedding` become their ``torch.nn`` namesakes (pooling:
+`minigrad.export.torch.pooling`), with minigrad's state under the same keys and layouts.
+The recurrent layers become subclasses of ``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)``
+with the same options (their keys are PyTorch's, ``weight_ih_l0``...) returning
+minigrad's output -- every step, or the final ``h`` of each direction without
+``return_sequences``; the cells ``nn.RNNCell``/``LSTMCell``/``GRUCell`` (the LSTM's
+returning ``h``). (The attention layers: `attention`.)
 """
 
 from __future__ import annotations
@@ -18,32 +17,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from minigrad.core import Array
 from minigrad.export.torch.convert import (
     TORCH_CONVERTERS,
     TORCH_STATE_CONVERTERS,
     Convert,
     made_as,
-    register_torch,
     same_state,
     torch_dtype,
 )
-from minigrad.layers.attention import CrossAttention, MultiHeadAttention
 from minigrad.layers.conv.conv import Conv1D, Conv2D
-from minigrad.layers.conv.pooling import AvgPool1D, AvgPool2D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
 from minigrad.layers.conv.transposed import ConvTranspose2D
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.layers.recurrent.cells import GRU, LSTM, RNN
 from minigrad.layers.recurrent.step import GRUCell, LSTMCell, RNNCell
 from minigrad.layers.reshape import Flatten, Reshape
-
-
-class MeanOverPositions(nn.Module):
-    """minigrad's `GlobalAvgPool2D`: ``(N, C, H, W) -> (N, C)``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3))
 
 
 class ReshapeSamples(nn.Module):
@@ -130,13 +118,6 @@ for _type, _make in _SAME_STATE:
     TORCH_STATE_CONVERTERS[_type] = same_state
 
 _STATELESS: list[tuple[type[Any], Any]] = [
-    (MaxPool1D, lambda layer: nn.MaxPool1d(layer.kernel_size, layer.stride, layer.padding)),
-    (MaxPool2D, lambda layer: nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)),
-    (AvgPool1D, lambda layer: nn.AvgPool1d(layer.kernel_size, layer.stride, layer.padding,
-                                           count_include_pad=True)),
-    (AvgPool2D, lambda layer: nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding,
-                                           count_include_pad=True)),
-    (GlobalAvgPool2D, lambda layer: MeanOverPositions()),
     (Flatten, lambda layer: nn.Flatten()),
     (Reshape, lambda layer: ReshapeSamples(layer.sample_shape)),
 ]
@@ -228,58 +209,3 @@ for _cell_type in (RNNCell, LSTMCell, GRUCell):
     TORCH_CONVERTERS[_cell_type] = _cell
     TORCH_STATE_CONVERTERS[_cell_type] = same_state
 
-
-# -- attention -------------------------------------------------------------------------
-
-
-class _Attention(nn.MultiheadAttention):
-    causal: bool
-
-    def attend(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        # PyTorch's bool attn_mask: True where a query may *not* attend (key j > query i).
-        mask = None
-        if self.causal:
-            mask = torch.ones(query.shape[1], context.shape[1], dtype=torch.bool,
-                              device=query.device).triu(1)
-        out: torch.Tensor = super().forward(query, context, context, need_weights=False,
-                                            attn_mask=mask)[0]
-        return out
-
-
-class SelfAttentionModule(_Attention):
-    """minigrad's `MultiHeadAttention`: ``mha(x, x, x)``, its output alone."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return self.attend(x, x)
-
-
-class CrossAttentionModule(_Attention):
-    """minigrad's `CrossAttention`: ``mha(query, context, context)``, its output alone."""
-
-    def forward(self, query: torch.Tensor, context: torch.Tensor  # type: ignore[override]
-                ) -> torch.Tensor:
-        return self.attend(query, context)
-
-
-_OUT_PROJ = {"out_proj_weight": "out_proj.weight", "out_proj_bias": "out_proj.bias"}
-
-
-def _attention_state(layer: MultiHeadAttention | CrossAttention, state: dict[str, Array]
-                     ) -> dict[str, Array]:
-    back = {torch_key: key for key, torch_key in _OUT_PROJ.items()}
-    return {back.get(key, key): value for key, value in state.items()}
-
-
-def _attention(layer: MultiHeadAttention | CrossAttention, convert: Convert) -> nn.Module:
-    kind: type[_Attention] = (SelfAttentionModule if isinstance(layer, MultiHeadAttention)
-                              else CrossAttentionModule)
-    state = {_OUT_PROJ.get(key, key): value for key, value in layer.state_dict().items()}
-    module = made_as(lambda: kind(layer.embed_dim, layer.num_heads, dropout=layer.dropout,
-                                  bias=layer.in_proj_bias is not None, batch_first=True,
-                                  dtype=torch_dtype(layer.in_proj_weight.dtype)), state)
-    module.causal = layer.causal
-    return module
-
-
-for _type in (MultiHeadAttention, CrossAttention):
-    register_torch(_type, state=_attention_state)(_attention)
