@@ -1,8 +1,8 @@
 """Sequence and normalization layers against PyTorch CPU: forward + backward, one thread.
 
     python benchmarks/seq_bench.py [--steps N] [--quick]
-                                   [--cases lstm gru batchnorm2d layernorm attention encoderlayer
-                                            transformer charlm]
+                                   [--cases lstm gru lstm2bi gru2bi batchnorm2d layernorm
+                                            attention encoderlayer transformer charlm]
 
 Each case builds one minigrad layer and the same PyTorch module with the same weights,
 float32, and times a training step of the layer alone: a forward on a fixed input, then
@@ -18,6 +18,10 @@ pauses for spinning BLAS threads: there are none at one thread); the table shows
 median per step over ``--steps`` rounds, the ratio minigrad / PyTorch of the medians
 (judged against the issue's target) and of the fastest steps (less sensitive to other
 work on a shared machine).
+
+``lstm2bi`` and ``gru2bi`` are 2-layer bidirectional layers (four one-direction loops,
+the second layer reading 2H features): their target is the single layer's times 1.2,
+the most the composition of layers and directions may cost.
 
 ``encoderlayer`` is `TransformerEncoderLayer` (itself a composite of minigrad's layers)
 against ``nn.TransformerEncoderLayer``. Two cases are whole models rather than one
@@ -104,19 +108,26 @@ def copy_into(torch_params: list[Any], ours: list[mg.Parameter]) -> None:
             t.copy_(torch.from_numpy(p.data.reshape(t.shape)))
 
 
-def recurrent_case(kind: str, quick: bool) -> SeqCase:
+def recurrent_case(kind: str, quick: bool, num_layers: int = 1,
+                   bidirectional: bool = False) -> SeqCase:
+    """One recurrent layer; stacked or bidirectional, its target is the single layer's
+    times 1.2 (the composition may cost at most 20% more per layer and direction)."""
     import torch
 
     n, t, d, h = (4, 6, 8, 16) if quick else (32, 50, 64, 128)
     rng = np.random.default_rng(0)
-    ours = getattr(mg, kind)(d, h, rng=rng, dtype=F32)
-    theirs = getattr(torch.nn, kind)(d, h, batch_first=True)
-    params = [ours.weight_ih, ours.weight_hh, ours.bias_ih, ours.bias_hh]
-    copy_into([theirs.weight_ih_l0, theirs.weight_hh_l0, theirs.bias_ih_l0, theirs.bias_hh_l0],
-              params)
+    options = {"num_layers": num_layers, "bidirectional": bidirectional}
+    ours = getattr(mg, kind)(d, h, rng=rng, dtype=F32, **options)
+    theirs = getattr(torch.nn, kind)(d, h, batch_first=True, **options)
+    params = ours.parameters()  # PyTorch's names, in PyTorch's order
+    copy_into(list(theirs.parameters()), params)
+    directions = 2 if bidirectional else 1
     x = rng.standard_normal((n, t, d)).astype(F32)
-    g = rng.standard_normal((n, t, h)).astype(F32)
-    return SeqCase(kind, f"batch {n}, T {t}, in {d}, hidden {h}", 1.7,
+    g = rng.standard_normal((n, t, directions * h)).astype(F32)
+    name = kind + (f", {num_layers} layers" if num_layers > 1 else "") + (
+        ", bidirectional" if bidirectional else "")
+    target = 1.7 if num_layers == directions == 1 else 1.7 * 1.2
+    return SeqCase(name, f"batch {n}, T {t}, in {d}, hidden {h}", target,
                    minigrad_step(ours, x, g, params),
                    torch_step(theirs, x, g, lambda m, tx: m(tx)[0]))
 
@@ -309,8 +320,8 @@ def charlm_case(quick: bool) -> SeqCase:
     t_dense = torch.nn.Linear(config.hidden, len(vocab))
     with torch.no_grad():
         t_emb.weight.copy_(torch.from_numpy(emb.weight.data))
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(t_lstm, name + "_l0").copy_(torch.from_numpy(getattr(lstm, name).data))
+        for name, param in lstm.named_parameters():  # PyTorch's names
+            getattr(t_lstm, name).copy_(torch.from_numpy(param.data))
         t_dense.weight.copy_(torch.from_numpy(dense.weight.data.T))
         t_dense.bias.copy_(torch.from_numpy(dense.bias.data))
     modules = torch.nn.ModuleList([t_emb, t_lstm, t_dense])
@@ -351,6 +362,8 @@ def charlm_case(quick: bool) -> SeqCase:
 CASES: dict[str, Callable[[bool], SeqCase]] = {
     "lstm": lambda quick: recurrent_case("LSTM", quick),
     "gru": lambda quick: recurrent_case("GRU", quick),
+    "lstm2bi": lambda quick: recurrent_case("LSTM", quick, num_layers=2, bidirectional=True),
+    "gru2bi": lambda quick: recurrent_case("GRU", quick, num_layers=2, bidirectional=True),
     "batchnorm2d": batchnorm2d_case,
     "layernorm": layernorm_case,
     "attention": attention_case,

@@ -58,7 +58,7 @@ from minigrad.layers.dense import Bias, Dense, Identity
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.merge import Add, Concat
 from minigrad.layers.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
-from minigrad.layers.recurrent import GRU, LSTM, RNN
+from minigrad.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minigrad.layers.regularization import Dropout
 from minigrad.layers.reshape import Flatten, Reshape
 from minigrad.losses import (
@@ -161,6 +161,7 @@ __all__ = [
     "EarlyStopping",
     "Embedding",
     "Flatten",
+    "GRUCell",
     "GaussianNLLLoss",
     "GlobalAvgPool1D",
     "GlobalAvgPool2D",
@@ -174,6 +175,7 @@ __all__ = [
     "InputActivation",
     "KLDivLoss",
     "L1Loss",
+    "LSTMCell",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
@@ -203,6 +205,7 @@ __all__ = [
     "PoissonNLLLoss",
     "RAdam",
     "RMSprop",
+    "RNNCell",
     "ReLU",
     "Reshape",
     "Rprop",

@@ -71,6 +71,14 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "LSTM": (lambda: mg.LSTM(3, 2, rng=0), [(2, 3, 3)]),
     "LSTM-last": (lambda: mg.LSTM(3, 2, return_sequences=False, rng=0), [(2, 3, 3)]),
     "GRU": (lambda: mg.GRU(3, 2, rng=0), [(2, 3, 3)]),
+    "LSTM-2-layers-bidirectional-proj": (
+        lambda: mg.LSTM(3, 3, num_layers=2, bidirectional=True, proj_size=2, rng=0),
+        [(2, 3, 3)]),
+    "GRU-bidirectional-last-nobias": (
+        lambda: mg.GRU(3, 2, False, bidirectional=True, bias=False, rng=0), [(2, 3, 3)]),
+    "RNNCell": (lambda: mg.RNNCell(3, 2, rng=0), [(4, 3)]),
+    "LSTMCell": (lambda: mg.LSTMCell(3, 2, rng=0), [(4, 3)]),
+    "GRUCell": (lambda: mg.GRUCell(3, 2, rng=0), [(4, 3)]),
     "MultiHeadAttention": (lambda: mg.MultiHeadAttention(4, 2, causal=True, rng=0),
                            [(2, 3, 4)]),
     "CrossAttention": (lambda: mg.CrossAttention(4, 2, rng=0), [(2, 3, 4), (2, 2, 4)]),

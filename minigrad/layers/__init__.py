@@ -14,7 +14,8 @@ family              layers
 `normalization`     batch, layer and group normalization, on their shared
                     standardization
 `embedding`         `Embedding`
-`recurrent`         `RNN`, `LSTM`, `GRU`, on their shared time loop
+`recurrent`         `RNN`, `LSTM`, `GRU` (stacked, bidirectional) and their one-step
+                    cells, on their shared time loop
 `attention`         `MultiHeadAttention`, `CrossAttention`
 ==================  =================================================================
 

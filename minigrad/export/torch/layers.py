@@ -4,8 +4,10 @@
 Convolution, normalization and `Embedding` become their ``torch.nn`` namesakes (pooling:
 `minigrad.export.torch.pooling`), with minigrad's state under the same keys and layouts.
 The recurrent layers become subclasses of ``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)``
-(PyTorch's keys, ``weight_ih_l0``...) returning minigrad's output -- every step, or the last one
-``(N, H)`` without ``return_sequences``. (The attention layers: `attention`.)
+with the same options (their keys are PyTorch's, ``weight_ih_l0``...) returning
+minigrad's output -- every step, or the final ``h`` of each direction without
+``return_sequences``; the cells ``nn.RNNCell``/``LSTMCell``/``GRUCell`` (the LSTM's
+returning ``h``). (The attention layers: `attention`.)
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from minigrad.core import Array
 from minigrad.export.torch.convert import (
     TORCH_CONVERTERS,
     TORCH_STATE_CONVERTERS,
@@ -29,6 +30,7 @@ from minigrad.layers.conv.transposed import ConvTranspose2D
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.layers.recurrent.cells import GRU, LSTM, RNN
+from minigrad.layers.recurrent.step import GRUCell, LSTMCell, RNNCell
 from minigrad.layers.reshape import Flatten, Reshape
 
 
@@ -134,13 +136,19 @@ for _type, _make in _STATELESS:
 
 class MinigradSequenceOutput(nn.Module):
     """Mixed into a batch-first ``nn.RNN``/``LSTM``/``GRU``: the output minigrad's layer
-    returns -- every step ``(N, T, H)``, or the last ``(N, H)``."""
+    returns -- every step ``(N, T, directions·P)``, or the final ``h`` of each direction
+    of the last layer, joined ``(N, directions·P)``."""
 
     return_sequences: bool
+    bidirectional: bool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        steps: torch.Tensor = super().forward(x)[0]
-        return steps if self.return_sequences else steps[:, -1]
+        steps, final = super().forward(x)
+        if self.return_sequences:
+            out: torch.Tensor = steps
+            return out
+        h_n = final[0] if isinstance(final, tuple) else final  # the LSTM's is (h_n, c_n)
+        return torch.cat(list(h_n[-2 if self.bidirectional else -1:]), dim=1)
 
 
 class RNNModule(MinigradSequenceOutput, nn.RNN):  # type: ignore[misc]
@@ -159,22 +167,45 @@ _RECURRENT: dict[type[Any], type[MinigradSequenceOutput]] = {RNN: RNNModule, LST
                                                  GRU: GRUModule}
 
 
-def _recurrent_state(layer: RNN | LSTM | GRU, state: dict[str, Array]) -> dict[str, Array]:
-    return {key.removesuffix("_l0"): value for key, value in state.items()}
-
-
 def _recurrent(layer: RNN | LSTM | GRU, convert: Convert) -> nn.Module:
-    options: dict[str, Any] = {"batch_first": True, "dtype": torch_dtype(layer.weight_ih.dtype)}
+    options: dict[str, Any] = {
+        "num_layers": layer.num_layers, "bias": layer.bias, "batch_first": True,
+        "dropout": layer.dropout, "bidirectional": layer.bidirectional,
+        "dtype": torch_dtype(layer.weights(0, 0).ih.dtype)}
     if isinstance(layer, RNN):
         options["nonlinearity"] = layer.nonlinearity
+    if isinstance(layer, LSTM):
+        options["proj_size"] = layer.proj_size
     kind: Any = _RECURRENT[type(layer)]
     module: MinigradSequenceOutput = made_as(
-        lambda: kind(layer.input_size, layer.hidden_size, **options),
-        {f"{key}_l0": value for key, value in layer.state_dict().items()})
+        lambda: kind(layer.input_size, layer.hidden_size, **options), layer.state_dict())
     module.return_sequences = layer.return_sequences
     return module
 
 
-for _type in _RECURRENT:
+class LSTMCellModule(nn.LSTMCell):
+    """minigrad's `LSTMCell`: the new ``h`` alone (``final_state`` is minigrad's own)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        h: torch.Tensor = super().forward(x)[0]
+        return h
+
+
+def _cell(layer: RNNCell | LSTMCell | GRUCell, convert: Convert) -> nn.Module:
+    options: dict[str, Any] = {"bias": layer.bias_ih is not None,
+                               "dtype": torch_dtype(layer.weight_ih.dtype)}
+    if isinstance(layer, RNNCell):
+        options["nonlinearity"] = layer.nonlinearity
+    kind: Any = {RNNCell: nn.RNNCell, LSTMCell: LSTMCellModule, GRUCell: nn.GRUCell}[type(layer)]
+    module: nn.Module = made_as(lambda: kind(layer.input_size, layer.hidden_size, **options),
+                                layer.state_dict())
+    return module
+
+
+for _type in _RECURRENT:  # PyTorch's keys and layouts: the state crosses as it is
     TORCH_CONVERTERS[_type] = _recurrent
-    TORCH_STATE_CONVERTERS[_type] = _recurrent_state
+    TORCH_STATE_CONVERTERS[_type] = same_state
+for _cell_type in (RNNCell, LSTMCell, GRUCell):
+    TORCH_CONVERTERS[_cell_type] = _cell
+    TORCH_STATE_CONVERTERS[_cell_type] = same_state
+
