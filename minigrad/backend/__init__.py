@@ -28,11 +28,13 @@ It is three files, all re-exported here: `minigrad.backend.namespaces` (which li
 moving between libraries, `sigmoid`), `minigrad.backend.linalg` (matrix products and
 sums), `minigrad.backend.kernels` (the layers' in-place writes: windows, sequence
 layers, elementwise results into buffers), `minigrad.backend.updates` (the optimizers'
-in-place update kernels) and `minigrad.backend.loss_kernels` (the losses' reductions,
-casts and class-index scatters).
+in-place update kernels), `minigrad.backend.loss_kernels` (the losses' reductions,
+casts and class-index scatters) and `minigrad.backend.gate_kernels` (the recurrent
+cells' gate nonlinearities, in place).
 """
 
 
+from minigrad.backend.gate_kernels import gates_into
 from minigrad.backend.kernels import (
     compute_into,
     compute_reusing,
@@ -97,6 +99,7 @@ __all__ = [
     "device",
     "empty_like_shape",
     "fill_zero",
+    "gates_into",
     "grouped_matmul",
     "index_vector",
     "is_foreign",

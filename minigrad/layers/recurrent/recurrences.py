@@ -10,15 +10,17 @@ every weight gradient as one product over all steps (``dZh = dZx`` except in the
 whose candidate multiplies the hidden part by ``r``). The formulas are in each class.
 
 On every array library: the step loops over time only (it is the recurrence), each step
-a few whole-batch products and elementwise calls of the standard; the writes into the
-per-step arrays go through `minigrad.backend.compute_into` (NumPy's ``out=``, where the
-step spends its time).
+a few whole-batch products and elementwise calls of the standard. On NumPy a step makes
+no temporary: the products are written into a step buffer (`minigrad.backend.matmul_into`),
+the elementwise results into the per-step arrays (`minigrad.backend.compute_into`, NumPy's
+``out=``) and the gates' nonlinearities in place (`minigrad.backend.gates_into`); the LSTM
+adds ``h_{t−1} W_hhᵀ`` into the projection's own buffer and keeps its gates there.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -43,24 +45,6 @@ class Weights:
 Scan = tuple[Array, tuple[Array, ...], tuple[Array, ...]]
 """A forward scan: the hidden states ``h_0 .. h_T`` ``(T+1, N, P)``, the final state, and
 what the backward needs per step."""
-
-
-def _gates(target: Array, key: Any, z: Array, scale: Array | float,
-           shift: Array | float) -> None:
-    """``target[key] = tanh(z ⊙ s) ⊙ s + shift`` (``z`` is overwritten): with ``s = ½``,
-    ``shift = ½`` that is ``σ(z) = (1 + tanh(z/2))/2``, and ``s = 1``, ``shift = 0``
-    leaves ``tanh z`` -- every gate of a cell in one ``tanh`` pass over the row.
-
-    Why not `minigrad.backend.sigmoid` and a second ``tanh``: NumPy's ``exp`` is half
-    as fast as its ``tanh`` and ``σ`` needs four passes and an overflow check, so the
-    LSTM's gates took 39 µs a step (float32, 32 × 512) where this takes 14. The identity
-    is exact; in rounding it keeps σ's absolute error (half an ulp of 1) rather than
-    its relative error in the far negative tail, which gates never need.
-    """
-    z *= scale
-    compute_into(target, key, "tanh", z)
-    compute_into(target, key, "multiply", target[key], scale)
-    compute_into(target, key, "add", target[key], shift)
 
 
 class Recurrence(ABC):
@@ -166,30 +150,28 @@ class LSTMRecurrence(Recurrence):
         hs = backend.empty_like_shape(xw, (t + 1, n, self.out_size))
         cs = backend.empty_like_shape(xw, (t + 1, n, h))
         hs[0, ...], cs[0, ...] = state
-        acts = backend.empty_like_shape(xw, tuple(xw.shape))
+        acts = xw  # the gate buffer: xw_t, then z_t, then [i f g o], in place, step by step
         tanh_c = backend.empty_like_shape(xw, (t, n, h))
         ms = None if w.hr is None else backend.empty_like_shape(xw, (t, n, h))  # m_t
+        recurrent = backend.empty_like_shape(xw, (n, 4 * h))  # h_{t−1} W_hhᵀ of a step
+        input_gate = backend.empty_like_shape(xw, (n, h))     # i ⊙ g of a step
         w_hh_t = w.hh.data.T
-        half = np.full(4 * h, 0.5, backend.numpy_dtype(xw.dtype))  # ½ for i, f, o; 1 for g
-        half[2 * h:3 * h] = 1.0
-        scale = backend.move(half, backend.namespace(xw), backend.device(xw))
-        shift = 1.0 - scale  # σ for i, f, o: (1 + tanh(z/2))/2; g: tanh z
         for step in range(t):
-            z = hs[step, ...] @ w_hh_t
-            z += xw[step, ...]
-            _gates(acts, np.s_[step, ...], z, scale, shift)
-            a = acts[step, ...]
+            now, after = np.s_[step, ...], np.s_[step + 1, ...]
+            backend.matmul_into(hs[step, ...], w_hh_t, recurrent)
+            compute_into(acts, now, "add", acts[now], recurrent)  # z_t = xw_t + h_{t−1}W_hhᵀ
+            backend.gates_into(acts, now, acts[now], tanh_columns=slice(2 * h, 3 * h))
+            a = acts[now]
             # c_t = f ⊙ c_{t−1} + i ⊙ g        m_t = o ⊙ tanh(c_t)
-            compute_into(cs, np.s_[step + 1, ...], "multiply", a[:, h:2 * h], cs[step, ...])
-            compute_into(cs, np.s_[step + 1, ...], "add", cs[step + 1, ...],
-                         a[:, :h] * a[:, 2 * h:3 * h])
-            compute_into(tanh_c, np.s_[step, ...], "tanh", cs[step + 1, ...])
+            compute_into(cs, after, "multiply", a[:, h:2 * h], cs[step, ...])
+            compute_into(input_gate, ..., "multiply", a[:, :h], a[:, 2 * h:3 * h])
+            compute_into(cs, after, "add", cs[after], input_gate)
+            compute_into(tanh_c, now, "tanh", cs[after])
             if w.hr is None or ms is None:  # h_t = m_t
-                compute_into(hs, np.s_[step + 1, ...], "multiply", a[:, 3 * h:],
-                             tanh_c[step, ...])
+                compute_into(hs, after, "multiply", a[:, 3 * h:], tanh_c[now])
             else:  # h_t = m_t W_hrᵀ
-                compute_into(ms, np.s_[step, ...], "multiply", a[:, 3 * h:], tanh_c[step, ...])
-                hs[step + 1, ...] = ms[step, ...] @ w.hr.data.T
+                compute_into(ms, now, "multiply", a[:, 3 * h:], tanh_c[now])
+                hs[after] = ms[now] @ w.hr.data.T
         return hs, (hs[t, ...], cs[t, ...]), (acts, cs, tanh_c) + (() if ms is None else (ms,))
 
     def scan_backward(self, dhs: Array, hs: Array, steps: tuple[Array, ...], w: Weights,
@@ -198,32 +180,45 @@ class LSTMRecurrence(Recurrence):
         xp = backend.namespace(hs)
         t, n, h = dhs.shape[0], dhs.shape[1], self.hidden_size
         dz = backend.empty_like_shape(acts, tuple(acts.shape))
-        dh_next, dc_next = self._carried((hs[0, ...], cs[0, ...]), dfinal)
+        dh_carry, dc_carry = self._carried((hs[0, ...], cs[0, ...]), dfinal)
         dh_all = None if w.hr is None else backend.empty_like_shape(hs, tuple(dhs.shape))
+        # one step's arrays, rewritten every step: dh, dc, the gates' slopes, and what
+        # reaches step t−1 (dL/dh_{t−1} = dZ_t W_hh, dL/dc_{t−1} = dc ⊙ f)
+        dh, dh_back = (backend.empty_like_shape(hs, (n, self.out_size)) for _ in range(2))
+        dc, dc_back = (backend.empty_like_shape(cs, (n, h)) for _ in range(2))
+        slope = backend.empty_like_shape(acts, (n, 4 * h))
         w_hh = w.hh.data
         for step in range(t - 1, -1, -1):
-            a, tc = acts[step, ...], tanh_c[step, ...]
+            a, tc, now = acts[step, ...], tanh_c[step, ...], np.s_[step, ...]
             i, f, g, o = a[:, :h], a[:, h:2 * h], a[:, 2 * h:3 * h], a[:, 3 * h:]
-            dh = dhs[step, ...] + dh_next
+            compute_into(dh, ..., "add", dhs[now], dh_carry)  # dh = G_t + dZ_{t+1} W_hh
             dm = dh
             if w.hr is not None and dh_all is not None:
-                dh_all[step, ...] = dh
+                dh_all[now] = dh
                 dm = dh @ w.hr.data
-            dc = dm * o * (1.0 - tc * tc)
-            dc += dc_next
+            # dc = dm ⊙ o ⊙ (1 − tanh² c_t) + dc_{t+1} ⊙ f_{t+1}
+            compute_into(dc, ..., "multiply", tc, tc)
+            compute_into(dc, ..., "subtract", 1.0, dc)
+            compute_into(dc, ..., "multiply", dc, o)
+            compute_into(dc, ..., "multiply", dc, dm)
+            compute_into(dc, ..., "add", dc, dc_carry)
+            # dZ_t = [dc ⊙ g, dc ⊙ c_{t−1}, dc ⊙ i, dm ⊙ tanh c_t] ⊙ [σ'(i), σ'(f), 1 − g², σ'(o)]
             compute_into(dz, np.s_[step, :, :h], "multiply", dc, g)
-            compute_into(dz, np.s_[step, :, h:2 * h], "multiply", dc, cs[step, ...])
+            compute_into(dz, np.s_[step, :, h:2 * h], "multiply", dc, cs[now])
             compute_into(dz, np.s_[step, :, 2 * h:3 * h], "multiply", dc, i)
             compute_into(dz, np.s_[step, :, 3 * h:], "multiply", dm, tc)
-            slope = a * (1.0 - a)  # σ' for i, f, o; g's columns are redone below
-            compute_into(slope, np.s_[:, 2 * h:3 * h], "subtract", 1.0, g * g)
-            compute_into(dz, np.s_[step, ...], "multiply", dz[step, ...], slope)
-            dc_next = dc * f
-            dh_next = dz[step, ...] @ w_hh
+            compute_into(slope, ..., "subtract", 1.0, a)  # σ' = a(1 − a) for i, f, o
+            compute_into(slope, ..., "multiply", slope, a)
+            compute_into(slope, np.s_[:, 2 * h:3 * h], "multiply", g, g)  # tanh' = 1 − g²
+            compute_into(slope, np.s_[:, 2 * h:3 * h], "subtract", 1.0, slope[:, 2 * h:3 * h])
+            compute_into(dz, now, "multiply", dz[now], slope)
+            compute_into(dc_back, ..., "multiply", dc, f)
+            backend.matmul_into(dz[now], w_hh, dh_back)
+            dh_carry, dc_carry = dh_back, dc_back
         if w.hr is not None and dh_all is not None:  # dL/dW_hr += Σ_t dh_tᵀ m_t
             w.hr.accumulate_matmul(xp.reshape(dh_all, (t * n, -1)).T,
                                    xp.reshape(steps[3], (t * n, h)))
-        return dz, dz, (dh_next, dc_next)
+        return dz, dz, (dh_carry, dc_carry)
 
 
 class GRURecurrence(Recurrence):
@@ -249,13 +244,13 @@ class GRURecurrence(Recurrence):
         rz = backend.empty_like_shape(xw, (t, n, 2 * h))
         cand = backend.empty_like_shape(xw, (t, n, h))
         hidden_n = backend.empty_like_shape(xw, (t, n, h))
+        hw = backend.empty_like_shape(xw, (n, 3 * h))  # h_{t−1} W_hhᵀ of a step
         w_hh_t = w.hh.data.T
         b_hn = None if w.bias_hh is None else w.bias_hh.data[2 * h:]
         for step in range(t):
-            hw = hs[step, ...] @ w_hh_t
-            gates = hw[:, :2 * h]
-            gates += xw[step, :, :2 * h]
-            _gates(rz, np.s_[step, ...], gates, 0.5, 0.5)
+            backend.matmul_into(hs[step, ...], w_hh_t, hw)
+            compute_into(rz, np.s_[step, ...], "add", hw[:, :2 * h], xw[step, :, :2 * h])
+            backend.gates_into(rz, np.s_[step, ...], rz[step, ...])  # [r z] = σ(...)
             if b_hn is None:
                 hidden_n[step, ...] = hw[:, 2 * h:]
             else:
