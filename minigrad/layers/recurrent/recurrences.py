@@ -2,19 +2,26 @@
 `RNNCell`, `LSTMCell`, `GRUCell`) differ in: one step forward over the whole batch, and
 its derivative, run over time by `minigrad.layers.recurrent.loop`.
 
-Every recurrence sees the input projection ``xw_t = x_t W_ihᵀ + b_ih (+ b_hh)`` of all
-steps already made (one matrix product, by the loop), adds ``h_{t−1} W_hhᵀ`` step by
-step, and returns the pre-activation gradients ``dZx`` (for ``W_ih``, ``b_ih``, the
-input) and ``dZh`` (for ``W_hh``, ``b_hh``) of every step, from which the loop forms
-every weight gradient as one product over all steps (``dZh = dZx`` except in the GRU,
-whose candidate multiplies the hidden part by ``r``). The formulas are in each class.
+Inside a recurrence every step's array has a column per sample (the batch on the last
+axis): ``h_t`` is ``(P, N)``, the pre-activations ``z_t = xw_t + W_hh h_{t−1}`` are
+``(G·H, N)``, so each gate is a contiguous block of rows -- the layout the step's
+elementwise work runs fastest on (NumPy's ufuncs on a block of columns, ``z[:, h:2h]``,
+go row by row: 3-5× slower at these sizes). The loop hands in the input projection
+``xw_t = W_ih x_t + b_ih (+ b_hh)`` of all steps ``(T, G·H, N)`` and turns the results
+back into rows.
+
+Every recurrence adds ``W_hh h_{t−1}`` step by step and returns the pre-activation
+gradients ``dZx`` (for ``W_ih``, ``b_ih``, the input) and ``dZh`` (for ``W_hh``,
+``b_hh``) of every step, from which the loop forms every weight gradient as one product
+over all steps (``dZh = dZx`` except in the GRU, whose candidate multiplies the hidden
+part by ``r``). The formulas are in each class.
 
 On every array library: the step loops over time only (it is the recurrence), each step
 a few whole-batch products and elementwise calls of the standard. On NumPy a step makes
 no temporary: the products are written into a step buffer (`minigrad.backend.matmul_into`),
 the elementwise results into the per-step arrays (`minigrad.backend.compute_into`, NumPy's
 ``out=``) and the gates' nonlinearities in place (`minigrad.backend.gates_into`); the LSTM
-adds ``h_{t−1} W_hhᵀ`` into the projection's own buffer and keeps its gates there.
+adds ``W_hh h_{t−1}`` into the projection's own buffer and keeps its gates there.
 """
 
 from __future__ import annotations
@@ -28,7 +35,28 @@ from minigrad import backend
 from minigrad.backend import compute_into
 from minigrad.core import Array, Parameter
 
-__all__ = ["GRURecurrence", "LSTMRecurrence", "RNNRecurrence", "Recurrence", "Weights"]
+__all__ = ["GRURecurrence", "LSTMRecurrence", "RNNRecurrence", "Recurrence", "Weights",
+           "columns", "side_by_side"]
+
+
+def columns(v: Array, n: int) -> Array:
+    """The vector ``v`` repeated as ``n`` columns, ``(len(v), n)``, in memory: a bias
+    added to every step's ``(G·H, N)`` array (adding ``v[:, None]`` directly broadcasts
+    along the short last axis, NumPy's slowest pass)."""
+    xp = backend.namespace(v)
+    tile: Array = xp.asarray(xp.broadcast_to(xp.reshape(v, (-1, 1)), (v.shape[0], n)),
+                             copy=True)
+    return tile
+
+
+def side_by_side(steps: Array) -> Array:
+    """Every step's ``(F, N)`` array of ``steps (T, F, N)`` side by side, ``(F, T·N)``
+    (a copy): column ``t·N + n`` is sample ``n`` of step ``t``, the order of the loop's
+    input rows -- so a sum over steps and samples is one matrix product."""
+    xp = backend.namespace(steps)
+    t, f, n = steps.shape
+    flat: Array = backend.reshape(xp.permute_dims(steps, (1, 0, 2)), (f, t * n))
+    return flat
 
 
 class Weights:
@@ -43,7 +71,7 @@ class Weights:
 
 
 Scan = tuple[Array, tuple[Array, ...], tuple[Array, ...]]
-"""A forward scan: the hidden states ``h_0 .. h_T`` ``(T+1, N, P)``, the final state, and
+"""A forward scan: the hidden states ``h_0 .. h_T`` ``(T+1, P, N)``, the final state, and
 what the backward needs per step."""
 
 
@@ -68,13 +96,14 @@ class Recurrence(ABC):
 
     @abstractmethod
     def scan(self, xw: Array, state: tuple[Array, ...], w: Weights) -> Scan:
-        """Run the recurrence on the projected inputs ``xw (T, N, G·H)`` from ``state``."""
+        """Run the recurrence on the projected inputs ``xw (T, G·H, N)`` from ``state``
+        (arrays ``(P, N)``, ``(H, N)``)."""
 
     @abstractmethod
     def scan_backward(self, dhs: Array, hs: Array, steps: tuple[Array, ...], w: Weights,
                       dfinal: tuple[Array, ...] | None) -> tuple[Array, Array, tuple[Array, ...]]:
-        """Given dL/dh_t from above ``(T, N, P)`` and dL/d(final state) (None: zero),
-        return ``dZx``, ``dZh`` ``(T, N, G·H)`` and dL/d(initial state). Accumulates the
+        """Given dL/dh_t from above ``(T, P, N)`` and dL/d(final state) (None: zero),
+        return ``dZx``, ``dZh`` ``(T, G·H, N)`` and dL/d(initial state). Accumulates the
         gradients of the parameters only it reads (the LSTM's ``W_hr``)."""
 
     @staticmethod
@@ -86,7 +115,7 @@ class Recurrence(ABC):
 
 
 class RNNRecurrence(Recurrence):
-    """The Elman RNN's recurrence ``h_t = f(xw_t + h_{t−1} W_hhᵀ)``, ``f`` tanh or ReLU;
+    """The Elman RNN's recurrence ``h_t = f(xw_t + W_hh h_{t−1})``, ``f`` tanh or ReLU;
     its backward is `RNN`'s docstring. Cache: every ``h_t``.
     """
 
@@ -95,43 +124,46 @@ class RNNRecurrence(Recurrence):
         self.nonlinearity = nonlinearity
 
     def scan(self, xw: Array, state: tuple[Array, ...], w: Weights) -> Scan:
-        t, n, _ = xw.shape
-        hs = backend.empty_like_shape(xw, (t + 1, n, self.hidden_size))
+        t, h, n = xw.shape
+        hs = backend.empty_like_shape(xw, (t + 1, h, n))
         hs[0, ...] = state[0]
-        w_hh_t = w.hh.data.T
+        recurrent = backend.empty_like_shape(xw, (h, n))  # W_hh h_{t−1} of a step
         for step in range(t):
-            z = hs[step, ...] @ w_hh_t
-            z += xw[step, ...]
+            after = np.s_[step + 1, ...]
+            backend.matmul_into(w.hh.data, hs[step, ...], recurrent)
+            compute_into(hs, after, "add", xw[step, ...], recurrent)
             if self.nonlinearity == "tanh":
-                compute_into(hs, np.s_[step + 1, ...], "tanh", z)
+                compute_into(hs, after, "tanh", hs[after])
             else:
-                compute_into(hs, np.s_[step + 1, ...], "maximum", z, 0.0)
+                compute_into(hs, after, "maximum", hs[after], 0.0)
         return hs, (hs[t, ...],), ()
 
     def scan_backward(self, dhs: Array, hs: Array, steps: tuple[Array, ...], w: Weights,
                       dfinal: tuple[Array, ...] | None) -> tuple[Array, Array, tuple[Array, ...]]:
         xp = backend.namespace(dhs)
         dz = backend.empty_like_shape(hs, tuple(dhs.shape))
-        (dh_next,) = self._carried((hs[0, ...],), dfinal)
-        w_hh = w.hh.data
+        (dh_carry,) = self._carried((hs[0, ...],), dfinal)
+        dh_back = backend.empty_like_shape(hs, tuple(dhs.shape[1:]))  # W_hhᵀ dZ_t
+        w_hh_t = w.hh.data.T
         for step in range(dhs.shape[0] - 1, -1, -1):
             h = hs[step + 1, ...]
             slope = 1.0 - h * h if self.nonlinearity == "tanh" else xp.astype(h > 0, h.dtype)
-            compute_into(dz, np.s_[step, ...], "multiply", dhs[step, ...] + dh_next, slope)
-            dh_next = dz[step, ...] @ w_hh
-        return dz, dz, (dh_next,)
+            compute_into(dz, np.s_[step, ...], "multiply", dhs[step, ...] + dh_carry, slope)
+            backend.matmul_into(w_hh_t, dz[step, ...], dh_back)
+            dh_carry = dh_back
+        return dz, dz, (dh_carry,)
 
 
 class LSTMRecurrence(Recurrence):
     """LSTM, gates in PyTorch's order (i, f, g, o), with an optional projection
     ``W_hr (P, H)`` of the hidden state (PyTorch's ``proj_size`` P)::
 
-        [i f g o] = [σ σ tanh σ](xw_t + h_{t−1} W_hhᵀ)
-        c_t = f ⊙ c_{t−1} + i ⊙ g        m_t = o ⊙ tanh(c_t)        h_t = m_t (W_hrᵀ)
+        [i f g o] = [σ σ tanh σ](xw_t + W_hh h_{t−1})
+        c_t = f ⊙ c_{t−1} + i ⊙ g        m_t = o ⊙ tanh(c_t)        h_t = (W_hr) m_t
 
-    BPTT, with ``dh = G_t + dZ_{t+1} W_hh``, ``dm = dh (W_hr)`` and ``dc = dc_{t+1} ⊙
+    BPTT, with ``dh = G_t + W_hhᵀ dZ_{t+1}``, ``dm = (W_hrᵀ) dh`` and ``dc = dc_{t+1} ⊙
     f_{t+1} + dm ⊙ o ⊙ (1 − tanh²c_t)``: ``dZ_t = [dc⊙g·i(1−i), dc⊙c_{t−1}·f(1−f),
-    dc⊙i·(1−g²), dm⊙tanh c_t·o(1−o)]``; ``dL/dW_hr = Σ_t dh_tᵀ m_t``.
+    dc⊙i·(1−g²), dm⊙tanh c_t·o(1−o)]``; ``dL/dW_hr = Σ_t dh_t m_tᵀ``.
 
     Cache: every ``h_t``, ``c_t``, gate and ``tanh c_t`` (and ``m_t``, ``dh_t`` with a
     projection).
@@ -145,57 +177,55 @@ class LSTMRecurrence(Recurrence):
         self.out_size = proj_size or hidden_size
 
     def scan(self, xw: Array, state: tuple[Array, ...], w: Weights) -> Scan:
-        t, n, _ = xw.shape
+        t, _, n = xw.shape
         h = self.hidden_size
-        hs = backend.empty_like_shape(xw, (t + 1, n, self.out_size))
-        cs = backend.empty_like_shape(xw, (t + 1, n, h))
+        hs = backend.empty_like_shape(xw, (t + 1, self.out_size, n))
+        cs = backend.empty_like_shape(xw, (t + 1, h, n))
         hs[0, ...], cs[0, ...] = state
         acts = xw  # the gate buffer: xw_t, then z_t, then [i f g o], in place, step by step
-        tanh_c = backend.empty_like_shape(xw, (t, n, h))
-        ms = None if w.hr is None else backend.empty_like_shape(xw, (t, n, h))  # m_t
-        recurrent = backend.empty_like_shape(xw, (n, 4 * h))  # h_{t−1} W_hhᵀ of a step
-        input_gate = backend.empty_like_shape(xw, (n, h))     # i ⊙ g of a step
-        w_hh_t = w.hh.data.T
+        tanh_c = backend.empty_like_shape(xw, (t, h, n))
+        ms = None if w.hr is None else backend.empty_like_shape(xw, (t, h, n))  # m_t
+        recurrent = backend.empty_like_shape(xw, (4 * h, n))  # W_hh h_{t−1} of a step
+        input_gate = backend.empty_like_shape(xw, (h, n))     # i ⊙ g of a step
         for step in range(t):
             now, after = np.s_[step, ...], np.s_[step + 1, ...]
-            backend.matmul_into(hs[step, ...], w_hh_t, recurrent)
-            compute_into(acts, now, "add", acts[now], recurrent)  # z_t = xw_t + h_{t−1}W_hhᵀ
-            backend.gates_into(acts, now, acts[now], tanh_columns=slice(2 * h, 3 * h))
+            backend.matmul_into(w.hh.data, hs[step, ...], recurrent)
+            compute_into(acts, now, "add", acts[now], recurrent)  # z_t = xw_t + W_hh h_{t−1}
+            backend.gates_into(acts, now, acts[now], tanh_rows=slice(2 * h, 3 * h))
             a = acts[now]
             # c_t = f ⊙ c_{t−1} + i ⊙ g        m_t = o ⊙ tanh(c_t)
-            compute_into(cs, after, "multiply", a[:, h:2 * h], cs[step, ...])
-            compute_into(input_gate, ..., "multiply", a[:, :h], a[:, 2 * h:3 * h])
+            compute_into(cs, after, "multiply", a[h:2 * h, :], cs[step, ...])
+            compute_into(input_gate, ..., "multiply", a[:h, :], a[2 * h:3 * h, :])
             compute_into(cs, after, "add", cs[after], input_gate)
             compute_into(tanh_c, now, "tanh", cs[after])
             if w.hr is None or ms is None:  # h_t = m_t
-                compute_into(hs, after, "multiply", a[:, 3 * h:], tanh_c[now])
-            else:  # h_t = m_t W_hrᵀ
-                compute_into(ms, now, "multiply", a[:, 3 * h:], tanh_c[now])
-                hs[after] = ms[now] @ w.hr.data.T
+                compute_into(hs, after, "multiply", a[3 * h:, :], tanh_c[now])
+            else:  # h_t = W_hr m_t
+                compute_into(ms, now, "multiply", a[3 * h:, :], tanh_c[now])
+                hs[after] = w.hr.data @ ms[now]
         return hs, (hs[t, ...], cs[t, ...]), (acts, cs, tanh_c) + (() if ms is None else (ms,))
 
     def scan_backward(self, dhs: Array, hs: Array, steps: tuple[Array, ...], w: Weights,
                       dfinal: tuple[Array, ...] | None) -> tuple[Array, Array, tuple[Array, ...]]:
         acts, cs, tanh_c = steps[:3]
-        xp = backend.namespace(hs)
-        t, n, h = dhs.shape[0], dhs.shape[1], self.hidden_size
+        t, n, h = dhs.shape[0], dhs.shape[2], self.hidden_size
         dz = backend.empty_like_shape(acts, tuple(acts.shape))
         dh_carry, dc_carry = self._carried((hs[0, ...], cs[0, ...]), dfinal)
         dh_all = None if w.hr is None else backend.empty_like_shape(hs, tuple(dhs.shape))
         # one step's arrays, rewritten every step: dh, dc, the gates' slopes, and what
-        # reaches step t−1 (dL/dh_{t−1} = dZ_t W_hh, dL/dc_{t−1} = dc ⊙ f)
-        dh, dh_back = (backend.empty_like_shape(hs, (n, self.out_size)) for _ in range(2))
-        dc, dc_back = (backend.empty_like_shape(cs, (n, h)) for _ in range(2))
-        slope = backend.empty_like_shape(acts, (n, 4 * h))
-        w_hh = w.hh.data
+        # reaches step t−1 (dL/dh_{t−1} = W_hhᵀ dZ_t, dL/dc_{t−1} = dc ⊙ f)
+        dh, dh_back = (backend.empty_like_shape(hs, (self.out_size, n)) for _ in range(2))
+        dc, dc_back = (backend.empty_like_shape(cs, (h, n)) for _ in range(2))
+        slope = backend.empty_like_shape(acts, (4 * h, n))
+        w_hh_t = w.hh.data.T
         for step in range(t - 1, -1, -1):
             a, tc, now = acts[step, ...], tanh_c[step, ...], np.s_[step, ...]
-            i, f, g, o = a[:, :h], a[:, h:2 * h], a[:, 2 * h:3 * h], a[:, 3 * h:]
-            compute_into(dh, ..., "add", dhs[now], dh_carry)  # dh = G_t + dZ_{t+1} W_hh
+            i, f, g, o = a[:h, :], a[h:2 * h, :], a[2 * h:3 * h, :], a[3 * h:, :]
+            compute_into(dh, ..., "add", dhs[now], dh_carry)  # dh = G_t + W_hhᵀ dZ_{t+1}
             dm = dh
             if w.hr is not None and dh_all is not None:
                 dh_all[now] = dh
-                dm = dh @ w.hr.data
+                dm = w.hr.data.T @ dh
             # dc = dm ⊙ o ⊙ (1 − tanh² c_t) + dc_{t+1} ⊙ f_{t+1}
             compute_into(dc, ..., "multiply", tc, tc)
             compute_into(dc, ..., "subtract", 1.0, dc)
@@ -203,85 +233,84 @@ class LSTMRecurrence(Recurrence):
             compute_into(dc, ..., "multiply", dc, dm)
             compute_into(dc, ..., "add", dc, dc_carry)
             # dZ_t = [dc ⊙ g, dc ⊙ c_{t−1}, dc ⊙ i, dm ⊙ tanh c_t] ⊙ [σ'(i), σ'(f), 1 − g², σ'(o)]
-            compute_into(dz, np.s_[step, :, :h], "multiply", dc, g)
-            compute_into(dz, np.s_[step, :, h:2 * h], "multiply", dc, cs[now])
-            compute_into(dz, np.s_[step, :, 2 * h:3 * h], "multiply", dc, i)
-            compute_into(dz, np.s_[step, :, 3 * h:], "multiply", dm, tc)
+            compute_into(dz, np.s_[step, :h, :], "multiply", dc, g)
+            compute_into(dz, np.s_[step, h:2 * h, :], "multiply", dc, cs[now])
+            compute_into(dz, np.s_[step, 2 * h:3 * h, :], "multiply", dc, i)
+            compute_into(dz, np.s_[step, 3 * h:, :], "multiply", dm, tc)
             compute_into(slope, ..., "subtract", 1.0, a)  # σ' = a(1 − a) for i, f, o
             compute_into(slope, ..., "multiply", slope, a)
-            compute_into(slope, np.s_[:, 2 * h:3 * h], "multiply", g, g)  # tanh' = 1 − g²
-            compute_into(slope, np.s_[:, 2 * h:3 * h], "subtract", 1.0, slope[:, 2 * h:3 * h])
+            compute_into(slope, np.s_[2 * h:3 * h, :], "multiply", g, g)  # tanh' = 1 − g²
+            compute_into(slope, np.s_[2 * h:3 * h, :], "subtract", 1.0, slope[2 * h:3 * h, :])
             compute_into(dz, now, "multiply", dz[now], slope)
             compute_into(dc_back, ..., "multiply", dc, f)
-            backend.matmul_into(dz[now], w_hh, dh_back)
+            backend.matmul_into(w_hh_t, dz[now], dh_back)
             dh_carry, dc_carry = dh_back, dc_back
-        if w.hr is not None and dh_all is not None:  # dL/dW_hr += Σ_t dh_tᵀ m_t
-            w.hr.accumulate_matmul(xp.reshape(dh_all, (t * n, -1)).T,
-                                   xp.reshape(steps[3], (t * n, h)))
+        if w.hr is not None and dh_all is not None:  # dL/dW_hr += Σ_t dh_t m_tᵀ
+            w.hr.accumulate_matmul(side_by_side(dh_all), side_by_side(steps[3]).T)
         return dz, dz, (dh_carry, dc_carry)
 
 
 class GRURecurrence(Recurrence):
     """The GRU's recurrence, gates in PyTorch's order (r, z, n), ``b_{hr,hz}`` folded
-    into ``xw`` and ``b_hn`` kept inside ``r ⊙ (h_{t−1} W_hnᵀ + b_hn)``; the formulas
+    into ``xw`` and ``b_hn`` kept inside ``r ⊙ (W_hn h_{t−1} + b_hn)``; the formulas
     forward and back are `GRU`'s docstring.
 
-    Cache: every ``h_t``, ``r``, ``z``, ``n`` and ``h_{t−1}W_hnᵀ + b_hn``.
+    Cache: every ``h_t``, ``r``, ``z``, ``n`` and ``W_hn h_{t−1} + b_hn``.
     """
 
     gates = 3
 
     def folded_bias(self, b_hh: Array) -> Array:
         folded: Array = backend.namespace(b_hh).asarray(b_hh, copy=True)
-        folded[2 * self.hidden_size:] = 0.0  # b_hn stays inside r ⊙ (h W_hnᵀ + b_hn)
+        folded[2 * self.hidden_size:] = 0.0  # b_hn stays inside r ⊙ (W_hn h + b_hn)
         return folded
 
     def scan(self, xw: Array, state: tuple[Array, ...], w: Weights) -> Scan:
-        t, n, _ = xw.shape
+        t, _, n = xw.shape
         h = self.hidden_size
-        hs = backend.empty_like_shape(xw, (t + 1, n, h))
+        hs = backend.empty_like_shape(xw, (t + 1, h, n))
         hs[0, ...] = state[0]
-        rz = backend.empty_like_shape(xw, (t, n, 2 * h))
-        cand = backend.empty_like_shape(xw, (t, n, h))
-        hidden_n = backend.empty_like_shape(xw, (t, n, h))
-        hw = backend.empty_like_shape(xw, (n, 3 * h))  # h_{t−1} W_hhᵀ of a step
-        w_hh_t = w.hh.data.T
-        b_hn = None if w.bias_hh is None else w.bias_hh.data[2 * h:]
+        rz = backend.empty_like_shape(xw, (t, 2 * h, n))
+        cand = backend.empty_like_shape(xw, (t, h, n))
+        hidden_n = backend.empty_like_shape(xw, (t, h, n))
+        hw = backend.empty_like_shape(xw, (3 * h, n))  # W_hh h_{t−1} of a step
+        b_hn = None if w.bias_hh is None else columns(w.bias_hh.data[2 * h:], n)
         for step in range(t):
-            backend.matmul_into(hs[step, ...], w_hh_t, hw)
-            compute_into(rz, np.s_[step, ...], "add", hw[:, :2 * h], xw[step, :, :2 * h])
-            backend.gates_into(rz, np.s_[step, ...], rz[step, ...])  # [r z] = σ(...)
+            now, after = np.s_[step, ...], np.s_[step + 1, ...]
+            backend.matmul_into(w.hh.data, hs[step, ...], hw)
+            compute_into(rz, now, "add", hw[:2 * h, :], xw[step, :2 * h, :])
+            backend.gates_into(rz, now, rz[now])  # [r z] = σ(...)
             if b_hn is None:
-                hidden_n[step, ...] = hw[:, 2 * h:]
+                hidden_n[now] = hw[2 * h:, :]
             else:
-                compute_into(hidden_n, np.s_[step, ...], "add", hw[:, 2 * h:], b_hn)
-            compute_into(cand, np.s_[step, ...], "multiply", rz[step, :, :h], hidden_n[step, ...])
-            compute_into(cand, np.s_[step, ...], "add", cand[step, ...], xw[step, :, 2 * h:])
-            compute_into(cand, np.s_[step, ...], "tanh", cand[step, ...])
+                compute_into(hidden_n, now, "add", hw[2 * h:, :], b_hn)
+            compute_into(cand, now, "multiply", rz[step, :h, :], hidden_n[now])
+            compute_into(cand, now, "add", cand[now], xw[step, 2 * h:, :])
+            compute_into(cand, now, "tanh", cand[now])
             # h_t = n + z ⊙ (h_{t−1} − n)
-            compute_into(hs, np.s_[step + 1, ...], "subtract", hs[step, ...], cand[step, ...])
-            compute_into(hs, np.s_[step + 1, ...], "multiply", hs[step + 1, ...], rz[step, :, h:])
-            compute_into(hs, np.s_[step + 1, ...], "add", hs[step + 1, ...], cand[step, ...])
+            compute_into(hs, after, "subtract", hs[step, ...], cand[now])
+            compute_into(hs, after, "multiply", hs[after], rz[step, h:, :])
+            compute_into(hs, after, "add", hs[after], cand[now])
         return hs, (hs[t, ...],), (rz, cand, hidden_n)
 
     def scan_backward(self, dhs: Array, hs: Array, steps: tuple[Array, ...], w: Weights,
                       dfinal: tuple[Array, ...] | None) -> tuple[Array, Array, tuple[Array, ...]]:
         rz, cand, hidden_n = steps
-        t, n, h = dhs.shape
-        dzx = backend.empty_like_shape(hs, (t, n, 3 * h))
-        dzh = backend.empty_like_shape(hs, (t, n, 3 * h))
+        t, h, n = dhs.shape
+        dzx = backend.empty_like_shape(hs, (t, 3 * h, n))
+        dzh = backend.empty_like_shape(hs, (t, 3 * h, n))
         (dh_next,) = self._carried((hs[0, ...],), dfinal)
-        w_hh = w.hh.data
+        w_hh_t = w.hh.data.T
         for step in range(t - 1, -1, -1):
-            r, z, c = rz[step, :, :h], rz[step, :, h:], cand[step, ...]
+            r, z, c = rz[step, :h, :], rz[step, h:, :], cand[step, ...]
             dh = dhs[step, ...] + dh_next
             dn = dh * (1.0 - z) * (1.0 - c * c)
-            compute_into(dzx, np.s_[step, :, :h], "multiply", dn * hidden_n[step, ...],
+            compute_into(dzx, np.s_[step, :h, :], "multiply", dn * hidden_n[step, ...],
                          r * (1.0 - r))
-            compute_into(dzx, np.s_[step, :, h:2 * h], "multiply", dh * (hs[step, ...] - c),
+            compute_into(dzx, np.s_[step, h:2 * h, :], "multiply", dh * (hs[step, ...] - c),
                          z * (1.0 - z))
-            dzx[step, :, 2 * h:] = dn
-            dzh[step, :, :2 * h] = dzx[step, :, :2 * h]
-            compute_into(dzh, np.s_[step, :, 2 * h:], "multiply", dn, r)
-            dh_next = dh * z + dzh[step, ...] @ w_hh
+            dzx[step, 2 * h:, :] = dn
+            dzh[step, :2 * h, :] = dzx[step, :2 * h, :]
+            compute_into(dzh, np.s_[step, 2 * h:, :], "multiply", dn, r)
+            dh_next = dh * z + w_hh_t @ dzh[step, ...]
         return dzx, dzh, (dh_next,)
