@@ -44,10 +44,10 @@ def gates_into(target: Any, key: Any, z: Any, tanh_rows: slice | None = None) ->
     if type(target) is np.ndarray:
         view = target[key]
         block = None if tanh_rows is None else view[tanh_rows]
-        np.negative(z, out=view)
-        if block is not None:
-            np.multiply(block, 2.0, out=block)
-        with np.errstate(over="ignore"):  # e^(−z) = inf gives σ = 0: see above
+        with np.errstate(over="ignore"):  # −2z, e^(−z) = inf give σ = 0: see above
+            np.negative(z, out=view)
+            if block is not None:
+                np.multiply(block, 2.0, out=block)
             np.exp(view, out=view)
         np.add(view, 1.0, out=view)
         np.divide(1.0, view, out=view)

@@ -8,7 +8,7 @@ made before the loop, then the cell's recurrence
 (`minigrad.layers.recurrent.recurrences`) step by step. The recurrence works with a
 column per sample, so the projection is made in that layout, ``xw_t = W_ih x_t + b_ih
 (+ b_hh)`` ``(G·H, N)`` for every step (one batched product), and the hidden states
-come back as views in rows ``(T+1, N, P)``. Backward is backpropagation through time:
+come back in rows ``(T+1, N, P)``. Backward is backpropagation through time:
 the recurrence's reverse sweep gives the gradient ``dZ_t`` of every step's
 pre-activations; with every step's columns side by side (``dZx``, ``dZh`` ``(G·H,
 T·N)``, ``H_prev`` ``(P, T·N)``, the input rows ``X`` ``(T·N, D)``) every weight
@@ -40,10 +40,10 @@ __all__ = ["DirectionCache", "ParameterDraws", "State", "check_state", "run_dire
 State: TypeAlias = "Array | tuple[Array, Array]"
 """A recurrent state: ``h`` (RNN, GRU) or ``(h, c)`` (LSTM)."""
 
-DirectionCache = tuple[Array, Array, tuple[Array, ...]]
+DirectionCache = tuple[Array, Array, Array, tuple[Array, ...]]
 """One direction's input rows ``(T·N, D)`` in its order of time, its hidden states
-``h_0 .. h_T`` ``(T+1, N, P)`` (a view of the recurrence's ``(T+1, P, N)``), and what its
-recurrence keeps per step."""
+``h_0 .. h_T`` in rows ``(T+1, N, P)`` and as the recurrence made them ``(T+1, P, N)``,
+and what its recurrence keeps per step."""
 
 
 def run_direction(cell: Recurrence, w: Weights, x: Array, state: tuple[Array, ...]
@@ -58,8 +58,10 @@ def run_direction(cell: Recurrence, w: Weights, x: Array, state: tuple[Array, ..
     if w.bias_ih is not None and w.bias_hh is not None:
         xw += columns(w.bias_ih.data + cell.folded_bias(w.bias_hh.data), n)
     hs, final, steps = cell.scan(xw, _transposed(state), w)
-    hs_rows = xp.permute_dims(hs, (0, 2, 1))
-    return hs_rows, _transposed(final), (rows, hs_rows, steps)
+    # in memory as rows: one small transpose per step, where transposing (T+1, P, N)
+    # straight into the layer's (N, T, P) output gathers element by element (3× slower)
+    hs_rows = backend.owned_copy(xp.permute_dims(hs, (0, 2, 1)))
+    return hs_rows, _transposed(final), (rows, hs_rows, hs, steps)
 
 
 def run_direction_backward(cell: Recurrence, w: Weights, cache: DirectionCache, dhs: Array,
@@ -69,9 +71,8 @@ def run_direction_backward(cell: Recurrence, w: Weights, cache: DirectionCache, 
     the direction's order of time) and dL/d(final state) (None: zero), accumulate the
     weight gradients and return dL/dx ``(T, N, D)`` (None unless ``input_grad``) and
     dL/d(initial state)."""
-    rows, hs_rows, steps = cache
-    xp = backend.namespace(hs_rows)
-    hs = xp.permute_dims(hs_rows, (0, 2, 1))  # the recurrence's own (T+1, P, N)
+    rows, _, hs, steps = cache
+    xp = backend.namespace(hs)
     t, n, _ = dhs.shape
     dzx, dzh, dstate = cell.scan_backward(
         backend.owned_copy(xp.permute_dims(dhs, (0, 2, 1))), hs, steps, w,

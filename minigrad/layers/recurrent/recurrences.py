@@ -299,18 +299,34 @@ class GRURecurrence(Recurrence):
         t, h, n = dhs.shape
         dzx = backend.empty_like_shape(hs, (t, 3 * h, n))
         dzh = backend.empty_like_shape(hs, (t, 3 * h, n))
-        (dh_next,) = self._carried((hs[0, ...],), dfinal)
+        (dh_carry,) = self._carried((hs[0, ...],), dfinal)
+        # one step's arrays, rewritten every step
+        dh, dh_back, spare = (backend.empty_like_shape(hs, (h, n)) for _ in range(3))
+        slope = backend.empty_like_shape(hs, (2 * h, n))
         w_hh_t = w.hh.data.T
         for step in range(t - 1, -1, -1):
-            r, z, c = rz[step, :h, :], rz[step, h:, :], cand[step, ...]
-            dh = dhs[step, ...] + dh_next
-            dn = dh * (1.0 - z) * (1.0 - c * c)
-            compute_into(dzx, np.s_[step, :h, :], "multiply", dn * hidden_n[step, ...],
-                         r * (1.0 - r))
-            compute_into(dzx, np.s_[step, h:2 * h, :], "multiply", dh * (hs[step, ...] - c),
-                         z * (1.0 - z))
-            dzx[step, 2 * h:, :] = dn
+            now, rows_n = np.s_[step, ...], np.s_[step, 2 * h:, :]
+            r, z, c = rz[step, :h, :], rz[step, h:, :], cand[now]
+            compute_into(dh, ..., "add", dhs[now], dh_carry)  # dh = G_t + dL/dh_t from t+1
+            # dZn = dh ⊙ (1 − z) ⊙ (1 − n²)
+            compute_into(dzx, rows_n, "multiply", c, c)
+            compute_into(dzx, rows_n, "subtract", 1.0, dzx[rows_n])
+            compute_into(spare, ..., "subtract", 1.0, z)
+            compute_into(dzx, rows_n, "multiply", dzx[rows_n], spare)
+            compute_into(dzx, rows_n, "multiply", dzx[rows_n], dh)
+            dn = dzx[rows_n]
+            # [dZr dZz] = [dZn ⊙ (W_hn h_{t−1} + b_hn), dh ⊙ (h_{t−1} − n)] ⊙ σ'([r z])
+            compute_into(dzx, np.s_[step, :h, :], "multiply", dn, hidden_n[now])
+            compute_into(dzx, np.s_[step, h:2 * h, :], "subtract", hs[now], c)
+            compute_into(dzx, np.s_[step, h:2 * h, :], "multiply", dzx[step, h:2 * h, :], dh)
+            compute_into(slope, ..., "subtract", 1.0, rz[now])  # σ' = a(1 − a)
+            compute_into(slope, ..., "multiply", slope, rz[now])
+            compute_into(dzx, np.s_[step, :2 * h, :], "multiply", dzx[step, :2 * h, :], slope)
             dzh[step, :2 * h, :] = dzx[step, :2 * h, :]
-            compute_into(dzh, np.s_[step, 2 * h:, :], "multiply", dn, r)
-            dh_next = dh * z + w_hh_t @ dzh[step, ...]
-        return dzx, dzh, (dh_next,)
+            compute_into(dzh, rows_n, "multiply", dn, r)  # dZhn = dZn ⊙ r
+            # dL/dh_{t−1} = dh ⊙ z + W_hhᵀ dZh
+            backend.matmul_into(w_hh_t, dzh[now], dh_back)
+            compute_into(spare, ..., "multiply", dh, z)
+            compute_into(dh_back, ..., "add", dh_back, spare)
+            dh_carry = dh_back
+        return dzx, dzh, (dh_carry,)
