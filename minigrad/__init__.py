@@ -32,7 +32,10 @@ from minigrad.layers.conv import (
     AvgPool2D,
     Conv1D,
     Conv2D,
+    Conv3D,
+    ConvTranspose1D,
     ConvTranspose2D,
+    ConvTranspose3D,
     GlobalAvgPool2D,
     MaxPool1D,
     MaxPool2D,
@@ -55,6 +58,7 @@ from minigrad.layers.merge import Add, Concat
 from minigrad.layers.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.layers.recurrent import GRU, LSTM, RNN
 from minigrad.layers.regularization import Dropout
+from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
 from minigrad.layers.reshape import Flatten, Reshape
 from minigrad.losses import (
     BCELoss,
@@ -147,7 +151,10 @@ __all__ = [
     "Concat",
     "Conv1D",
     "Conv2D",
+    "Conv3D",
+    "ConvTranspose1D",
     "ConvTranspose2D",
+    "ConvTranspose3D",
     "CosineEmbeddingLoss",
     "CrossAttention",
     "CrossEntropyLoss",
@@ -195,6 +202,8 @@ __all__ = [
     "Optimizer",
     "ParamGroup",
     "Parameter",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "PoissonNLLLoss",
     "RAdam",
     "RMSprop",
@@ -210,6 +219,7 @@ __all__ = [
     "Softplus",
     "Tanh",
     "TripletMarginLoss",
+    "Upsample",
     "__version__",
     "accuracy",
     "batches",
