@@ -129,7 +129,9 @@ def test_a_padding_mode_is_a_pad_before_an_unpadded_conv(mode, op, opset, tmp_pa
     assert [a.ints for a in conv.attribute if a.name == "pads"] == [[0, 0, 0, 0]]
 
 
-@pytest.mark.parametrize("scale, size", [(2, None), (2.5, None), (None, 7), (0.5, None)])
+@pytest.mark.parametrize("scale, size", [(2, None), (2.5, None), (None, 7), (0.5, None),
+                                         (2.3, None), (1.2, None)])  # the last two: an axis
+# doubled or kept by a factor other than 2 or 1, which PyTorch computes from the sizes
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "bilinear", "bicubic"])
 def test_upsample_matches_onnxruntime_over_scales_and_sizes(mode, scale, size, tmp_path):
     pytest.importorskip("onnx")
