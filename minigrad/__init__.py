@@ -37,7 +37,10 @@ from minigrad.layers.conv import (
     AvgPool2D,
     Conv1D,
     Conv2D,
+    Conv3D,
+    ConvTranspose1D,
     ConvTranspose2D,
+    ConvTranspose3D,
     GlobalAvgPool2D,
     MaxPool1D,
     MaxPool2D,
@@ -60,6 +63,7 @@ from minigrad.layers.merge import Add, Concat
 from minigrad.layers.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minigrad.layers.regularization import Dropout
+from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
 from minigrad.layers.reshape import Flatten, Reshape
 from minigrad.losses import (
     BCELoss,
@@ -152,7 +156,10 @@ __all__ = [
     "Concat",
     "Conv1D",
     "Conv2D",
+    "Conv3D",
+    "ConvTranspose1D",
     "ConvTranspose2D",
+    "ConvTranspose3D",
     "CosineEmbeddingLoss",
     "CrossAttention",
     "CrossEntropyLoss",
@@ -202,6 +209,8 @@ __all__ = [
     "Optimizer",
     "ParamGroup",
     "Parameter",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "PoissonNLLLoss",
     "RAdam",
     "RMSprop",
@@ -220,6 +229,7 @@ __all__ = [
     "TransformerDecoderLayer",
     "TransformerEncoderLayer",
     "TripletMarginLoss",
+    "Upsample",
     "__version__",
     "accuracy",
     "batches",

@@ -134,6 +134,20 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
                     [(1, 2, 2, 1, 2)]),
     "Flatten": (lambda: mg.Flatten(), [(2, 3, 2, 2)]),
     "Reshape": (lambda: mg.Reshape(2, -1), [(2, 3, 4)]),
+    "Conv3D-reflect": (lambda: mg.Conv3D(2, 2, 2, padding=1, padding_mode="reflect", rng=0),
+                       [(1, 2, 3, 2, 3)]),
+    "Conv2D-circular-same": (lambda: mg.Conv2D(2, 2, (2, 3), padding="same",
+                                               padding_mode="circular", rng=0), [(2, 2, 3, 4)]),
+    "ConvTranspose1D": (lambda: mg.ConvTranspose1D(2, 2, 3, stride=2, output_padding=1,
+                                                   rng=0), [(2, 2, 3)]),
+    "ConvTranspose3D": (lambda: mg.ConvTranspose3D(2, 2, 2, stride=(2, 1, 1), dilation=2,
+                                                   output_padding=(1, 1, 0), rng=0),
+                        [(1, 2, 2, 2, 2)]),
+    "Upsample-bilinear": (lambda: mg.Upsample(scale_factor=1.5, mode="bilinear"),
+                          [(2, 2, 3, 2)]),
+    "Upsample-nearest": (lambda: mg.Upsample(size=5), [(2, 2, 3)]),
+    "PixelShuffle": (lambda: mg.PixelShuffle(2), [(2, 4, 2, 3)]),
+    "PixelUnshuffle": (lambda: mg.PixelUnshuffle(2), [(2, 1, 4, 2)]),
 }
 
 IDS = np.array([[0, 3, 3], [4, 1, 0]])  # repeated ids: their gradients must add up

@@ -33,6 +33,9 @@ ARGS: dict[type, tuple[object, ...]] = {
     mg.Conv1D: (2, 3, 3),
     mg.Conv2D: (2, 3, 3),
     mg.ConvTranspose2D: (2, 3, 3),
+    mg.Conv3D: (2, 3, 3),
+    mg.ConvTranspose1D: (2, 3, 3),
+    mg.ConvTranspose3D: (2, 3, 3),
 }
 
 

@@ -266,7 +266,7 @@ def test_conv_bench_smoke():
     every case of its table, each compared with PyTorch before it is timed."""
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    env = {**os.environ, "PYTHONWARNINGS": "error", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "conv_bench.py"), "--quick", "--rounds", "1"],
         capture_output=True, text=True, env=env, timeout=120,
@@ -274,5 +274,7 @@ def test_conv_bench_smoke():
     assert done.returncode == 0, done.stderr
     rows = [line.split("|")[1].strip() for line in done.stdout.splitlines()
             if line.startswith("| ") and line.endswith(" |")][1:]
-    assert len(rows) == 7 and rows[3].startswith("64→64") and rows[-1].startswith("digits CNN")
+    assert len(rows) == 18 and rows[3].startswith("64→64") and rows[6].startswith("digits CNN")
+    assert rows[7].startswith("MaxPool3D") and rows[13].startswith("MaxPool2D + MaxUnpool2D")
+    assert [row.split()[0] for row in rows[14:]] == ["Conv3D", "Conv2D", "Upsample", "Upsample"]
     assert "GEMM peak" in done.stdout

@@ -9,8 +9,10 @@ family              layers
 `regularization`    `Dropout`
 `reshape`           `Flatten`, `Reshape`
 `merge`             `Add`, `Concat` (merge layers: several inputs)
-`conv`              convolutions, transposed convolutions and pooling, on the
-                    sliding-window kernels they share (`conv.windows`)
+`conv`              convolutions (1-3 D, every padding mode), transposed
+                    convolutions and pooling, on the sliding-window kernels they share
+                    (`conv.windows`)
+`resampling`        `Upsample`, `PixelShuffle`, `PixelUnshuffle`
 `normalization`     batch, layer and group normalization, on their shared
                     standardization
 `embedding`         `Embedding`

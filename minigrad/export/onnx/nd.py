@@ -1,4 +1,4 @@
-"""ONNX converters of the N-D layers: convolution, reshaping, normalization and
+"""ONNX converters of the N-D layers: convolution, resampling, reshaping, normalization and
 `Embedding` (pooling's: `minigrad.export.onnx.pooling`). Imported (and so registered) by
 `minigrad.export.onnx`.
 
@@ -19,31 +19,130 @@ from minigrad.export.onnx.convert import (
     OnnxContext,
     register_onnx,
 )
-from minigrad.layers.conv.conv import Conv1D, Conv2D
-from minigrad.layers.conv.transposed import ConvTranspose2D
+from minigrad.layers.conv.conv import Conv1D, Conv2D, Conv3D
+from minigrad.layers.conv.transposed import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
+from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
 from minigrad.layers.reshape import Flatten, Reshape
 
+Convolution = Conv1D | Conv2D | Conv3D | ConvTranspose1D | ConvTranspose2D | ConvTranspose3D
 
-def _conv(layer: Conv1D | Conv2D | ConvTranspose2D, ctx: OnnxContext, inputs: list[str]) -> str:
+
+def _conv(layer: Convolution, ctx: OnnxContext, inputs: list[str]) -> str:
     before, after = layer._pads  # "same" resolved: the odd extra after, as PyTorch
+    x = inputs[0]
+    if layer.padding_mode != "zeros":  # a padded copy first, convolved unpadded
+        x = mode_pad(ctx, x, layer.padding_mode, before, after)
+        before = after = (0,) * len(before)
     attributes: dict[str, Any] = {
         "kernel_shape": list(layer.kernel_size), "strides": list(layer.stride),
         "dilations": list(layer.dilation), "group": layer.groups,
         "pads": [*before, *after],
     }
-    op = "Conv"
-    if isinstance(layer, ConvTranspose2D):
-        op, attributes["output_padding"] = "ConvTranspose", list(layer.output_padding)
-    operands = [inputs[0], ctx.parameter(layer.weight)]
+    if not isinstance(layer, (ConvTranspose1D, ConvTranspose2D, ConvTranspose3D)):
+        return ctx.node("Conv", _conv_operands(layer, ctx, x), **attributes)
+    extra = [0] * len(before)
+    if all(op < s for op, s in zip(layer.output_padding, layer.stride)):
+        attributes["output_padding"] = list(layer.output_padding)
+    else:  # onnxruntime takes an output_padding below the stride only (PyTorch: below the
+        # stride or the dilation). It is the end's padding, less: then zeros past the end.
+        extra = [max(op - p, 0) for op, p in zip(layer.output_padding, after)]
+        attributes["pads"] = [*before, *(max(p - op, 0) for op, p in
+                                         zip(layer.output_padding, after))]
+    if not any(extra):
+        return ctx.node("ConvTranspose", _conv_operands(layer, ctx, x), **attributes)
+    y = ctx.node("ConvTranspose", [x, ctx.parameter(layer.weight)], **attributes)
+    y = ctx.node("Pad", [y, ctx.ints([0] * (len(extra) + 2) + [0, 0, *extra], "pads")])
+    return y if layer.bias is None else ctx.node(
+        "Add", [y, per_channel(ctx, layer.bias, len(extra) + 2)])
+
+
+def _conv_operands(layer: Convolution, ctx: OnnxContext, x: str) -> list[str]:
+    """``x``, the weight and the bias (if any): a Conv's or ConvTranspose's inputs."""
+    operands = [x, ctx.parameter(layer.weight)]
     if layer.bias is not None:
         operands.append(ctx.parameter(layer.bias))
-    return ctx.node(op, operands, **attributes)
+    return operands
 
 
-for _conv_type in (Conv1D, Conv2D, ConvTranspose2D):
+for _conv_type in (Conv1D, Conv2D, Conv3D, ConvTranspose1D, ConvTranspose2D, ConvTranspose3D):
     ONNX_CONVERTERS[_conv_type] = _conv
+
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+"""PyTorch's padding modes as ONNX ``Pad``'s (``wrap`` from opset 19)."""
+
+
+def mode_pad(ctx: OnnxContext, x: str, mode: str, before: tuple[int, ...],
+             after: tuple[int, ...]) -> str:
+    """``x (N, C, *size)`` padded on its spatial axes in PyTorch's ``mode``: one ``Pad``,
+    or -- circular below opset 19 -- each axis' end and start slices joined around it."""
+    if mode != "circular" or ctx.opset >= 19:
+        pads = ctx.ints([0, 0, *before, 0, 0, *after], "pads")
+        return ctx.node("Pad", [x, pads], mode=_PAD_MODES[mode])
+    sizes = ctx.shape(x)[2:]
+    for axis, (n, p, q) in enumerate(zip(sizes, before, after), start=2):
+        axes = ctx.ints([axis], "axes")
+        low = ctx.node("Slice", [x, ctx.ints([n - p], "starts"), ctx.ints([n], "ends"), axes])
+        high = ctx.node("Slice", [x, ctx.ints([0], "starts"), ctx.ints([q], "ends"), axes])
+        x = ctx.node("Concat", [low, x, high], axis=axis)
+    return x
+
+
+# -- resampling ------------------------------------------------------------------------
+
+
+@register_onnx(Upsample)
+def _upsample(layer: Upsample, ctx: OnnxContext, inputs: list[str]) -> str:
+    # Resize with PyTorch's coordinates: nearest reads ⌊i · scale⌋ ("asymmetric", floor),
+    # nearest-exact ⌊(i + ½) · scale⌋ ("half_pixel", rounding halves up), linear and
+    # cubic "half_pixel" (PyTorch's for every length, which "pytorch_half_pixel" is not for
+    # one output) or "align_corners", with Keys' A = −0.75. The scale is
+    # the factor's where PyTorch's is (ONNX divides by the given scale), else the sizes'.
+    x = inputs[0]
+    shape = ctx.shape(x)
+    outs, factors = layer.geometry(shape)
+    attributes: dict[str, Any] = {"mode": layer.kind.removesuffix("-exact")}
+    if layer.kind == "nearest":
+        attributes.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    elif layer.kind == "nearest-exact":
+        attributes.update(coordinate_transformation_mode="half_pixel",
+                          nearest_mode="round_prefer_ceil")
+    else:
+        attributes["coordinate_transformation_mode"] = (
+            "align_corners" if layer.align_corners else "half_pixel")
+        if layer.kind == "cubic":
+            attributes.update(cubic_coeff_a=-0.75, exclude_outside=0)
+    if all(factor is None for factor in factors):  # (N, C) of x, then the sizes
+        sizes = ctx.node("Concat", [ctx.node("Shape", [x], end=2), ctx.ints(outs, "sizes")],
+                         axis=0)
+        return ctx.node("Resize", [x, "", "", sizes], **attributes)
+    # an axis that PyTorch copies (linear, same size) or computes from its sizes (2-D
+    # nearest, ×1 or ×2) gets that exact scale
+    scales = [out / n if factor is None or (layer.kind == "linear" and out == n) else factor
+              for n, out, factor in zip(shape[2:], outs, factors)]
+    return ctx.node("Resize", [x, "", ctx.constant([1.0, 1.0, *scales], "scales", np.float32)],
+                    **attributes)
+
+
+def _pixel_shuffle(layer: PixelShuffle | PixelUnshuffle, ctx: OnnxContext,
+                   inputs: list[str]) -> str:
+    # (*, C·r², H, W) <-> (*, C, H·r, W·r) as in minigrad: a reshape splitting the axes, a
+    # transpose, a reshape joining them (ONNX's SpaceToDepth orders channels otherwise).
+    x, r = inputs[0], layer.factor
+    *lead, channels, h, w = ctx.shape(x)
+    if isinstance(layer, PixelShuffle):
+        split, order = [-1, channels // (r * r), r, r, h, w], [0, 1, 4, 2, 5, 3]
+        joined = [channels // (r * r), h * r, w * r]
+    else:
+        split, order = [-1, channels, h // r, r, w // r, r], [0, 1, 3, 5, 2, 4]
+        joined = [channels * r * r, h // r, w // r]
+    moved = ctx.node("Transpose", [ctx.node("Reshape", [x, ctx.ints(split)])], perm=order)
+    return ctx.node("Reshape", [moved, ctx.ints([-1, *lead[1:], *joined])])
+
+
+ONNX_CONVERTERS[PixelShuffle] = _pixel_shuffle
+ONNX_CONVERTERS[PixelUnshuffle] = _pixel_shuffle
 
 
 @register_onnx(Flatten)
