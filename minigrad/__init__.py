@@ -13,18 +13,32 @@ from minigrad.containers import Graph, Sequential
 from minigrad.core import Array, Buffer, Layer, MergeLayer, Module, Parameter
 from minigrad.io import load, load_checkpoint, save, save_checkpoint
 from minigrad.layers.activations import (
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
     Activation,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     InputActivation,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 from minigrad.layers.attention import CrossAttention, MultiHeadAttention
 from minigrad.layers.conv import (
@@ -43,7 +57,7 @@ from minigrad.layers.merge import Add, Concat
 from minigrad.layers.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.layers.recurrent import GRU, LSTM, RNN
 from minigrad.layers.regularization import Dropout
-from minigrad.layers.reshape import Flatten, Reshape
+from minigrad.layers.reshape import Flatten, Reshape, Unflatten
 from minigrad.losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -101,12 +115,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ASGD",
+    "CELU",
     "ELU",
     "GELU",
+    "GLU",
     "GRU",
     "LBFGS",
     "LSTM",
     "RNN",
+    "SELU",
     "SGD",
     "Activation",
     "Adadelta",
@@ -141,6 +158,9 @@ __all__ = [
     "GlobalAvgPool2D",
     "Graph",
     "GroupNorm",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
     "HingeEmbeddingLoss",
     "History",
     "HuberLoss",
@@ -152,6 +172,7 @@ __all__ = [
     "LayerNorm",
     "LeakyReLU",
     "LearningRateScheduler",
+    "LogSigmoid",
     "LogSoftmax",
     "Loss",
     "MSELoss",
@@ -159,6 +180,7 @@ __all__ = [
     "MaxPool1D",
     "MaxPool2D",
     "MergeLayer",
+    "Mish",
     "ModelCheckpoint",
     "Module",
     "MultiHeadAttention",
@@ -168,12 +190,14 @@ __all__ = [
     "NAdam",
     "NLLLoss",
     "Optimizer",
+    "PReLU",
     "ParamGroup",
     "Parameter",
     "PoissonNLLLoss",
     "RAdam",
     "RMSprop",
     "ReLU",
+    "ReLU6",
     "Reshape",
     "Rprop",
     "Sequential",
@@ -182,9 +206,14 @@ __all__ = [
     "SmoothL1Loss",
     "SoftMarginLoss",
     "Softmax",
+    "Softmin",
     "Softplus",
+    "Softsign",
     "Tanh",
+    "Tanhshrink",
+    "Threshold",
     "TripletMarginLoss",
+    "Unflatten",
     "__version__",
     "accuracy",
     "batches",

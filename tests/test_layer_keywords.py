@@ -28,6 +28,7 @@ ARGS: dict[type, tuple[object, ...]] = {
     mg.Conv1D: (2, 3, 3),
     mg.Conv2D: (2, 3, 3),
     mg.ConvTranspose2D: (2, 3, 3),
+    mg.PReLU: (3,),
 }
 
 

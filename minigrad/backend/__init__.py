@@ -34,6 +34,7 @@ casts and class-index scatters).
 
 
 from minigrad.backend.kernels import (
+    assign_rows,
     compute_into,
     compute_reusing,
     index_vector,
@@ -90,6 +91,7 @@ __all__ = [
     "asarray",
     "asarray_like",
     "assign",
+    "assign_rows",
     "compute_into",
     "compute_reusing",
     "describe",

@@ -5,7 +5,7 @@ Part of `minigrad.backend`, which re-exports all of it (the optimizers' kernels 
 `minigrad.backend.updates`): the windows' (convolution, pooling)
 `zeros_in_layout`, `writable_reshape` and `update_slice`; elementwise results written
 into a buffer, `compute_into` and `compute_reusing`; the sequence layers'
-`index_vector`, `take_rows`, `scatter_add_rows` and `owned_copy`; and `reshape`. On
+`index_vector`, `take_rows`, `scatter_add_rows`, `assign_rows` and `owned_copy`; and `reshape`. On
 NumPy they write through ufuncs' ``out=``; the Array API standard has no ``out=``, so
 other libraries compute a temporary and assign it (or return it).
 """
@@ -170,3 +170,21 @@ def scatter_add_rows(target: Any, rows: Any, values: Any) -> None:
         ids = xp.arange(target.shape[0], dtype=rows.dtype, device=device(target))
         one_hot = xp.astype(rows[:, None] == ids[None, :], values.dtype)
         target += one_hot.T @ values
+
+
+def assign_rows(target: Any, rows: Any, values: Any) -> None:
+    """``target[rows[k]] = values[k]`` for every ``k``, in place; a repeated row must
+    come with equal values (`Embedding`'s renormalized rows do).
+
+    NumPy and PyTorch: their indexed assignment. Otherwise the standard's only form: a
+    one-hot matrix picks, for each row of ``target``, the mean of its values (their
+    common value), and ``where`` keeps the rows not listed.
+    """
+    if type(target) is np.ndarray or _library(target) == "torch":
+        target[rows] = values
+        return
+    xp = namespace(target)
+    ids = xp.arange(target.shape[0], dtype=rows.dtype, device=device(target))
+    one_hot = xp.astype(rows[:, None] == ids[None, :], values.dtype)
+    counts = xp.sum(one_hot, axis=0)[:, None]
+    target[...] = xp.where(counts > 0, (one_hot.T @ values) / xp.maximum(counts, 1.0), target)

@@ -34,7 +34,7 @@ from minigrad.layers.conv.transposed import ConvTranspose2D
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.layers.recurrent.cells import GRU, LSTM, RNN
-from minigrad.layers.reshape import Flatten, Reshape
+from minigrad.layers.reshape import Flatten, Reshape, Unflatten
 
 
 class MeanOverPositions(nn.Module):
@@ -121,7 +121,8 @@ _SAME_STATE: list[tuple[type[Any], Any]] = [
     (GroupNorm, lambda layer, dtype: nn.GroupNorm(
         layer.num_groups, layer.num_channels, layer.eps, layer.affine, dtype=dtype)),
     (Embedding, lambda layer, dtype: nn.Embedding(
-        layer.num_embeddings, layer.embedding_dim, layer.padding_idx, dtype=dtype)),
+        layer.num_embeddings, layer.embedding_dim, layer.padding_idx, layer.max_norm,
+        layer.norm_type, layer.scale_grad_by_freq, dtype=dtype)),
 ]
 for _type, _make in _SAME_STATE:
     TORCH_CONVERTERS[_type] = _with_state(_make)
@@ -135,7 +136,8 @@ _STATELESS: list[tuple[type[Any], Any]] = [
     (AvgPool2D, lambda layer: nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding,
                                            count_include_pad=True)),
     (GlobalAvgPool2D, lambda layer: MeanOverPositions()),
-    (Flatten, lambda layer: nn.Flatten()),
+    (Flatten, lambda layer: nn.Flatten(layer.start_dim, layer.end_dim)),
+    (Unflatten, lambda layer: nn.Unflatten(layer.dim, layer.unflattened_size)),
     (Reshape, lambda layer: ReshapeSamples(layer.sample_shape)),
 ]
 
