@@ -1,8 +1,8 @@
 """Sequence and normalization layers against PyTorch CPU: forward + backward, one thread.
 
     python benchmarks/seq_bench.py [--steps N] [--quick]
-                                   [--cases lstm gru batchnorm2d layernorm attention transformer
-                                            charlm]
+                                   [--cases lstm gru batchnorm2d layernorm attention prelu mish
+                                            transformer charlm]
 
 Each case builds one minigrad layer and the same PyTorch module with the same weights,
 float32, and times a training step of the layer alone: a forward on a fixed input, then
@@ -151,6 +151,29 @@ def layernorm_case(quick: bool) -> SeqCase:
     g = rng.standard_normal(shape).astype(F32)
     return SeqCase("LayerNorm", f"{shape}, over the last {shape[-1]}", 2.5,
                    minigrad_step(ours, x, g, params), torch_step(theirs, x, g))
+
+
+def activation_case(kind: str, quick: bool) -> SeqCase:
+    """One of issue 21's activations on a conv-sized batch: `PReLU` with a slope per
+    channel (its weight gradient a reduction over all but axis 1), or `Mish`."""
+    import torch
+
+    shape = (4, 8, 5, 5) if quick else (32, 64, 16, 16)
+    rng = np.random.default_rng(5)
+    ours: mg.Layer[Any]
+    params: list[mg.Parameter] = []
+    if kind == "PReLU":
+        ours = mg.PReLU(shape[1], dtype=F32)
+        ours.weight.data[...] = rng.uniform(-0.5, 0.5, shape[1])
+        theirs = torch.nn.PReLU(shape[1])
+        params = [ours.weight]
+        copy_into([theirs.weight], params)
+    else:
+        ours, theirs = mg.Mish(), torch.nn.Mish()
+    x = 3 * rng.standard_normal(shape).astype(F32)
+    g = rng.standard_normal(shape).astype(F32)
+    return SeqCase(kind, f"{shape}", None, minigrad_step(ours, x, g, params),
+                   torch_step(theirs, x, g))
 
 
 def attention_case(quick: bool) -> SeqCase:
@@ -322,6 +345,8 @@ CASES: dict[str, Callable[[bool], SeqCase]] = {
     "batchnorm2d": batchnorm2d_case,
     "layernorm": layernorm_case,
     "attention": attention_case,
+    "prelu": lambda quick: activation_case("PReLU", quick),
+    "mish": lambda quick: activation_case("Mish", quick),
     "transformer": transformer_case,
     "charlm": charlm_case,
 }

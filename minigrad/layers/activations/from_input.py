@@ -15,7 +15,7 @@ from abc import abstractmethod
 from typing_extensions import override
 
 from minigrad import backend
-from minigrad.backend import sigmoid
+from minigrad.backend import select, sigmoid
 from minigrad.core import Array, Layer, as_batch, as_grad, check_number
 
 _SQRT_HALF = 0.7071067811865476  # 1/√2
@@ -253,8 +253,8 @@ class Softplus(InputActivation):
         scaled = self.beta * x
         linear = scaled > self.threshold
         soft = (xp.maximum(scaled, 0.0) + xp.log1p(xp.exp(-xp.abs(scaled)))) / self.beta
-        y: Array = xp.where(linear, x, soft)
-        slope: Array = xp.where(linear, 1.0, sigmoid(scaled))
+        y: Array = select(linear, x, soft)
+        slope: Array = select(linear, 1.0, sigmoid(scaled))
         return y, slope
 
     @override
@@ -308,10 +308,9 @@ class SELU(InputActivation):
         xp = backend.namespace(x)
         negative = xp.minimum(x, 0.0)
         positive = x > 0
-        y: Array = xp.where(positive, SELU_SCALE * x,
-                            (SELU_SCALE * SELU_ALPHA) * xp.expm1(negative))
-        slope: Array = xp.where(positive, SELU_SCALE,
-                                (SELU_SCALE * SELU_ALPHA) * xp.exp(negative))
+        y: Array = select(positive, SELU_SCALE * x,
+                          (SELU_SCALE * SELU_ALPHA) * xp.expm1(negative))
+        slope: Array = select(positive, SELU_SCALE, (SELU_SCALE * SELU_ALPHA) * xp.exp(negative))
         return y, slope
 
 
@@ -340,8 +339,8 @@ class CELU(InputActivation):
         xp = backend.namespace(x)
         scaled = xp.minimum(x, 0.0) * (1.0 / self.alpha)  # PyTorch's x · (1/α)
         positive = x > 0
-        y: Array = xp.where(positive, x, self.alpha * xp.expm1(scaled))
-        slope: Array = xp.where(positive, 1.0, xp.exp(scaled))
+        y: Array = select(positive, x, self.alpha * xp.expm1(scaled))
+        slope: Array = select(positive, 1.0, xp.exp(scaled))
         return y, slope
 
     @override

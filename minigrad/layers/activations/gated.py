@@ -6,6 +6,8 @@ elementwise ones it halves one axis of the sample.
 
 from __future__ import annotations
 
+from types import EllipsisType
+
 from typing_extensions import override
 
 from minigrad import backend
@@ -62,8 +64,8 @@ class GLU(Layer[GLUCache]):
             raise ValueError(f"{self!r} halves axis {self.dim}, which must be of even size; "
                              f"got size {size} in an input of shape {tuple(x.shape)}")
         before = (slice(None),) * axis
-        first = (*before, slice(0, size // 2), Ellipsis)
-        second = (*before, slice(size // 2, size), Ellipsis)
+        first: tuple[slice | EllipsisType, ...] = (*before, slice(0, size // 2), ...)
+        second: tuple[slice | EllipsisType, ...] = (*before, slice(size // 2, size), ...)
         a = x[first]
         gate = sigmoid(x[second])
         self.cache = (a, gate, axis)

@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad import init as initializers
-from minigrad.backend import reduce_sum
+from minigrad.backend import reduce_sum, select
 from minigrad.core import (
     Array,
     Layer,
@@ -78,8 +78,7 @@ class Hardtanh(Activation):
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        inside = (y > self.min_val) & (y < self.max_val)
-        grad_in: Array = backend.namespace(y).where(inside, g, 0.0)
+        grad_in: Array = select((y > self.min_val) & (y < self.max_val), g, 0.0)
         return grad_in
 
     @override
@@ -135,7 +134,7 @@ class Hardswish(InputActivation):
     def function(self, x: Array) -> tuple[Array, Array]:
         xp = backend.namespace(x)
         y: Array = x * (xp.clip(x + 3.0, 0.0, 6.0) / 6.0)  # (x · 6) could overflow
-        slope: Array = xp.where(x <= -3.0, 0.0, xp.where(x < 3.0, x / 3.0 + 0.5, 1.0))
+        slope: Array = select(x <= -3.0, 0.0, select(x < 3.0, x / 3.0 + 0.5, 1.0))
         return y, slope
 
 
@@ -163,10 +162,9 @@ class Threshold(InputActivation):
 
     @override
     def function(self, x: Array) -> tuple[Array, Array]:
-        xp = backend.namespace(x)
         at_or_below = x <= self.threshold  # PyTorch's test: a NaN input stays NaN
-        y: Array = xp.where(at_or_below, self.value, x)
-        slope: Array = xp.astype(x > self.threshold, x.dtype)
+        y: Array = select(at_or_below, self.value, x)
+        slope: Array = backend.namespace(x).astype(x > self.threshold, x.dtype)
         return y, slope
 
     @override
@@ -246,14 +244,14 @@ class PReLU(Layer[Array]):
                   ndims=range(2, 65), sizes=None if n == 1 else {1: n},
                   like=self.weight.data)
         self.cache = x
-        y: Array = backend.namespace(x).where(x > 0, x, self._slopes(x.ndim) * x)
+        y: Array = select(x > 0, x, self._slopes(x.ndim) * x)
         return y
 
     @override
     def backward(self, grad_out: Array) -> Array:
         x, g = self._saved_grad(grad_out)
         self._accumulate(x, g)
-        grad_in: Array = backend.namespace(g).where(x > 0, g, self._slopes(x.ndim) * g)
+        grad_in: Array = g * select(x > 0, 1.0, self._slopes(x.ndim))
         return grad_in
 
     @override
@@ -268,9 +266,8 @@ class PReLU(Layer[Array]):
         """``dL/dw += Σ G ⊙ x ⊙ [x ≤ 0]`` over every axis but the channel's."""
         if not self.weight.requires_grad:  # frozen: nothing accumulates
             return
-        xp = backend.namespace(x)
         axes = tuple(axis for axis in range(x.ndim) if self.channels == 1 or axis != 1)
-        negative_part = xp.where(x > 0, 0.0, x)
+        negative_part = backend.namespace(x).minimum(x, 0.0)  # x ⊙ [x ≤ 0]
         self.weight.grad += backend.reshape(reduce_sum(negative_part, axes, g),
                                             (self.channels,))
 
