@@ -264,7 +264,7 @@ def test_bad_arguments_are_refused_at_construction(make, message):
 
 
 def test_prelu_dtype_must_be_floating():
-    with pytest.raises(TypeError, match="PReLU.*dtype must be a floating dtype"):
+    with pytest.raises(TypeError, match=r"PReLU.*dtype must be a floating dtype"):
         mg.PReLU(dtype=np.int32)
 
 
