@@ -154,3 +154,16 @@ def test_the_torch_modules_have_pytorchs_options():
     assert to_torch(mg.Unflatten(1, (2, -1))).unflattened_size == (2, -1)
     assert repr(to_torch(mg.Hardtanh(-2, 3))) == "Hardtanh(min_val=-2.0, max_val=3.0)"
     assert to_torch(mg.GLU(1)).dim == to_torch(mg.Softmin(1)).dim == 1
+
+
+@pytest.mark.parametrize("opset", [17, 21])
+def test_onnx_glu_halves_a_dynamic_axis_of_any_size(opset, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    model = mg.GLU(dim=1)
+    path = tmp_path / "model.onnx"
+    to_onnx(model, path, input_shape=(None, None, 3), opset=opset)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for length in (2, 8):
+        x = np.random.default_rng(length).standard_normal((3, length, 3))
+        (out,) = session.run(None, {"input": x})
+        np.testing.assert_allclose(out, model(x), rtol=0, atol=1e-12)

@@ -238,7 +238,8 @@ def _softmin(layer: Softmin, ctx: OnnxContext, inputs: list[str]) -> str:
 
 @register_onnx(GLU)
 def _glu(layer: GLU, ctx: OnnxContext, inputs: list[str]) -> str:
-    x = inputs[0]
-    half = ctx.shape(x)[layer.dim] // 2  # the halved axis has its probe's size
-    a, b = ctx.node_outputs("Split", [x, ctx.ints([half, half], "split")], 2, axis=layer.dim)
+    # Split in two equal halves, of whatever size the axis has at run time: implied by the
+    # two outputs before opset 18, the num_outputs attribute from 18 on.
+    count = {} if ctx.opset < 18 else {"num_outputs": 2}
+    a, b = ctx.node_outputs("Split", inputs, 2, axis=layer.dim, **count)
     return ctx.node("Mul", [a, ctx.node("Sigmoid", [b])])

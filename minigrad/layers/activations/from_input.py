@@ -120,7 +120,8 @@ def _normal_cdf(x: Array) -> tuple[Array, Array]:
 
 class InputActivation(Layer[Array]):
     """Base of the activations whose derivative needs the input ``x`` rather than the
-    output (`GELU`, `SiLU`): ``function(x)`` returns ``y = f(x)`` and ``f'(x)``.
+    output (`GELU`, `SiLU`, `Softplus`, `Mish`, ...): ``function(x)`` returns
+    ``y = f(x)`` and ``f'(x)``.
 
     Elementwise on a batch of any rank >= 2: ``(N, *) -> (N, *)``, keeping a floating
     input's dtype. Backward is the chain rule, ``dL/dx = f'(x) ⊙ G``.
