@@ -148,6 +148,25 @@ BUILTINS: dict[str, tuple[Callable[[], mg.Module], list[tuple[int, ...]]]] = {
     "Upsample-nearest": (lambda: mg.Upsample(size=5), [(2, 2, 3)]),
     "PixelShuffle": (lambda: mg.PixelShuffle(2), [(2, 4, 2, 3)]),
     "PixelUnshuffle": (lambda: mg.PixelUnshuffle(2), [(2, 1, 4, 2)]),
+    # PyTorch's further activations and reshaping options (issue 21)
+    "PReLU": (lambda: mg.PReLU(), [(4, 3)]),
+    "PReLU-channels": (lambda: mg.PReLU(2, init=-0.3), [(2, 2, 3, 2)]),
+    "ReLU6": (lambda: mg.ReLU6(), [(4, 3)]),
+    "Hardtanh": (lambda: mg.Hardtanh(-0.5, 2.0), [(4, 3)]),
+    "Hardsigmoid": (lambda: mg.Hardsigmoid(), [(4, 3)]),
+    "Hardswish": (lambda: mg.Hardswish(), [(4, 3)]),
+    "Threshold": (lambda: mg.Threshold(0.1, 20.0), [(4, 3)]),
+    "Mish": (lambda: mg.Mish(), [(4, 3)]),
+    "SELU": (lambda: mg.SELU(), [(4, 3)]),
+    "CELU": (lambda: mg.CELU(0.5), [(4, 3)]),
+    "Softsign": (lambda: mg.Softsign(), [(4, 3)]),
+    "Tanhshrink": (lambda: mg.Tanhshrink(), [(4, 3)]),
+    "LogSigmoid": (lambda: mg.LogSigmoid(), [(4, 3)]),
+    "Softmin-axis1": (lambda: mg.Softmin(dim=1), [(2, 3, 2)]),
+    "GLU": (lambda: mg.GLU(), [(4, 4)]),
+    "GLU-dim1": (lambda: mg.GLU(dim=1), [(2, 4, 3)]),
+    "Flatten-middle": (lambda: mg.Flatten(2, 3), [(2, 2, 3, 2)]),
+    "Unflatten": (lambda: mg.Unflatten(-1, (2, -1)), [(2, 3, 4)]),
 }
 
 IDS = np.array([[0, 3, 3], [4, 1, 0]])  # repeated ids: their gradients must add up

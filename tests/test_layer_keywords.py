@@ -36,6 +36,7 @@ ARGS: dict[type, tuple[object, ...]] = {
     mg.Conv3D: (2, 3, 3),
     mg.ConvTranspose1D: (2, 3, 3),
     mg.ConvTranspose3D: (2, 3, 3),
+    mg.PReLU: (3,),
 }
 
 

@@ -235,7 +235,8 @@ def test_seq_bench_smoke():
     assert [row.split("|")[1].strip() for row in rows[1:]] == [
         "LSTM", "GRU", "LSTM, 2 layers, bidirectional", "GRU, 2 layers, bidirectional",
         "BatchNorm2D (training)", "LayerNorm", "MultiHeadAttention",
-        "TransformerEncoderLayer", "Transformer, 2 blocks (causal)", "char-LM epoch (LSTM)",
+        "TransformerEncoderLayer", "PReLU", "Mish", "Transformer, 2 blocks (causal)",
+        "char-LM epoch (LSTM)",
     ]
     assert all(row.split("|")[5].strip().endswith("×") and row.split("|")[6].strip().endswith("×")
                for row in rows[1:])

@@ -34,6 +34,7 @@ casts and class-index scatters).
 
 
 from minigrad.backend.kernels import (
+    assign_rows,
     compute_into,
     compute_reusing,
     index_vector,
@@ -41,6 +42,7 @@ from minigrad.backend.kernels import (
     owned_copy,
     reshape,
     scatter_add_rows,
+    select,
     take_rows,
     update_slice,
     writable_reshape,
@@ -91,6 +93,7 @@ __all__ = [
     "asarray",
     "asarray_like",
     "assign",
+    "assign_rows",
     "compute_into",
     "compute_reusing",
     "describe",
@@ -113,6 +116,7 @@ __all__ = [
     "resolve",
     "same_place",
     "scatter_add_rows",
+    "select",
     "sigmoid",
     "sum_rows",
     "take_rows",

@@ -24,7 +24,7 @@ from minigrad.layers.conv.transposed import ConvTranspose1D, ConvTranspose2D, Co
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
 from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
-from minigrad.layers.reshape import Flatten, Reshape
+from minigrad.layers.reshape import Flatten, Reshape, Unflatten
 
 Convolution = Conv1D | Conv2D | Conv3D | ConvTranspose1D | ConvTranspose2D | ConvTranspose3D
 
@@ -147,7 +147,26 @@ ONNX_CONVERTERS[PixelUnshuffle] = _pixel_shuffle
 
 @register_onnx(Flatten)
 def _flatten(layer: Flatten, ctx: OnnxContext, inputs: list[str]) -> str:
-    return ctx.node("Flatten", inputs, axis=1)
+    x = inputs[0]
+    rank = len(ctx.shape(x))
+    start, end = layer.start_dim % rank, layer.end_dim % rank
+    if (start, end) == (1, rank - 1):
+        return ctx.node("Flatten", inputs, axis=1)  # (N, rest): ONNX's own
+    return _reshape_axes(ctx, x, start, end + 1, [-1])
+
+
+@register_onnx(Unflatten)
+def _unflatten(layer: Unflatten, ctx: OnnxContext, inputs: list[str]) -> str:
+    axis = layer.dim % len(ctx.shape(inputs[0]))
+    return _reshape_axes(ctx, inputs[0], axis, axis + 1, list(layer.unflattened_size))
+
+
+def _reshape_axes(ctx: OnnxContext, x: str, start: int, stop: int, sizes: list[int]) -> str:
+    """``x`` with its axes ``start:stop`` replaced by ``sizes`` (one -1 inferred), the
+    others read from ``x``'s shape at run time (so dynamic axes stay dynamic)."""
+    shape = ctx.node("Concat", [ctx.node("Shape", [x], end=start), ctx.ints(sizes, "sizes"),
+                                ctx.node("Shape", [x], start=stop)], axis=0)
+    return ctx.node("Reshape", [x, shape])
 
 
 @register_onnx(Reshape)
@@ -247,7 +266,30 @@ def _group_norm(layer: GroupNorm, ctx: OnnxContext, inputs: list[str]) -> str:
 
 @register_onnx(Embedding)
 def _embedding(layer: Embedding, ctx: OnnxContext, inputs: list[str]) -> str:
-    return ctx.node("Gather", [ctx.parameter(layer.weight), inputs[0]], axis=0)  # W[ids]
+    rows = ctx.node("Gather", [ctx.parameter(layer.weight), inputs[0]], axis=0)  # W[ids]
+    if layer.max_norm is None:
+        return rows
+    # Renormalized on the fly: the rows minigrad's forward writes back into W, which a
+    # second renormalization leaves as they are -- so the outputs agree.
+    max_norm = ctx.constant(layer.max_norm, "max_norm")
+    norms = _row_norms(ctx, rows, layer.norm_type)
+    scale = ctx.node("Div", [max_norm, ctx.node("Add", [norms, ctx.constant(1e-7, "eps")])])
+    over = ctx.node("Greater", [norms, max_norm])
+    scale = ctx.node("Where", [over, scale, ctx.constant(1, "one")])
+    return ctx.node("Mul", [rows, scale])
+
+
+def _row_norms(ctx: OnnxContext, rows: str, p: float) -> str:
+    """The ``p``-norm of each row along the last axis, dims kept."""
+    axes = ctx.ints([-1], "axes")
+    magnitude = ctx.node("Abs", [rows])
+    if p == np.inf:
+        if ctx.opset < 18:  # ReduceMax's axes became an input in opset 18
+            return ctx.node("ReduceMax", [magnitude], axes=[-1], keepdims=1)
+        return ctx.node("ReduceMax", [magnitude, axes], keepdims=1)
+    powered = ctx.node("Pow", [magnitude, ctx.constant(p, "p")])
+    total = ctx.node("ReduceSum", [powered, axes], keepdims=1)
+    return ctx.node("Pow", [total, ctx.constant(1.0 / p, "inverse_p")])
 
 
 ONNX_INPUT_DTYPES[Embedding] = lambda layer: np.dtype(np.int64)

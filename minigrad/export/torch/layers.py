@@ -32,7 +32,7 @@ from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupN
 from minigrad.layers.recurrent.cells import GRU, LSTM, RNN
 from minigrad.layers.recurrent.step import GRUCell, LSTMCell, RNNCell
 from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
-from minigrad.layers.reshape import Flatten, Reshape
+from minigrad.layers.reshape import Flatten, Reshape, Unflatten
 
 
 class ReshapeSamples(nn.Module):
@@ -133,19 +133,21 @@ _SAME_STATE: list[tuple[type[Any], Any]] = [
     (GroupNorm, lambda layer, dtype: nn.GroupNorm(
         layer.num_groups, layer.num_channels, layer.eps, layer.affine, dtype=dtype)),
     (Embedding, lambda layer, dtype: nn.Embedding(
-        layer.num_embeddings, layer.embedding_dim, layer.padding_idx, dtype=dtype)),
+        layer.num_embeddings, layer.embedding_dim, layer.padding_idx, layer.max_norm,
+        layer.norm_type, layer.scale_grad_by_freq, dtype=dtype)),
 ]
 for _type, _make in _SAME_STATE:
     TORCH_CONVERTERS[_type] = _with_state(_make)
     TORCH_STATE_CONVERTERS[_type] = same_state
 
 _STATELESS: list[tuple[type[Any], Any]] = [
-    (Flatten, lambda layer: nn.Flatten()),
     (Upsample, lambda layer: nn.Upsample(
         layer.size, layer.scale_factor, layer.interpolation, layer.align_corners,
         layer.recompute_scale_factor)),
     (PixelShuffle, lambda layer: nn.PixelShuffle(layer.upscale_factor)),
     (PixelUnshuffle, lambda layer: nn.PixelUnshuffle(layer.downscale_factor)),
+    (Flatten, lambda layer: nn.Flatten(layer.start_dim, layer.end_dim)),
+    (Unflatten, lambda layer: nn.Unflatten(layer.dim, layer.unflattened_size)),
     (Reshape, lambda layer: ReshapeSamples(layer.sample_shape)),
 ]
 
