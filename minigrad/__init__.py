@@ -40,7 +40,17 @@ from minigrad.layers.conv import (
 from minigrad.layers.dense import Bias, Dense, Identity
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.merge import Add, Concat
-from minigrad.layers.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
+from minigrad.layers.normalization import (
+    BatchNorm1D,
+    BatchNorm2D,
+    BatchNorm3D,
+    GroupNorm,
+    InstanceNorm1D,
+    InstanceNorm2D,
+    InstanceNorm3D,
+    LayerNorm,
+    RMSNorm,
+)
 from minigrad.layers.recurrent import GRU, LSTM, RNN
 from minigrad.layers.regularization import Dropout
 from minigrad.layers.reshape import Flatten, Reshape
@@ -122,6 +132,7 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BatchNorm1D",
     "BatchNorm2D",
+    "BatchNorm3D",
     "Bias",
     "Buffer",
     "Callback",
@@ -146,6 +157,9 @@ __all__ = [
     "HuberLoss",
     "Identity",
     "InputActivation",
+    "InstanceNorm1D",
+    "InstanceNorm2D",
+    "InstanceNorm3D",
     "KLDivLoss",
     "L1Loss",
     "Layer",
@@ -172,6 +186,7 @@ __all__ = [
     "Parameter",
     "PoissonNLLLoss",
     "RAdam",
+    "RMSNorm",
     "RMSprop",
     "ReLU",
     "Reshape",

@@ -4,7 +4,8 @@ fastest form.
 Part of `minigrad.backend`, which re-exports all of it (the optimizers' kernels are
 `minigrad.backend.updates`): the windows' (convolution, pooling)
 `zeros_in_layout`, `writable_reshape` and `update_slice`; elementwise results written
-into a buffer, `compute_into` and `compute_reusing`; the sequence layers'
+into a buffer, `compute_into`, `compute_reusing` and `subtract_product` (the layer
+norms' backward); the sequence layers'
 `index_vector`, `take_rows`, `scatter_add_rows` and `owned_copy`; and `reshape`. On
 NumPy they write through ufuncs' ``out=``; the Array API standard has no ``out=``, so
 other libraries compute a temporary and assign it (or return it).
@@ -115,6 +116,18 @@ def compute_reusing(buffer: Any, op: str, *args: Any) -> Any:
     if type(buffer) is np.ndarray:
         return getattr(np, op)(*args, out=buffer)
     return getattr(namespace(buffer), op)(*args)
+
+
+def subtract_product(target: Any, a: Any, b: Any, *, spare: Any) -> None:
+    """``target −= a ⊙ b`` in place (``b`` broadcast against ``a``, e.g. one value per
+    row), the product formed in ``spare`` (an array of ``a``'s shape and dtype that is
+    no longer needed, whose contents are lost) on NumPy: no temporary. Other libraries
+    form it as a temporary (the standard has no ``out=``)."""
+    if type(target) is np.ndarray:
+        np.multiply(a, b, out=spare)
+        target -= spare
+    else:
+        target -= a * b
 
 
 # -- kernels of the sequence layers (embeddings, recurrence) ------------------------------

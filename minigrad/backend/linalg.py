@@ -60,6 +60,19 @@ def matmul_into(a: Any, b: Any, out: Any) -> None:
         out[...] = a @ b
 
 
+def outer(column: Any, vector: Any) -> Any:
+    """``column (R, 1) · vectorᵀ`` for a ``vector`` of ``F`` values (any shape): a new
+    ``(R, F)`` array -- on NumPy and PyTorch one BLAS product written straight into it
+    (`matmul_into`), where a broadcast product runs NumPy's slow per-row inner loop."""
+    xp = namespace(column)
+    row = xp.reshape(vector, (1, -1))
+    if type(column) is np.ndarray:
+        out = np.empty((column.shape[0], row.shape[1]), np.result_type(column, row))
+        np.dot(column, row, out=out)
+        return out
+    return column @ row
+
+
 def grouped_matmul(a: Any, b: Any) -> Any:
     """``a @ b`` per group: ``(G, m, k) @ (G, k, n) -> (G, m, n)`` -- the product of a
     grouped convolution. On NumPy, for one group, one ``np.dot`` of the two matrices: a
