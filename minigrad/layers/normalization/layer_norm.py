@@ -77,21 +77,21 @@ def row_norm_backward(g: Array, cache: RowNormCache, weight: Parameter | None,
     """``dL/dx`` of `row_norm` for ``g = dL/dy (R, F)``, adding ``dL/dγ``, ``dL/dβ`` to
     the parameters' gradients (frozen ones accumulate nothing)."""
     centred, inv_std, scale = cache
-    xp = backend.namespace(g)
+    reshape = backend.reshape
     count = g.shape[1]
     product = g * centred                                                  # P = G ⊙ d
     if bias is not None and bias.requires_grad:
-        bias.grad += xp.reshape(reduce_sum(g, (0,)), bias.shape)           # dL/dβ = 1ᵀ G
+        bias.grad += reshape(reduce_sum(g, (0,)), bias.shape)              # dL/dβ = 1ᵀ G
     if weight is None:
         mean_g = reduce_sum(g, (1,)) / count                               # a
         along = reduce_sum(product, (1,)) / count                          # b
     else:
-        gamma = xp.reshape(weight.data, (-1,))
+        gamma = reshape(weight.data, (-1,))
         if weight.requires_grad:
-            weight.grad += xp.reshape(matmul(xp.reshape(inv_std, (-1,)), product),
-                                      weight.shape)                        # dL/dγ = rᵀ P
-        mean_g = xp.reshape(matmul(g, gamma), (-1, 1)) / count             # a = G γ / F
-        along = xp.reshape(matmul(product, gamma), (-1, 1)) / count        # b = P γ / F
+            weight.grad += reshape(matmul(reshape(inv_std, (-1,)), product),
+                                   weight.shape)                           # dL/dγ = rᵀ P
+        mean_g = reshape(matmul(g, gamma), (-1, 1)) / count                # a = G γ / F
+        along = reshape(matmul(product, gamma), (-1, 1)) / count           # b = P γ / F
     # r³ b one factor at a time: r³ alone under- or overflows in float32 (σ above ~1e13,
     # or a constant row with a tiny ε)
     along *= inv_std
@@ -143,26 +143,24 @@ class _RowNormalization(AffineNormalization[RowNormCache]):
     @override
     def forward(self, x: Array) -> Array:
         x = self._validate(x)
-        xp = backend.namespace(x)
-        rows = xp.reshape(x, (-1, math.prod(self.normalized_shape)))
+        rows = backend.reshape(x, (-1, math.prod(self.normalized_shape)))
         weight, bias = self.weight, self.bias
         y, (centred, inv_std, scale) = row_norm(
             rows, self._eps(x.dtype), None if weight is None else weight.data,
             None if bias is None else bias.data, centre=self.centre)
-        self.cache = (xp.reshape(centred, x.shape), inv_std, scale)
-        reshaped: Array = xp.reshape(y, x.shape)
+        self.cache = (backend.reshape(centred, tuple(x.shape)), inv_std, scale)
+        reshaped: Array = backend.reshape(y, tuple(x.shape))
         return reshaped
 
     @override
     def backward(self, grad_out: Array) -> Array:
         centred, inv_std, scale = self.saved()
         g = as_grad(self, grad_out, tuple(centred.shape), centred.dtype)
-        xp = backend.namespace(g)
         rows = (-1, math.prod(self.normalized_shape))
-        grad_in = row_norm_backward(xp.reshape(g, rows),
-                                    (xp.reshape(centred, rows), inv_std, scale),
+        grad_in = row_norm_backward(backend.reshape(g, rows),
+                                    (backend.reshape(centred, rows), inv_std, scale),
                                     self.weight, self.bias, centre=self.centre)
-        reshaped: Array = xp.reshape(grad_in, tuple(g.shape))
+        reshaped: Array = backend.reshape(grad_in, tuple(g.shape))
         return reshaped
 
     @override
