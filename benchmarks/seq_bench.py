@@ -1,8 +1,8 @@
 """Sequence and normalization layers against PyTorch CPU: forward + backward, one thread.
 
     python benchmarks/seq_bench.py [--steps N] [--quick]
-                                   [--cases lstm gru batchnorm2d layernorm attention transformer
-                                            charlm]
+                                   [--cases lstm gru batchnorm2d layernorm rmsnorm attention
+                                            transformer charlm]
 
 Each case builds one minigrad layer and the same PyTorch module with the same weights,
 float32, and times a training step of the layer alone: a forward on a fixed input, then
@@ -151,6 +151,21 @@ def layernorm_case(quick: bool) -> SeqCase:
     g = rng.standard_normal(shape).astype(F32)
     return SeqCase("LayerNorm", f"{shape}, over the last {shape[-1]}", 2.5,
                    minigrad_step(ours, x, g, params), torch_step(theirs, x, g))
+
+
+def rmsnorm_case(quick: bool) -> SeqCase:
+    import torch
+
+    shape = (4, 8, 32) if quick else (32, 64, 256)
+    rng = np.random.default_rng(4)
+    ours = mg.RMSNorm(shape[-1], dtype=F32)
+    theirs = torch.nn.RMSNorm(shape[-1])
+    ours.weight.data[...] = rng.uniform(0.5, 1.5, shape[-1])
+    copy_into([theirs.weight], [ours.weight])
+    x = rng.standard_normal(shape).astype(F32)
+    g = rng.standard_normal(shape).astype(F32)
+    return SeqCase("RMSNorm", f"{shape}, over the last {shape[-1]}", None,
+                   minigrad_step(ours, x, g, [ours.weight]), torch_step(theirs, x, g))
 
 
 def attention_case(quick: bool) -> SeqCase:
@@ -321,6 +336,7 @@ CASES: dict[str, Callable[[bool], SeqCase]] = {
     "gru": lambda quick: recurrent_case("GRU", quick),
     "batchnorm2d": batchnorm2d_case,
     "layernorm": layernorm_case,
+    "rmsnorm": rmsnorm_case,
     "attention": attention_case,
     "transformer": transformer_case,
     "charlm": charlm_case,

@@ -233,7 +233,7 @@ def test_seq_bench_smoke():
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in rows[1:]] == [
-        "LSTM", "GRU", "BatchNorm2D (training)", "LayerNorm", "MultiHeadAttention",
+        "LSTM", "GRU", "BatchNorm2D (training)", "LayerNorm", "RMSNorm", "MultiHeadAttention",
         "Transformer, 2 blocks (causal)", "char-LM epoch (LSTM)",
     ]
     assert all(row.split("|")[5].strip().endswith("×") and row.split("|")[6].strip().endswith("×")

@@ -11,8 +11,8 @@ family              layers
 `merge`             `Add`, `Concat` (merge layers: several inputs)
 `conv`              convolutions, transposed convolutions and pooling, on the
                     sliding-window kernels they share (`conv.windows`)
-`normalization`     batch, layer and group normalization, on their shared
-                    standardization
+`normalization`     batch, instance, layer, RMS and group normalization, on their
+                    shared standardization
 `embedding`         `Embedding`
 `recurrent`         `RNN`, `LSTM`, `GRU`, on their shared time loop
 `attention`         `MultiHeadAttention`, `CrossAttention`
