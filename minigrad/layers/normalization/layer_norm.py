@@ -98,7 +98,7 @@ def row_norm_backward(g: Array, cache: RowNormCache, weight: Parameter | None,
     along *= inv_std
     along *= inv_std
     grad_in = scale * g                                                    # M ⊙ G
-    backend.subtract_product(grad_in, centred, along, spare=product)      # − d ⊙ r³ b
+    backend.subtract_row_scaled(grad_in, centred, along, spare=product)   # − d ⊙ r³ b
     if centre:
         grad_in -= mean_g * inv_std                                        # − r a
     return grad_in
