@@ -420,3 +420,27 @@ def test_reprs_name_the_options_that_differ_from_pytorchs_defaults():
     assert repr(mg.RMSNorm((2, 4), eps=0.01, elementwise_affine=False)) == \
         "RMSNorm((2, 4), eps=0.01, elementwise_affine=False)"
     assert repr(mg.GroupNorm(2, 4, affine=False)) == "GroupNorm(2, 4, affine=False)"
+
+
+# -- the layer norms' backend kernels ------------------------------------------------------
+
+
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_outer_and_subtract_row_scaled_kernels(library, dtype):
+    """`backend.outer` and `backend.subtract_row_scaled` (NumPy: einsum into buffers)
+    compute exactly their formulas, on NumPy and elsewhere."""
+    from minigrad import backend
+
+    rng = np.random.default_rng(10)
+    column, vector, rows, target = (rng.standard_normal(shape).astype(dtype)
+                                    for shape in [(5, 1), (2, 3), (5, 6), (5, 6)])
+    want_outer = column * vector.reshape(1, -1)  # each entry one product: exact
+    want_target = target - rows * column
+    put = (lambda a: a.copy()) if library == "numpy" else (lambda a: torch.from_numpy(a.copy()))
+    got = backend.outer(put(column), put(vector))
+    assert tuple(got.shape) == (5, 6) and backend.numpy_dtype(got.dtype) == np.dtype(dtype)
+    np.testing.assert_array_equal(np.asarray(got), want_outer)
+    moved_target, spare = put(target), put(np.zeros((5, 6), dtype))
+    backend.subtract_row_scaled(moved_target, put(rows), put(column), spare=spare)
+    np.testing.assert_array_equal(np.asarray(moved_target), want_target)

@@ -8,8 +8,8 @@ values and rescale it; layer norm centres it first::
 
 One kernel computes both, with ``d`` the centred row (layer norm) or the row itself
 (RMS norm) and ``r = 1/√(mean(d²) + ε)`` (`row_norm`): the affine map is fused with the
-rescaling, ``y = (r γᵀ) ⊙ d + β``, the outer product ``M = r γᵀ`` one BLAS call and kept
-for backward. Why: NumPy broadcasts a per-row value (``× r``) at about half the speed of
+rescaling, ``y = (r γᵀ) ⊙ d + β``, the outer product ``M = r γᵀ`` (`backend.outer`)
+kept for backward. Why: NumPy broadcasts a per-row value (``× r``) at about half the speed of
 an elementwise product of two arrays (its inner loop runs over a short row with a
 stride-0 operand), and this form has one such pass, ``x − μ``, where ``x̂ = d · r`` and
 ``γ ⊙ x̂`` had two. Backward (`row_norm_backward`), with ``P = G ⊙ d``, ``a = G γ / F``
@@ -127,7 +127,7 @@ class _RowNormalization(AffineNormalization[RowNormCache]):
         self.elementwise_affine = self.weight is not None
 
     def _eps(self, dtype: object) -> float:
-        """The ε to compute with, in the input's ``dtype`` (checked: ``x``'s own)."""
+        """The ε to compute with, for a (validated) input of ``dtype``."""
         assert self.eps is not None  # RMSNorm's eps=None is resolved in its override
         return self.eps
 
