@@ -74,7 +74,17 @@ from minigrad.layers.conv.unpooling import MaxUnpool1D, MaxUnpool2D, MaxUnpool3D
 from minigrad.layers.dense import Bias, Dense, Identity
 from minigrad.layers.embedding import Embedding
 from minigrad.layers.merge import Add, Concat
-from minigrad.layers.normalization import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
+from minigrad.layers.normalization import (
+    BatchNorm1D,
+    BatchNorm2D,
+    BatchNorm3D,
+    GroupNorm,
+    InstanceNorm1D,
+    InstanceNorm2D,
+    InstanceNorm3D,
+    LayerNorm,
+    RMSNorm,
+)
 from minigrad.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minigrad.layers.regularization import Dropout
 from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
@@ -167,6 +177,7 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BatchNorm1D",
     "BatchNorm2D",
+    "BatchNorm3D",
     "Bias",
     "Buffer",
     "Callback",
@@ -200,6 +211,9 @@ __all__ = [
     "HuberLoss",
     "Identity",
     "InputActivation",
+    "InstanceNorm1D",
+    "InstanceNorm2D",
+    "InstanceNorm3D",
     "KLDivLoss",
     "L1Loss",
     "LSTMCell",
@@ -236,6 +250,7 @@ __all__ = [
     "PixelUnshuffle",
     "PoissonNLLLoss",
     "RAdam",
+    "RMSNorm",
     "RMSprop",
     "RNNCell",
     "ReLU",

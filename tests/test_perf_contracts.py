@@ -234,7 +234,7 @@ def test_seq_bench_smoke():
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in rows[1:]] == [
         "LSTM", "GRU", "LSTM, 2 layers, bidirectional", "GRU, 2 layers, bidirectional",
-        "BatchNorm2D (training)", "LayerNorm", "MultiHeadAttention",
+        "BatchNorm2D (training)", "LayerNorm", "RMSNorm", "MultiHeadAttention",
         "TransformerEncoderLayer", "PReLU", "Mish", "Transformer, 2 blocks (causal)",
         "char-LM epoch (LSTM)",
     ]

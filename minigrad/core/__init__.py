@@ -12,6 +12,7 @@ re-exported here: `minigrad.core.parameter` (`Parameter`, `Buffer`), `minigrad.c
 from minigrad.core.checks import (
     as_batch,
     as_grad,
+    check_bool,
     check_count,
     check_finite_state,
     check_non_negative,
@@ -39,6 +40,7 @@ __all__ = [
     "as_batch",
     "as_grad",
     "check_arity",
+    "check_bool",
     "check_count",
     "check_finite_state",
     "check_non_negative",

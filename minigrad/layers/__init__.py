@@ -13,8 +13,8 @@ family              layers
                     convolutions and pooling, on the sliding-window kernels they share
                     (`conv.windows`)
 `resampling`        `Upsample`, `PixelShuffle`, `PixelUnshuffle`
-`normalization`     batch, layer and group normalization, on their shared
-                    standardization
+`normalization`     batch, instance, layer, RMS and group normalization, on
+                    their shared standardization
 `embedding`         `Embedding`
 `recurrent`         `RNN`, `LSTM`, `GRU` (stacked, bidirectional) and their one-step
                     cells, on their shared time loop

@@ -22,7 +22,17 @@ from minigrad.export.onnx.convert import (
 from minigrad.layers.conv.conv import Conv1D, Conv2D, Conv3D
 from minigrad.layers.conv.transposed import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from minigrad.layers.embedding import Embedding
-from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
+from minigrad.layers.normalization import (
+    BatchNorm1D,
+    BatchNorm2D,
+    BatchNorm3D,
+    GroupNorm,
+    InstanceNorm1D,
+    InstanceNorm2D,
+    InstanceNorm3D,
+    LayerNorm,
+    RMSNorm,
+)
 from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
 from minigrad.layers.reshape import Flatten, Reshape, Unflatten
 
@@ -178,12 +188,23 @@ def _reshape(layer: Reshape, ctx: OnnxContext, inputs: list[str]) -> str:
 # -- normalization ---------------------------------------------------------------------
 
 
+ChannelNorm = (BatchNorm1D | BatchNorm2D | BatchNorm3D | InstanceNorm1D | InstanceNorm2D
+               | InstanceNorm3D | GroupNorm)
+"""The layers normalizing (N, C, *) per channel, with γ, β ``(C,)``."""
+
+
 def standardize(ctx: OnnxContext, x: str, axes: list[int], eps: float) -> str:
     """``(x − μ) / √(σ² + ε)`` over ``axes``, as minigrad's `standardize` computes it."""
     centered = ctx.node("Sub", [x, ctx.reduce_mean(x, axes)])
-    var = ctx.reduce_mean(ctx.node("Mul", [centered, centered]), axes)
-    return ctx.node("Div", [centered, ctx.node("Sqrt", [ctx.node(
-        "Add", [var, ctx.constant(eps, "eps")])])])
+    return divide_by_rms(ctx, centered, axes, eps)
+
+
+def divide_by_rms(ctx: OnnxContext, x: str, axes: list[int], eps: float) -> str:
+    """``x / √(mean(x²) + ε)`` over ``axes``: the standardization of centred values, and
+    RMS normalization."""
+    mean_square = ctx.reduce_mean(ctx.node("Mul", [x, x]), axes)
+    return ctx.node("Div", [x, ctx.node("Sqrt", [ctx.node(
+        "Add", [mean_square, ctx.constant(eps, "eps")])])])
 
 
 def per_channel(ctx: OnnxContext, value: Parameter | Buffer, rank: int) -> str:
@@ -192,43 +213,61 @@ def per_channel(ctx: OnnxContext, value: Parameter | Buffer, rank: int) -> str:
     return ctx.node("Reshape", [ctx.parameter(value), ctx.ints([-1] + [1] * (rank - 2))])
 
 
-def per_channel_affine(layer: BatchNorm1D | BatchNorm2D | GroupNorm, ctx: OnnxContext,
-                       y: str, rank: int) -> str:
-    """``y · γ + β`` with γ, β ``(C,)`` per channel (axis 1)."""
-    if layer.weight is None or layer.bias is None:  # affine=False
-        return y
-    scaled = ctx.node("Mul", [y, per_channel(ctx, layer.weight, rank)])
-    return ctx.node("Add", [scaled, per_channel(ctx, layer.bias, rank)])
+def per_channel_affine(layer: ChannelNorm, ctx: OnnxContext, y: str, rank: int) -> str:
+    """``y · γ + β`` with γ, β ``(C,)`` per channel (axis 1), each where the layer has it."""
+    if layer.weight is not None:
+        y = ctx.node("Mul", [y, per_channel(ctx, layer.weight, rank)])
+    if layer.bias is not None:
+        y = ctx.node("Add", [y, per_channel(ctx, layer.bias, rank)])
+    return y
+
+
+def affine_operands(layer: ChannelNorm | LayerNorm, ctx: OnnxContext,
+                    shape: tuple[int, ...]) -> tuple[str, str]:
+    """γ and β as the inputs of ONNX's normalization ops: ones and zeros of ``shape``
+    where the layer has none."""
+    scale = (ctx.parameter(layer.weight) if layer.weight is not None
+             else ctx.constant(np.ones(shape), "ones"))
+    shift = (ctx.parameter(layer.bias) if layer.bias is not None
+             else ctx.constant(np.zeros(shape), "zeros"))
+    return scale, shift
 
 
 # ONNX's normalization ops take epsilon as a float32 attribute: for a float64 model
 # that would be a different ε, so those are composed in the model's dtype.
 
 
-def _batch_norm(layer: BatchNorm1D | BatchNorm2D, ctx: OnnxContext, inputs: list[str]) -> str:
+def _running_norm(layer: BatchNorm1D | BatchNorm2D | BatchNorm3D | InstanceNorm1D
+                  | InstanceNorm2D | InstanceNorm3D, ctx: OnnxContext,
+                  inputs: list[str]) -> str:
+    """Batch and instance norms: their running statistics where they track them (what
+    evaluation mode uses), else the statistics of the batch (batch norm) or of each
+    sample's channel (instance norm)."""
     x, rank = inputs[0], len(ctx.shape(inputs[0]))
     mean, var = layer.running_mean, layer.running_var
+    per_sample = isinstance(layer, (InstanceNorm1D, InstanceNorm2D, InstanceNorm3D))
     if mean is None or var is None:
-        # track_running_stats=False: the batch's own statistics, in evaluation too.
-        y = standardize(ctx, x, [0, *range(2, rank)], layer.eps)
+        if per_sample and ctx.dtype == np.float32:
+            return ctx.node("InstanceNormalization",
+                            [x, *affine_operands(layer, ctx, (layer.num_features,))],
+                            epsilon=layer.eps)
+        axes = list(range(2, rank)) if per_sample else [0, *range(2, rank)]
+        y = standardize(ctx, x, axes, layer.eps)
     elif ctx.dtype != np.float32:
         centered = ctx.node("Sub", [x, per_channel(ctx, mean, rank)])
         std = ctx.node("Sqrt", [ctx.node("Add", [per_channel(ctx, var, rank),
                                                  ctx.constant(layer.eps, "eps")])])
         y = ctx.node("Div", [centered, std])
     else:
-        channels = layer.num_features
-        scale = (ctx.parameter(layer.weight) if layer.weight is not None
-                 else ctx.constant(np.ones(channels), "ones"))
-        shift = (ctx.parameter(layer.bias) if layer.bias is not None
-                 else ctx.constant(np.zeros(channels), "zeros"))
-        return ctx.node("BatchNormalization", [x, scale, shift, ctx.parameter(mean),
-                                               ctx.parameter(var)], epsilon=layer.eps)
+        return ctx.node("BatchNormalization",
+                        [x, *affine_operands(layer, ctx, (layer.num_features,)),
+                         ctx.parameter(mean), ctx.parameter(var)], epsilon=layer.eps)
     return per_channel_affine(layer, ctx, y, rank)
 
 
-ONNX_CONVERTERS[BatchNorm1D] = _batch_norm
-ONNX_CONVERTERS[BatchNorm2D] = _batch_norm
+for _type in (BatchNorm1D, BatchNorm2D, BatchNorm3D, InstanceNorm1D, InstanceNorm2D,
+              InstanceNorm3D):
+    ONNX_CONVERTERS[_type] = _running_norm
 
 
 @register_onnx(LayerNorm)
@@ -237,16 +276,30 @@ def _layer_norm(layer: LayerNorm, ctx: OnnxContext, inputs: list[str]) -> str:
     if ctx.dtype != np.float32:
         rank = len(ctx.shape(x))
         y = standardize(ctx, x, list(range(rank - len(shape), rank)), layer.eps)
-        if layer.weight is None or layer.bias is None:
-            return y
-        # γ, β of the normalized shape broadcast against the trailing axes as they are.
-        return ctx.node("Add", [ctx.node("Mul", [y, ctx.parameter(layer.weight)]),
-                                ctx.parameter(layer.bias)])
-    operands = [x, ctx.parameter(layer.weight) if layer.weight is not None
-                else ctx.constant(np.ones(shape), "ones")]
-    if layer.bias is not None:
+        return trailing_affine(layer, ctx, y)
+    operands = [x, affine_operands(layer, ctx, shape)[0]]
+    if layer.bias is not None:  # an optional input: no β, no addition
         operands.append(ctx.parameter(layer.bias))
     return ctx.node("LayerNormalization", operands, axis=-len(shape), epsilon=layer.eps)
+
+
+def trailing_affine(layer: LayerNorm | RMSNorm, ctx: OnnxContext, y: str) -> str:
+    """``y · γ + β`` with γ, β of the normalized shape, broadcast against the trailing
+    axes as they are; each where the layer has it."""
+    if layer.weight is not None:
+        y = ctx.node("Mul", [y, ctx.parameter(layer.weight)])
+    if layer.bias is not None:
+        y = ctx.node("Add", [y, ctx.parameter(layer.bias)])
+    return y
+
+
+@register_onnx(RMSNorm)
+def _rms_norm(layer: RMSNorm, ctx: OnnxContext, inputs: list[str]) -> str:
+    # Composed at every opset: RMSNormalization is new in opset 23.
+    x, k = inputs[0], len(layer.normalized_shape)
+    rank = len(ctx.shape(x))
+    eps = layer.eps if layer.eps is not None else float(np.finfo(ctx.dtype).eps)
+    return trailing_affine(layer, ctx, divide_by_rms(ctx, x, list(range(rank - k, rank)), eps))
 
 
 @register_onnx(GroupNorm)

@@ -28,7 +28,17 @@ from minigrad.export.torch.convert import (
 from minigrad.layers.conv.conv import Conv1D, Conv2D, Conv3D
 from minigrad.layers.conv.transposed import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from minigrad.layers.embedding import Embedding
-from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
+from minigrad.layers.normalization import (
+    BatchNorm1D,
+    BatchNorm2D,
+    BatchNorm3D,
+    GroupNorm,
+    InstanceNorm1D,
+    InstanceNorm2D,
+    InstanceNorm3D,
+    LayerNorm,
+    RMSNorm,
+)
 from minigrad.layers.recurrent.cells import GRU, LSTM, RNN
 from minigrad.layers.recurrent.step import GRUCell, LSTMCell, RNNCell
 from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
@@ -119,24 +129,39 @@ def _conv_transpose(layer: ConvTranspose1D | ConvTranspose2D | ConvTranspose3D,
     return module
 
 
+def _channel_norm(module: Any) -> Any:
+    """A batch or instance norm's ``nn`` module ``module`` built as the layer is."""
+    return lambda layer, dtype: module(
+        layer.num_features, layer.eps, layer.momentum, layer.affine, layer.track_running_stats,
+        dtype=dtype, bias=layer.bias is not None)
+
+
+_NORMS: list[tuple[type[Any], Any]] = [
+    (BatchNorm1D, _channel_norm(nn.BatchNorm1d)),
+    (BatchNorm2D, _channel_norm(nn.BatchNorm2d)),
+    (BatchNorm3D, _channel_norm(nn.BatchNorm3d)),
+    (InstanceNorm1D, _channel_norm(nn.InstanceNorm1d)),
+    (InstanceNorm2D, _channel_norm(nn.InstanceNorm2d)),
+    (InstanceNorm3D, _channel_norm(nn.InstanceNorm3d)),
+    (LayerNorm, lambda layer, dtype: nn.LayerNorm(
+        layer.normalized_shape, layer.eps, layer.elementwise_affine,
+        bias=layer.bias is not None, dtype=dtype)),
+    (RMSNorm, lambda layer, dtype: nn.RMSNorm(
+        layer.normalized_shape, layer.eps, layer.elementwise_affine, dtype=dtype)),
+    (GroupNorm, lambda layer, dtype: nn.GroupNorm(
+        layer.num_groups, layer.num_channels, layer.eps, layer.affine,
+        bias=layer.bias is not None, dtype=dtype)),
+]
+"""The normalization layers: their ``nn`` namesakes, same arguments, keys and buffers."""
+
 _SAME_STATE: list[tuple[type[Any], Any]] = [
     *((kind, _conv) for kind in _CONVS),
     *((kind, _conv_transpose) for kind in _TRANSPOSED),
-    (BatchNorm1D, lambda layer, dtype: nn.BatchNorm1d(
-        layer.num_features, layer.eps, layer.momentum, layer.affine,
-        layer.track_running_stats, dtype=dtype)),
-    (BatchNorm2D, lambda layer, dtype: nn.BatchNorm2d(
-        layer.num_features, layer.eps, layer.momentum, layer.affine,
-        layer.track_running_stats, dtype=dtype)),
-    (LayerNorm, lambda layer, dtype: nn.LayerNorm(
-        layer.normalized_shape, layer.eps, layer.elementwise_affine, dtype=dtype)),
-    (GroupNorm, lambda layer, dtype: nn.GroupNorm(
-        layer.num_groups, layer.num_channels, layer.eps, layer.affine, dtype=dtype)),
     (Embedding, lambda layer, dtype: nn.Embedding(
         layer.num_embeddings, layer.embedding_dim, layer.padding_idx, layer.max_norm,
         layer.norm_type, layer.scale_grad_by_freq, dtype=dtype)),
 ]
-for _type, _make in _SAME_STATE:
+for _type, _make in [*_SAME_STATE, *_NORMS]:
     TORCH_CONVERTERS[_type] = _with_state(_make)
     TORCH_STATE_CONVERTERS[_type] = same_state
 
