@@ -99,6 +99,7 @@ def train_epoch(
                 ) from exc
         optimizer.zero_grad()
         model.backward_params(loss_fn.backward())  # the input needs no gradient
+        model.release()  # what the forward kept (a container released it as it went)
         if parallel is not None:  # the processes' mean gradients, and the global loss
             loss = parallel.reduce_gradients(loss)
             check_finite_loss(loss, where, index, steps, model, "step")

@@ -25,9 +25,10 @@ check, one ``np.dot`` for a single group's product) are `minigrad.backend`'s
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,19 +126,23 @@ def output_size(size: int, kernel: int, stride: int, dilation: int, pads: int) -
     return (size + pads - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def offsets(windows: tuple[Window, ...]) -> Iterator[Offset]:
+@functools.lru_cache(maxsize=256)  # a layer meets few geometries; each costs ~10 µs to find
+def offsets(windows: tuple[Window, ...]) -> tuple[Offset, ...]:
     """Every kernel offset that meets the input, in row-major kernel order, with the
-    input and output slices it lines up."""
+    input and output slices it lines up (computed once per geometry)."""
     per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
-    for combo in itertools.product(*per_axis):
-        if all(pair is not None for _, pair in combo):
-            yield (
-                tuple(k for k, _ in combo),
-                tuple(pair[0] for _, pair in combo if pair is not None),
-                tuple(pair[1] for _, pair in combo if pair is not None),
-            )
+    return tuple(
+        (
+            tuple(k for k, _ in combo),
+            tuple(pair[0] for _, pair in combo if pair is not None),
+            tuple(pair[1] for _, pair in combo if pair is not None),
+        )
+        for combo in itertools.product(*per_axis)
+        if all(pair is not None for _, pair in combo)
+    )
 
 
+@functools.lru_cache(maxsize=256)
 def _full_cover(windows: tuple[Window, ...]) -> bool:
     """No offset meets padding: every offset's slices span the whole output."""
     whole = [slice(0, w.out) for w in windows]
