@@ -66,7 +66,7 @@ from typing_extensions import Self, TypeVar
 from minigrad import backend
 from minigrad.core.parameter import Array, Buffer, Parameter, check_parameter_dtype
 from minigrad.core.state import checked_state
-from minigrad.core.tree import changes_structure, retaining, structure_changed, tree_of
+from minigrad.core.tree import _PLAIN, changes_structure, retaining, structure_changed, tree_of
 from minigrad.core.walk import expand, first_paths
 
 CacheT = TypeVar("CacheT", default=Array)
@@ -106,9 +106,13 @@ class Module(ABC, Generic[CacheT]):
 
     if not TYPE_CHECKING:  # hidden from type checkers, which would then allow any name
         def __setattr__(self, name: str, value: object) -> None:
-            # Assigning a member, or over one, changes the tree (`minigrad.core.tree`).
-            if changes_structure(name, value, _MEMBERS) or changes_structure(
-                    name, self.__dict__.get(name), _MEMBERS):
+            # Assigning a member, or over one, changes the tree (`minigrad.core.tree`);
+            # the common case (an array, a number, a cache's tuple) decided inline.
+            old = self.__dict__.get(name)
+            if not ((type(value) in _PLAIN or (name == "cache" and type(value) is tuple))
+                    and (type(old) in _PLAIN or (name == "cache" and type(old) is tuple))
+                    ) and (changes_structure(name, value, _MEMBERS)
+                           or changes_structure(name, old, _MEMBERS)):
                 structure_changed()
             object.__setattr__(self, name, value)
 
@@ -296,7 +300,8 @@ class Module(ABC, Generic[CacheT]):
             yield
         finally:
             for module, mode in zip(modules, saved):
-                _set(module, "training", mode)
+                if module.training != mode:
+                    _set(module, "training", mode)
 
     # -- state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Array]:
@@ -374,16 +379,12 @@ class Module(ABC, Generic[CacheT]):
         return cache
 
     def release(self) -> None:
-        """Let go of what the latest forward kept for backward -- ``self.cache``, in this
-        module and its descendants -- once its backward has run, so the memory is free
-        for the rest of the step. `Sequential` and `Graph` call it on each layer right
-        after its backward; `fit` on the model after the step.
-
-        A later `saved` raises ("backward through the same forward a second time"),
-        as PyTorch refuses a second backward through a freed graph. Nothing happens
-        inside `minigrad.retain_graph`. State a layer keeps in other attributes than
-        ``cache`` is left alone (it is correct, it just holds its memory longer).
-        """
+        """Let go of ``self.cache`` in this module and its descendants once its backward
+        has run, freeing the memory for the rest of the step: `Sequential` and `Graph`
+        call it on each layer after its backward, `fit` on the model after the step.
+        A later `saved` raises ("through the same forward a second time"), as PyTorch
+        refuses a backward through a freed graph. Inside `minigrad.retain_graph` it does
+        nothing. Other attributes than ``cache`` are left alone (they hold on longer)."""
         if retaining():
             return
         for module in tree_of(self).modules:

@@ -23,6 +23,7 @@ over a list it mutates, say) must call `structure_changed` after changing it.
 
 from __future__ import annotations
 
+import copy
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from minigrad.core.parameter import Buffer, Parameter
-from minigrad.core.walk import copy_one_level
 
 if TYPE_CHECKING:
     from minigrad.core.module import Module
@@ -125,8 +125,8 @@ class Tree:
     def stash(self) -> tuple[dict[str, object], ...]:
         """`Module.stash`: per module, its per-use attributes, lists, dicts and sets
         copied one level."""
-        return tuple({name: copy_one_level(value) for name, value in vars(module).items()
-                      if name not in persistent}
+        return tuple({name: copy.copy(value) if isinstance(value, _ONE_LEVEL) else value
+                      for name, value in vars(module).items() if name not in persistent}
                      for module, persistent in zip(self.modules, self.persistent))
 
     def restore(self, stashed: object, root: Module[Any]) -> None:
@@ -140,8 +140,13 @@ class Tree:
             for name in [name for name in state
                          if name not in own and name not in persistent]:
                 del state[name]  # set after the stash: back to the class default, or gone
-            for name, value in own.items():
-                state[name] = copy_one_level(value)
+            state.update({name: copy.copy(value) if isinstance(value, _ONE_LEVEL) else value
+                          for name, value in own.items()})
+
+
+_ONE_LEVEL = (list, dict, set)
+"""Per-use values `Module.stash` copies (one level), so that appending to them later
+does not reach into the stash."""
 
 
 _TREES: weakref.WeakKeyDictionary[Module[Any], Tree] = weakref.WeakKeyDictionary()
