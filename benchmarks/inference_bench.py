@@ -235,7 +235,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     with threadpool_limits(limits=1, user_api="blas"):
-        speed = speed_rows(torch, 3 if args.quick else args.rounds, args.quick)
+        speed = speed_rows(torch, args.rounds, args.quick)
         memory = memory_rows(torch, 8 if args.quick else 64)
     print("float32, 1 thread\n")
     print("| case | against | minigrad | other | ratio (rounds' range) |")

@@ -155,3 +155,15 @@ def test_after_a_fit_step_only_parameters_gradients_and_optimizer_state_are_held
     assert kept > 400_000  # what the old rule (dropped by the next forward) kept
     for after_step in held:  # the first step allocates Adam's state; both hold no caches
         assert after_step - base < 3 * state + 2 * batch + 64_000, (after_step - base, state)
+
+
+def test_a_conv_in_evaluation_mode_keeps_no_column_buffer():
+    conv = mg.Conv2D(2, 3, 3, padding=1, rng=0)
+    x, g = RNG.standard_normal((2, 2, 5, 5)), RNG.standard_normal((2, 3, 5, 5))
+    want = conv(x), conv.backward(g)  # training mode: the buffer is kept
+    conv.zero_grad()
+    conv.eval()
+    y = conv(x)
+    assert conv.cache[0] is None  # not kept for a backward that predict never runs
+    np.testing.assert_array_equal(y, want[0])
+    np.testing.assert_array_equal(conv.backward(g), want[1])  # rebuilt from the input

@@ -181,3 +181,28 @@ def test_forward_assignments_do_not_invalidate_the_view(walks):
         model(x)  # each layer assigns its cache: per-use state, not structure
     model.eval()
     assert walks["builds"] == 0
+
+
+def test_inference_bench_smoke():
+    """benchmarks/inference_bench.py runs (--quick) and prints its speed rows (each
+    compared with PyTorch before it is timed) and its memory rows."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    pytest.importorskip("torch")
+    pytest.importorskip("threadpoolctl")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "inference_bench.py"), "--quick",
+         "--rounds", "1"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1].strip() for line in done.stdout.splitlines()
+            if line.startswith("| ") and "---" not in line]
+    assert "digits CNN predict latency, batch 1" in rows
+    assert "digits CNN predict throughput, batch 8" in rows
+    assert any(row.startswith("LeNet-5 step, batch 8: peak") for row in rows)
