@@ -2,7 +2,8 @@
 against PyTorch eager (and onnxruntime), one thread, in one process.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \\
-        MKL_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/inference_bench.py [--rounds N] [--quick]
+        MKL_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/inference_bench.py \\
+        [--rounds N] [--quick]
 
 **Speed.** examples/digits_cnn.py's CNN (three 3×3 convolutions of 32, 32, 64 channels,
 two max-pools, dropout, a `Dense` to 10; float32) on random 1×8×8 images: ``mg.predict``
@@ -10,15 +11,16 @@ against the same weights in ``torch.nn`` in eval mode under ``torch.no_grad()`` 
 and in onnxruntime (``mg.export.to_onnx``, one intra- and inter-op thread) when it is
 installed. Latency at batch 1, throughput at batch 256. The outputs are compared first
 (rtol = atol = 1e-4). Turns interleave round after round, each starting with an untimed
-call; a turn times ``--calls`` calls (batch 1) or 2 (batch 256); the table shows the
+call; a turn times 50 calls at batch 1 (10 with --quick) or 2 at batch 256; it shows the
 median time per call, the median ratio and the range of the rounds' ratios.
 
 **Memory.** One training step of LeNet-5 (28×28, batch 64, float32, cross-entropy, SGD):
 ``loss(model(x), y)``, ``zero_grad``, ``backward_params``, ``step`` -- and PyTorch's
 ``loss.backward()`` step, its ``zero_grad(set_to_none=False)`` keeping the gradients'
 memory as minigrad does (and as the timeline needs: a tensor allocated before the
-profile and freed during it is not subtracted). For each, the live bytes at their peak during the step, and
-what the step leaves held beyond the parameters, gradients, optimizer state and batch:
+profile and freed during it is not subtracted). For each, the live bytes at their peak
+during the step, and what the step leaves held beyond the parameters, gradients,
+optimizer state and batch:
 
 * minigrad: `tracemalloc` (NumPy reports every array's data to it), started before the
   model is built; the baseline is taken after two warm-up steps and ``clear_cache()``.
@@ -55,7 +57,7 @@ import numpy as np
 import minigrad as mg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-import digits_cnn  # noqa: E402  # building the model needs no scikit-learn
+import digits_cnn  # building the model needs no scikit-learn
 
 F32 = np.float32
 
