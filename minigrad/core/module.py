@@ -396,7 +396,8 @@ class Module(ABC, Generic[CacheT]):
         """Forget the latest forward's ``self.cache`` in this module and its descendants
         (frees memory; a later ``backward`` raises). Other attributes are left alone."""
         self.cache = None
-        self._released = False
+        if self._released:
+            self._released = False
         for _, child in self.named_children():
             child.clear_cache()
 
