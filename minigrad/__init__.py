@@ -10,7 +10,7 @@
 
 from minigrad import export, init, lr_scheduler, testing
 from minigrad.containers import Graph, Sequential
-from minigrad.core import Array, Buffer, Layer, MergeLayer, Module, Parameter
+from minigrad.core import Array, Buffer, Layer, MergeLayer, Module, Parameter, retain_graph
 from minigrad.io import load, load_checkpoint, save, save_checkpoint
 from minigrad.layers.activations import (
     CELU,
@@ -286,6 +286,7 @@ __all__ = [
     "load_checkpoint",
     "lr_scheduler",
     "predict",
+    "retain_graph",
     "save",
     "save_checkpoint",
     "summary",

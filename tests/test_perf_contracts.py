@@ -66,10 +66,12 @@ def test_float32_model_stays_float32_through_a_step():
         assert g.dtype == np.float32, f"{layer!r} backward gave {g.dtype}"
     optimizer.step()
 
-    # And the training step as a whole, with the input gradient skipped.
+    # And the training step as a whole, with the input gradient skipped (the caches
+    # retained, to be looked at).
     loss(model(x), y)
     optimizer.zero_grad()
-    model.backward_params(loss.backward())
+    with mg.retain_graph():
+        model.backward_params(loss.backward())
     optimizer.step()
     cached = cached_arrays(model, loss)
     assert len(cached) == 6  # 3 Dense inputs, 2 Sigmoid outputs and the loss residual

@@ -194,7 +194,7 @@ class _ConvND(_Conv[ConvCache]):
         # of its own over the output (and its gradient comes out of the weight's).
         last = self._batch_last(windows)
         cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)
-        self.cache = (cols, windows, tuple(x.shape), x)
+        self.cache = (cols if self.training else None, windows, tuple(x.shape), x)  # eval: rebuilt
         return from_columns(grouped_matmul(self._weight_matrix(), cols),  # [W b] @ [cols; 1]
                             tuple(w.out for w in windows), last)
 
