@@ -228,6 +228,30 @@ def pooling_cases(torch: Any, quick: bool) -> list[Case]:
             for name, layer, module, x in specs]
 
 
+def conv_option_cases(torch: Any, quick: bool) -> list[Case]:
+    """PyTorch's convolution options and resampling: Conv3D, a padding_mode, Upsample."""
+    rng = np.random.default_rng(0)
+    nn, batch = torch.nn, 8 if quick else 32
+    n = batch // 4
+    x = rng.standard_normal((n, 8, 16, 16, 16)).astype(F32)
+    found = [layer_case(
+        f"Conv3D 8→16 3×3×3 on 16³, batch {n}", mg.Conv3D(8, 16, 3, padding=1, rng=0, dtype=F32),
+        nn.Conv3d(8, 16, 3, padding=1), x, torch, False,
+        2.0 * 3 * n * 16 * 8 * 27 * 16**3)]
+    x = rng.standard_normal((batch, 32, 16, 16)).astype(F32)
+    found.append(layer_case(
+        f"Conv2D 32→32 3×3 reflect on 16×16, batch {batch}",
+        mg.Conv2D(32, 32, 3, padding=1, padding_mode="reflect", rng=0, dtype=F32),
+        nn.Conv2d(32, 32, 3, padding=1, padding_mode="reflect"), x, torch, False,
+        conv_flops(batch, 32, 32, 3, 16, True)))
+    for mode in ("nearest", "bilinear"):
+        found.append(layer_case(
+            f"Upsample ×2 {mode}, 32×16×16, batch {batch}",
+            mg.Upsample(scale_factor=2, mode=mode), nn.Upsample(scale_factor=2, mode=mode),
+            x, torch, False, 0.0))
+    return found
+
+
 def gemm_peak(n: int = 1024, repeats: int = 7) -> float:
     a = np.random.default_rng(0).standard_normal((n, n)).astype(F32)
     best = float("inf")
@@ -260,7 +284,8 @@ def main() -> None:
     torch.set_num_threads(1)
     with threadpool_limits(limits=1, user_api="blas"):
         peak = gemm_peak(256 if args.quick else 1024)
-        found = cases(torch, args.quick) + pooling_cases(torch, args.quick)
+        found = (cases(torch, args.quick) + pooling_cases(torch, args.quick)
+                 + conv_option_cases(torch, args.quick))
         rows = [(case, *measure(case, args.rounds)) for case in found]
         peak = max(peak, gemm_peak(256 if args.quick else 1024))
     size = 256 if args.quick else 1024

@@ -2,7 +2,8 @@
 
     python benchmarks/seq_bench.py [--steps N] [--quick]
                                    [--cases lstm gru lstm2bi gru2bi batchnorm2d layernorm
-                                            attention encoderlayer transformer charlm]
+                                            rmsnorm attention encoderlayer prelu mish
+                                            transformer charlm]
 
 Each case builds one minigrad layer and the same PyTorch module with the same weights,
 float32, and times a training step of the layer alone: a forward on a fixed input, then
@@ -164,6 +165,42 @@ def layernorm_case(quick: bool) -> SeqCase:
     g = rng.standard_normal(shape).astype(F32)
     return SeqCase("LayerNorm", f"{shape}, over the last {shape[-1]}", 2.5,
                    minigrad_step(ours, x, g, params), torch_step(theirs, x, g))
+
+
+def activation_case(kind: str, quick: bool) -> SeqCase:
+    """One of issue 21's activations on a conv-sized batch: `PReLU` with a slope per
+    channel (its weight gradient a reduction over all but axis 1), or `Mish`."""
+    import torch
+
+    shape = (4, 8, 5, 5) if quick else (32, 64, 16, 16)
+    rng = np.random.default_rng(5)
+    ours: mg.Layer[Any]
+    params: list[mg.Parameter] = []
+    if kind == "PReLU":
+        ours = mg.PReLU(shape[1], dtype=F32)
+        ours.weight.data[...] = rng.uniform(-0.5, 0.5, shape[1])
+        theirs = torch.nn.PReLU(shape[1])
+        params = [ours.weight]
+        copy_into([theirs.weight], params)
+    else:
+        ours, theirs = mg.Mish(), torch.nn.Mish()
+    x = 3 * rng.standard_normal(shape).astype(F32)
+    g = rng.standard_normal(shape).astype(F32)
+    return SeqCase(kind, f"{shape}", None, minigrad_step(ours, x, g, params),
+                   torch_step(theirs, x, g))
+def rmsnorm_case(quick: bool) -> SeqCase:
+    import torch
+
+    shape = (4, 8, 32) if quick else (32, 64, 256)
+    rng = np.random.default_rng(4)
+    ours = mg.RMSNorm(shape[-1], dtype=F32)
+    theirs = torch.nn.RMSNorm(shape[-1])
+    ours.weight.data[...] = rng.uniform(0.5, 1.5, shape[-1])
+    copy_into([theirs.weight], [ours.weight])
+    x = rng.standard_normal(shape).astype(F32)
+    g = rng.standard_normal(shape).astype(F32)
+    return SeqCase("RMSNorm", f"{shape}, over the last {shape[-1]}", None,
+                   minigrad_step(ours, x, g, [ours.weight]), torch_step(theirs, x, g))
 
 
 def attention_case(quick: bool) -> SeqCase:
@@ -366,8 +403,11 @@ CASES: dict[str, Callable[[bool], SeqCase]] = {
     "gru2bi": lambda quick: recurrent_case("GRU", quick, num_layers=2, bidirectional=True),
     "batchnorm2d": batchnorm2d_case,
     "layernorm": layernorm_case,
+    "rmsnorm": rmsnorm_case,
     "attention": attention_case,
     "encoderlayer": encoder_layer_case,
+    "prelu": lambda quick: activation_case("PReLU", quick),
+    "mish": lambda quick: activation_case("Mish", quick),
     "transformer": transformer_case,
     "charlm": charlm_case,
 }

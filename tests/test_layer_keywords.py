@@ -30,9 +30,16 @@ ARGS: dict[type, tuple[object, ...]] = {
     mg.BatchNorm2D: (3,),
     mg.LayerNorm: ((2, 3),),
     mg.GroupNorm: (2, 4),
+    mg.BatchNorm3D: (3,),
+    mg.InstanceNorm1D: (3, 1e-5, 0.1, True),
+    mg.RMSNorm: ((2, 3),),
     mg.Conv1D: (2, 3, 3),
     mg.Conv2D: (2, 3, 3),
     mg.ConvTranspose2D: (2, 3, 3),
+    mg.Conv3D: (2, 3, 3),
+    mg.ConvTranspose1D: (2, 3, 3),
+    mg.ConvTranspose3D: (2, 3, 3),
+    mg.PReLU: (3,),
 }
 
 

@@ -185,7 +185,7 @@ def test_an_encoder_stack_is_a_sequential() -> None:
 @pytest.mark.parametrize("kwargs,error,message", [
     ({"batch_first": False}, ValueError,
      r"TransformerEncoderLayer: batch_first must be True .* got False"),
-    ({"bias": False}, ValueError, r"TransformerEncoderLayer: bias=False needs a LayerNorm"),
+    ({"bias": 1}, TypeError, r"TransformerEncoderLayer: bias must be a bool"),
     ({"activation": "tanh"}, ValueError,
      r"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a minigrad Layer"),
     ({"activation": mg.ReLU}, ValueError, r"activation must be"),  # the class, not a layer

@@ -193,7 +193,7 @@ def _transformer(layer: TransformerEncoderLayer | TransformerDecoderLayer, conve
     module: nn.Module = made_as(lambda: kind(
         layer.d_model, layer.nhead, layer.dim_feedforward, layer.dropout.p,
         activation=activation, layer_norm_eps=layer.norm1.eps, batch_first=True,
-        norm_first=layer.norm_first, dtype=dtype), state)
+        norm_first=layer.norm_first, bias=layer.linear1.bias is not None, dtype=dtype), state)
     if isinstance(activation, nn.Module):
         module.activation = activation  # the converted layer itself (a shared one stays so)
     masks = FixedMasks(layer.self_attn, dtype)

@@ -1,13 +1,13 @@
 """Torch converters of the N-D and sequence layers. Imported (and so registered) by
 `minigrad.export.torch`.
 
-Convolution, normalization and `Embedding` become their ``torch.nn`` namesakes (pooling:
-`minigrad.export.torch.pooling`), with minigrad's state under the same keys and layouts.
-The recurrent layers become subclasses of ``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)``
-with the same options (their keys are PyTorch's, ``weight_ih_l0``...) returning
-minigrad's output -- every step, or the final ``h`` of each direction without
-``return_sequences``; the cells ``nn.RNNCell``/``LSTMCell``/``GRUCell`` (the LSTM's
-returning ``h``). (The attention layers: `attention`.)
+Convolution (with its ``padding_mode``), resampling, normalization and `Embedding` become
+their ``torch.nn`` namesakes (pooling: `minigrad.export.torch.pooling`), with minigrad's
+state under the same keys and layouts. The recurrent layers become subclasses of
+``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)`` with the same options (their keys are
+PyTorch's, ``weight_ih_l0``...) returning minigrad's output -- every step, or the final ``h``
+of each direction without ``return_sequences``; the cells ``nn.RNNCell``/``LSTMCell``/``GRUCell``
+(the LSTM's returning ``h``). (The attention layers: `attention`.)
 """
 
 from __future__ import annotations
@@ -25,13 +25,24 @@ from minigrad.export.torch.convert import (
     same_state,
     torch_dtype,
 )
-from minigrad.layers.conv.conv import Conv1D, Conv2D
-from minigrad.layers.conv.transposed import ConvTranspose2D
+from minigrad.layers.conv.conv import Conv1D, Conv2D, Conv3D
+from minigrad.layers.conv.transposed import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from minigrad.layers.embedding import Embedding
-from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
+from minigrad.layers.normalization import (
+    BatchNorm1D,
+    BatchNorm2D,
+    BatchNorm3D,
+    GroupNorm,
+    InstanceNorm1D,
+    InstanceNorm2D,
+    InstanceNorm3D,
+    LayerNorm,
+    RMSNorm,
+)
 from minigrad.layers.recurrent.cells import GRU, LSTM, RNN
 from minigrad.layers.recurrent.step import GRUCell, LSTMCell, RNNCell
-from minigrad.layers.reshape import Flatten, Reshape
+from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
+from minigrad.layers.reshape import Flatten, Reshape, Unflatten
 
 
 class ReshapeSamples(nn.Module):
@@ -80,11 +91,27 @@ class PaddedConv2d(ExplicitPadding, nn.Conv2d):
     """minigrad's `Conv2D` with uneven padding."""
 
 
-def _conv(layer: Conv1D | Conv2D, dtype: torch.dtype) -> nn.Module:
+class PaddedConv3d(ExplicitPadding, nn.Conv3d):
+    """minigrad's `Conv3D` with uneven padding."""
+
+
+_CONVS: dict[type[Any], tuple[type[nn.Module], type[nn.Module]]] = {
+    Conv1D: (nn.Conv1d, PaddedConv1d), Conv2D: (nn.Conv2d, PaddedConv2d),
+    Conv3D: (nn.Conv3d, PaddedConv3d)}
+_TRANSPOSED: dict[type[Any], type[nn.Module]] = {
+    ConvTranspose1D: nn.ConvTranspose1d, ConvTranspose2D: nn.ConvTranspose2d,
+    ConvTranspose3D: nn.ConvTranspose3d}
+
+
+def _conv(layer: Conv1D | Conv2D | Conv3D, dtype: torch.dtype) -> nn.Module:
     before, after = layer._pads  # "same" resolved
+    plain, padded = _CONVS[type(layer)]
+    if layer.padding_mode != "zeros":  # PyTorch pads a copy, the odd one after, itself
+        return plain(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                     layer.padding, layer.dilation, layer.groups, layer.bias is not None,
+                     layer.padding_mode, dtype=dtype)
     even = before == after
-    kind: Any = ((nn.Conv1d if even else PaddedConv1d) if isinstance(layer, Conv1D)
-                 else nn.Conv2d if even else PaddedConv2d)
+    kind: Any = plain if even else padded
     module: nn.Module = kind(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
                   before if even else 0, layer.dilation, layer.groups, layer.bias is not None,
                   dtype=dtype)
@@ -93,32 +120,59 @@ def _conv(layer: Conv1D | Conv2D, dtype: torch.dtype) -> nn.Module:
     return module
 
 
-_SAME_STATE: list[tuple[type[Any], Any]] = [
-    (Conv1D, _conv),
-    (Conv2D, _conv),
-    (ConvTranspose2D, lambda layer, dtype: nn.ConvTranspose2d(
+def _conv_transpose(layer: ConvTranspose1D | ConvTranspose2D | ConvTranspose3D,
+                    dtype: torch.dtype) -> nn.Module:
+    module: nn.Module = _TRANSPOSED[type(layer)](
         layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
         layer.output_padding, layer.groups, layer.bias is not None, layer.dilation,
-        dtype=dtype)),
-    (BatchNorm1D, lambda layer, dtype: nn.BatchNorm1d(
-        layer.num_features, layer.eps, layer.momentum, layer.affine,
-        layer.track_running_stats, dtype=dtype)),
-    (BatchNorm2D, lambda layer, dtype: nn.BatchNorm2d(
-        layer.num_features, layer.eps, layer.momentum, layer.affine,
-        layer.track_running_stats, dtype=dtype)),
+        dtype=dtype)
+    return module
+
+
+def _channel_norm(module: Any) -> Any:
+    """A batch or instance norm's ``nn`` module ``module`` built as the layer is."""
+    return lambda layer, dtype: module(
+        layer.num_features, layer.eps, layer.momentum, layer.affine, layer.track_running_stats,
+        dtype=dtype, bias=layer.bias is not None)
+
+
+_NORMS: list[tuple[type[Any], Any]] = [
+    (BatchNorm1D, _channel_norm(nn.BatchNorm1d)),
+    (BatchNorm2D, _channel_norm(nn.BatchNorm2d)),
+    (BatchNorm3D, _channel_norm(nn.BatchNorm3d)),
+    (InstanceNorm1D, _channel_norm(nn.InstanceNorm1d)),
+    (InstanceNorm2D, _channel_norm(nn.InstanceNorm2d)),
+    (InstanceNorm3D, _channel_norm(nn.InstanceNorm3d)),
     (LayerNorm, lambda layer, dtype: nn.LayerNorm(
+        layer.normalized_shape, layer.eps, layer.elementwise_affine,
+        bias=layer.bias is not None, dtype=dtype)),
+    (RMSNorm, lambda layer, dtype: nn.RMSNorm(
         layer.normalized_shape, layer.eps, layer.elementwise_affine, dtype=dtype)),
     (GroupNorm, lambda layer, dtype: nn.GroupNorm(
-        layer.num_groups, layer.num_channels, layer.eps, layer.affine, dtype=dtype)),
-    (Embedding, lambda layer, dtype: nn.Embedding(
-        layer.num_embeddings, layer.embedding_dim, layer.padding_idx, dtype=dtype)),
+        layer.num_groups, layer.num_channels, layer.eps, layer.affine,
+        bias=layer.bias is not None, dtype=dtype)),
 ]
-for _type, _make in _SAME_STATE:
+"""The normalization layers: their ``nn`` namesakes, same arguments, keys and buffers."""
+
+_SAME_STATE: list[tuple[type[Any], Any]] = [
+    *((kind, _conv) for kind in _CONVS),
+    *((kind, _conv_transpose) for kind in _TRANSPOSED),
+    (Embedding, lambda layer, dtype: nn.Embedding(
+        layer.num_embeddings, layer.embedding_dim, layer.padding_idx, layer.max_norm,
+        layer.norm_type, layer.scale_grad_by_freq, dtype=dtype)),
+]
+for _type, _make in [*_SAME_STATE, *_NORMS]:
     TORCH_CONVERTERS[_type] = _with_state(_make)
     TORCH_STATE_CONVERTERS[_type] = same_state
 
 _STATELESS: list[tuple[type[Any], Any]] = [
-    (Flatten, lambda layer: nn.Flatten()),
+    (Upsample, lambda layer: nn.Upsample(
+        layer.size, layer.scale_factor, layer.interpolation, layer.align_corners,
+        layer.recompute_scale_factor)),
+    (PixelShuffle, lambda layer: nn.PixelShuffle(layer.upscale_factor)),
+    (PixelUnshuffle, lambda layer: nn.PixelUnshuffle(layer.downscale_factor)),
+    (Flatten, lambda layer: nn.Flatten(layer.start_dim, layer.end_dim)),
+    (Unflatten, lambda layer: nn.Unflatten(layer.dim, layer.unflattened_size)),
     (Reshape, lambda layer: ReshapeSamples(layer.sample_shape)),
 ]
 

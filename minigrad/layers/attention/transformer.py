@@ -86,34 +86,33 @@ class _TransformerLayer(Module[tuple[int, ...]]):
         check_number(name, "dropout", dropout, "a number in [0, 1)", lambda v: 0 <= v < 1)
         eps = check_positive(name, "layer_norm_eps", layer_norm_eps)
         norm_first = check_flag(name, "norm_first", norm_first)
-        if not check_flag(name, "bias", bias):  # minigrad's LayerNorm learns both or neither
-            raise ValueError(f"{name}: bias=False needs a LayerNorm without bias, which "
-                             "minigrad does not have yet; use bias=True")
+        check_flag(name, "bias", bias)
         return d_model, nhead, dim_feedforward, eps, norm_first
 
     def _setup_feedforward(self, d_model: int, nhead: int, dim_feedforward: int,
                            dropout: float, activation: Layer[Any], layer_norm_eps: float,
-                           norm_first: bool, norms: int,
+                           norm_first: bool, bias: bool, norms: int,
                            init: initializers.Initializer | None, dtype: npt.DTypeLike) -> None:
         """``linear1``, ``dropout``, ``linear2``, the norms and dropouts (after the
         attention layers, so the state dict lists them in PyTorch's order)."""
         self.d_model, self.nhead, self.dim_feedforward = d_model, nhead, dim_feedforward
         self.norm_first = norm_first
-        self.linear1 = self._linear(d_model, self.dim_feedforward, init, dtype)
+        self.linear1 = self._linear(d_model, self.dim_feedforward, bias, init, dtype)
         self.dropout = Dropout(dropout, rng=self.rng)
-        self.linear2 = self._linear(self.dim_feedforward, d_model, init, dtype)
+        self.linear2 = self._linear(self.dim_feedforward, d_model, bias, init, dtype)
         for index in range(1, norms + 1):
-            setattr(self, f"norm{index}", LayerNorm(d_model, layer_norm_eps, dtype=dtype))
+            setattr(self, f"norm{index}", LayerNorm(d_model, layer_norm_eps, bias=bias,
+                                                         dtype=dtype))
         for index in range(1, norms + 1):
             setattr(self, f"dropout{index}", Dropout(dropout, rng=self.rng))
         self.activation = activation
 
-    def _linear(self, fan_in: int, fan_out: int, init: initializers.Initializer | None,
-                dtype: npt.DTypeLike) -> Dense:
+    def _linear(self, fan_in: int, fan_out: int, bias: bool,
+                init: initializers.Initializer | None, dtype: npt.DTypeLike) -> Dense:
         """PyTorch's ``nn.Linear``: weight and bias U(±1/√fan_in) (with ``init``: the
         weight drawn by it, the bias zero)."""
         bound = 1 / math.sqrt(fan_in)
-        linear = Dense(fan_in, fan_out, bias=True, rng=self.rng, dtype=dtype,
+        linear = Dense(fan_in, fan_out, bias=bias, rng=self.rng, dtype=dtype,
                        init=init if init is not None else initializers.uniform(-bound, bound))
         if init is None and linear.bias is not None:
             linear.bias.data[...] = self.rng.uniform(-bound, bound, fan_out)
@@ -167,8 +166,9 @@ class TransformerEncoderLayer(_TransformerLayer, Layer[tuple[int, ...]]):
     batch_first : True
         minigrad is batch-first (PyTorch's default, False, is refused).
     norm_first : bool, default False
-    bias : True
-        ``bias=False`` needs a LayerNorm without bias; refused for now.
+    bias : bool, default True
+        ``False``: no bias in the attention projections, the linear layers or the norms
+        (PyTorch's meaning).
     init : Initializer, optional
         Draws every weight (the biases then start at zero); default PyTorch's.
     rng : int, numpy Generator or RandomState, optional
@@ -209,7 +209,7 @@ class TransformerEncoderLayer(_TransformerLayer, Layer[tuple[int, ...]]):
                                             init=init, rng=self.rng, dtype=dtype)
         self._setup_feedforward(d_model, nhead, dim_feedforward, dropout,
                                 _activation("TransformerEncoderLayer", activation), eps,
-                                norm_first, 2, init, dtype)
+                                norm_first, bias, 2, init, dtype)
 
     def _self_attention(self, x: Array, masks: dict[str, Any]) -> Array:
         return self.dropout1(self.self_attn(x, **masks))
@@ -301,7 +301,7 @@ class TransformerDecoderLayer(_TransformerLayer, MergeLayer[tuple[int, ...]]):
                                              init=init, rng=self.rng, dtype=dtype)
         self._setup_feedforward(d_model, nhead, dim_feedforward, dropout,
                                 _activation("TransformerDecoderLayer", activation), eps,
-                                norm_first, 3, init, dtype)
+                                norm_first, bias, 3, init, dtype)
 
     @override
     def forward(self, *xs: Array, tgt_mask: object = None, memory_mask: object = None,
