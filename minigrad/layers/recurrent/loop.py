@@ -81,16 +81,22 @@ def run_direction_backward(cell: Recurrence, w: Weights, cache: DirectionCache, 
     dzh2 = dzx2 if dzh is dzx else side_by_side(dzh)
     w.ih.accumulate_matmul(dzx2, rows)                      # dL/dW_ih += dZx X
     w.hh.accumulate_matmul(dzh2, side_by_side(hs[:t, ...]).T)  # dL/dW_hh += dZh H_prevᵀ
-    db = None
-    if w.bias_ih is not None and w.bias_ih.requires_grad:  # frozen: nothing accumulates
-        db = xp.sum(dzx2, axis=1)
-        w.bias_ih.grad += db                                # dL/db_ih += Σ dZx
-    if w.bias_hh is not None and w.bias_hh.requires_grad:
-        w.bias_hh.grad += db if db is not None and dzh is dzx else xp.sum(dzh2, axis=1)
+    if w.bias_ih is not None and w.bias_hh is not None:
+        db_ih = _row_sums(dzx2)
+        if w.bias_ih.requires_grad:  # frozen: nothing accumulates
+            w.bias_ih.grad += db_ih                            # dL/db_ih += Σ dZx
+        if w.bias_hh.requires_grad:
+            w.bias_hh.grad += db_ih if dzh is dzx else _row_sums(dzh2)  # dL/db_hh += Σ dZh
     if not input_grad:
         return None, _transposed(dstate)
     dx = backend.reshape(dzx2.T @ w.ih.data, (t, n, rows.shape[1]))  # dZxᵀ W_ih
     return dx, _transposed(dstate)
+
+
+def _row_sums(a: Array) -> Array:
+    """The sum of each row of the matrix ``a`` (`minigrad.backend.reduce_sum`: on NumPy a
+    product with ones, 2× NumPy's ``sum`` here)."""
+    return backend.reshape(backend.reduce_sum(a, (1,)), (-1,))
 
 
 def _transposed(state: tuple[Array, ...]) -> tuple[Array, ...]:

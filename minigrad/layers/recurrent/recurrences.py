@@ -217,6 +217,7 @@ class LSTMRecurrence(Recurrence):
         dh, dh_back = (backend.empty_like_shape(hs, (self.out_size, n)) for _ in range(2))
         dc, dc_back = (backend.empty_like_shape(cs, (h, n)) for _ in range(2))
         slope = backend.empty_like_shape(acts, (4 * h, n))
+        m = hs[1:, ...] if w.hr is None else steps[3]  # m_t = o ⊙ tanh c_t
         w_hh_t = w.hh.data.T
         for step in range(t - 1, -1, -1):
             a, tc, now = acts[step, ...], tanh_c[step, ...], np.s_[step, ...]
@@ -226,10 +227,9 @@ class LSTMRecurrence(Recurrence):
             if w.hr is not None and dh_all is not None:
                 dh_all[now] = dh
                 dm = w.hr.data.T @ dh
-            # dc = dm ⊙ o ⊙ (1 − tanh² c_t) + dc_{t+1} ⊙ f_{t+1}
-            compute_into(dc, ..., "multiply", tc, tc)
-            compute_into(dc, ..., "subtract", 1.0, dc)
-            compute_into(dc, ..., "multiply", dc, o)
+            # dc = dm ⊙ o ⊙ (1 − tanh² c_t) + dc_{t+1} ⊙ f_{t+1}, o(1 − tanh² c) = o − m ⊙ tanh c
+            compute_into(dc, ..., "multiply", m[now], tc)
+            compute_into(dc, ..., "subtract", o, dc)
             compute_into(dc, ..., "multiply", dc, dm)
             compute_into(dc, ..., "add", dc, dc_carry)
             # dZ_t = [dc ⊙ g, dc ⊙ c_{t−1}, dc ⊙ i, dm ⊙ tanh c_t] ⊙ [σ'(i), σ'(f), 1 − g², σ'(o)]
