@@ -96,12 +96,13 @@ def run_direction_backward(cell: Recurrence, w: Weights, cache: DirectionCache, 
 def _row_sums(a: Array) -> Array:
     """The sum of each row of the matrix ``a`` (`minigrad.backend.reduce_sum`: on NumPy a
     product with ones, 2× NumPy's ``sum`` here)."""
-    return backend.reshape(backend.reduce_sum(a, (1,)), (-1,))
+    sums: Array = backend.reshape(backend.reduce_sum(a, (1,)), (-1,))
+    return sums
 
 
 def _transposed(state: tuple[Array, ...]) -> tuple[Array, ...]:
     """Each ``(N, F)`` array of a state as ``(F, N)``, or back (views)."""
-    return tuple(backend.namespace(s).permute_dims(s, (1, 0)) for s in state)
+    return tuple(s.T for s in state)
 
 
 class ParameterDraws:

@@ -43,9 +43,8 @@ def columns(v: Array, n: int) -> Array:
     """The vector ``v`` repeated as ``n`` columns, ``(len(v), n)``, in memory: a bias
     added to every step's ``(G·H, N)`` array (adding ``v[:, None]`` directly broadcasts
     along the short last axis, NumPy's slowest pass)."""
-    xp = backend.namespace(v)
-    tile: Array = xp.asarray(xp.broadcast_to(xp.reshape(v, (-1, 1)), (v.shape[0], n)),
-                             copy=True)
+    tile: Array = backend.empty_like_shape(v, (v.shape[0], n))
+    tile[...] = backend.reshape(v, (-1, 1))
     return tile
 
 
