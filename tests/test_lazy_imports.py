@@ -190,3 +190,16 @@ def test_the_blog_net_loads_only_what_it_uses() -> None:
     )
     assert sorted(new & HEAVY) == []
     assert "minigrad.losses.regression" in new and "minigrad.optim.sgd" in new
+
+
+def test_the_start_up_benchmark_runs() -> None:
+    # benchmarks/bench.py --cases import times these start-ups (by hand, never here).
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--steps", "2",
+         "--no-torch", "--cases", "import"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| import")]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| import numpy", "| import minigrad", "| import numpy, numpy.random"]
+    assert "| the blog net's imports |" in done.stdout
