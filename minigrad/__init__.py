@@ -21,7 +21,8 @@ __version__ = "0.1.0"
 # imports its module (`minigrad.core.exports`), so a script pays only for the families it
 # uses. A new public name goes in three places: its family's entry here, the import under
 # TYPE_CHECKING below (what type checkers and the API reference read) and ``__all__``;
-# tests/test_lazy_imports.py names any name missing from one of them.
+# tests/test_lazy_imports.py names any name missing from one of them. (Subpackages and
+# modules -- ``mg.export``, ``mg.init`` -- are imported on first use by their names.)
 _HOMES: dict[str, tuple[str, ...]] = {
     "minigrad.containers": ("Graph", "Sequential"),
     "minigrad.core": ("Array", "Buffer", "Layer", "MergeLayer", "Module", "Parameter"),
