@@ -180,6 +180,15 @@ def _exp_overflow_bound(dtype: np.dtype[Any]) -> float:
     return float(np.log(np.finfo(dtype).max)) - 1.0
 
 
+def _smallest(x: np.ndarray[Any, Any]) -> float:
+    """``min(x)`` for `sigmoid`'s overflow check; for a small array through a Python list,
+    about twice as fast as NumPy's reduction, whose set-up costs ~1 µs at any size (the
+    blog net's hidden layer has 18 values). NaN: ``x.min()`` is NaN; the list's ``min`` is
+    NaN when ``x`` starts with one, else ignores it -- either way the entries below the
+    bound are seen, and a NaN entry comes out NaN from both of `sigmoid`'s forms."""
+    return min(x.ravel().tolist()) if x.size <= 32 else x.min()  # type: ignore[no-any-return]
+
+
 def sigmoid(x: Any) -> Any:
     """σ(x) = 1 / (1 + e^(-x)), stable for every finite ``x``, in ``x``'s library and dtype.
 
@@ -197,7 +206,7 @@ def sigmoid(x: Any) -> Any:
     second ``exp`` on mixed-sign inputs.
     """
     if type(x) is np.ndarray:
-        if x.size and x.min() > -_exp_overflow_bound(x.dtype):  # NaN: the general form
+        if x.size and _smallest(x) > -_exp_overflow_bound(x.dtype):  # NaN: the general form
             out = np.negative(x)
             np.exp(out, out=out)
             out += 1.0  # float scalars: NumPy converts ints more slowly
