@@ -265,7 +265,7 @@ def digits_torch_step(torch: Any) -> Case:
         return value
 
     flops = 32 * 3 * 2.0 * 64 * (width * 9 + width * width * 9 + 2 * width * width * 9 / 4)
-    return Case(f"digits CNN step on model.to(torch), batch 32", ours, theirs, flops)
+    return Case("digits CNN step on model.to(torch), batch 32", ours, theirs, flops)
 
 
 def cases(torch: Any, quick: bool) -> list[Case]:
@@ -322,7 +322,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="small batches, for smoke tests")
-    parser.add_argument("--cases", nargs="+", help="only the cases whose name contains one of these")
+    parser.add_argument("--cases", nargs="+",
+                        help="only the cases whose name contains one of these")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="cpu: this thread's CPU time (time.thread_time), which a machine "
                         "shared with other jobs inflates far less than wall time; valid at one "
@@ -348,7 +349,8 @@ def main() -> None:
     for pool in threadpool_info():
         print(f"threadpoolctl: {pool['internal_api']} {pool.get('version')}, kernel "
               f"{pool.get('architecture')}, {pool['num_threads']} thread(s) (limited to 1 above)")
-    print(f"float32, 1 thread, {args.clock} clock, kernels {args.kernels}; GEMM peak ({size}×{size} matmul, best of 7): {peak:.0f} GFLOP/s\n")
+    print(f"float32, 1 thread, {args.clock} clock, kernels {args.kernels}; GEMM peak "
+          f"({size}×{size} matmul, best of 7): {peak:.0f} GFLOP/s\n")
     print("| case | minigrad | torch | mg/torch | minigrad % of peak | torch % of peak |")
     print("|---|---|---|---|---|---|")
     def share(flops: float, seconds: float) -> str:

@@ -23,7 +23,7 @@ the output size.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -73,6 +73,11 @@ def fast_kernels(enabled: bool) -> Iterator[None]:
         yield
     finally:
         _enabled[0] = before
+
+
+def kernels_enabled() -> bool:
+    """Whether the fast kernels are on (`fast_kernels`); the pooling kernels ask too."""
+    return _enabled[0]
 
 
 def has_conv_kernel(x: Any, weight: Any, windows: Sequence[Geometry], groups: int) -> bool:
@@ -141,19 +146,19 @@ def _torch_layout(x: Any, windows: Sequence[Geometry]) -> tuple[Any, list[int]]:
     if all(after <= w.pad and (w.size + 2 * w.pad - w.dilation * (w.kernel - 1) - 1)
            // w.stride + 1 == w.out for w, after in zip(windows, needed)):
         return x, [w.pad for w in windows]
-    import torch.nn.functional as F
+    from torch.nn import functional
 
     widths = [side for w, after in zip(reversed(windows), reversed(needed))
               for side in (w.pad, max(after, 0))]  # F.pad: the last axis first
-    return F.pad(x, widths), [0] * len(windows)
+    return functional.pad(x, widths), [0] * len(windows)
 
 
 def _torch_convolve(x: Any, weight: Any, bias: Any, windows: Sequence[Geometry],
                     groups: int) -> Any:
-    import torch.nn.functional as F
+    from torch.nn import functional
 
     source, padding = _torch_layout(x, windows)
-    conv = (F.conv1d, F.conv2d, F.conv3d)[len(windows) - 1]
+    conv = (functional.conv1d, functional.conv2d, functional.conv3d)[len(windows) - 1]
     return conv(source, weight, bias, [w.stride for w in windows], padding,
                 [w.dilation for w in windows], groups)
 
@@ -165,14 +170,16 @@ def _torch_backward(x: Any, weight: Any, grad: Any, windows: Sequence[Geometry],
     dims = len(windows)
     source, padding = _torch_layout(x, windows)
     stride, dilation = [w.stride for w in windows], [w.dilation for w in windows]
-    weight_of = (conv_grad.conv1d_weight, conv_grad.conv2d_weight, conv_grad.conv3d_weight)
+    weight_of: tuple[Callable[..., Any], ...] = (
+        conv_grad.conv1d_weight, conv_grad.conv2d_weight, conv_grad.conv3d_weight)
     grad_w = weight_of[dims - 1](source, weight.shape, grad, stride, padding, dilation, groups)
     grad_b = grad.sum(dim=(0, *range(2, 2 + dims))) if bias else None
     if not input_grad:
         return grad_w, grad_b, None
-    input_of = (conv_grad.conv1d_input, conv_grad.conv2d_input, conv_grad.conv3d_input)
+    input_of: tuple[Callable[..., Any], ...] = (
+        conv_grad.conv1d_input, conv_grad.conv2d_input, conv_grad.conv3d_input)
     grad_in = input_of[dims - 1](source.shape, weight, grad, stride, padding, dilation, groups)
     if source is not x:  # padded explicitly: the padding's gradient is dropped
-        grad_in = grad_in[(slice(None), slice(None),
-                           *(slice(w.pad, w.pad + w.size) for w in windows))]
+        index = [slice(None), slice(None), *(slice(w.pad, w.pad + w.size) for w in windows)]
+        grad_in = grad_in[tuple(index)]
     return grad_w, grad_b, grad_in

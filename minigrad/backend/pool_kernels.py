@@ -12,18 +12,20 @@ one ``scatter_add_``. Ties and NaNs: PyTorch's rules, which the reference copies
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from minigrad.backend.convolution import Geometry
+from minigrad.backend.convolution import Geometry, kernels_enabled
 from minigrad.backend.namespaces import _library
 
 
 def _applies(x: Any, windows: Sequence[Geometry]) -> bool:
     """A torch tensor, every kernel offset meeting the input (so offsets number
     ``i·kW + j``, as `offsets` numbers them), padding PyTorch accepts (at most half the
-    kernel) and PyTorch's output size for it (``floor`` mode)."""
-    return _library(x) == "torch" and 1 <= len(windows) <= 3 and all(
+    kernel) and PyTorch's output size for it (``floor`` mode); off within
+    ``fast_kernels(False)``, as the convolutions' kernels."""
+    return kernels_enabled() and _library(x) == "torch" and 1 <= len(windows) <= 3 and all(
         0 <= 2 * w.pad <= w.dilation * (w.kernel - 1) + 1
         and (w.size + 2 * w.pad - w.dilation * (w.kernel - 1) - 1) // w.stride + 1 == w.out
         and all(_meets(w, k) for k in range(w.kernel))
@@ -41,15 +43,13 @@ def max_pool(x: Any, windows: Sequence[Geometry]) -> tuple[Any, Any] | None:
     (int64), as `minigrad.layers.conv.windows.max_pool`; None where it does not apply."""
     if not _applies(x, windows):
         return None
-    import torch.nn.functional as F
+    from torch.nn import functional
 
-    pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[len(windows) - 1]
+    pool = (functional.max_pool1d, functional.max_pool2d, functional.max_pool3d)[len(windows) - 1]
     best, flat = pool(x, [w.kernel for w in windows], [w.stride for w in windows],
                       [w.pad for w in windows], [w.dilation for w in windows],
                       return_indices=True)
-    start, shift = _flat_positions(windows, x.device)
-    number = shift.new_zeros(int(shift.max()) + 1)  # shift of offset k -> k
-    number[shift] = shift.new_tensor(range(len(shift)))
+    start, _, number = _flat_positions(tuple(windows), x.device)
     return best, number[flat - start]
 
 
@@ -61,7 +61,7 @@ def max_pool_backward(grad: Any, which: Any, windows: Sequence[Geometry],
         return None
     import torch
 
-    start, shift = _flat_positions(windows, grad.device)
+    start, shift, _ = _flat_positions(tuple(windows), grad.device)
     flat = start + shift[which]  # the maxima's flat input positions
     grad_in = torch.zeros(shape, dtype=grad.dtype, device=grad.device)
     grad_in.view(shape[0], shape[1], -1).scatter_add_(
@@ -69,10 +69,13 @@ def max_pool_backward(grad: Any, which: Any, windows: Sequence[Geometry],
     return grad_in
 
 
-def _flat_positions(windows: Sequence[Geometry], device: Any) -> tuple[Any, Any]:
+@functools.lru_cache(maxsize=64)
+def _flat_positions(windows: tuple[Geometry, ...], device: Any) -> tuple[Any, Any, Any]:
     """The flat input position (row-major over the spatial axes) where each output's
-    window starts, ``(*out)``, and how far kernel offset ``k`` lies from it, ``(∏kernel,)``
-    in `offsets` order: output ``o``'s offset ``k`` reads ``start[o] + shift[k]``."""
+    window starts, ``(*out)``, how far kernel offset ``k`` lies from it, ``(∏kernel,)``
+    in `offsets` order -- output ``o``'s offset ``k`` reads ``start[o] + shift[k]`` --
+    and the inverse, ``number[shift[k]] = k``. Kept per geometry and device (small
+    tensors; building them took ~0.2 ms a call, as long as the pooling itself)."""
     import torch
 
     dims, stride = len(windows), 1
@@ -84,4 +87,7 @@ def _flat_positions(windows: Sequence[Geometry], device: Any) -> tuple[Any, Any]
         start = start + (torch.arange(w.out, device=device) * w.stride - w.pad).view(along) * stride
         shift = shift + (torch.arange(w.kernel, device=device) * w.dilation).view(along) * stride
         stride *= w.size
-    return start, shift.reshape(-1)
+    shift = shift.reshape(-1)
+    number = shift.new_zeros(int(shift.max()) + 1)
+    number[shift] = torch.arange(len(shift), device=device)
+    return start, shift, number

@@ -55,13 +55,15 @@ def tiles(size: int) -> int:
 def kernel_transform(weight: Array) -> Array:
     """``U_ξ = (G g Gᵀ)_ξ`` for each kernel ``g = weight[o, c]``: ``(16, O, C)``."""
     o, c = weight.shape[:2]
-    return (_G2.astype(weight.dtype) @ weight.reshape(o * c, 9).T).reshape(16, o, c)
+    u: Array = (_G2.astype(weight.dtype) @ weight.reshape(o * c, 9).T).reshape(16, o, c)
+    return u
 
 
 def kernel_gradient(du: Array) -> Array:
     """``dL/dg = Gᵀ dU G``: the gradient of `kernel_transform`, ``(16, O, C) -> (O, C, 3, 3)``."""
     o, c = du.shape[1:]
-    return (du.reshape(16, o * c).T @ _G2.astype(du.dtype)).reshape(o, c, 3, 3)
+    grad: Array = (du.reshape(16, o * c).T @ _G2.astype(du.dtype)).reshape(o, c, 3, 3)
+    return grad
 
 
 def input_transform(x: Array, pads: tuple[int, int], out: tuple[int, int]) -> Array:
@@ -114,7 +116,8 @@ def output_transform(m: Array, batch: int, out: tuple[int, int], bias: Array | N
         y[...] = moved
     else:
         np.add(moved, bias.reshape(-1, 1, 1, 1), out=y)
-    return y.swapaxes(0, 1)
+    as_batch_first: Array = y.swapaxes(0, 1)
+    return as_batch_first
 
 
 def _a_transposed(m: Array, out: Array) -> None:

@@ -174,8 +174,9 @@ class _ConvND(_Conv[ConvCache]):
         bias = None if self.bias is None else self.bias.data
         fast = backend.convolve(x, self.weight.data, bias, windows, self.groups)  # or None
         if fast is not None:  # the same product by a faster kernel (PyTorch's, Winograd's)
+            y: Array = fast[0]
             self.cache = (fast[1], windows, tuple(x.shape), x)
-            return fast[0]
+            return y
         # With a bias, [W b] @ [cols; 1]: the bias is added by the product, not a pass
         # of its own over the output (and its gradient comes out of the weight's).
         last = self._batch_last(windows)

@@ -392,7 +392,8 @@ def max_pool_backward(grad: Array, which: Array, windows: tuple[Window, ...],
                       shape: tuple[int, ...]) -> Array:
     """``dL/dx``: each output's gradient goes to the input position its maximum came
     from (``which``), and adds up where windows overlap."""
-    if (fast := pool_kernels.max_pool_backward(grad, which, windows, shape)) is not None:
+    fast: Array | None = pool_kernels.max_pool_backward(grad, which, windows, shape)
+    if fast is not None:  # PyTorch's scatter, on torch
         return fast
     tiled = all(w.stride == w.kernel and w.out * w.kernel == w.size and w.pad == 0
                 for w in windows)  # every input in exactly one window: assign, no adds
