@@ -94,6 +94,8 @@ def device(array: object) -> object:
     """The device ``array`` lives on (``"cpu"`` for NumPy)."""
     if type(array) is np.ndarray:
         return "cpu"
+    if _library(array) == "torch":  # array_api_compat's answer, without its ~10 µs
+        return array.device  # type: ignore[attr-defined]
     return _compat().device(array)
 
 
@@ -144,7 +146,12 @@ def numpy_dtype(dtype: object) -> np.dtype[Any]:
     ``float32``), for checks and messages that speak NumPy's terms."""
     if isinstance(dtype, np.dtype):
         return dtype
-    return np.dtype(str(dtype).rsplit(".", 1)[-1])
+    return _numpy_dtype_named(str(dtype).rsplit(".", 1)[-1])
+
+
+@functools.lru_cache(maxsize=64)
+def _numpy_dtype_named(name: str) -> np.dtype[Any]:
+    return np.dtype(name)
 
 
 def same_place(a: object, b: object) -> bool:
