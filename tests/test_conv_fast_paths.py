@@ -234,3 +234,38 @@ def test_torch_max_pool_matches_numpy(make: object, shape: tuple,
     np.testing.assert_array_equal(backend.to_numpy(got[0]), y)
     np.testing.assert_allclose(backend.to_numpy(got[1]), dx, rtol=0, atol=1e-15)
     np.testing.assert_array_equal(backend.to_numpy(moved.saved()[0]), which)  # same offsets
+
+
+TORCH_TRANSPOSED = [  # (arguments, input shape, PyTorch's kernel applies)
+    (dict(in_channels=4, out_channels=6, kernel_size=3, stride=2, padding=1, output_padding=1),
+     (2, 4, 5, 4), True),
+    (dict(in_channels=4, out_channels=6, kernel_size=(2, 3), groups=2, dilation=2),
+     (2, 4, 5, 6), True),
+    (dict(in_channels=3, out_channels=5, kernel_size=3, stride=3, bias=False), (1, 3, 4, 3), True),
+    # output_padding >= stride (allowed below the dilation): not PyTorch's symmetric case
+    (dict(in_channels=2, out_channels=2, kernel_size=3, stride=2, dilation=3, output_padding=2),
+     (1, 2, 3, 3), False),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kwargs, shape, applies", TORCH_TRANSPOSED)
+def test_torch_transposed_convolutions_match_numpy(kwargs: dict, shape: tuple, applies: bool,
+                                                   dtype: type,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    calls: list[int] = []
+    original = torch.nn.grad.conv2d_input
+    monkeypatch.setattr(torch.nn.grad, "conv2d_input",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    layer = mg.ConvTranspose2D(**kwargs, rng=0, dtype=dtype)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape).astype(dtype)
+    grad = rng.standard_normal(layer(x).shape).astype(dtype)
+    want = forward_backward(layer, x, grad)
+    moved = copy.deepcopy(layer).to(torch)
+    got = forward_backward(moved, torch.from_numpy(x), torch.from_numpy(grad))
+    assert (calls == [1]) == applies  # the forward is PyTorch's conv2d_input
+    compare(got, want, dtype)
+    compare(forward_backward(moved, torch.from_numpy(x), torch.from_numpy(grad),
+                             input_grad=False), (want[0], None, want[2]), dtype)

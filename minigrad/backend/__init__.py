@@ -34,7 +34,13 @@ library's own kernels or Winograd's, `minigrad.backend.winograd`).
 """
 
 
-from minigrad.backend.convolution import convolve, convolve_backward, has_conv_kernel
+from minigrad.backend.convolution import (
+    convolve,
+    convolve_backward,
+    convolve_transposed,
+    convolve_transposed_backward,
+    has_conv_kernel,
+)
 from minigrad.backend.kernels import (
     compute_into,
     compute_reusing,
@@ -96,6 +102,8 @@ __all__ = [
     "compute_reusing",
     "convolve",
     "convolve_backward",
+    "convolve_transposed",
+    "convolve_transposed_backward",
     "describe",
     "device",
     "empty_like_shape",

@@ -1,5 +1,6 @@
 """Convolution kernels faster than the conv layers' readable im2col products, behind one
-seam: `convolve` and `convolve_backward`.
+seam: `convolve` and `convolve_backward` (`convolve_transposed` and its backward for the
+transposed convolutions).
 
 `minigrad.layers.conv.conv` writes a convolution as its math -- one matrix product on the
 column buffer of ``im2col``, and two more for the backward pass -- which is the reference
@@ -10,7 +11,8 @@ needs), and ``None`` where none does, so the layer computes its products:
 * **PyTorch tensors** (CPU or CUDA): ``torch.nn.functional.conv1d/2d/3d`` for the
   forward pass and ``torch.nn.grad.conv*d_input`` / ``conv*d_weight`` for the two
   gradients -- PyTorch's own convolutions (oneDNN, cuDNN), not slices of a tensor one
-  kernel offset at a time. Any stride, dilation, padding and groups.
+  kernel offset at a time. Any stride, dilation, padding and groups. A transposed
+  convolution (`convolve_transposed`) is the same two gradients with the roles swapped.
 * **NumPy**, stride-1 3×3 convolutions of one group with enough channels: Winograd's
   F(2×2, 3×3) (`minigrad.backend.winograd`), 2.25× fewer multiplications, for the
   forward pass and both gradients.
@@ -138,6 +140,51 @@ def _winograd_applies(x: Any, weight: Any, windows: Sequence[Geometry], groups: 
                 for w in windows)
         and min(weight.shape[0], weight.shape[1]) >= WINOGRAD_MIN_CHANNELS
     )
+
+
+def convolve_transposed(x: Any, weight: Any, bias: Any, windows: Sequence[Geometry],
+                        groups: int) -> Any | None:
+    """The transposed convolution of ``x`` (the input gradient of the convolution whose
+    ``windows`` map our output to ``x``), plus ``bias``, by PyTorch's kernel on torch
+    tensors; None elsewhere (the layer's col2im is the computation)."""
+    if not (_enabled[0] and _library(x) == "torch" and _symmetric(windows)):
+        return None
+    import torch.nn.grad as conv_grad
+
+    input_of: tuple[Callable[..., Any], ...] = (
+        conv_grad.conv1d_input, conv_grad.conv2d_input, conv_grad.conv3d_input)
+    shape = (x.shape[0], weight.shape[1] * groups, *(w.size for w in windows))
+    y = input_of[len(windows) - 1](shape, weight, x, [w.stride for w in windows],
+                                   [w.pad for w in windows], [w.dilation for w in windows],
+                                   groups)
+    return y if bias is None else y + bias.reshape(-1, *(1,) * len(windows))
+
+
+def convolve_transposed_backward(x: Any, weight: Any, grad: Any, windows: Sequence[Geometry],
+                                 groups: int, *, bias: bool, input_grad: bool
+                                 ) -> Gradients | None:
+    """The gradients of `convolve_transposed` (None where it did not apply): ``dL/dx`` is
+    the convolution of ``grad``, ``dL/dW`` the convolution's weight gradient with ``grad``
+    as its input and ``x`` as its output's gradient."""
+    if not (_enabled[0] and _library(x) == "torch" and _symmetric(windows)):
+        return None
+    import torch.nn.grad as conv_grad
+
+    dims = len(windows)
+    weight_of: tuple[Callable[..., Any], ...] = (
+        conv_grad.conv1d_weight, conv_grad.conv2d_weight, conv_grad.conv3d_weight)
+    grad_w = weight_of[dims - 1](grad, weight.shape, x, [w.stride for w in windows],
+                                 [w.pad for w in windows], [w.dilation for w in windows],
+                                 groups)
+    grad_b = grad.sum(dim=(0, *range(2, 2 + dims))) if bias else None
+    grad_in = _torch_convolve(grad, weight, None, windows, groups) if input_grad else None
+    return grad_w, grad_b, grad_in
+
+
+def _symmetric(windows: Sequence[Geometry]) -> bool:
+    """PyTorch's symmetric padding gives the windows' output size."""
+    return all(w.pad >= 0 and (w.size + 2 * w.pad - w.dilation * (w.kernel - 1) - 1)
+               // w.stride + 1 == w.out for w in windows)
 
 
 # -- PyTorch ---------------------------------------------------------------------------
