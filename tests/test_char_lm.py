@@ -71,3 +71,25 @@ def test_importing_trains_nothing(capsys) -> None:
     importlib.reload(char_lm)
     assert capsys.readouterr() == ("", "")
     assert isinstance(char_lm.build_model(tiny("lstm"), 10), mg.Sequential)
+
+
+def test_layers_and_dropout_reach_the_lstm_and_default_to_one_layer_without() -> None:
+    import char_lm
+
+    default = char_lm.parse_args([])
+    assert (default.layers, default.dropout) == (1, 0.0)
+    lstm = char_lm.build_model(default, 10)[1]
+    assert (lstm.num_layers, lstm.dropout) == (1, 0.0)
+    config = char_lm.parse_args(["--layers", "2", "--dropout", "0.25"])
+    lstm = char_lm.build_model(config, 10)[1]
+    assert (lstm.num_layers, lstm.dropout) == (2, 0.25)
+    assert "weight_ih_l1" in lstm.state_dict()
+
+
+def test_a_tiny_two_layer_lstm_with_dropout_beats_the_unigram_baseline() -> None:
+    import char_lm
+
+    with one_blas_thread():
+        result = char_lm.main(tiny("lstm", layers=2, dropout=0.1, sample=0, epochs=4))
+    # measured 22.3 against the baseline's 24.8: the deeper model starts slower
+    assert result["perplexity"] < 0.95 * result["unigram"]

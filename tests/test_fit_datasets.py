@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.training.sources import data_kind
 
 N = 11
 
@@ -62,8 +63,9 @@ def model_opt(seed=0):
 
 def fit(data, y=None, **options):
     model, opt = model_opt()
-    options = {"epochs": 3, "batch_size": 4, "progress": False, "metrics": [mg.accuracy],
-               **options}
+    options = {"epochs": 3, "progress": False, "metrics": [mg.accuracy], **options}
+    if data_kind(data) != "iterable":  # an iterable's batches come as they are
+        options.setdefault("batch_size", 4)
     return model, mg.fit(model, mg.CrossEntropyLoss(), opt, data, y, **options)
 
 
@@ -134,8 +136,9 @@ def test_torch_dataset_and_dataloader_train_a_torch_model():
         model.to(torch)
         h = mg.fit(model, mg.CrossEntropyLoss(), mg.SGD(model.parameters(), lr=0.1,
                                                         momentum=0.9),
-                   data, epochs=3, batch_size=4, shuffle=False, progress=False,
-                   metrics=[mg.accuracy])
+                   data, epochs=3, shuffle=False, progress=False, metrics=[mg.accuracy],
+                   **({} if isinstance(data, torch.utils.data.DataLoader)
+                      else {"batch_size": 4}))
         np.testing.assert_allclose(h.history["loss"], reference[1].history["loss"],
                                    rtol=1e-12)
         out = mg.predict(model, data)
@@ -179,7 +182,8 @@ def test_predict_on_datasets_and_iterables():
     expected = mg.predict(model, X)
     for data in (Samples(X, y), BatchedSamples(X, y), Batches(X, y, 4),
                  iter(Batches(X, y, 4)), (xb for xb, _ in Batches(X, y, 5))):
-        np.testing.assert_allclose(mg.predict(model, data, batch_size=3), expected,
+        size = 3 if data_kind(data) == "map" else None
+        np.testing.assert_allclose(mg.predict(model, data, batch_size=size), expected,
                                    rtol=1e-15)
 
     class Inputs:  # items that are the inputs alone

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from minigrad.layers.normalization.norms import reduce_sum
+from minigrad.backend import reduce_sum
 
 
 @pytest.mark.parametrize(("shape", "axes"), [

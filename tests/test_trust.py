@@ -321,17 +321,22 @@ def test_backward_after_the_cache_was_cleared_says_so():
         model.backward(np.ones((4, 1)))
 
 
-def test_a_second_backward_after_one_forward_adds_the_parameter_gradients_again():
-    """What is true in this codebase: a backward does not release the cache."""
+def test_a_second_backward_after_one_forward_raises_unless_retained():
+    """What is true in this codebase: a container's backward releases the caches (as
+    PyTorch frees its graph); inside retain_graph a second one adds the gradients again."""
     model = net()
     x, g = np.random.default_rng(0).normal(size=(5, 3)), np.ones((5, 1))
     model(x)
     model.zero_grad()
-    first = model.backward(g).copy()
-    once = [p.grad.copy() for p in model.parameters()]
-    np.testing.assert_array_equal(model.backward(g), first)
+    with mg.retain_graph():
+        first = model.backward(g).copy()
+        once = [p.grad.copy() for p in model.parameters()]
+        np.testing.assert_array_equal(model.backward(g), first)
     for param, grad in zip(model.parameters(), once):
         np.testing.assert_allclose(param.grad, 2 * grad, rtol=1e-15)
+    model.backward(g)
+    with pytest.raises(RuntimeError, match="second time"):
+        model.backward(g)
 
 
 # -- the documented layer style runs warning-free on every backend -----------------------

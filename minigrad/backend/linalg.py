@@ -60,6 +60,20 @@ def matmul_into(a: Any, b: Any, out: Any) -> None:
         out[...] = a @ b
 
 
+def outer(column: Any, vector: Any) -> Any:
+    """``column (R, 1) · vectorᵀ`` for a ``vector`` of ``F`` values (any shape): a new
+    ``(R, F)`` array, each entry one product.
+
+    On NumPy ``einsum``'s outer-product loop: a broadcast ``column * vector`` runs
+    NumPy's slow per-row inner loop, and BLAS's rank-1 product is no faster (float32,
+    2048 × 256, one thread: 120-140 µs, against 160-180 for both).
+    """
+    if type(column) is np.ndarray:
+        return np.einsum("i,j->ij", column.reshape(-1), vector.reshape(-1))
+    xp = namespace(column)
+    return column @ xp.reshape(vector, (1, -1))
+
+
 def grouped_matmul(a: Any, b: Any) -> Any:
     """``a @ b`` per group: ``(G, m, k) @ (G, k, n) -> (G, m, n)`` -- the product of a
     grouped convolution. On NumPy, for one group, one ``np.dot`` of the two matrices: a
@@ -87,10 +101,10 @@ def reduce_sum(a: Any, axes: tuple[int, ...], b: Any = None) -> Any:
     array, and a block is summed as a BLAS matrix-vector product with ones -- one read
     of ``a`` at memory speed, 2-4× faster than NumPy's reductions on these shapes
     (float32, 2048 rows of 256: 26 µs against 95 µs). A trailing block is summed first
-    (``Σ a ⊙ b`` there as one dot product per row, a stacked ``matmul``), then any
-    remaining axes by ``sum`` on the much smaller result; a leading block alone, as
-    the affine gradients of layer norm need, by ``ones @ a``. Other array libraries:
-    the standard's ``sum``.
+    (``Σ a ⊙ b`` there as one dot product per row, ``vecdot``: 57-61 µs on those rows,
+    73-106 µs as a stacked ``matmul``), then any remaining axes by ``sum`` on the much
+    smaller result; a leading block alone, as the affine gradients of layer norm need,
+    by ``ones @ a``. Other array libraries: the standard's ``sum``.
     """
     if type(a) is not np.ndarray:
         xp = namespace(a)
@@ -105,8 +119,8 @@ def reduce_sum(a: Any, axes: tuple[int, ...], b: Any = None) -> Any:
         rows = a.reshape(-1, block)
         if b is None:
             summed = np.dot(rows, np.ones(block, a.dtype))
-        else:  # one (1, block) @ (block, 1) product per row
-            summed = np.matmul(rows[:, None, :], b.reshape(-1, block, 1))
+        else:  # one dot product per row
+            summed = np.vecdot(rows, b.reshape(-1, block))
         summed = summed.reshape(*kept, *(1,) * tail)
         rest = tuple(axis for axis in axes if axis < ndim - tail)
         if rest:

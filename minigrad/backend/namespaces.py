@@ -42,7 +42,10 @@ def namespace(*arrays: object) -> Namespace:
         The arrays come from different libraries, or one is not an array the Array
         API knows (naming the types).
     """
-    if all(type(a) is np.ndarray for a in arrays):
+    if len(arrays) == 1:  # the common call, decided without a generator
+        if type(arrays[0]) is np.ndarray:
+            return np
+    elif all(type(a) is np.ndarray for a in arrays):
         return np
     kind = type(arrays[0]) if arrays else None
     if kind in _NAMESPACE_OF_TYPE and all(type(a) is kind for a in arrays):

@@ -294,8 +294,10 @@ class Graph(Container):
                 grad = grads.pop(index + 1)  # dL/d(its output), summed over its readers
                 if params_only and sources == (0,) and not merge:
                     layer.backward_params(grad)  # its gradient would only reach the input
+                    layer.release()
                     continue
                 input_grads = layer.backward(grad) if merge else (layer.backward(grad),)
+                layer.release()  # its forward's cache: used, so freed
                 grads.add(layer, sources, input_grads)  # += dL/d(each value it read)
         except Exception as exc:
             raise_located(exc, type(self).__name__, f"[{name!r}]")

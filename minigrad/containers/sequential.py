@@ -12,6 +12,7 @@ from typing import Any, NoReturn, overload
 from typing_extensions import override
 
 from minigrad.core import Array, Layer, MergeLayer, Module, Parameter, describe, raise_located
+from minigrad.core.tree import retaining
 
 
 def shared_children(children: list[Module[Any]]) -> list[bool]:
@@ -56,10 +57,12 @@ class Container(Layer[None]):
     (`Module.stash`: its whole per-use state, sub-layers included) after its forward,
     into ``_stashes`` (one slot per position, or None when nothing is shared), and
     restored before the matching backward: the container runs a `SharedUse` of it there
-    (see `uses`), so its own loops are the plain ones. A container's own per-use state is exactly
-    those slots, so its `stash` is its children's stashes and a copy of the slots:
-    `stash`, `unstash` and `clear_cache` cover both, and a container can itself be
-    shared, nested in another container.
+    (see `uses`), so its own loops are the plain ones. A container's own per-use state is
+    those slots (a list, copied by `stash`), so `stash`, `unstash` and `clear_cache`
+    cover them, and a container can itself be shared, nested in another container.
+
+    Each child's backward is followed by its `Module.release`: what its forward kept
+    goes as soon as it is used, not at the next forward.
     """
 
     _stashes: list[object] | None = None
@@ -70,31 +73,14 @@ class Container(Layer[None]):
         if self._stashes is not None:
             self._stashes = [None] * len(self._stashes)
 
-    @override
-    def stash(self) -> object:
-        own = None if self._stashes is None else list(self._stashes)
-        return [child.stash() for _, child in self.named_children()], own
-
-    @override
-    def unstash(self, stashed: object) -> None:
-        if stashed is None:  # a position that has not run forward yet
-            self.clear_cache()
-            return
-        assert isinstance(stashed, tuple), "unstash() takes what stash() returned"
-        children, own = stashed
-        for (_, child), item in zip(self.named_children(), children):
-            child.unstash(item)
-        # A copy: the next forward writes into its own slots, and must not reach into
-        # `stashed`, which an enclosing container may restore again.
-        self._stashes = None if own is None else list(own)
-
 
 class SharedUse:
     """One position of a layer that also serves at others (weight sharing), standing in
     for it in a container's plan: the layer's ``forward``, then its per-use state
     stashed into the container's slot for this position (`Module.stash`); that state
-    restored (`Module.unstash`), then the layer's ``backward`` or `backward_params`. So
-    each use's backward sees its own forward, and a container's loops need no branch."""
+    restored (`Module.unstash`), then the layer's ``backward`` or `backward_params`; its
+    `release` keeps in the slot the use's state with the cache let go of. So each use's
+    backward sees its own forward, and a container's loops need no branch."""
 
     __slots__ = ("container", "layer", "slot")
 
@@ -120,6 +106,11 @@ class SharedUse:
         assert isinstance(self.layer, Layer), "only a Layer has backward_params"
         self.layer.unstash(self._slots()[self.slot])
         self.layer.backward_params(grad_out)
+
+    def release(self) -> None:
+        if not retaining():  # the slot holds the released state: a second backward raises
+            self.layer.release()
+            self._slots()[self.slot] = self.layer.stash()
 
 
 def uses(container: Container, children: Sequence[Layer[Any] | MergeLayer[Any]]
@@ -212,6 +203,7 @@ class Sequential(Container):
         try:
             for layer in reversed(self._uses):  # G ← dL/d(layer's input), last layer first
                 grad_out = layer.backward(grad_out)
+                layer.release()  # its forward's cache: used, so freed
         except Exception as exc:
             self._reraise_at(exc, layer)
         return grad_out
@@ -228,10 +220,13 @@ class Sequential(Container):
         try:
             for layer in self._uses[:first:-1]:  # as backward, down to the first trainable
                 grad_out = layer.backward(grad_out)
+                layer.release()
             layer = self._uses[first]
             layer.backward_params(grad_out)
         except Exception as exc:
             self._reraise_at(exc, layer)
+        for layer in self._uses[: first + 1]:  # and those in front, whose backward is skipped
+            layer.release()
 
     def _reraise_at(self, exc: Exception, use: Layer[Any]) -> NoReturn:
         """Re-raise ``exc`` with the position of ``use`` (an item of ``_uses``) in its path."""

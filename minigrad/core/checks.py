@@ -1,7 +1,7 @@
 """Argument and input checks shared across the library, and `raise_located`.
 
 Part of the base (`minigrad.core` re-exports all of it): numbers (`check_number`,
-`check_positive`, `check_count`), a layer's input and gradient (`as_batch`,
+`check_positive`, `check_count`), flags (`check_bool`), a layer's input and gradient (`as_batch`,
 `validate_input`, `as_grad`), the finiteness of a loaded state (`check_finite_state`),
 the lists of keys in messages (`name_list`) and the located errors of containers.
 """
@@ -34,6 +34,13 @@ def check_number(
     ):
         raise ValueError(f"{owner}: {name} must be {rule}, got {value!r}")
     return float(value)
+
+
+def check_bool(owner: str, name: str, value: object) -> bool:
+    """``value`` if it is a bool (NumPy's too), else `ValueError` naming it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{owner}: {name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 def check_non_negative(owner: str, name: str, value: object) -> float:

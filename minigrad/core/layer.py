@@ -57,7 +57,8 @@ class Layer(Module[CacheT]):
         Raises
         ------
         RuntimeError
-            Before any ``forward`` (see `saved`).
+            Before any ``forward``, or a second time through one forward once a
+            container has released it (see `saved`, `minigrad.retain_graph`).
         TypeError, ValueError
             Built-in layers raise these, naming themselves, for a gradient that is not
             real or not of the latest output's shape.

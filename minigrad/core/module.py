@@ -28,14 +28,14 @@ What an instance holds divides into:
 * **Persistent** -- one for all uses, never stashed or restored: its `Parameter` and
   `Buffer` objects (a running statistic or a counter belongs in a `Buffer`: update it in
   place or assign ``buffer.data``, and every use sees the latest value), its child
-  modules (their own state is stashed in turn, recursively), and the ``training`` flag.
+  modules, also in lists, tuples and dicts (their own state is stashed in turn), and
+  the ``training`` flag.
 * **Per use** -- *everything else the instance holds*: ``self.cache``, ``self.x``, any
   attribute forward assigns. `stash` takes a shallow copy of these attributes, copying a
   list, dict or set held directly one level deeper (so a cache built with
   ``self.xs.append(x)`` is per use as well); `unstash` assigns them back and deletes
-  those set since. Being per use,
-  a Python counter or a log list kept on a layer is rolled back by `unstash` too: keep
-  such things in a `Buffer`, or outside the layer.
+  those set since. Being per use, a Python counter or a log list kept on a layer is
+  rolled back by `unstash` too: keep such things in a `Buffer`, or outside the layer.
 
 Refused (`mg.testing.check_layer` fails it, in its stash/unstash check): a forward that
 writes *in place* into an array or object it kept from an earlier call (``self.buf[...]
@@ -43,7 +43,12 @@ writes *in place* into an array or object it kept from an earlier call (``self.b
 use's values; assign a new array in each forward instead. A layer that calls one
 sub-layer twice in its own forward must stash that sub-layer between the two uses
 itself (``s = self.fc.stash()`` ... ``self.fc.unstash(s)``), as the containers do.
-`Module.clear_cache` forgets ``self.cache`` (and the containers' stashes) only.
+
+A backward frees what its forward kept: containers call `Module.release` on each
+layer once its backward has run, which forgets ``self.cache`` (not other attributes) in
+it and its sub-modules, so a second backward through the same forward raises, as in
+PyTorch -- unless run inside `minigrad.retain_graph`. `Module.clear_cache` forgets
+``self.cache`` (and the containers' stashes) whether or not a backward ran.
 """
 
 from __future__ import annotations
@@ -52,16 +57,17 @@ import types
 from abc import ABC
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Generic
+from typing import TYPE_CHECKING, Any, Generic
 
 import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self, TypeVar
 
 from minigrad import backend
-from minigrad.core.checks import check_finite_state, name_list
 from minigrad.core.parameter import Array, Buffer, Parameter, check_parameter_dtype
-from minigrad.core.walk import copy_one_level, expand, first_paths
+from minigrad.core.state import checked_state
+from minigrad.core.tree import _PLAIN, changes_structure, retaining, structure_changed, tree_of
+from minigrad.core.walk import expand, first_paths
 
 CacheT = TypeVar("CacheT", default=Array)
 """What a layer's ``forward`` leaves in ``self.cache`` for its ``backward``.
@@ -96,6 +102,24 @@ class Module(ABC, Generic[CacheT]):
     # Class-level defaults, so a subclass that forgets ``super().__init__()`` still works.
     training: bool = True
     cache: CacheT | None = None
+    _released: bool = False  # the cache was let go of by `release`, not never set
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which would then allow any name
+        def __setattr__(self, name: str, value: object) -> None:
+            # Assigning a member, or over one, changes the tree (`minigrad.core.tree`);
+            # the common case (an array, a number, a cache's tuple) decided inline.
+            old = self.__dict__.get(name)
+            if not ((type(value) in _PLAIN or (name == "cache" and type(value) is tuple))
+                    and (type(old) in _PLAIN or (name == "cache" and type(old) is tuple))
+                    ) and (changes_structure(name, value, _MEMBERS)
+                           or changes_structure(name, old, _MEMBERS)):
+                structure_changed()
+            object.__setattr__(self, name, value)
+
+        def __delattr__(self, name: str) -> None:
+            if changes_structure(name, self.__dict__.get(name), _MEMBERS):
+                structure_changed()
+            object.__delattr__(self, name)
 
     # -- the tree -------------------------------------------------------------------
     def named_members(self) -> Iterator[tuple[str, object]]:
@@ -252,8 +276,8 @@ class Module(ABC, Generic[CacheT]):
     # -- modes ----------------------------------------------------------------------
     def train(self, mode: bool = True) -> Self:
         """Put this module and all its descendants in training mode (or eval if False)."""
-        for module in self.modules():
-            module.training = mode
+        for module in tree_of(self).modules:
+            _set(module, "training", mode)  # a bool: never a member
         return self
 
     def eval(self) -> Self:
@@ -267,13 +291,17 @@ class Module(ABC, Generic[CacheT]):
         Afterwards every module gets back the exact mode it had, so a sub-module
         deliberately left in evaluation mode stays there.
         """
-        saved = [(module, module.training) for module in self.modules()]
-        self.train(training)
+        modules = tree_of(self).modules  # cached: no walk of the tree per call
+        saved = [module.training for module in modules]
+        if any(mode != training for mode in saved):
+            for module in modules:
+                _set(module, "training", training)
         try:
             yield
         finally:
-            for module, mode in saved:
-                module.training = mode
+            for module, mode in zip(modules, saved):
+                if module.training != mode:
+                    _set(module, "training", mode)
 
     # -- state ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Array]:
@@ -305,7 +333,7 @@ class Module(ABC, Generic[CacheT]):
         ValueError
             A shape or dtype mismatch, or a non-finite value, naming the key.
         """
-        missing, unexpected, write = self._checked_state(state, strict)
+        missing, unexpected, write = checked_state(self, state, strict)
         write()
         return missing, unexpected
 
@@ -318,60 +346,11 @@ class Module(ABC, Generic[CacheT]):
         What loads several objects all or nothing (``load_checkpoint``) checks each
         before writing any. Raises as `load_state_dict`.
         """
-        return self._checked_state(state, strict)[2]
+        return checked_state(self, state, strict)[2]
 
-    def _checked_state(
-        self, state: Mapping[str, npt.ArrayLike], strict: bool
-    ) -> tuple[list[str], list[str], Callable[[], None]]:
-        owner = f"{type(self).__name__}.load_state_dict"
-        params: dict[str, Parameter | Buffer] = dict(self.named_parameters())
-        params.update(self.named_buffers())
-        missing = sorted(params.keys() - state.keys())
-        unexpected = sorted(state.keys() - params.keys())
-        if strict and (missing or unexpected):
-            raise KeyError(
-                f"{owner}: missing keys {name_list(missing)}, "
-                f"unexpected keys {name_list(unexpected)}"
-            )
-        def kind(target: Parameter | Buffer) -> str:
-            return "parameter" if isinstance(target, Parameter) else "buffer"
-
-        updates: list[tuple[Parameter | Buffer, Array]] = []
-        for name, param in params.items():
-            if name not in state:
-                continue
-            value = backend.to_numpy(state[name]) if backend.is_foreign(state[name]) else (
-                np.asarray(state[name]))
-            if value.shape != param.shape:
-                raise ValueError(
-                    f"{owner}: {name!r} has shape "
-                    f"{value.shape}, the {kind(param)} has shape {param.shape}"
-                )
-            if value.dtype != backend.numpy_dtype(param.dtype):
-                raise ValueError(
-                    f"{owner}: {name!r} has dtype "
-                    f"{value.dtype}, the {kind(param)} has dtype {param.dtype}"
-                )
-            check_finite_state(owner, repr(name), value)
-            updates.append((param, value))
-
-        def write() -> None:
-            for param, value in updates:
-                if type(param.data) is np.ndarray:
-                    np.copyto(param.data, value)
-                else:  # in place, so the array (and any reference to it) stays
-                    param.data[...] = backend.asarray(value, backend.namespace(param.data),
-                                                      backend.device(param.data))
-
-        return missing, unexpected, write
-
-    # -- per-use cache (weight sharing) ----------------------------------------------
+    # -- per-use cache (weight sharing, release) -------------------------------------
     def saved(self) -> CacheT:
         """The cache of the latest ``forward``.
-
-        A backward does not release it: a second backward after one forward sees the
-        same forward again (the same input gradient; the parameter gradients are added
-        a second time, as any backward adds them).
 
         Raises
         ------
@@ -379,10 +358,19 @@ class Module(ABC, Generic[CacheT]):
             If there has been no ``forward`` since the module was made or its cache was
             last cleared (`clear_cache`, which `to`, the end of ``fit`` and the
             exporters call): ``"backward() called before forward()"``, naming the
-            module and what clears a cache.
+            module and what clears a cache. If a backward has released it (`release`,
+            which containers call after each layer's backward): ``"backward through
+            the same forward a second time"``, naming `minigrad.retain_graph`.
         """
         cache = self.cache
         if cache is None:
+            if self._released:
+                raise RuntimeError(
+                    f"{self!r}: backward() through the same forward a second time: the "
+                    "first backward released what the forward kept, to free its memory "
+                    "(as PyTorch frees its graph); run forward again, or run the backward "
+                    "passes inside `with minigrad.retain_graph():` to keep it"
+                )
             raise RuntimeError(
                 f"{self!r}: backward() called before forward(): there was no forward "
                 "since it was made, or since its cache was cleared (clear_cache(), which "
@@ -390,24 +378,40 @@ class Module(ABC, Generic[CacheT]):
             )
         return cache
 
+    def release(self) -> None:
+        """Let go of ``self.cache`` in this module and its descendants once its backward
+        has run, freeing the memory for the rest of the step: `Sequential` and `Graph`
+        call it on each layer after its backward, `fit` on the model after the step.
+        A later `saved` raises ("through the same forward a second time"), as PyTorch
+        refuses a backward through a freed graph. Inside `minigrad.retain_graph` it does
+        nothing. Other attributes than ``cache`` are left alone (they hold on longer)."""
+        if retaining():
+            return
+        for module in tree_of(self).modules:
+            if module.cache is not None:
+                module.cache = None
+                _set(module, "_released", True)
+
     def clear_cache(self) -> None:
         """Forget the latest forward's ``self.cache`` in this module and its descendants
         (frees memory; a later ``backward`` raises). Other attributes are left alone."""
         self.cache = None
+        if self._released:
+            self._released = False
         for _, child in self.named_children():
             child.clear_cache()
 
     def stash(self) -> object:
-        """A snapshot of this module's per-use state, for `unstash` to restore.
+        """A snapshot of the per-use state of this module and its descendants, for
+        `unstash` to restore.
 
-        Everything the instance holds except its `Parameter` and `Buffer` objects, child
-        modules and ``training`` flag (see the sharing rule in `minigrad.core.module`): a
-        shallow copy, with lists, dicts and sets copied one level; each child's own
-        `stash`, recursively. Cheap: no array is copied.
+        Everything each module holds except its members -- `Parameter`, `Buffer` and
+        child modules, also in lists, tuples and dicts -- and its ``training`` flag (see
+        the sharing rule in `minigrad.core.module`): a shallow copy, with lists, dicts and
+        sets copied one level; one dict per module of the tree, each module once. Cheap:
+        no array is copied, and the tree is not walked (`minigrad.core.tree`).
         """
-        own = {name: copy_one_level(value) for name, value in vars(self).items()
-               if _per_use(name, value)}
-        return own, [child.stash() for _, child in self.named_children()]
+        return tree_of(self).stash()
 
     def unstash(self, stashed: object) -> None:
         """Restore what `stash` returned, so ``backward`` sees that forward again.
@@ -415,20 +419,16 @@ class Module(ABC, Generic[CacheT]):
         Exactly: per-use attributes set since the stash are deleted again. ``None``
         (a container's slot for a use that has not run) means `clear_cache`. The stash
         itself is not adopted: restoring it twice gives the same state twice.
+
+        Raises
+        ------
+        RuntimeError
+            The tree's modules changed since the stash was taken.
         """
         if stashed is None:
             self.clear_cache()
             return
-        assert isinstance(stashed, tuple), "unstash() takes what stash() returned"
-        own, children = stashed
-        state = vars(self)
-        for name in [name for name, value in state.items()
-                     if name not in own and _per_use(name, value)]:
-            del state[name]  # set after the stash: back to the class default, or gone
-        for name, value in own.items():
-            state[name] = copy_one_level(value)
-        for (_, child), item in zip(self.named_children(), children):
-            child.unstash(item)
+        tree_of(self).restore(stashed, self)
 
     # -- display --------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -439,6 +439,6 @@ class Module(ABC, Generic[CacheT]):
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-def _per_use(name: str, value: object) -> bool:
-    """Is this attribute per-use state (stashed), rather than persistent?"""
-    return name != "training" and not isinstance(value, (Parameter, Buffer, Module))
+_MEMBERS = (Parameter, Buffer, Module)
+_set = object.__setattr__  # an assignment known not to change the tree
+"""What makes an attribute part of the tree rather than per-use state."""

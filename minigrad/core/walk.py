@@ -1,22 +1,14 @@
-"""Helpers of `Module`'s tree walks and of its `stash`: expanding lists, tuples and dicts
-of members, the first path of a shared member, copying per-use state one level deep."""
+"""Helpers of `Module`'s tree walks: expanding lists, tuples and dicts of members, and the
+first path of a shared member."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import TypeVar
 
 from minigrad.core.parameter import Buffer, Parameter
 
 _Member = TypeVar("_Member", Parameter, Buffer)
-
-
-def copy_one_level(value: object) -> object:
-    """``value``, with a list, dict or set replaced by a shallow copy."""
-    if isinstance(value, (list, dict, set)):
-        return copy.copy(value)
-    return value
 
 
 def first_paths(walk: Iterator[tuple[str, _Member]]) -> Iterator[tuple[str, _Member]]:

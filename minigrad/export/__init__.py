@@ -114,8 +114,9 @@ def to_torch(model: Module[Any]) -> torch.nn.Module:
     ``(out, in)``, `Bias` a ``PrependOnes`` module, the other layers their ``torch.nn``
     twins (docs/interop.md has the table). Same dtype, same outputs
     in training and evaluation mode (Dropout's masks aside), the minigrad model's
-    state_dict keys (but PyTorch's own for the recurrent layers, ``weight_ih_l0``, and
-    attention's ``out_proj.weight``; shared layers appear once per use, as PyTorch
+    state_dict keys (the recurrent layers' are PyTorch's own, ``weight_ih_l0``; but
+    attention's ``out_proj.weight``, and the transformer layers' ``linear1.weight`` in
+    PyTorch's ``(out, in)``; shared layers appear once per use, as PyTorch
     lists them); a
     layer shared in minigrad is one shared torch module. The copy starts in the mode of
     ``model``.

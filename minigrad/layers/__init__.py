@@ -9,12 +9,15 @@ family              layers
 `regularization`    `Dropout`
 `reshape`           `Flatten`, `Reshape`
 `merge`             `Add`, `Concat` (merge layers: several inputs)
-`conv`              convolutions, transposed convolutions and pooling, on the
-                    sliding-window kernels they share (`conv.windows`)
-`normalization`     batch, layer and group normalization, on their shared
-                    standardization
+`conv`              convolutions (1-3 D, every padding mode), transposed
+                    convolutions and pooling, on the sliding-window kernels they share
+                    (`conv.windows`)
+`resampling`        `Upsample`, `PixelShuffle`, `PixelUnshuffle`
+`normalization`     batch, instance, layer, RMS and group normalization, on
+                    their shared standardization
 `embedding`         `Embedding`
-`recurrent`         `RNN`, `LSTM`, `GRU`, on their shared time loop
+`recurrent`         `RNN`, `LSTM`, `GRU` (stacked, bidirectional) and their one-step
+                    cells, on their shared time loop
 `attention`         `MultiHeadAttention`, `CrossAttention`
 ==================  =================================================================
 

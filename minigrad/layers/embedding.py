@@ -16,14 +16,16 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad import init as initializers
-from minigrad.backend import scatter_add_rows
+from minigrad.backend import assign_rows, scatter_add_rows, take_rows
 from minigrad.core import (
     Array,
     Layer,
     Parameter,
     as_grad,
     check_count,
+    check_number,
     check_parameter_dtype,
+    check_positive,
     check_same_place,
 )
 
@@ -38,10 +40,18 @@ class Embedding(Layer[EmbeddingCache]):
     Shapes: ``ids (*) -> y (*, D)`` for integer ids of any shape; ``W = weight``
     ``(num_embeddings, D)``.
 
+    With ``max_norm``, forward first renormalizes, *in place*, each looked-up row whose
+    ``norm_type``-norm exceeds it, as PyTorch's ``embedding_renorm_``::
+
+        W[i] ← W[i] · max_norm / (‖W[i]‖ + 1e-7)    where ‖W[i]‖ > max_norm
+
+    (in evaluation mode too; not differentiated), then looks up the renormalized rows.
+
     Backward: ``dL/dW[i] += Σ_{k : ids_k = i} G_k`` -- the rows of ``G`` of every
-    occurrence of ``i`` summed (by `backend.scatter_add_rows`), none for ``padding_idx``. The
-    ids are discrete, so the returned input gradient is zeros of the ids' shape;
-    `backward_params` skips it.
+    occurrence of ``i`` summed (by `backend.scatter_add_rows`), none for ``padding_idx``;
+    with ``scale_grad_by_freq``, that sum divided by ``count(i)``, the occurrences of
+    ``i`` in the batch. The ids are discrete, so the returned input gradient is zeros of
+    the ids' shape; `backward_params` skips it.
 
     Cache: the ids (flattened) and their shape.
 
@@ -52,6 +62,12 @@ class Embedding(Layer[EmbeddingCache]):
     padding_idx : int, optional
         An id whose row starts at zero and gets no gradient (negative counts from the
         end, as in PyTorch).
+    max_norm : float > 0, optional
+        Renormalize the looked-up rows to at most this norm (above), in place.
+    norm_type : float > 0, default 2
+        The ``p`` of the p-norm ``max_norm`` bounds (``inf``: the largest ``|W[i, j]|``).
+    scale_grad_by_freq : bool, default False
+        Divide each row's gradient by how often its id occurs in the batch.
     init : Initializer, default ``init.normal(1.0)``
         Draws the table, shape ``(num_embeddings, D)`` (PyTorch's N(0, 1)).
     rng : int, numpy Generator or RandomState, optional
@@ -64,8 +80,9 @@ class Embedding(Layer[EmbeddingCache]):
         device than the table; a non-floating ``dtype``; an ``init`` returning the wrong
         array.
     ValueError
-        Ids out of ``[0, num_embeddings)``, empty ids, a bad argument, a gradient not of
-        shape ``(*, D)``.
+        Ids out of ``[0, num_embeddings)``, empty ids, a bad argument (``max_norm`` not a
+        finite number > 0, ``norm_type`` not a number > 0, ``scale_grad_by_freq`` not a
+        bool...), a gradient not of shape ``(*, D)``.
     RuntimeError
         ``backward`` before any ``forward``.
     """
@@ -75,6 +92,9 @@ class Embedding(Layer[EmbeddingCache]):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
         *,
         init: initializers.Initializer | None = None,
         rng: initializers.SeedLike = None,
@@ -90,6 +110,14 @@ class Embedding(Layer[EmbeddingCache]):
                 raise ValueError(f"Embedding: padding_idx must be an int in [-{n}, {n}), "
                                  f"got {padding_idx!r}")
             self.padding_idx = int(padding_idx) % n
+        self.max_norm = None if max_norm is None else check_positive("Embedding", "max_norm",
+                                                                      max_norm)
+        self.norm_type = check_number("Embedding", "norm_type", norm_type,
+                                      "a number > 0 (inf: the max-norm)", lambda v: v > 0)
+        if not isinstance(scale_grad_by_freq, (bool, np.bool_)):
+            raise ValueError(f"Embedding: scale_grad_by_freq must be a bool, got "
+                             f"{scale_grad_by_freq!r}")
+        self.scale_grad_by_freq = bool(scale_grad_by_freq)
         dtype = check_parameter_dtype("Embedding", dtype)
         shape = (self.num_embeddings, self.embedding_dim)
         draw = init if init is not None else initializers.normal(1.0)
@@ -125,10 +153,27 @@ class Embedding(Layer[EmbeddingCache]):
     def forward(self, x: Array) -> Array:
         ids = self._ids(x)
         flat = backend.index_vector(ids)
-        rows = backend.take_rows(self.weight.data, flat)  # y[i] = W[ids[i]]
+        rows = take_rows(self.weight.data, flat)  # y[i] = W[ids[i]]
+        if self.max_norm is not None:
+            rows = self._renormalize(flat, rows)
         self.cache = (flat, tuple(ids.shape))
         y: Array = backend.reshape(rows, (*ids.shape, self.embedding_dim))
         return y
+
+    def _renormalize(self, flat: Array, rows: Array) -> Array:
+        """Rows ``W[ids]`` whose norm exceeds ``max_norm`` scaled to it, written back into
+        ``W`` in place (PyTorch's ``embedding_renorm_``); returns the rows as they now are.
+        A repeated id's rows are equal, and so are their scales: it is renormalized once."""
+        assert self.max_norm is not None
+        xp = backend.namespace(rows)
+        norms = xp.linalg.vector_norm(rows, axis=1, keepdims=True, ord=self.norm_type)
+        over = norms > self.max_norm
+        if not bool(xp.any(over)):
+            return rows
+        scale = xp.where(over, self.max_norm / (norms + 1e-7), 1.0)  # ‖W[i]‖ → max_norm
+        rows = rows * scale
+        assign_rows(self.weight.data, flat, rows)
+        return rows
 
     @override
     def backward(self, grad_out: Array) -> Array:
@@ -145,6 +190,12 @@ class Embedding(Layer[EmbeddingCache]):
         g = backend.namespace(g).reshape(g, (-1, self.embedding_dim))
         if not self.weight.requires_grad:  # frozen: nothing accumulates
             return
+        if self.scale_grad_by_freq:  # G_k / count(ids_k)
+            xp, place = backend.namespace(g), backend.device(g)
+            counts = xp.zeros((self.num_embeddings, 1), dtype=g.dtype, device=place)
+            scatter_add_rows(counts, flat, xp.ones((flat.shape[0], 1), dtype=g.dtype,
+                                                   device=place))
+            g = g / take_rows(counts, flat)
         if self.padding_idx is not None:
             keep = flat != self.padding_idx
             flat, g = flat[keep], g[keep]
@@ -157,6 +208,12 @@ class Embedding(Layer[EmbeddingCache]):
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+            if self.norm_type != 2:
+                text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
         if backend.numpy_dtype(self.weight.dtype) != np.float64:
             text += f", dtype={self.weight.dtype}"
         return text

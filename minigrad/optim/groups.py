@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
-import numpy as np
 from typing_extensions import Self
 
 from minigrad.core import Parameter, name_list
+from minigrad.core import check_bool as check_bool  # the optimizers' flags: one rule library-wide
 
 if TYPE_CHECKING:
     from minigrad.optim.optimizer import Optimizer
@@ -179,10 +179,3 @@ def group_specs(
                 )
         specs.append((listed, overrides))
     return specs
-
-
-def check_bool(owner: str, name: str, value: object) -> bool:
-    """``value`` if it is a bool (NumPy's too), else `ValueError` naming it."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{owner}: {name} must be a bool, got {value!r}")
-    return bool(value)

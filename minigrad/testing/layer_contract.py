@@ -26,8 +26,12 @@ AnyLayer: TypeAlias = "Layer[Any] | MergeLayer[Any]"
 
 def _with_dtype(module: AnyLayer, dtype: type[np.floating[Any]]) -> AnyLayer:
     """A deep copy of ``module`` with every parameter (and its grad) and every floating
-    buffer cast to ``dtype``."""
+    buffer cast to ``dtype`` -- and, as ``module.to(dtype)`` does, the ``dtype`` of each
+    module that has one of its own (a layer without parameters computes in it)."""
     clone = copy.deepcopy(module)
+    for sub in clone.modules():
+        if isinstance(vars(sub).get("dtype"), np.dtype):
+            sub.dtype = np.dtype(dtype)  # type: ignore[attr-defined]
     for param in clone.parameters():
         param.data = param.data.astype(dtype)
         param.grad = np.zeros_like(param.data)

@@ -44,13 +44,19 @@ from minigrad.init import SeedLike, make_rng
 from minigrad.losses.loss import Loss
 from minigrad.optim import Optimizer
 from minigrad.training.callbacks import Callback, EarlyStopping
-from minigrad.training.data import check_batch_size
 from minigrad.training.epoch import evaluate, evaluate_batches, train_epoch
 from minigrad.training.history import History, make_progress
 from minigrad.training.metrics import Metric
 from minigrad.training.parallel import ParallelRun, ParallelStrategy, as_strategy
 from minigrad.training.predict import check_type, predict
-from minigrad.training.sources import ArraySource, MapDataset, Source, data_kind, make_source
+from minigrad.training.sources import (
+    ArraySource,
+    MapDataset,
+    Source,
+    batch_size_for,
+    data_kind,
+    make_source,
+)
 from minigrad.training.weights import ClassWeight, WeightedLoss, check_class_weight
 
 __all__ = ["Callback", "EarlyStopping", "History", "Metric", "fit", "predict"]
@@ -80,7 +86,7 @@ def fit(
     y: npt.ArrayLike | None = None,
     *,
     epochs: int,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     shuffle: bool = True,
     rng: SeedLike = None,
     validation_data: tuple[npt.ArrayLike, ...] | MapDataset | Iterable[Any] | None = None,
@@ -120,6 +126,8 @@ def fit(
         such batches (a generator, a ``DataLoader``): see `minigrad.training.sources`.
     epochs : int >= 0
     batch_size : int >= 1, default 32
+        For arrays and a dataset; refused with an iterable of batches, whose batches
+        are taken as they come.
     shuffle : bool, default True
         A new random sample order every epoch.
     rng : int, numpy Generator or RandomState, optional
@@ -231,7 +239,7 @@ def fit(
                "mg.Adam, ... built on model.parameters())")
     strategy = as_strategy(data_parallel)
     epochs = check_count("fit", "epochs", epochs, 0)
-    size = check_batch_size("fit", batch_size)
+    size = batch_size_for("fit", batch_size, X, 32)
     accumulate = check_count("fit", "accumulate_grad_batches", accumulate_grad_batches, 1)
     source = make_source("fit", X, y, sample_weight, batch_size=size, steps=steps_per_epoch,
                          epochs=epochs, finite=check_finite)

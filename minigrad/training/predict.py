@@ -16,14 +16,13 @@ import numpy.typing as npt
 
 from minigrad import backend
 from minigrad.core import Array, Layer, check_count, describe
-from minigrad.training.data import check_batch_size
-from minigrad.training.sources import MapDataset, data_kind, input_batches
+from minigrad.training.sources import MapDataset, batch_size_for, data_kind, input_batches
 
 __all__ = ["predict"]
 
 
 def predict(model: Layer[Any], X: npt.ArrayLike | MapDataset | Iterable[Any],
-            batch_size: int = 256, *, steps: int | None = None) -> Array:
+            batch_size: int | None = None, *, steps: int | None = None) -> Array:
     """The model's outputs for ``X``, computed in evaluation mode, ``batch_size`` rows at
     a time.
 
@@ -38,8 +37,8 @@ def predict(model: Layer[Any], X: npt.ArrayLike | MapDataset | Iterable[Any],
         The inputs, one row per sample; or a map-style dataset (`predict_batches`), or
         an iterable of batches (a generator).
     batch_size : int >= 1, default 256
-        Rows per forward; bounds the memory of the intermediate activations. (An
-        iterable's batches are taken as they come.)
+        Rows per forward; bounds the memory of the intermediate activations. Refused
+        with an iterable of batches, whose batches are taken as they come.
     steps : int >= 1, optional
         For an iterable: predict on its first ``steps`` batches only (default: all).
 
@@ -64,7 +63,7 @@ def predict(model: Layer[Any], X: npt.ArrayLike | MapDataset | Iterable[Any],
     if data_kind(X, "predict") != "arrays" or steps is not None:
         return predict_batches(model, X, batch_size, steps)
     data: Any = X if backend.is_foreign(X) else np.asarray(X)
-    size = check_batch_size("predict", batch_size)
+    size = batch_size_for("predict", batch_size, X, 256)
     if data.ndim == 0 or data.shape[0] == 0:
         raise ValueError(
             f"predict: X must hold at least one sample, got shape {tuple(data.shape)}")
@@ -86,7 +85,7 @@ def predict(model: Layer[Any], X: npt.ArrayLike | MapDataset | Iterable[Any],
     return out
 
 
-def predict_batches(model: Layer[Any], data: object, batch_size: int,
+def predict_batches(model: Layer[Any], data: object, batch_size: int | None,
                     steps: int | None) -> Array:
     """`predict` on a map-style dataset (``batch_size`` samples stacked per forward) or an
     iterable of batches (a generator: one pass, ``steps`` batches at most): a sample or
@@ -99,7 +98,7 @@ def predict_batches(model: Layer[Any], data: object, batch_size: int,
         ``steps`` with arrays, or not an int >= 1; ``batch_size`` not an int >= 1; no
         batches at all.
     """
-    size = check_batch_size("predict", batch_size)
+    size = batch_size_for("predict", batch_size, data, 256)
     if steps is not None:
         steps = check_count("predict", "steps", steps, 1)
         if data_kind(data, "predict") != "iterable":

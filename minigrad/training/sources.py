@@ -199,6 +199,26 @@ def check_batch(owner: str, fields: list[Any], what: str, finite: bool) -> Batch
     return xb, yb, weight
 
 
+def batch_size_for(owner: str, batch_size: object, data: object, default: int) -> int:
+    """``batch_size`` checked against ``data``: an int >= 1 for arrays and a dataset
+    (``default`` when None); with an iterable of batches it must be None -- its batches
+    are taken as they come, and a size given there would be silently ignored.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` not an int >= 1, or given with an iterable of batches.
+    """
+    if batch_size is None:
+        return default
+    size = check_count(owner, "batch_size", batch_size, 1)
+    if data_kind(data, owner) == "iterable":
+        raise ValueError(f"{owner}: batch_size is for arrays or a dataset; an iterable of "
+                         f"batches ({type(data).__name__}) gives its batches as they come, "
+                         f"got batch_size={size}")
+    return size
+
+
 def make_source(owner: str, X: object, y: object, sample_weight: object, *, batch_size: int,
                 steps: int | None, epochs: int, finite: bool,
                 steps_name: str = "steps_per_epoch") -> Source:

@@ -22,12 +22,13 @@ says otherwise in `ONNX_INPUT_DTYPES` (``Embedding`` does: its input holds integ
 
 The package: `convert` (the registry, `OnnxContext`, `to_onnx`, the structural layers'
 converters); one module of converters per layer family (`activations`, `nd`: convolution,
-pooling, normalization, reshaping, embedding; `sequence`: recurrent and attention),
+normalization, reshaping, embedding; `pooling`; `sequence`: recurrent; `attention`: attention
+and transformer layers),
 registered below, explicitly, once the registry exists.
 """
 
 # The built-in converters of the other families: importing a module registers them.
-from minigrad.export.onnx import activations, nd, sequence  # noqa: F401
+from minigrad.export.onnx import activations, attention, nd, pooling, sequence  # noqa: F401
 from minigrad.export.onnx.convert import (
     DEFAULT_OPSET,
     MIN_OPSET,

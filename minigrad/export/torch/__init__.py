@@ -14,12 +14,13 @@ Where a layer's converter comes from, in this order:
 A layer with neither is refused with an error naming it and the hook.
 
 The package: `convert` (the registries, `to_torch`, `load_torch_state_dict`, the
-structural layers' converters) and `layers` (the other families' converters), registered
-below, explicitly, once the registries exist.
+structural layers' converters), `activations`, `layers`, `pooling` (the other families'
+converters) and `attention` (the attention and transformer layers'), registered below,
+explicitly, once the registries exist.
 """
 
 # The built-in converters of the other families: importing a module registers them.
-from minigrad.export.torch import layers  # noqa: F401
+from minigrad.export.torch import activations, attention, layers, pooling  # noqa: F401
 from minigrad.export.torch.convert import (
     TORCH_CONVERTERS,
     TORCH_STATE_CONVERTERS,

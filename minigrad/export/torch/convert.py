@@ -14,18 +14,6 @@ from torch import nn
 from minigrad.containers.graph import INPUT, Graph
 from minigrad.containers.sequential import Sequential
 from minigrad.core import Array, Module, check_finite_state, name_list
-from minigrad.layers.activations import (
-    ELU,
-    GELU,
-    LeakyReLU,
-    LogSoftmax,
-    ReLU,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Softplus,
-    Tanh,
-)
 from minigrad.layers.dense import Bias, Dense, Identity
 from minigrad.layers.merge import Add, Concat
 from minigrad.layers.regularization import Dropout
@@ -213,16 +201,6 @@ def _simple(make: Callable[[Any], nn.Module]) -> Callable[[Any, Convert], nn.Mod
 _SIMPLE: list[tuple[type[Module[Any]], Callable[[Any], nn.Module]]] = [
     (Bias, lambda layer: PrependOnes()),
     (Identity, lambda layer: nn.Identity()),
-    (Sigmoid, lambda layer: nn.Sigmoid()),
-    (Tanh, lambda layer: nn.Tanh()),
-    (ReLU, lambda layer: nn.ReLU()),
-    (LeakyReLU, lambda layer: nn.LeakyReLU(layer.negative_slope)),
-    (Softmax, lambda layer: nn.Softmax(dim=layer.axis)),
-    (LogSoftmax, lambda layer: nn.LogSoftmax(dim=layer.axis)),
-    (GELU, lambda layer: nn.GELU(approximate=layer.approximate)),
-    (SiLU, lambda layer: nn.SiLU()),
-    (Softplus, lambda layer: nn.Softplus(layer.beta, layer.threshold)),
-    (ELU, lambda layer: nn.ELU(layer.alpha)),
     (Dropout, lambda layer: nn.Dropout(layer.p)),
     (Add, lambda layer: AddInputs()),
     (Concat, lambda layer: ConcatInputs(layer.axis)),

@@ -1,13 +1,13 @@
 """Torch converters of the N-D and sequence layers. Imported (and so registered) by
 `minigrad.export.torch`.
 
-Convolution, pooling, normalization and `Embedding` become their ``torch.nn``
-namesakes, with minigrad's state under the same keys and layouts. The recurrent layers
-become subclasses of ``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)`` (PyTorch's keys,
-``weight_ih_l0``...) returning minigrad's output -- every step, or the last one
-``(N, H)`` without ``return_sequences``; the attention layers subclasses of
-``nn.MultiheadAttention(batch_first=True)`` called as minigrad's (``out_proj_weight`` is
-PyTorch's ``out_proj.weight``).
+Convolution (with its ``padding_mode``), resampling, normalization and `Embedding` become
+their ``torch.nn`` namesakes (pooling: `minigrad.export.torch.pooling`), with minigrad's
+state under the same keys and layouts. The recurrent layers become subclasses of
+``nn.RNN``/``nn.LSTM``/``nn.GRU(batch_first=True)`` with the same options (their keys are
+PyTorch's, ``weight_ih_l0``...) returning minigrad's output -- every step, or the final ``h``
+of each direction without ``return_sequences``; the cells ``nn.RNNCell``/``LSTMCell``/``GRUCell``
+(the LSTM's returning ``h``). (The attention layers: `attention`.)
 """
 
 from __future__ import annotations
@@ -17,31 +17,32 @@ from typing import Any
 import torch
 from torch import nn
 
-from minigrad.core import Array
 from minigrad.export.torch.convert import (
     TORCH_CONVERTERS,
     TORCH_STATE_CONVERTERS,
     Convert,
     made_as,
-    register_torch,
     same_state,
     torch_dtype,
 )
-from minigrad.layers.attention import CrossAttention, MultiHeadAttention
-from minigrad.layers.conv.conv import Conv1D, Conv2D
-from minigrad.layers.conv.pooling import AvgPool1D, AvgPool2D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
-from minigrad.layers.conv.transposed import ConvTranspose2D
+from minigrad.layers.conv.conv import Conv1D, Conv2D, Conv3D
+from minigrad.layers.conv.transposed import ConvTranspose1D, ConvTranspose2D, ConvTranspose3D
 from minigrad.layers.embedding import Embedding
-from minigrad.layers.normalization.norms import BatchNorm1D, BatchNorm2D, GroupNorm, LayerNorm
+from minigrad.layers.normalization import (
+    BatchNorm1D,
+    BatchNorm2D,
+    BatchNorm3D,
+    GroupNorm,
+    InstanceNorm1D,
+    InstanceNorm2D,
+    InstanceNorm3D,
+    LayerNorm,
+    RMSNorm,
+)
 from minigrad.layers.recurrent.cells import GRU, LSTM, RNN
-from minigrad.layers.reshape import Flatten, Reshape
-
-
-class MeanOverPositions(nn.Module):
-    """minigrad's `GlobalAvgPool2D`: ``(N, C, H, W) -> (N, C)``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3))
+from minigrad.layers.recurrent.step import GRUCell, LSTMCell, RNNCell
+from minigrad.layers.resampling import PixelShuffle, PixelUnshuffle, Upsample
+from minigrad.layers.reshape import Flatten, Reshape, Unflatten
 
 
 class ReshapeSamples(nn.Module):
@@ -90,11 +91,27 @@ class PaddedConv2d(ExplicitPadding, nn.Conv2d):
     """minigrad's `Conv2D` with uneven padding."""
 
 
-def _conv(layer: Conv1D | Conv2D, dtype: torch.dtype) -> nn.Module:
+class PaddedConv3d(ExplicitPadding, nn.Conv3d):
+    """minigrad's `Conv3D` with uneven padding."""
+
+
+_CONVS: dict[type[Any], tuple[type[nn.Module], type[nn.Module]]] = {
+    Conv1D: (nn.Conv1d, PaddedConv1d), Conv2D: (nn.Conv2d, PaddedConv2d),
+    Conv3D: (nn.Conv3d, PaddedConv3d)}
+_TRANSPOSED: dict[type[Any], type[nn.Module]] = {
+    ConvTranspose1D: nn.ConvTranspose1d, ConvTranspose2D: nn.ConvTranspose2d,
+    ConvTranspose3D: nn.ConvTranspose3d}
+
+
+def _conv(layer: Conv1D | Conv2D | Conv3D, dtype: torch.dtype) -> nn.Module:
     before, after = layer._pads  # "same" resolved
+    plain, padded = _CONVS[type(layer)]
+    if layer.padding_mode != "zeros":  # PyTorch pads a copy, the odd one after, itself
+        return plain(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                     layer.padding, layer.dilation, layer.groups, layer.bias is not None,
+                     layer.padding_mode, dtype=dtype)
     even = before == after
-    kind: Any = ((nn.Conv1d if even else PaddedConv1d) if isinstance(layer, Conv1D)
-                 else nn.Conv2d if even else PaddedConv2d)
+    kind: Any = plain if even else padded
     module: nn.Module = kind(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
                   before if even else 0, layer.dilation, layer.groups, layer.bias is not None,
                   dtype=dtype)
@@ -103,39 +120,59 @@ def _conv(layer: Conv1D | Conv2D, dtype: torch.dtype) -> nn.Module:
     return module
 
 
-_SAME_STATE: list[tuple[type[Any], Any]] = [
-    (Conv1D, _conv),
-    (Conv2D, _conv),
-    (ConvTranspose2D, lambda layer, dtype: nn.ConvTranspose2d(
+def _conv_transpose(layer: ConvTranspose1D | ConvTranspose2D | ConvTranspose3D,
+                    dtype: torch.dtype) -> nn.Module:
+    module: nn.Module = _TRANSPOSED[type(layer)](
         layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
         layer.output_padding, layer.groups, layer.bias is not None, layer.dilation,
-        dtype=dtype)),
-    (BatchNorm1D, lambda layer, dtype: nn.BatchNorm1d(
-        layer.num_features, layer.eps, layer.momentum, layer.affine,
-        layer.track_running_stats, dtype=dtype)),
-    (BatchNorm2D, lambda layer, dtype: nn.BatchNorm2d(
-        layer.num_features, layer.eps, layer.momentum, layer.affine,
-        layer.track_running_stats, dtype=dtype)),
+        dtype=dtype)
+    return module
+
+
+def _channel_norm(module: Any) -> Any:
+    """A batch or instance norm's ``nn`` module ``module`` built as the layer is."""
+    return lambda layer, dtype: module(
+        layer.num_features, layer.eps, layer.momentum, layer.affine, layer.track_running_stats,
+        dtype=dtype, bias=layer.bias is not None)
+
+
+_NORMS: list[tuple[type[Any], Any]] = [
+    (BatchNorm1D, _channel_norm(nn.BatchNorm1d)),
+    (BatchNorm2D, _channel_norm(nn.BatchNorm2d)),
+    (BatchNorm3D, _channel_norm(nn.BatchNorm3d)),
+    (InstanceNorm1D, _channel_norm(nn.InstanceNorm1d)),
+    (InstanceNorm2D, _channel_norm(nn.InstanceNorm2d)),
+    (InstanceNorm3D, _channel_norm(nn.InstanceNorm3d)),
     (LayerNorm, lambda layer, dtype: nn.LayerNorm(
+        layer.normalized_shape, layer.eps, layer.elementwise_affine,
+        bias=layer.bias is not None, dtype=dtype)),
+    (RMSNorm, lambda layer, dtype: nn.RMSNorm(
         layer.normalized_shape, layer.eps, layer.elementwise_affine, dtype=dtype)),
     (GroupNorm, lambda layer, dtype: nn.GroupNorm(
-        layer.num_groups, layer.num_channels, layer.eps, layer.affine, dtype=dtype)),
-    (Embedding, lambda layer, dtype: nn.Embedding(
-        layer.num_embeddings, layer.embedding_dim, layer.padding_idx, dtype=dtype)),
+        layer.num_groups, layer.num_channels, layer.eps, layer.affine,
+        bias=layer.bias is not None, dtype=dtype)),
 ]
-for _type, _make in _SAME_STATE:
+"""The normalization layers: their ``nn`` namesakes, same arguments, keys and buffers."""
+
+_SAME_STATE: list[tuple[type[Any], Any]] = [
+    *((kind, _conv) for kind in _CONVS),
+    *((kind, _conv_transpose) for kind in _TRANSPOSED),
+    (Embedding, lambda layer, dtype: nn.Embedding(
+        layer.num_embeddings, layer.embedding_dim, layer.padding_idx, layer.max_norm,
+        layer.norm_type, layer.scale_grad_by_freq, dtype=dtype)),
+]
+for _type, _make in [*_SAME_STATE, *_NORMS]:
     TORCH_CONVERTERS[_type] = _with_state(_make)
     TORCH_STATE_CONVERTERS[_type] = same_state
 
 _STATELESS: list[tuple[type[Any], Any]] = [
-    (MaxPool1D, lambda layer: nn.MaxPool1d(layer.kernel_size, layer.stride, layer.padding)),
-    (MaxPool2D, lambda layer: nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)),
-    (AvgPool1D, lambda layer: nn.AvgPool1d(layer.kernel_size, layer.stride, layer.padding,
-                                           count_include_pad=True)),
-    (AvgPool2D, lambda layer: nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding,
-                                           count_include_pad=True)),
-    (GlobalAvgPool2D, lambda layer: MeanOverPositions()),
-    (Flatten, lambda layer: nn.Flatten()),
+    (Upsample, lambda layer: nn.Upsample(
+        layer.size, layer.scale_factor, layer.interpolation, layer.align_corners,
+        layer.recompute_scale_factor)),
+    (PixelShuffle, lambda layer: nn.PixelShuffle(layer.upscale_factor)),
+    (PixelUnshuffle, lambda layer: nn.PixelUnshuffle(layer.downscale_factor)),
+    (Flatten, lambda layer: nn.Flatten(layer.start_dim, layer.end_dim)),
+    (Unflatten, lambda layer: nn.Unflatten(layer.dim, layer.unflattened_size)),
     (Reshape, lambda layer: ReshapeSamples(layer.sample_shape)),
 ]
 
@@ -153,13 +190,19 @@ for _type, _make in _STATELESS:
 
 class MinigradSequenceOutput(nn.Module):
     """Mixed into a batch-first ``nn.RNN``/``LSTM``/``GRU``: the output minigrad's layer
-    returns -- every step ``(N, T, H)``, or the last ``(N, H)``."""
+    returns -- every step ``(N, T, directions·P)``, or the final ``h`` of each direction
+    of the last layer, joined ``(N, directions·P)``."""
 
     return_sequences: bool
+    bidirectional: bool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        steps: torch.Tensor = super().forward(x)[0]
-        return steps if self.return_sequences else steps[:, -1]
+        steps, final = super().forward(x)
+        if self.return_sequences:
+            out: torch.Tensor = steps
+            return out
+        h_n = final[0] if isinstance(final, tuple) else final  # the LSTM's is (h_n, c_n)
+        return torch.cat(list(h_n[-2 if self.bidirectional else -1:]), dim=1)
 
 
 class RNNModule(MinigradSequenceOutput, nn.RNN):  # type: ignore[misc]
@@ -178,78 +221,45 @@ _RECURRENT: dict[type[Any], type[MinigradSequenceOutput]] = {RNN: RNNModule, LST
                                                  GRU: GRUModule}
 
 
-def _recurrent_state(layer: RNN | LSTM | GRU, state: dict[str, Array]) -> dict[str, Array]:
-    return {key.removesuffix("_l0"): value for key, value in state.items()}
-
-
 def _recurrent(layer: RNN | LSTM | GRU, convert: Convert) -> nn.Module:
-    options: dict[str, Any] = {"batch_first": True, "dtype": torch_dtype(layer.weight_ih.dtype)}
+    options: dict[str, Any] = {
+        "num_layers": layer.num_layers, "bias": layer.bias, "batch_first": True,
+        "dropout": layer.dropout, "bidirectional": layer.bidirectional,
+        "dtype": torch_dtype(layer.weights(0, 0).ih.dtype)}
     if isinstance(layer, RNN):
         options["nonlinearity"] = layer.nonlinearity
+    if isinstance(layer, LSTM):
+        options["proj_size"] = layer.proj_size
     kind: Any = _RECURRENT[type(layer)]
     module: MinigradSequenceOutput = made_as(
-        lambda: kind(layer.input_size, layer.hidden_size, **options),
-        {f"{key}_l0": value for key, value in layer.state_dict().items()})
+        lambda: kind(layer.input_size, layer.hidden_size, **options), layer.state_dict())
     module.return_sequences = layer.return_sequences
     return module
 
 
-for _type in _RECURRENT:
-    TORCH_CONVERTERS[_type] = _recurrent
-    TORCH_STATE_CONVERTERS[_type] = _recurrent_state
-
-
-# -- attention -------------------------------------------------------------------------
-
-
-class _Attention(nn.MultiheadAttention):
-    causal: bool
-
-    def attend(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        # PyTorch's bool attn_mask: True where a query may *not* attend (key j > query i).
-        mask = None
-        if self.causal:
-            mask = torch.ones(query.shape[1], context.shape[1], dtype=torch.bool,
-                              device=query.device).triu(1)
-        out: torch.Tensor = super().forward(query, context, context, need_weights=False,
-                                            attn_mask=mask)[0]
-        return out
-
-
-class SelfAttentionModule(_Attention):
-    """minigrad's `MultiHeadAttention`: ``mha(x, x, x)``, its output alone."""
+class LSTMCellModule(nn.LSTMCell):
+    """minigrad's `LSTMCell`: the new ``h`` alone (``final_state`` is minigrad's own)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return self.attend(x, x)
+        h: torch.Tensor = super().forward(x)[0]
+        return h
 
 
-class CrossAttentionModule(_Attention):
-    """minigrad's `CrossAttention`: ``mha(query, context, context)``, its output alone."""
-
-    def forward(self, query: torch.Tensor, context: torch.Tensor  # type: ignore[override]
-                ) -> torch.Tensor:
-        return self.attend(query, context)
-
-
-_OUT_PROJ = {"out_proj_weight": "out_proj.weight", "out_proj_bias": "out_proj.bias"}
-
-
-def _attention_state(layer: MultiHeadAttention | CrossAttention, state: dict[str, Array]
-                     ) -> dict[str, Array]:
-    back = {torch_key: key for key, torch_key in _OUT_PROJ.items()}
-    return {back.get(key, key): value for key, value in state.items()}
-
-
-def _attention(layer: MultiHeadAttention | CrossAttention, convert: Convert) -> nn.Module:
-    kind: type[_Attention] = (SelfAttentionModule if isinstance(layer, MultiHeadAttention)
-                              else CrossAttentionModule)
-    state = {_OUT_PROJ.get(key, key): value for key, value in layer.state_dict().items()}
-    module = made_as(lambda: kind(layer.embed_dim, layer.num_heads, dropout=layer.dropout,
-                                  bias=layer.in_proj_bias is not None, batch_first=True,
-                                  dtype=torch_dtype(layer.in_proj_weight.dtype)), state)
-    module.causal = layer.causal
+def _cell(layer: RNNCell | LSTMCell | GRUCell, convert: Convert) -> nn.Module:
+    options: dict[str, Any] = {"bias": layer.bias_ih is not None,
+                               "dtype": torch_dtype(layer.weight_ih.dtype)}
+    if isinstance(layer, RNNCell):
+        options["nonlinearity"] = layer.nonlinearity
+    kind: Any = {RNNCell: nn.RNNCell, LSTMCell: LSTMCellModule, GRUCell: nn.GRUCell}[type(layer)]
+    module: nn.Module = made_as(lambda: kind(layer.input_size, layer.hidden_size, **options),
+                                layer.state_dict())
     return module
 
 
-for _type in (MultiHeadAttention, CrossAttention):
-    register_torch(_type, state=_attention_state)(_attention)
+for _type in _RECURRENT:  # PyTorch's keys and layouts: the state crosses as it is
+    TORCH_CONVERTERS[_type] = _recurrent
+    TORCH_STATE_CONVERTERS[_type] = same_state
+for _cell_type in (RNNCell, LSTMCell, GRUCell):
+    TORCH_CONVERTERS[_cell_type] = _cell
+    TORCH_STATE_CONVERTERS[_cell_type] = same_state
+

@@ -1,5 +1,6 @@
-"""The activations of transformers and sequence models whose derivative needs the input:
-`InputActivation`, `GELU` (exact, through `erfc`, or tanh-approximated) and `SiLU`.
+"""The activations whose derivative needs the input: `InputActivation`, `GELU` (exact,
+through `erfc`, or tanh-approximated), `SiLU`, `Softplus`, `Mish`, `SELU`, `CELU`,
+`Softsign` and `Tanhshrink`.
 
 Part of the activations family (`minigrad.layers.activations` re-exports all of it); the same
 conventions hold: a batch of any rank >= 2, a floating input's dtype kept, any array
@@ -8,13 +9,14 @@ library, finite for every finite input.
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 
 from typing_extensions import override
 
 from minigrad import backend
-from minigrad.backend import sigmoid
-from minigrad.core import Array, Layer, as_batch, as_grad
+from minigrad.backend import select, sigmoid
+from minigrad.core import Array, Layer, as_batch, as_grad, check_number
 
 _SQRT_HALF = 0.7071067811865476  # 1/√2
 _INV_SQRT_2PI = 0.3989422804014327  # 1/√(2π)
@@ -118,7 +120,8 @@ def _normal_cdf(x: Array) -> tuple[Array, Array]:
 
 class InputActivation(Layer[Array]):
     """Base of the activations whose derivative needs the input ``x`` rather than the
-    output (`GELU`, `SiLU`): ``function(x)`` returns ``y = f(x)`` and ``f'(x)``.
+    output (`GELU`, `SiLU`, `Softplus`, `Mish`, ...): ``function(x)`` returns
+    ``y = f(x)`` and ``f'(x)``.
 
     Elementwise on a batch of any rank >= 2: ``(N, *) -> (N, *)``, keeping a floating
     input's dtype. Backward is the chain rule, ``dL/dx = f'(x) ⊙ G``.
@@ -208,4 +211,170 @@ class SiLU(InputActivation):
         s = sigmoid(x)
         y: Array = x * s
         slope: Array = s * (1.0 + x * (1.0 - s))
+        return y, slope
+
+
+def _real(owner: str, name: str, value: object, rule: str = "a finite number") -> float:
+    """``value`` as a float if it is a finite real number, else `ValueError` naming it."""
+    return check_number(owner, name, value, rule, math.isfinite)
+
+
+class Softplus(InputActivation):
+    """``y = log(1 + e^(βx)) / β``, and ``y = x`` where ``βx > threshold``, as
+    ``torch.nn.Softplus``; ``dy/dx = σ(βx)``, and 1 where ``βx > threshold``.
+
+    The soft part is computed as ``(max(βx, 0) + log(1 + e^(−|βx|))) / β``: finite for
+    every finite input whatever the threshold (PyTorch's ``log1p(exp(βx))`` overflows to
+    inf beyond βx ≈ 710, which only a threshold below that hides). The derivative is
+    taken from ``x``, not the output: their regions overlap in ``y`` (``βy`` lies above
+    ``threshold`` just below it too), which a small threshold makes visible.
+
+    Parameters
+    ----------
+    beta : float ≠ 0, default 1
+        Negative values are PyTorch's too: ``−softplus(−|β|x)/|β|``, a soft minimum.
+    threshold : float, default 20
+        Any finite number (PyTorch takes negative ones and 0 as well).
+
+    Raises
+    ------
+    ValueError
+        ``beta`` not a finite nonzero number, ``threshold`` not a finite number;
+        otherwise as `InputActivation`.
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        self.beta = check_number("Softplus", "beta", beta, "a finite nonzero number",
+                                 lambda v: math.isfinite(v) and v != 0)
+        self.threshold = _real("Softplus", "threshold", threshold)
+
+    @override
+    def function(self, x: Array) -> tuple[Array, Array]:
+        xp = backend.namespace(x)
+        scaled = self.beta * x
+        linear = scaled > self.threshold
+        soft = (xp.maximum(scaled, 0.0) + xp.log1p(xp.exp(-xp.abs(scaled)))) / self.beta
+        y: Array = select(linear, x, soft)
+        slope: Array = select(linear, 1.0, sigmoid(scaled))
+        return y, slope
+
+    @override
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Mish(InputActivation):
+    """``y = x · tanh(softplus(x))``, as ``torch.nn.Mish``;
+    ``dy/dx = t + x · σ(x) · (1 − t²)``, ``t = tanh(softplus(x))``.
+
+    With ``u = e^x``, ``t = N / (N + 2)`` for ``N = u(u + 2)`` and
+    ``1 − t² = 4(N + 1)/(N + 2)²``, ``σ(x) = u/(1 + u)``: no cancellation anywhere, and
+    ``x`` is capped at 30 inside ``u`` (where ``t`` is 1 and the second term below
+    1e-24 in every float), so nothing overflows.
+
+    Raises: as `InputActivation`.
+    """
+
+    @override
+    def function(self, x: Array) -> tuple[Array, Array]:
+        capped = backend.namespace(x).minimum(x, 30.0)
+        u = backend.namespace(x).exp(capped)
+        n = u * (u + 2.0)
+        d = n + 2.0
+        t = n / d
+        y: Array = x * t
+        slope: Array = t + capped * (u / (1.0 + u)) * (4.0 * ((n + 1.0) / d) / d)
+        return y, slope
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+"""`SELU`'s α (PyTorch's constant)."""
+SELU_SCALE = 1.0507009873554804934193349852946
+"""`SELU`'s λ (PyTorch's constant)."""
+
+
+class SELU(InputActivation):
+    """Scaled ELU, as ``torch.nn.SELU``: ``y = λx`` for ``x > 0``, else ``λα(e^x − 1)``,
+    with ``α ≈ 1.6733`` and ``λ ≈ 1.0507`` (Klambauer et al., 2017; PyTorch's constants);
+    ``dy/dx = λ`` for ``x > 0``, else ``λα e^x`` (at 0 too, as PyTorch).
+
+    From the input: the output's ``y + λα`` would lose ``λα e^x`` to cancellation for
+    very negative ``x``. The exponent is ``min(x, 0)``: nothing overflows.
+
+    Raises: as `InputActivation`.
+    """
+
+    @override
+    def function(self, x: Array) -> tuple[Array, Array]:
+        xp = backend.namespace(x)
+        negative = xp.minimum(x, 0.0)
+        positive = x > 0
+        y: Array = select(positive, SELU_SCALE * x,
+                          (SELU_SCALE * SELU_ALPHA) * xp.expm1(negative))
+        slope: Array = select(positive, SELU_SCALE, (SELU_SCALE * SELU_ALPHA) * xp.exp(negative))
+        return y, slope
+
+
+class CELU(InputActivation):
+    """Continuously differentiable ELU, as ``torch.nn.CELU``: ``y = x`` for ``x > 0``,
+    else ``α(e^(x/α) − 1)``; ``dy/dx = 1`` for ``x > 0``, else ``e^(x/α)`` (at 0 too).
+
+    Parameters
+    ----------
+    alpha : float ≠ 0, default 1
+        A negative ``α`` is PyTorch's too; then ``e^(x/α)`` grows as ``x → −∞`` and
+        overflows, to ``−inf`` (and an infinite slope), where PyTorch's does.
+
+    Raises
+    ------
+    ValueError
+        ``alpha`` 0 or not a finite number; otherwise as `InputActivation`.
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = check_number("CELU", "alpha", alpha, "a finite nonzero number",
+                                  lambda v: math.isfinite(v) and v != 0)
+
+    @override
+    def function(self, x: Array) -> tuple[Array, Array]:
+        xp = backend.namespace(x)
+        scaled = xp.minimum(x, 0.0) * (1.0 / self.alpha)  # PyTorch's x · (1/α)
+        positive = x > 0
+        y: Array = select(positive, x, self.alpha * xp.expm1(scaled))
+        slope: Array = select(positive, 1.0, xp.exp(scaled))
+        return y, slope
+
+    @override
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Softsign(InputActivation):
+    """``y = x / (1 + |x|)``, as ``torch.nn.Softsign``; ``dy/dx = 1 / (1 + |x|)²``,
+    computed as ``(1/(1 + |x|))²`` (no overflow for huge ``x``; exact where PyTorch's
+    autograd of the quotient cancels, at ``|x|`` beyond 1e8).
+
+    Raises: as `InputActivation`.
+    """
+
+    @override
+    def function(self, x: Array) -> tuple[Array, Array]:
+        denominator = 1.0 + backend.namespace(x).abs(x)
+        y: Array = x / denominator
+        inverse = 1.0 / denominator
+        slope: Array = inverse * inverse
+        return y, slope
+
+
+class Tanhshrink(InputActivation):
+    """``y = x − tanh(x)``, as ``torch.nn.Tanhshrink``; ``dy/dx = tanh²(x)``.
+
+    Raises: as `InputActivation`.
+    """
+
+    @override
+    def function(self, x: Array) -> tuple[Array, Array]:
+        t = backend.namespace(x).tanh(x)
+        y: Array = x - t
+        slope: Array = t * t
         return y, slope

@@ -19,19 +19,31 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad.backend import sigmoid
-from minigrad.core import Array, Layer, as_batch, as_grad, check_non_negative, check_positive
+from minigrad.core import Array, Layer, as_batch, as_grad, check_non_negative
 
 __all__ = [
     "ELU",
     "Activation",
     "LeakyReLU",
+    "LogSigmoid",
     "LogSoftmax",
     "ReLU",
     "Sigmoid",
     "Softmax",
-    "Softplus",
+    "Softmin",
     "Tanh",
+    "sample_axis",
 ]
+
+
+def sample_axis(owner: str, name: str, value: object) -> int:
+    """``value`` as an axis of the sample: an int other than 0 (the batch axis; negative
+    ones count from the end), else `ValueError` naming ``owner`` and ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value == 0:
+        raise ValueError(f"{owner}: {name} must be a non-batch axis (an int, not 0), "
+                         f"got {value!r}")
+    return int(value)
 
 
 class Activation(Layer[Array]):
@@ -212,10 +224,7 @@ class Softmax(Activation):
     """
 
     def __init__(self, axis: int = -1) -> None:
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or axis == 0:
-            raise ValueError(f"Softmax: axis must be a non-batch axis (an int, not 0), "
-                             f"got {axis!r}")
-        self.axis = int(axis)
+        self.axis = sample_axis("Softmax", "axis", axis)
 
     @override
     def function(self, x: Array) -> Array:
@@ -236,48 +245,8 @@ class Softmax(Activation):
 
 
 # -- more activations of transformers and sequence models -------------------------------
-# (GELU and SiLU, which need the input, are in `minigrad.layers.activations.from_input`.)
-
-
-class Softplus(Activation):
-    """``y = log(1 + e^(βx)) / β``, and ``y = x`` where ``βx > threshold``, as
-    ``torch.nn.Softplus``. Backward from the output: ``dy/dx = σ(βx) = 1 − e^(−βy)``
-    (``-expm1(-βy)``, accurate for tiny ``y``), 1 where ``βy > threshold``.
-
-    Parameters
-    ----------
-    beta : float > 0, default 1
-    threshold : float > 0, default 20
-
-    Raises
-    ------
-    ValueError
-        ``beta`` or ``threshold`` not a finite number > 0; otherwise as `Activation`.
-    """
-
-    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
-        self.beta = check_positive("Softplus", "beta", beta)
-        self.threshold = check_positive("Softplus", "threshold", threshold)
-
-    @override
-    def function(self, x: Array) -> Array:
-        xp = backend.namespace(x)
-        scaled = self.beta * x
-        soft = xp.log1p(xp.exp(xp.minimum(scaled, self.threshold))) / self.beta
-        y: Array = xp.where(scaled > self.threshold, x, soft)
-        return y
-
-    @override
-    def gradient(self, y: Array, g: Array) -> Array:
-        xp = backend.namespace(y)
-        scaled = self.beta * y
-        slope = xp.where(scaled > self.threshold, 1.0, -xp.expm1(-scaled))
-        grad_in: Array = g * slope
-        return grad_in
-
-    @override
-    def extra_repr(self) -> str:
-        return f"beta={self.beta}, threshold={self.threshold}"
+# (GELU, SiLU and Softplus, which need the input, are in
+# `minigrad.layers.activations.from_input`.)
 
 
 class ELU(Activation):
@@ -353,3 +322,69 @@ class LogSoftmax(Activation):
     @override
     def extra_repr(self) -> str:
         return "" if self.axis == -1 else f"axis={self.axis}"
+
+
+class Softmin(Softmax):
+    """``y = softmax(−x)`` over ``dim``, as ``torch.nn.Softmin``: the smallest entries get
+    the most mass. Backward is `Softmax`'s on ``−x``, negated:
+    ``dL/dx = −y ⊙ (G − Σ_j G_j y_j)``.
+
+    Cache: the output ``y``.
+
+    Parameters
+    ----------
+    dim : int, default -1
+        The axis normalized; not the batch axis (0). PyTorch's default ``dim=None``
+        guesses an axis from the rank (with a deprecation warning); here it is the last.
+
+    Raises
+    ------
+    ValueError
+        From the constructor: ``dim`` not an int or 0; from ``forward``: a ``dim``
+        outside the input's rank. Otherwise as every `Activation`.
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__(sample_axis("Softmin", "dim", dim))
+
+    @property
+    def dim(self) -> int:
+        """The axis normalized (PyTorch's name; `Softmax` calls it ``axis``)."""
+        return self.axis
+
+    @override
+    def function(self, x: Array) -> Array:
+        return super().function(-x)
+
+    @override
+    def gradient(self, y: Array, g: Array) -> Array:
+        grad_in: Array = -super().gradient(y, g)
+        return grad_in
+
+    @override
+    def extra_repr(self) -> str:
+        return f"dim={self.axis}"
+
+
+class LogSigmoid(Activation):
+    """``y = log σ(x) = min(x, 0) − log(1 + e^(−|x|))``, as ``torch.nn.LogSigmoid``:
+    finite for every finite ``x`` (never ``log`` of an underflowed σ).
+
+    Backward from the output: ``dy/dx = σ(−x) = 1 − e^y``, computed as ``−expm1(y)``,
+    accurate where it is tiny (large ``x``, where ``y`` is a tiny negative number).
+
+    Cache: the output ``y``.
+
+    Raises: as every `Activation`.
+    """
+
+    @override
+    def function(self, x: Array) -> Array:
+        xp = backend.namespace(x)
+        y: Array = xp.minimum(x, 0.0) - xp.log1p(xp.exp(-xp.abs(x)))
+        return y
+
+    @override
+    def gradient(self, y: Array, g: Array) -> Array:
+        grad_in: Array = -backend.namespace(y).expm1(y) * g
+        return grad_in

@@ -1,4 +1,5 @@
-"""Convolutions on ``(N, C, *spatial)`` batches: `Conv1D`, `Conv2D`, `ConvTranspose2D`.
+"""Convolutions on ``(N, C, *spatial)`` batches: `Conv1D`, `Conv2D`, `Conv3D` (and the
+base of the transposed ones, `minigrad.layers.conv.transposed`).
 
 Layouts are PyTorch's (and ONNX's): inputs NCL / NCHW, a convolution's weight
 ``(out, in / groups, *kernel)``, a transposed convolution's ``(in, out / groups,
@@ -25,6 +26,10 @@ with forward and backward swapped.
 Outputs are returned as ``(N, C, ...)`` views of channel-major ``(C, N, ...)`` products
 (no transposing copy); the next layer's slices and elementwise operations read them as
 they are.
+
+A ``padding_mode`` other than ``"zeros"`` pads a copy of the input first
+(`minigrad.layers.conv.padding.pad`) and convolves it unpadded; backward folds the padded
+input's gradient back onto the input (`pad_backward`, the copy's adjoint).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from minigrad.core import (
     check_count,
     check_parameter_dtype,
 )
+from minigrad.layers.conv.padding import check_pad_fits, check_padding_mode, pad, pad_backward
 from minigrad.layers.conv.windows import (
     Window,
     as_sizes,
@@ -74,7 +80,7 @@ CacheT = TypeVar("CacheT", ConvCache, TransposedCache)
 
 
 class _Conv(Layer[CacheT], Generic[CacheT]):
-    """What `Conv1D`, `Conv2D` and `ConvTranspose2D` share: arguments, parameters,
+    """What the convolutions and transposed convolutions share: arguments, parameters,
     input checks and repr. ``dims`` is the number of spatial axes."""
 
     dims: ClassVar[int]
@@ -86,9 +92,10 @@ class _Conv(Layer[CacheT], Generic[CacheT]):
         stride: int | tuple[int, ...], padding: int | tuple[int, ...] | str,
         dilation: int | tuple[int, ...], groups: int, bias: bool,
         init: initializers.Initializer | None, rng: initializers.SeedLike,
-        dtype: npt.DTypeLike,
+        dtype: npt.DTypeLike, padding_mode: str = "zeros",
     ) -> None:
         owner, dims = type(self).__name__, self.dims
+        self.padding_mode = check_padding_mode(owner, padding_mode)
         self.in_channels = check_count(owner, "in_channels", in_channels, 1)
         self.out_channels = check_count(owner, "out_channels", out_channels, 1)
         self.groups = check_count(owner, "groups", groups, 1)
@@ -136,6 +143,8 @@ class _Conv(Layer[CacheT], Generic[CacheT]):
             text += f", dilation={self.dilation}"
         if self.groups != 1:
             text += f", groups={self.groups}"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode!r}"
         if self.bias is None:
             text += ", bias=False"
         if backend.numpy_dtype(self.weight.dtype) != np.float64:
@@ -149,39 +158,49 @@ class _ConvND(_Conv[ConvCache]):
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
         stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] | str = 0,
-        dilation: int | tuple[int, ...] = 1, groups: int = 1, bias: bool = True, *,
+        dilation: int | tuple[int, ...] = 1, groups: int = 1, bias: bool = True,
+        padding_mode: str = "zeros", *,
         init: initializers.Initializer | None = None, rng: initializers.SeedLike = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, init, rng, dtype)
+                         groups, bias, init, rng, dtype, padding_mode)
 
     def _windows(self, size: tuple[int, ...]) -> tuple[Window, ...]:
+        """The windows over an input of spatial ``size`` -- over its padded copy, padding
+        0, when ``padding_mode`` is not ``"zeros"``."""
         before, after = self._pads
+        copied = self.padding_mode != "zeros"
+        if copied:
+            check_pad_fits(repr(self), self.padding_mode, size, before, after)
         windows = []
         for n, k, s, d, p, q in zip(size, self.kernel_size, self.stride, self.dilation,
                                     before, after):
             if n + p + q < d * (k - 1) + 1:
                 raise self._too_small(size, f"the input after padding ({n + p + q}) is "
                                             f"smaller than the dilated kernel ({d * (k - 1) + 1})")
-            windows.append(Window(n, k, s, d, p, output_size(n, k, s, d, p + q)))
+            out = output_size(n, k, s, d, p + q)
+            windows.append(Window(n + p + q, k, s, d, 0, out) if copied
+                           else Window(n, k, s, d, p, out))
         return tuple(windows)
 
     @override
     def forward(self, x: Array) -> Array:
         x = self._input(x)
         windows = self._windows(tuple(x.shape[2:]))
+        if self.padding_mode != "zeros":  # a padded copy, convolved unpadded
+            x = pad(x, self.padding_mode, *self._pads)
         bias = None if self.bias is None else self.bias.data
         fast = backend.convolve(x, self.weight.data, bias, windows, self.groups)  # or None
         if fast is not None:  # the same product by a faster kernel (PyTorch's, Winograd's)
             y: Array = fast[0]
-            self.cache = (fast[1], windows, tuple(x.shape), x)
+            self.cache = (fast[1] if self.training else None, windows, tuple(x.shape), x)
             return y
         # With a bias, [W b] @ [cols; 1]: the bias is added by the product, not a pass
         # of its own over the output (and its gradient comes out of the weight's).
         last = self._batch_last(windows)
         cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)
-        self.cache = (cols, windows, tuple(x.shape), x)
+        self.cache = (cols if self.training else None, windows, tuple(x.shape), x)  # eval: rebuilt
         return from_columns(grouped_matmul(self._weight_matrix(), cols),  # [W b] @ [cols; 1]
                             tuple(w.out for w in windows), last)
 
@@ -205,6 +224,8 @@ class _ConvND(_Conv[ConvCache]):
     def backward(self, grad_out: Array) -> Array:
         grad_in = self._backward(grad_out, input_grad=True)
         assert grad_in is not None
+        if self.padding_mode != "zeros":  # dL/dx = padᵀ(dL/dx_padded): the bands folded back
+            grad_in = pad_backward(grad_in, self.padding_mode, *self._pads)
         return grad_in
 
     @override
@@ -212,8 +233,9 @@ class _ConvND(_Conv[ConvCache]):
         self._backward(grad_out, input_grad=False)
 
     def _backward(self, grad_out: Array, *, input_grad: bool) -> Array | None:
-        """The three gradients (dL/dx with ``input_grad`` only) for ``G = grad_out``, per
-        group, on the columns of the forward's product; returns dL/dx or None."""
+        """The three gradients (dL/dx with ``input_grad`` only; of the padded copy, with
+        a ``padding_mode``) for ``G = grad_out``, per group, on the columns of the
+        forward's product; returns dL/dx or None."""
         if (fast := self._kernel_backward(grad_out, input_grad)) is not None:
             return fast[0]
         grad, g, cols = self._columns(grad_out)  # G; G as columns (G, O/G, P); [cols; 1]
@@ -326,13 +348,17 @@ class Conv2D(_ConvND):
         Both divisible by ``groups``.
     kernel_size, stride, dilation : int or (int, int), >= 1
     padding : int or (int, int) >= 0, "valid" or "same", default 0
-        Zeros added on both sides; ``"same"`` (stride 1 only) keeps the size, the odd
-        extra row or column going after, as PyTorch does.
+        Added on both sides; ``"same"`` (stride 1 only) keeps the size, the odd extra
+        row or column going after, as PyTorch does.
     groups : int >= 1, default 1
         Input and output channels split into ``groups`` independent convolutions.
     bias : bool, default True
         A ``bias`` parameter ``(out_channels,)``, zeros at first; ``bias=False`` leaves
         the attribute None, as in PyTorch.
+    padding_mode : "zeros", "reflect", "replicate" or "circular", default "zeros"
+        What the padding holds, as PyTorch's: zeros; the input mirrored about its edge
+        (without repeating it; padding < the size); the edge repeated; the input
+        wrapped around (padding <= the size). Any of them with ``"same"``.
     init : Initializer, default `init.xavier_uniform()`
         For ``weight (out_channels, in_channels / groups, kH, kW)``; fans count the
         receptive field.
@@ -343,10 +369,11 @@ class Conv2D(_ConvND):
     ------
     ValueError
         From the constructor: a size not >= 1 (padding >= 0), channels not divisible by
-        ``groups``, a tuple of the wrong length, ``padding="same"`` with a stride > 1.
-        From ``forward``: wrong rank or channel count, an input smaller after padding
-        than the dilated kernel; from ``backward``: a gradient not of the output's shape.
-        Each names the layer and the numbers.
+        ``groups``, a tuple of the wrong length, ``padding="same"`` with a stride > 1,
+        an unknown ``padding_mode``. From ``forward``: wrong rank or channel count, an
+        input smaller after padding than the dilated kernel, a reflect padding not
+        below the input size (circular: above it); from ``backward``: a gradient
+        not of the output's shape. Each names the layer and the numbers.
     TypeError
         Non-integer sizes, a non-floating ``dtype``, a bad ``init``; a non-real input.
     RuntimeError
@@ -362,3 +389,22 @@ class Conv2D(_ConvND):
 
     dims = 2
     axes = ("height", "width")
+
+
+class Conv3D(_ConvND):
+    """3-D convolution ``(N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out)``, as
+    PyTorch's ``Conv3d``: `Conv2D` with a third spatial axis (ints or 3-tuples for the
+    sizes, weight ``(out_channels, in_channels / groups, kD, kH, kW)``), each output size
+    ``⌊(size + p_before + p_after − d·(k − 1) − 1) / s⌋ + 1``. Everything else --
+    arguments, ``padding_mode``, backward, cache, errors -- as `Conv2D`.
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg
+    >>> conv = mg.Conv3D(2, 4, 3, padding=1, padding_mode="replicate", rng=0)
+    >>> conv(np.zeros((1, 2, 5, 6, 7))).shape, conv.weight.shape
+    ((1, 4, 5, 6, 7), (4, 2, 3, 3, 3))
+    """
+
+    dims = 3
+    axes = ("depth", "height", "width")

@@ -1,4 +1,5 @@
-"""`ConvTranspose2D`: the transposed 2-D convolution, `Conv2D`'s input gradient as a layer.
+"""`ConvTranspose1D`, `ConvTranspose2D`, `ConvTranspose3D`: transposed convolutions, a
+convolution's input gradient as a layer (one implementation for every number of axes).
 
 Its forward is a convolution's backward and its backward a convolution's forward (see
 `minigrad.layers.conv.conv`): col2im of ``Wᵀ @ x`` one kernel offset at a time, then the products
@@ -27,64 +28,37 @@ from minigrad.layers.conv.windows import (
 )
 
 
-class ConvTranspose2D(_Conv[TransposedCache]):
-    """Transposed 2-D convolution ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, as
-    PyTorch's ``ConvTranspose2d``: the gradient of a `Conv2D` with respect to its input.
+class _ConvTransposeND(_Conv[TransposedCache]):
+    """A transposed convolution over ``dims`` axes: the class notes of `ConvTranspose2D`."""
 
-    ``H_out = (H − 1)·s − 2p + d·(kH − 1) + output_padding + 1``, likewise ``W_out``.
-    Forward is `Conv2D`'s input-gradient computation (col2im of ``Wᵀ @ x``, offset by
-    offset); backward is `Conv2D`'s forward on ``G`` for ``dL/dx`` and its weight
-    gradient with the roles of ``x`` and ``G`` swapped::
-
-        dL/dx = W @ im2col(G)        dL/dW += x @ im2col(G)ᵀ        dL/db += Σ G
-
-    Cache: the input, channel-major ``(G, C_in / G, N·H·W)``, the windows, its shape.
-
-    Parameters
-    ----------
-    in_channels, out_channels, kernel_size, stride, dilation, groups, bias, init, rng, dtype
-        As `Conv2D`; the weight is ``(in_channels, out_channels / groups, kH, kW)``.
-    padding : int or (int, int) >= 0, default 0
-        Removed from each side of the output (``"same"``/``"valid"`` are not accepted).
-    output_padding : int or (int, int), default 0
-        Added to one side of the output, to pick among the input sizes a strided
-        `Conv2D` maps to one size; each must be below the stride or the dilation.
-
-    Raises
-    ------
-    ValueError, TypeError, RuntimeError
-        As `Conv2D`, plus an ``output_padding`` not below the stride or dilation, and
-        an output size below 1.
-    """
-
-    dims = 2
-    axes = ("height", "width")
     transposed = True
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
-        output_padding: int | tuple[int, int] = 0, groups: int = 1, bias: bool = True,
-        dilation: int | tuple[int, int] = 1, *,
+        self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] = 0,
+        output_padding: int | tuple[int, ...] = 0, groups: int = 1, bias: bool = True,
+        dilation: int | tuple[int, ...] = 1, padding_mode: str = "zeros", *,
         init: initializers.Initializer | None = None, rng: initializers.SeedLike = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
+        owner = type(self).__name__
         if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2D: padding must be an int or a tuple, "
-                             f"got {padding!r}")
+            raise ValueError(f"{owner}: padding must be an int or a tuple, got {padding!r}")
+        if padding_mode != "zeros":  # PyTorch's transposed convolutions take only zeros
+            raise ValueError(f"{owner}: padding_mode must be 'zeros' (the only one PyTorch's "
+                             f"transposed convolutions take), got {padding_mode!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, init, rng, dtype)
-        self.output_padding = as_sizes("ConvTranspose2D", "output_padding", output_padding,
-                                       2, 0)
+        self.output_padding = as_sizes(owner, "output_padding", output_padding, self.dims, 0)
         if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride,
                                                    self.dilation)):
             raise ValueError(
-                f"ConvTranspose2D: output_padding {self.output_padding} must be smaller "
+                f"{owner}: output_padding {self.output_padding} must be smaller "
                 f"than the stride {self.stride} or the dilation {self.dilation}"
             )
 
     def _windows(self, size: tuple[int, ...]) -> tuple[Window, ...]:
-        """The windows of the `Conv2D` this layer transposes: its input is our output."""
+        """The windows of the convolution this layer transposes: its input is our output."""
         windows = []
         for n, k, s, d, p, op in zip(size, self.kernel_size, self.stride, self.dilation,
                                      self._pads[0], self.output_padding):
@@ -168,6 +142,70 @@ class ConvTranspose2D(_Conv[TransposedCache]):
     @override
     def extra_repr(self) -> str:
         text = super().extra_repr()
-        if self.output_padding != (0, 0):
+        if any(self.output_padding):
             text += f", output_padding={self.output_padding}"
         return text
+
+
+class ConvTranspose1D(_ConvTransposeND):
+    """Transposed 1-D convolution ``(N, C_in, L) -> (N, C_out, L_out)``, as PyTorch's
+    ``ConvTranspose1d``: `ConvTranspose2D` with one spatial axis,
+    ``L_out = (L − 1)·s − 2p + d·(k − 1) + output_padding + 1``; weight
+    ``(in_channels, out_channels / groups, k)``."""
+
+    dims = 1
+    axes = ("length",)
+
+
+class ConvTranspose2D(_ConvTransposeND):
+    """Transposed 2-D convolution ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, as
+    PyTorch's ``ConvTranspose2d``: the gradient of a `Conv2D` with respect to its input.
+
+    ``H_out = (H − 1)·s − 2p + d·(kH − 1) + output_padding + 1``, likewise ``W_out``.
+    Forward is `Conv2D`'s input-gradient computation (col2im of ``Wᵀ @ x``, offset by
+    offset); backward is `Conv2D`'s forward on ``G`` for ``dL/dx`` and its weight
+    gradient with the roles of ``x`` and ``G`` swapped::
+
+        dL/dx = W @ im2col(G)        dL/dW += x @ im2col(G)ᵀ        dL/db += Σ G
+
+    Cache: the input, channel-major ``(G, C_in / G, N·H·W)``, the windows, its shape.
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size, stride, dilation, groups, bias, init, rng, dtype
+        As `Conv2D`; the weight is ``(in_channels, out_channels / groups, kH, kW)``.
+    padding : int or (int, int) >= 0, default 0
+        Removed from each side of the output (``"same"``/``"valid"`` are not accepted).
+    output_padding : int or (int, int), default 0
+        Added to one side of the output, to pick among the input sizes a strided
+        `Conv2D` maps to one size; each must be below the stride or the dilation.
+    padding_mode : "zeros"
+        The only one PyTorch's transposed convolutions take (an argument for parity).
+
+    Raises
+    ------
+    ValueError, TypeError, RuntimeError
+        As `Conv2D`, plus an ``output_padding`` not below the stride or dilation, a
+        ``padding_mode`` other than ``"zeros"``, and an output size below 1.
+    """
+
+    dims = 2
+    axes = ("height", "width")
+
+
+class ConvTranspose3D(_ConvTransposeND):
+    """Transposed 3-D convolution ``(N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out)``,
+    as PyTorch's ``ConvTranspose3d``: `ConvTranspose2D` with a third spatial axis, each
+    output size ``(size − 1)·s − 2p + d·(k − 1) + output_padding + 1``; weight
+    ``(in_channels, out_channels / groups, kD, kH, kW)``.
+
+    Examples
+    --------
+    >>> import numpy as np, minigrad as mg
+    >>> up = mg.ConvTranspose3D(4, 2, 2, stride=2, rng=0)
+    >>> up(np.zeros((1, 4, 3, 4, 5))).shape, up.weight.shape
+    ((1, 2, 6, 8, 10), (4, 2, 2, 2, 2))
+    """
+
+    dims = 3
+    axes = ("depth", "height", "width")

@@ -25,9 +25,10 @@ check, one ``np.dot`` for a single group's product) are `minigrad.backend`'s
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,19 +126,23 @@ def output_size(size: int, kernel: int, stride: int, dilation: int, pads: int) -
     return (size + pads - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def offsets(windows: tuple[Window, ...]) -> Iterator[Offset]:
+@functools.lru_cache(maxsize=256)  # a layer meets few geometries; each costs ~10 µs to find
+def offsets(windows: tuple[Window, ...]) -> tuple[Offset, ...]:
     """Every kernel offset that meets the input, in row-major kernel order, with the
-    input and output slices it lines up."""
+    input and output slices it lines up (computed once per geometry)."""
     per_axis = [[(k, w.lineup(k)) for k in range(w.kernel)] for w in windows]
-    for combo in itertools.product(*per_axis):
-        if all(pair is not None for _, pair in combo):
-            yield (
-                tuple(k for k, _ in combo),
-                tuple(pair[0] for _, pair in combo if pair is not None),
-                tuple(pair[1] for _, pair in combo if pair is not None),
-            )
+    return tuple(
+        (
+            tuple(k for k, _ in combo),
+            tuple(pair[0] for _, pair in combo if pair is not None),
+            tuple(pair[1] for _, pair in combo if pair is not None),
+        )
+        for combo in itertools.product(*per_axis)
+        if all(pair is not None for _, pair in combo)
+    )
 
 
+@functools.lru_cache(maxsize=256)
 def _full_cover(windows: tuple[Window, ...]) -> bool:
     """No offset meets padding: every offset's slices span the whole output."""
     whole = [slice(0, w.out) for w in windows]
@@ -196,18 +201,14 @@ def _fill_columns(cols: Array, x: Array, windows: tuple[Window, ...], groups: in
         def order(spatial: Iterable[Any], batch: Any) -> tuple[Any, ...]:  # where N goes
             return (*spatial, batch) if batch_last else (batch, *spatial)
 
-        def at(parts: Iterable[slice]) -> Index:  # an index of spatial parts, all of N
-            return (slice(None), slice(None), *order(parts, slice(None)))
-
         framed = backend.zeros_in_layout((groups, c // groups, *order(extents, n)), x.dtype,
                                          cols)
         axes = (1, *range(2, x.ndim), 0) if batch_last else (1, 0, *range(2, x.ndim))
-        framed[at(slice(w.pad, w.pad + w.size) for w in windows)] = xp.reshape(
-            xp.permute_dims(x, axes), (groups, c // groups, *order(x.shape[2:], n)))
-        for ks in itertools.product(*(range(w.kernel) for w in windows)):
-            block: Index = (slice(None), slice(None), *ks, ...)
-            cols[block] = framed[at(slice(k * w.dilation, k * w.dilation + (w.out - 1) * w.stride
-                                          + 1, w.stride) for k, w in zip(ks, windows))]
+        inside, copies = _framed_plan(windows, batch_last)
+        framed[inside] = xp.reshape(xp.permute_dims(x, axes),
+                                    (groups, c // groups, *order(x.shape[2:], n)))
+        for block, reads in copies:
+            cols[block] = framed[reads]
         return
     source = xp.reshape(swap01(x), (groups, c // groups, n, *x.shape[2:]))  # (G, C/G, N, ...)
     lead: Index = (slice(None),) * 3  # the group, channel and sample axes of the source
@@ -227,6 +228,24 @@ def _fill_columns(cols: Array, x: Array, windows: tuple[Window, ...], groups: in
             after: Index = (*block, *(slice(None),) * axis, slice(span.stop, window.out), ...)
             cols[before] = 0
             cols[after] = 0
+
+
+@functools.lru_cache(maxsize=256)
+def _framed_plan(windows: tuple[Window, ...], batch_last: bool
+                 ) -> tuple[Index, tuple[tuple[Index, Index], ...]]:
+    """`_fill_columns`' framed copies, once per geometry: the input's place in its frame,
+    and per kernel offset its block of the columns and the frame's slice it copies."""
+    def at(parts: Iterable[slice]) -> Index:  # spatial parts, all of N (last or first)
+        whole, spatial = slice(None), tuple(parts)
+        return (whole, whole, *((*spatial, whole) if batch_last else (whole, *spatial)))
+
+    inside = at(slice(w.pad, w.pad + w.size) for w in windows)
+    copies = tuple(
+        ((slice(None), slice(None), *ks, ...),
+         at(slice(k * w.dilation, k * w.dilation + (w.out - 1) * w.stride + 1, w.stride)
+            for k, w in zip(ks, windows)))
+        for ks in itertools.product(*(range(w.kernel) for w in windows)))
+    return inside, copies
 
 
 _SMALL_INPUT = 1 << 18

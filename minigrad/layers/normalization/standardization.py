@@ -1,9 +1,12 @@
 """Standardizing groups of values, shared by the normalization layers: `standardize`,
-`standardize_backward` (summing with `minigrad.backend.reduce_sum`) and their common
-layer, `Normalization`.
+`variance`, `standardize_backward` (summing with `minigrad.backend.reduce_sum`) and the
+layers' common bases: `AffineNormalization` (``eps``, the optional per-feature ``weight``
+and ``bias``, the compute dtype) and `Normalization` (the generic forward and backward of
+a layer that standardizes groups: batch, instance and group norms).
 
-`minigrad.layers.normalization.norms` (which re-exports these) has the layers and the math of the
-whole family; this module is the part all four share.
+The layer norms (`minigrad.layers.normalization.layer_norm`) fuse the affine map with the
+standardization in kernels of their own; the generic `standardize` and
+`standardize_backward` here stay the readable reference they are tested against.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ import numpy.typing as npt
 from typing_extensions import override
 
 from minigrad import backend
-from minigrad.backend import matmul, reduce_sum
+from minigrad.backend import reduce_sum
 from minigrad.core import (
     Array,
+    CacheT,
     Layer,
     Parameter,
     as_grad,
+    check_bool,
     check_parameter_dtype,
-    check_positive,
 )
 from minigrad.init import SeedLike, make_rng
 
@@ -98,94 +102,26 @@ def standardize_backward(g: Array, xhat: Array, inv_std: Array, axes: tuple[int,
     return grad_in
 
 
-def layer_norm(rows: Array, eps: float, weight: Array | None, bias: Array | None
-               ) -> tuple[Array, Array, Array]:
-    """Layer norm of ``rows (R, F)``, each row its own group; returns ``y``, the centred
-    rows ``d = x − μ`` and ``r = 1/√(σ² + ε)`` ``(R, 1)``, the cache of the backward.
-
-    The affine map is fused with the standardization: ``y = (r γᵀ) ⊙ d + β``, the outer
-    product ``r γᵀ`` one BLAS call. Why: NumPy broadcasts a per-row value (``× r``) at
-    half the speed of an elementwise product of two arrays (its inner loop runs over a
-    short row with a stride-0 operand), and this form has one such pass, ``x − μ``,
-    where ``x̂ = d · r`` and ``γ ⊙ x̂`` had two (float32, 2048 rows of 256: ~95 µs
-    against ~50 µs a pass).
-    """
-    count = rows.shape[1]
-    mean = reduce_sum(rows, (1,)) / count
-    centred = rows - mean
-    inv_std = variance(centred, (1,), eps)[1]
-    if weight is None or bias is None:
-        return centred * inv_std, centred, inv_std
-    y = _outer(inv_std, backend.namespace(weight).reshape(weight, (-1,)))  # r γᵀ
-    y *= centred
-    y += backend.namespace(bias).reshape(bias, (-1,))
-    return y, centred, inv_std
-
-
-def layer_norm_backward(g: Array, centred: Array, inv_std: Array,
-                        weight: Parameter | None, bias: Parameter | None) -> Array:
-    """``dL/dx`` of `layer_norm` for ``g = dL/dy (R, F)``, adding ``dL/dγ``, ``dL/dβ``.
-
-    With ``P = G ⊙ d``, ``a = mean_row(Ĝ) = G γ / F`` and ``b = mean_row(Ĝ ⊙ x̂) / r =
-    P γ / F`` (matrix-vector products; ``Ĝ`` and ``x̂`` are never formed), the general
-    ``r (Ĝ − mean(Ĝ) − x̂ · mean(Ĝ ⊙ x̂))`` is::
-
-        dL/dx = (r γᵀ) ⊙ G − d ⊙ r³ b − r a      dL/dγ = rᵀ P      dL/dβ = 1ᵀ G
-
-    (without the affine map, γ = 1: ``a`` and ``b`` are row means, the first term r G).
-    """
-    xp = backend.namespace(g)
-    count = g.shape[1]
-    product = g * centred  # P
-    if weight is None or bias is None:
-        mean_g = reduce_sum(g, (1,)) / count
-        along = reduce_sum(product, (1,)) / count
-        grad_in = g * inv_std
-    else:
-        gamma = xp.reshape(weight.data, (-1,))
-        if weight.requires_grad:  # frozen parameters accumulate nothing
-            weight.grad += xp.reshape(matmul(xp.reshape(inv_std, (-1,)), product), weight.shape)
-        if bias.requires_grad:
-            bias.grad += xp.reshape(reduce_sum(g, (0,)), bias.shape)
-        mean_g = xp.reshape(matmul(g, gamma), (-1, 1)) / count
-        along = xp.reshape(matmul(product, gamma), (-1, 1)) / count
-        grad_in = _outer(inv_std, gamma)
-        grad_in *= g
-    # d ⊙ r³ b, into P's buffer (P is summed up: no second temporary)
-    along *= inv_std  # b r³ one factor at a time: r³ alone under- or overflows in float32
-    along *= inv_std  # (σ above ~1e13, or a constant row with a tiny ε)
-    along *= inv_std
-    backend.compute_into(product, (Ellipsis,), "multiply", centred, along)
-    grad_in -= product
-    grad_in -= mean_g * inv_std
-    return grad_in
-
-
-def _outer(column: Array, vector: Array) -> Array:
-    """``column (R, 1) · vectorᵀ (F,)`` as an ``(R, F)`` array: one BLAS product."""
-    xp = backend.namespace(column)
-    out: Array = backend.empty_like_shape(column, (column.shape[0], vector.shape[0]))
-    backend.matmul_into(column, xp.reshape(vector, (1, -1)), out)
-    return out
-
-
-class Normalization(Layer[NormCache]):
-    """Shared forward/backward; subclasses say how values are grouped and where the
-    affine parameters apply."""
+class AffineNormalization(Layer[CacheT]):
+    """What every normalization layer has: ``eps`` (> 0), an optional per-feature
+    ``weight`` γ (ones) and ``bias`` β (zeros) -- ``bias`` only with ``weight``, as in
+    PyTorch -- and the dtype it computes in."""
 
     weight: Parameter | None
     bias: Parameter | None
-    eps: float
 
-    def _init_affine(self, shape: tuple[int, ...], affine: bool, rng: SeedLike,
-                     dtype: npt.DTypeLike) -> None:
+    def _init_affine(self, shape: tuple[int, ...], weight: object, bias: object,
+                     rng: SeedLike, dtype: npt.DTypeLike, *, affine: str = "affine") -> None:
+        """Check the flags ``weight`` (named ``affine`` in errors, PyTorch's name for it)
+        and ``bias``, ``rng`` and ``dtype``; make the parameters of ``shape``."""
         name = type(self).__name__
+        has_weight = check_bool(name, affine, weight)
+        has_bias = check_bool(name, "bias", bias) and has_weight
         make_rng(rng)  # checked like every layer's seed; nothing is drawn
-        self.eps = check_positive(name, "eps", self.eps)
         dtype = check_parameter_dtype(name, dtype)
         self.dtype = dtype
-        self.weight = Parameter(np.ones(shape, dtype), "weight") if affine else None
-        self.bias = Parameter(np.zeros(shape, dtype), "bias") if affine else None
+        self.weight = Parameter(np.ones(shape, dtype), "weight") if has_weight else None
+        self.bias = Parameter(np.zeros(shape, dtype), "bias") if has_bias else None
 
     def _dtype(self) -> np.dtype[Any]:
         """The dtype to compute in: the parameters' (which may have been cast since)."""
@@ -195,6 +131,20 @@ class Normalization(Layer[NormCache]):
         """An array of the layer's state (parameter or buffer), whose library, device and
         dtype inputs must have; None for a layer without any (computed as given)."""
         return self.weight.data if self.weight is not None else None
+
+    def _affine_repr(self, flag: str, default: bool = True, *, bias: bool = True) -> str:
+        """The ``extra_repr`` part of the affine flags that differ from PyTorch's defaults
+        (``bias``: whether the layer has that flag)."""
+        has_weight = self.weight is not None
+        text = f", {flag}={has_weight}" if has_weight != default else ""
+        return text + (", bias=False" if bias and has_weight and self.bias is None else "")
+
+
+class Normalization(AffineNormalization[NormCache]):
+    """Shared forward/backward; subclasses say how values are grouped and where the
+    affine parameters apply."""
+
+    eps: float
 
     # -- what subclasses define --------------------------------------------------------
     @abstractmethod
@@ -238,9 +188,10 @@ class Normalization(Layer[NormCache]):
             xhat *= inv_std
         y: Array = xp.reshape(xhat, x.shape)
         self.cache = (y, inv_std, fixed is None)
-        if self.weight is not None and self.bias is not None:
-            shape = self._affine_shape(x.ndim)
-            y = y * xp.reshape(self.weight.data, shape)
+        shape = self._affine_shape(x.ndim)
+        if self.weight is not None:
+            y = y * xp.reshape(self.weight.data, shape)  # y = γ ⊙ x̂ + β
+        if self.bias is not None:
             y += xp.reshape(self.bias.data, shape)
         return y
 
@@ -249,16 +200,17 @@ class Normalization(Layer[NormCache]):
         xhat, inv_std, batch_statistics = self.saved()
         g = as_grad(self, grad_out, tuple(xhat.shape), xhat.dtype)
         xp = backend.namespace(g)
-        if self.weight is not None and self.bias is not None:
-            affine_shape = self._affine_shape(xhat.ndim)
-            summed = tuple(axis for axis, size in enumerate(affine_shape) if size == 1)
-            if self.weight.requires_grad:  # frozen parameters accumulate nothing
+        affine_shape = self._affine_shape(xhat.ndim)
+        summed = tuple(axis for axis, size in enumerate(affine_shape) if size == 1)
+        # frozen parameters accumulate nothing
+        if self.bias is not None and self.bias.requires_grad:  # dL/dβ = Σ G
+            self.bias.grad += xp.reshape(reduce_sum(g, summed), self.bias.shape)
+        if self.weight is not None:
+            if self.weight.requires_grad:  # dL/dγ = Σ G ⊙ x̂
                 self.weight.grad += xp.reshape(reduce_sum(g, summed, xhat), self.weight.shape)
-            if self.bias.requires_grad:
-                self.bias.grad += xp.reshape(reduce_sum(g, summed), self.bias.shape)
-            g = g * xp.reshape(self.weight.data, affine_shape)
-        if not batch_statistics:
-            fixed: Array = g * inv_std
+            g = g * xp.reshape(self.weight.data, affine_shape)  # Ĝ = G ⊙ γ
+        if not batch_statistics:  # dL/dx = Ĝ / √(σ² + ε), per group
+            fixed: Array = xp.reshape(self._grouped(g) * inv_std, xhat.shape)
             return fixed
         grouped = self._grouped(xhat)
         grad_in = standardize_backward(self._grouped(g), grouped, inv_std,

@@ -1,201 +1,137 @@
-"""The layer loop shared by the recurrent layers (`minigrad.layers.recurrent.cells`): `Recurrent`.
+"""The time loop of one direction of one recurrent layer, shared by every recurrent layer:
+`run_direction` and its derivative `run_direction_backward`; and what the layers share
+around it: drawing the parameters (`ParameterDraws`) and reading a state
+(`check_state`).
 
-It owns the parameters in PyTorch's layout, the input projection over all steps at
-once, the initial and final state, and backpropagation through time around the
-per-step scan that each cell (`RNN`, `LSTM`, `GRU`) implements; the module docstring of
-`minigrad.layers.recurrent.cells` gives the math.
+One direction is the loop minigrad has always had: the input projection of every step
+as one matrix product ``X W_ihᵀ + b_ih (+ b_hh)`` over all ``T·N`` rows (time-major,
+so each step reads a contiguous slab), then the cell's recurrence
+(`minigrad.layers.recurrent.recurrences`) step by step. Backward is backpropagation
+through time: the recurrence's reverse sweep gives the gradient ``dZ_t`` of every step's
+pre-activations, after which every weight gradient is again one product over all
+steps::
+
+    dL/dW_ih += dZxᵀ X        dL/dW_hh += dZhᵀ H_prev        dL/dX = dZx W_ih
+    dL/db_ih += Σ dZx         dL/db_hh += Σ dZh
+
+A stacked or bidirectional layer (`minigrad.layers.recurrent.stacked`) runs this loop
+once per layer and direction -- the reverse direction on its input flipped in time --
+and a one-step cell (`minigrad.layers.recurrent.step`) runs it on one step.
 """
 
 from __future__ import annotations
 
 import math
-from abc import abstractmethod
 from typing import Any, TypeAlias
 
 import numpy as np
-import numpy.typing as npt
-from typing_extensions import override
 
 from minigrad import backend
 from minigrad import init as initializers
-from minigrad.core import (
-    Array,
-    Layer,
-    Parameter,
-    as_grad,
-    check_count,
-    check_parameter_dtype,
-    check_same_place,
-)
-from minigrad.core.nd import as_nd
+from minigrad.core import Array, Layer, Parameter, check_same_place
+from minigrad.layers.recurrent.recurrences import Recurrence, Weights
+
+__all__ = ["DirectionCache", "ParameterDraws", "State", "check_state", "run_direction",
+           "run_direction_backward"]
 
 State: TypeAlias = "Array | tuple[Array, Array]"
-"""A recurrent state: ``h`` (RNN, GRU) or ``(h, c)`` (LSTM), each ``(N, H)``."""
+"""A recurrent state: ``h`` (RNN, GRU) or ``(h, c)`` (LSTM)."""
 
-RecurrentCache = tuple[Array, Array, tuple[Array, ...], tuple[int, ...]]
-"""The time-major input ``(T·N, D)``, the hidden states ``h_0 .. h_T`` ``(T+1, N, H)``,
-what the cell's backward needs per step, and the input's shape."""
+DirectionCache = tuple[Array, Array, tuple[Array, ...]]
+"""One direction's input rows ``(T·N, D)`` in its order of time, its hidden states
+``h_0 .. h_T`` ``(T+1, N, P)``, and what its recurrence keeps per step."""
 
 
-class Recurrent(Layer[RecurrentCache]):
-    """Parameters, validation, the input projection and the weight gradients; a
-    subclass gives the cell: `_scan` forward over time and `_scan_backward`."""
+def run_direction(cell: Recurrence, w: Weights, x: Array, state: tuple[Array, ...]
+                  ) -> tuple[Array, tuple[Array, ...], DirectionCache]:
+    """Run one direction over time on the time-major input ``x (T, N, D)``, in the
+    direction's own order of time, from ``state``; return the hidden states ``h_0 ..
+    h_T`` ``(T+1, N, P)``, the final state and the cache of its backward."""
+    t, n, d = x.shape
+    rows = backend.reshape(x, (t * n, d))
+    xw = rows @ w.ih.data.T
+    if w.bias_ih is not None and w.bias_hh is not None:
+        xw += w.bias_ih.data + cell.folded_bias(w.bias_hh.data)
+    hs, final, steps = cell.scan(backend.reshape(xw, (t, n, -1)), state, w)
+    return hs, final, (rows, hs, steps)
 
-    gates: int = 1
-    states: int = 1  # arrays in a state: 1 (h) or 2 (h, c)
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        return_sequences: bool = True,
-        *,
-        init: initializers.Initializer | None = None,
-        rng: initializers.SeedLike = None,
-        dtype: npt.DTypeLike = np.float64,
-    ) -> None:
-        name = type(self).__name__
-        self.input_size = check_count(name, "input_size", input_size, 1)
-        self.hidden_size = check_count(name, "hidden_size", hidden_size, 1)
-        self.return_sequences = bool(return_sequences)
-        dtype = check_parameter_dtype(name, dtype)
-        width = self.gates * self.hidden_size
-        bound = 1 / math.sqrt(self.hidden_size)
-        uniform = initializers.uniform(-bound, bound)  # PyTorch's default for all four
-        draw = init if init is not None else uniform
-        generator = initializers.make_rng(rng)
+def run_direction_backward(cell: Recurrence, w: Weights, cache: DirectionCache, dhs: Array,
+                           dfinal: tuple[Array, ...] | None, *, input_grad: bool
+                           ) -> tuple[Array | None, tuple[Array, ...]]:
+    """Backpropagation through time of `run_direction`: given dL/dh_t ``(T, N, P)`` (in
+    the direction's order of time) and dL/d(final state) (None: zero), accumulate the
+    weight gradients and return dL/dx ``(T, N, D)`` (None unless ``input_grad``) and
+    dL/d(initial state)."""
+    rows, hs, steps = cache
+    xp = backend.namespace(hs)
+    t, n, p = dhs.shape
+    dzx, dzh, dstate = cell.scan_backward(dhs, hs, steps, w, dfinal)
+    dzx2, dzh2 = backend.reshape(dzx, (t * n, -1)), backend.reshape(dzh, (t * n, -1))
+    h_prev = backend.reshape(hs[:t, ...], (t * n, p))  # h_0 .. h_(T-1), a row per (t, n)
+    w.ih.accumulate_matmul(dzx2.T, rows)    # dL/dW_ih += dZxᵀ x
+    w.hh.accumulate_matmul(dzh2.T, h_prev)  # dL/dW_hh += dZhᵀ h_(t-1)
+    if w.bias_ih is not None and w.bias_ih.requires_grad:  # frozen: nothing accumulates
+        w.bias_ih.grad += xp.sum(dzx2, axis=0)              # dL/db_ih += Σ dZx
+    if w.bias_hh is not None and w.bias_hh.requires_grad:
+        w.bias_hh.grad += xp.sum(dzh2, axis=0)              # dL/db_hh += Σ dZh
+    if not input_grad:
+        return None, dstate
+    return backend.reshape(dzx2 @ w.ih.data, (t, n, rows.shape[1])), dstate  # dZx W_ih
 
-        def weight(fan_in: int, label: str) -> Parameter:
-            # Initializers take (fan_in, fan_out); PyTorch stores (fan_out, fan_in).
-            array = draw((fan_in, width), generator, dtype)
-            if not isinstance(array, np.ndarray) or array.shape != (fan_in, width) \
-                    or array.dtype != dtype:
-                raise TypeError(f"{name}: init {draw!r} must return an array of shape "
-                                f"{(fan_in, width)} and dtype {dtype}, got shape "
-                                f"{np.shape(array)}")
-            return Parameter(array.T, label)
 
-        self.weight_ih = weight(self.input_size, "weight_ih")
-        self.weight_hh = weight(self.hidden_size, "weight_hh")
-        self.bias_ih = Parameter(uniform((width,), generator, dtype), "bias_ih")
-        self.bias_hh = Parameter(uniform((width,), generator, dtype), "bias_hh")
-        self.final_state: State | None = None
-        self.initial_state_grad: State | None = None
+class ParameterDraws:
+    """Draws a recurrent layer's parameters in PyTorch's layouts: every weight from
+    ``init`` (default PyTorch's U(−1/√H, 1/√H)), called with ``(fan_in, fan_out)`` and
+    stored transposed ``(fan_out, fan_in)``; every bias from U(−1/√H, 1/√H)."""
 
-    # -- the cell (subclasses) -----------------------------------------------------------
-    @abstractmethod
-    def _scan(self, xw: Array, state: tuple[Array, ...]) -> tuple[Array, tuple[Array, ...],
-                                                                   tuple[Array, ...]]:
-        """Run the recurrence on the projected inputs ``xw (T, N, G·H)``; return the hidden
-        states ``(T+1, N, H)`` (``h_0`` first), the final state, and the per-step cache."""
+    def __init__(self, owner: str, hidden_size: int, init: initializers.Initializer | None,
+                 generator: initializers.RNG, dtype: np.dtype[Any]) -> None:
+        bound = 1 / math.sqrt(hidden_size)
+        self.uniform = initializers.uniform(-bound, bound)
+        self.draw = init if init is not None else self.uniform
+        self.owner, self.generator, self.dtype = owner, generator, dtype
 
-    @abstractmethod
-    def _scan_backward(self, dhs: Array, hs: Array, steps: tuple[Array, ...]
-                       ) -> tuple[Array, Array, tuple[Array, ...]]:
-        """Given dL/dh_t from above ``(T, N, H)``, return ``dZx``, ``dZh`` ``(T, N, G·H)``
-        and dL/d(initial state)."""
+    def weight(self, fan_out: int, fan_in: int, name: str) -> Parameter:
+        array = self.draw((fan_in, fan_out), self.generator, self.dtype)
+        if not isinstance(array, np.ndarray) or array.shape != (fan_in, fan_out) \
+                or array.dtype != self.dtype:
+            raise TypeError(f"{self.owner}: init {self.draw!r} must return an array of shape "
+                            f"{(fan_in, fan_out)} and dtype {self.dtype}, got shape "
+                            f"{np.shape(array)}")
+        return Parameter(array.T, name)
 
-    # -- shared ------------------------------------------------------------------------
-    def _state(self, initial_state: State | None, n: int) -> tuple[Array, ...]:
-        like = self.weight_hh.data
-        xp = backend.namespace(like)
-        shape = (n, self.hidden_size)
-        if initial_state is None:
-            return tuple(xp.zeros(shape, dtype=like.dtype, device=backend.device(like))
-                         for _ in range(self.states))
-        parts = (initial_state,) if self.states == 1 else initial_state
-        form = "an array (N, H)" if self.states == 1 else "a pair (h0, c0) of arrays (N, H)"
-        if not isinstance(parts, tuple) or len(parts) != self.states:
-            raise TypeError(f"{self!r}: initial_state must be {form}, got "
-                            f"{type(initial_state).__name__}")
-        arrays = []
-        for part in parts:
-            if backend.is_foreign(part) or backend.is_foreign(like):
-                check_same_place(self, part, like, "initial_state")
-            array: Any = part if backend.is_foreign(part) else np.asarray(part)
-            if tuple(array.shape) != shape or backend.numpy_dtype(array.dtype).kind \
-                    not in "biuf":
-                raise ValueError(f"{self!r}: initial_state must be {form} with "
-                                 f"(N, H) = {shape}, got shape {tuple(array.shape)}, dtype "
-                                 f"{array.dtype}")
-            arrays.append(xp.astype(array, like.dtype))
-        return tuple(arrays)
+    def bias(self, size: int, name: str) -> Parameter:
+        return Parameter(self.uniform((size,), self.generator, self.dtype), name)
 
-    def _public(self, state: tuple[Array, ...]) -> State:
-        return state[0] if self.states == 1 else (state[0], state[1])
 
-    @override
-    def forward(self, x: Array, initial_state: State | None = None) -> Array:
-        """``x (N, T, D) -> (N, T, H)`` (or ``(N, H)``, the last step, without
-        ``return_sequences``); ``initial_state``: see the module docstring."""
-        w_ih = self.weight_ih.data
-        x = as_nd(self, x, expected=f"(batch, T, {self.input_size})", ndims=(3,),
-                  sizes={2: self.input_size}, dtype=w_ih.dtype)
-        xp = backend.namespace(x)
-        n, t, d = x.shape
-        state = self._state(initial_state, n)
-        time_major = xp.reshape(xp.permute_dims(x, (1, 0, 2)), (t * n, d))
-        bias = self.bias_ih.data + self._folded_bias()
-        xw = xp.reshape(time_major @ w_ih.T + bias, (t, n, -1))
-        hs, final, steps = self._scan(xw, state)
-        self.final_state = self._public(final)
-        self.cache = (time_major, hs, steps, (n, t, d))
-        y = xp.permute_dims(hs[1:, ...], (1, 0, 2)) if self.return_sequences else final[0]
-        out: Array = backend.owned_copy(y)  # C order; and hs stays private
-        return out
+def check_state(layer: Layer[Any], state: object, shapes: tuple[tuple[int, ...], ...],
+                like: Array, what: str = "initial_state") -> tuple[Array, ...]:
+    """``state`` -- an array (one shape in ``shapes``) or a pair ``(h, c)`` (two) -- as
+    arrays in ``like``'s dtype; it must be of ``like``'s library and device.
 
-    @override
-    def __call__(self, x: npt.ArrayLike, initial_state: State | None = None) -> Array:
-        return self.forward(x, initial_state)  # type: ignore[arg-type]  # validated there
-
-    def _folded_bias(self) -> Array:
-        """The part of ``b_hh`` that can join ``b_ih`` in the input projection: all of it
-        (GRU: all but ``b_hn``)."""
-        return self.bias_hh.data
-
-    def _backward(self, grad_out: Array, *, input_grad: bool) -> Array | None:
-        time_major, hs, steps, (n, t, d) = self.saved()
-        xp = backend.namespace(hs)
-        h = self.hidden_size
-        if self.return_sequences:
-            g = as_grad(self, grad_out, (n, t, h), hs.dtype)
-            dhs = xp.permute_dims(g, (1, 0, 2))
-        else:
-            g = as_grad(self, grad_out, (n, h), hs.dtype)
-            dhs = xp.zeros((t, n, h), dtype=hs.dtype, device=backend.device(hs))
-            dhs[t - 1, ...] = g
-        dzx, dzh, dstate = self._scan_backward(dhs, hs, steps)
-        self.initial_state_grad = self._public(dstate)
-        dzx2, dzh2 = xp.reshape(dzx, (t * n, -1)), xp.reshape(dzh, (t * n, -1))
-        h_prev = xp.reshape(hs[:t, ...], (t * n, h))  # h_0 .. h_(T-1), one row per (t, n)
-        self.weight_ih.accumulate_matmul(dzx2.T, time_major)  # dL/dW_ih += dZxᵀ x
-        self.weight_hh.accumulate_matmul(dzh2.T, h_prev)      # dL/dW_hh += dZhᵀ h_(t-1)
-        if self.bias_ih.requires_grad:  # frozen parameters accumulate nothing
-            self.bias_ih.grad += xp.sum(dzx2, axis=0)         # dL/db_ih += Σ dZx
-        if self.bias_hh.requires_grad:
-            self.bias_hh.grad += xp.sum(dzh2, axis=0)         # dL/db_hh += Σ dZh
-        if not input_grad:
-            return None
-        dx = xp.reshape(dzx2 @ self.weight_ih.data, (t, n, d))  # dL/dx = dZx W_ih
-        grad_in: Array = backend.owned_copy(xp.permute_dims(dx, (1, 0, 2)))
-        return grad_in
-
-    @override
-    def backward(self, grad_out: Array) -> Array:
-        grad_in = self._backward(grad_out, input_grad=True)
-        assert grad_in is not None
-        return grad_in
-
-    @override
-    def backward_params(self, grad_out: Array) -> None:
-        self._backward(grad_out, input_grad=False)
-
-    @override
-    def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if not self.return_sequences:
-            text += ", return_sequences=False"
-        if backend.numpy_dtype(self.weight_ih.dtype) != np.float64:
-            text += f", dtype={self.weight_ih.dtype}"
-        return text
+    Raises
+    ------
+    TypeError
+        Not an array, or not a pair of them (for two shapes); another library or device.
+    ValueError
+        Another shape, or a non-real dtype -- naming ``layer``, ``what`` and the shapes.
+    """
+    parts = (state,) if len(shapes) == 1 else state
+    pair = "(h0, c0)" if what == "initial_state" else "(h, c)"
+    form = (f"an array {shapes[0]}" if len(shapes) == 1
+            else f"a pair {pair} of arrays {shapes[0]} and {shapes[1]}")
+    if not isinstance(parts, tuple) or len(parts) != len(shapes):
+        raise TypeError(f"{layer!r}: {what} must be {form}, got {type(state).__name__}")
+    xp = backend.namespace(like)
+    arrays = []
+    for part, shape in zip(parts, shapes):
+        if backend.is_foreign(part) or backend.is_foreign(like):
+            check_same_place(layer, part, like, what)
+        array: Any = part if backend.is_foreign(part) else np.asarray(part)
+        if tuple(array.shape) != shape or backend.numpy_dtype(array.dtype).kind not in "biuf":
+            raise ValueError(f"{layer!r}: {what} must be {form}, got shape "
+                             f"{tuple(array.shape)}, dtype {array.dtype}")
+        arrays.append(xp.astype(array, like.dtype))
+    return tuple(arrays)
 

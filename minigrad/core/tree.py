@@ -1,0 +1,198 @@
+"""The flat view of a module tree that the per-call machinery walks, kept until the
+structure changes; and `retain_graph`, which keeps what forwards saved past a backward.
+
+Every `predict` enters `Module.mode` and takes a `Module.stash`; every training step lets
+each layer's cache go (`Module.release`). Walking the tree for each of them --
+``named_children`` → ``named_members`` → an ``isinstance`` per attribute, lists expanded --
+cost ~270 µs per `predict` of the 11-layer digits CNN at batch 1: about PyTorch's whole
+forward. So a root's walk is done once and kept (a `Tree`): its modules, each once, and
+each one's *persistent* attribute names (those `stash` leaves alone). It holds until the
+structure changes, which is noticed in two ways:
+
+* assigning or deleting an attribute of any module whose new or old value holds a
+  *member* -- a `Parameter`, `Buffer` or `Module`, or a list, tuple or dict with one
+  inside (`changes_structure`; `Module.__setattr__` asks) -- gives the structure a new
+  token, so every tree is rebuilt at its next use (building a model does this too);
+* a list or dict of members changed in place (``self.blocks.append(layer)``) is caught
+  by comparing, at each use, the items of every such list and dict with the items they
+  had when the tree was built (`Tree.valid`).
+
+A module whose ``named_children`` reads something else than its attributes (a property
+over a list it mutates, say) must call `structure_changed` after changing it.
+"""
+
+from __future__ import annotations
+
+import copy
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from minigrad.core.parameter import Buffer, Parameter
+
+if TYPE_CHECKING:
+    from minigrad.core.module import Module
+
+
+class _Structure:
+    token: object = object()
+    """Replaced by `structure_changed`: a tree built under another token is stale. An
+    object, not a counter, so a tree carried over by a copy or a pickle never matches."""
+
+
+def structure_changed() -> None:
+    """Mark every cached `Tree` stale (they are rebuilt at their next use)."""
+    _Structure.token = object()
+
+
+_PLAIN = frozenset({type(None), bool, int, float, str, np.ndarray})
+"""The types of most attribute values: never a member, decided without an isinstance."""
+
+
+def holds_members(value: object, kinds: tuple[type, ...],
+                  watched: list[tuple[Any, tuple[object, ...]]] | None = None) -> bool:
+    """Is ``value`` of one of ``kinds``, or a list, tuple or dict (nested) holding one?
+    Each list and dict holding one is appended to ``watched`` with its items."""
+    if isinstance(value, (list, tuple)):
+        items: tuple[object, ...] = tuple(value)
+    elif isinstance(value, dict):
+        items = tuple(value.values())
+    else:
+        return isinstance(value, kinds)
+    found = False
+    for item in items:  # all of them: every nested list is watched
+        found = holds_members(item, kinds, watched) or found
+    if found and watched is not None and not isinstance(value, tuple):
+        watched.append((value, items))
+    return found
+
+
+def changes_structure(name: str, value: object, kinds: tuple[type, ...]) -> bool:
+    """Does an attribute ``name`` holding ``value`` make (or, replaced, unmake) members?
+    The ``cache`` is not expanded (`Module.named_members` does not expand it either)."""
+    if type(value) in _PLAIN or (name == "cache" and type(value) is tuple):
+        return False
+    if name == "cache":
+        return isinstance(value, kinds)
+    return holds_members(value, kinds)
+
+
+def _items(container: Any) -> tuple[object, ...]:
+    return tuple(container.values() if isinstance(container, dict) else container)
+
+
+class Tree:
+    """A root's modules, each once, in `Module.modules` order (the root first), with the
+    names of each one's persistent attributes: members, and ``training``."""
+
+    __slots__ = ("modules", "persistent", "token", "watched")
+
+    def __init__(self, root: Module[Any]) -> None:
+        from minigrad.core.module import Module  # they import each other
+
+        kinds = (Parameter, Buffer, Module)
+        self.token = _Structure.token
+        self.modules: list[Module[Any]] = []
+        self.persistent: list[frozenset[str]] = []
+        self.watched: list[tuple[Any, tuple[object, ...]]] = []
+        seen: set[int] = set()
+        pending = [root]
+        while pending:  # depth first, children in order
+            module = pending.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            self.modules.append(module)
+            keep = {"training"}
+            for name, value in vars(module).items():
+                if (isinstance(value, kinds) if name == "cache"
+                        else holds_members(value, kinds, self.watched)):
+                    keep.add(name)
+            self.persistent.append(frozenset(keep))
+            pending.extend(reversed([child for _, child in module.named_children()]))
+
+    def valid(self) -> bool:
+        """Built under the current structure token, and no watched list or dict changed."""
+        return self.token is _Structure.token and all(
+            len(container) == len(items) and all(
+                a is b for a, b in zip(_items(container), items))
+            for container, items in self.watched)
+
+    def stash(self) -> tuple[dict[str, object], ...]:
+        """`Module.stash`: per module, its per-use attributes, lists, dicts and sets
+        copied one level."""
+        return tuple({name: copy.copy(value) if isinstance(value, _ONE_LEVEL) else value
+                      for name, value in vars(module).items() if name not in persistent}
+                     for module, persistent in zip(self.modules, self.persistent))
+
+    def restore(self, stashed: object, root: Module[Any]) -> None:
+        """`Module.unstash`: each module's per-use attributes as ``stashed`` has them,
+        those it does not have deleted."""
+        if not isinstance(stashed, tuple) or len(stashed) != len(self.modules):
+            raise RuntimeError(f"{root!r}.unstash() takes what its stash() returned, with "
+                               "the same modules in the tree")
+        for module, persistent, own in zip(self.modules, self.persistent, stashed):
+            state = vars(module)
+            for name in [name for name in state
+                         if name not in own and name not in persistent]:
+                del state[name]  # set after the stash: back to the class default, or gone
+            state.update({name: copy.copy(value) if isinstance(value, _ONE_LEVEL) else value
+                          for name, value in own.items()})
+
+
+_ONE_LEVEL = (list, dict, set)
+"""Per-use values `Module.stash` copies (one level), so that appending to them later
+does not reach into the stash."""
+
+
+_TREES: weakref.WeakKeyDictionary[Module[Any], Tree] = weakref.WeakKeyDictionary()
+
+
+def tree_of(root: Module[Any]) -> Tree:
+    """``root``'s `Tree`: the cached one while it is valid, else a new one (kept)."""
+    try:
+        tree = _TREES.get(root)
+    except TypeError:  # a module class that made itself unhashable: no cache
+        return Tree(root)
+    if tree is None or not tree.valid():
+        tree = _TREES[root] = Tree(root)
+    return tree
+
+
+_RETAIN: ContextVar[bool] = ContextVar("minigrad_retain_graph", default=False)
+
+
+def retaining() -> bool:
+    """Inside `retain_graph`?"""
+    return _RETAIN.get()
+
+
+@contextmanager
+def retain_graph() -> Iterator[None]:
+    """Keep what forwards saved for backward past the backward passes of this block --
+    PyTorch's ``backward(retain_graph=True)``.
+
+    A container's backward lets go of each layer's cache once that layer's backward has
+    run (`Module.release`), so the memory is free for the rest of the step; a second
+    backward through the same forward then raises. Inside this block nothing is
+    released: backward may run through one forward several times (each time adding the
+    parameter gradients again).
+
+    >>> import numpy as np, minigrad as mg
+    >>> model = mg.Sequential(mg.Dense(2, 2, rng=0), mg.ReLU())
+    >>> y = model(np.ones((1, 2)))
+    >>> with mg.retain_graph():
+    ...     first = model.backward(np.ones((1, 2)))
+    ...     second = model.backward(np.ones((1, 2)))
+    >>> bool(np.array_equal(first, second))
+    True
+    """
+    token = _RETAIN.set(True)
+    try:
+        yield
+    finally:
+        _RETAIN.reset(token)

@@ -1,0 +1,169 @@
+"""A backward releases what its forward kept (issue 23): containers let go of each
+layer's cache once its backward has run, a second backward through the same forward
+raises (PyTorch's rule) unless inside `mg.retain_graph`, and a training step holds
+nothing afterwards but parameters, gradients and optimizer state (tracemalloc)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import weakref
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+RNG = np.random.default_rng(0)
+
+
+def lenet_like() -> mg.Sequential:
+    return mg.Sequential(
+        mg.Conv2D(1, 8, 3, padding=1, rng=0), mg.ReLU(), mg.MaxPool2D(2),
+        mg.Conv2D(8, 8, 3, padding=1, rng=1), mg.ReLU(), mg.MaxPool2D(2),
+        mg.Flatten(), mg.Dense(8 * 4 * 4, 16, bias=True, rng=2), mg.ReLU(),
+        mg.Dense(16, 3, bias=True, rng=3))
+
+
+class Watch(mg.Layer):
+    """Identity that records, at its backward, which layers of ``model`` still hold a
+    cache."""
+
+    def __init__(self) -> None:
+        self.model: Callable[[], mg.Sequential | None] = lambda: None  # not a child
+        self.holding: list[int] = []
+
+    def forward(self, x):
+        self.cache = x.shape
+        return x
+
+    def backward(self, grad_out):
+        self.saved()
+        model = self.model()
+        assert model is not None
+        self.holding = [i for i, layer in enumerate(model) if layer.cache is not None]
+        return grad_out
+
+
+def test_each_layers_cache_goes_as_soon_as_its_backward_has_run():
+    watch = Watch()
+    model = mg.Sequential(mg.Dense(3, 4, rng=0), watch, mg.ReLU(), mg.Dense(4, 2, rng=1),
+                          mg.Sigmoid())
+    watch.model = weakref.ref(model)
+    model.backward(model(RNG.standard_normal((5, 3))))
+    assert watch.holding == [0, 1]  # layers 2-4 had run backward: released before this one
+    assert all(layer.cache is None for layer in model)  # and all of them afterwards
+
+
+def test_backward_params_releases_the_layers_whose_backward_is_skipped_too():
+    model = mg.Sequential(mg.Flatten(), mg.Dense(6, 2, rng=0), mg.ReLU())
+    model(RNG.standard_normal((4, 2, 3)))
+    model.backward_params(np.ones((4, 2)))
+    assert all(layer.cache is None for layer in model)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_second_backward_through_one_forward_raises_unless_retained(shared):
+    dense = mg.Dense(3, 3, rng=0)
+    model = (mg.Sequential(dense, mg.Tanh(), dense) if shared
+             else mg.Sequential(dense, mg.Tanh(), mg.Dense(3, 3, rng=1)))
+    x, g = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+    model(x)
+    model.zero_grad()
+    with mg.retain_graph():
+        first = model.backward(g)
+        once = dense.weight.grad.copy()
+        np.testing.assert_array_equal(model.backward(g), first)  # the same forward again
+    np.testing.assert_allclose(dense.weight.grad, 2 * once)  # its gradients added twice
+    model.backward(g)  # outside the block: this one releases
+    with pytest.raises(RuntimeError, match=r"at Sequential\[2\]: .*second time.*retain_graph"):
+        model.backward(g)
+    model(x)  # a new forward: backward works again
+    np.testing.assert_array_equal(model.backward(g), first)
+
+
+def test_a_graph_releases_and_refuses_a_second_backward():
+    graph = mg.Graph({"fc": (mg.Dense(3, 3, rng=0), "input"), "act": (mg.ReLU(), "fc"),
+                      "out": (mg.Add(), ("input", "act"))})
+    graph(RNG.standard_normal((2, 3)))
+    graph.backward(np.ones((2, 3)))
+    assert all(layer.cache is None for layer in graph.nodes.values())
+    with pytest.raises(RuntimeError, match=r"at Graph\['out'\].*second time"):
+        graph.backward(np.ones((2, 3)))
+
+
+class Residual(mg.Layer):
+    """x + act(fc(x)), with its sub-layers called directly (not a container)."""
+
+    def __init__(self) -> None:
+        self.fc, self.act = mg.Dense(3, 3, rng=0), mg.Tanh()
+
+    def forward(self, x):
+        return x + self.act(self.fc(x))
+
+    def backward(self, grad_out):
+        return grad_out + self.fc.backward(self.act.backward(grad_out))
+
+
+def test_a_layers_sub_layers_are_released_with_it():
+    block = Residual()
+    model = mg.Sequential(block, mg.Identity())
+    model(RNG.standard_normal((2, 3)))
+    model.backward(np.ones((2, 3)))
+    assert block.fc.cache is None and block.act.cache is None
+
+
+def test_predict_between_forward_and_backward_keeps_the_pending_backward():
+    model = lenet_like()
+    x, g = RNG.standard_normal((3, 1, 16, 16)), RNG.standard_normal((3, 3))
+    model(x)
+    with mg.retain_graph():
+        want = model.backward(g)
+    mg.predict(model, RNG.standard_normal((5, 1, 16, 16)))
+    np.testing.assert_array_equal(model.backward(g), want)
+
+
+def test_after_a_fit_step_only_parameters_gradients_and_optimizer_state_are_held():
+    model = lenet_like()
+    X = RNG.standard_normal((64, 1, 16, 16))
+    y = RNG.integers(0, 3, 64)
+    optimizer = mg.Adam(model.parameters(), lr=1e-3)
+    held: list[int] = []
+
+    class Measure(mg.Callback):
+        def on_train_batch_end(self, batch, logs):
+            gc.collect()
+            held.append(tracemalloc.get_traced_memory()[0])
+
+    # One forward keeps ~0.5 MB here (im2col columns, masks, pooling's choices); the
+    # batch is 64 KB; parameters, gradients and Adam's two moments ~40 KB in all.
+    model(X[:32])
+    kept = sum(np.asarray(layer.cache[0]).nbytes for layer in model
+               if isinstance(layer, mg.Conv2D))
+    model.clear_cache()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        mg.fit(model, mg.CrossEntropyLoss(), optimizer, X, y, epochs=1, batch_size=32,
+               callbacks=[Measure()], progress=False, rng=0)
+    finally:
+        tracemalloc.stop()
+    state = sum(p.data.nbytes for p in model.parameters())  # each of: grads, Adam's m, v
+    batch = X[:32].nbytes + y[:32].nbytes
+    assert kept > 400_000  # what the old rule (dropped by the next forward) kept
+    for after_step in held:  # the first step allocates Adam's state; both hold no caches
+        assert after_step - base < 3 * state + 2 * batch + 64_000, (after_step - base, state)
+
+
+def test_a_conv_in_evaluation_mode_keeps_no_column_buffer():
+    conv = mg.Conv2D(2, 3, 3, padding=1, rng=0)
+    x, g = RNG.standard_normal((2, 2, 5, 5)), RNG.standard_normal((2, 3, 5, 5))
+    want = conv(x), conv.backward(g)  # training mode: the buffer is kept
+    conv.zero_grad()
+    conv.eval()
+    y = conv(x)
+    assert conv.cache[0] is None  # not kept for a backward that predict never runs
+    np.testing.assert_array_equal(y, want[0])
+    np.testing.assert_array_equal(conv.backward(g), want[1])  # rebuilt from the input
