@@ -28,11 +28,19 @@ It is three files, all re-exported here: `minigrad.backend.namespaces` (which li
 moving between libraries, `sigmoid`), `minigrad.backend.linalg` (matrix products and
 sums), `minigrad.backend.kernels` (the layers' in-place writes: windows, sequence
 layers, elementwise results into buffers), `minigrad.backend.updates` (the optimizers'
-in-place update kernels) and `minigrad.backend.loss_kernels` (the losses' reductions,
-casts and class-index scatters).
+in-place update kernels), `minigrad.backend.loss_kernels` (the losses' reductions,
+casts and class-index scatters) and `minigrad.backend.convolution` (convolutions by a
+library's own kernels or Winograd's, `minigrad.backend.winograd`).
 """
 
 
+from minigrad.backend.convolution import (
+    convolve,
+    convolve_backward,
+    convolve_transposed,
+    convolve_transposed_backward,
+    has_conv_kernel,
+)
 from minigrad.backend.kernels import (
     assign_rows,
     compute_into,
@@ -98,11 +106,16 @@ __all__ = [
     "assign_rows",
     "compute_into",
     "compute_reusing",
+    "convolve",
+    "convolve_backward",
+    "convolve_transposed",
+    "convolve_transposed_backward",
     "describe",
     "device",
     "empty_like_shape",
     "fill_zero",
     "grouped_matmul",
+    "has_conv_kernel",
     "index_vector",
     "is_foreign",
     "last_writers",
