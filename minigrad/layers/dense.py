@@ -102,27 +102,24 @@ class Dense(Layer[Array]):
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        grad_in = self._backward(grad_out, input_grad=True)
-        assert grad_in is not None
+        g = self._parameter_gradients(grad_out)
+        grad_in: Array = matmul(g, self.weight.data.T)          # dL/dx = G @ W.T
         return grad_in
 
     @override
     def backward_params(self, grad_out: Array) -> None:
-        self._backward(grad_out, input_grad=False)
+        self._parameter_gradients(grad_out)
 
-    def _backward(self, grad_out: Array, *, input_grad: bool) -> Array | None:
-        """The class notes' three gradients (dL/dx with ``input_grad`` only), for the
-        upstream gradient ``G = grad_out``; returns dL/dx or None."""
+    def _parameter_gradients(self, grad_out: Array) -> Array:
+        """Accumulate the class notes' dL/dW and dL/db for the upstream gradient
+        ``G = grad_out``; returns ``G``, validated."""
         x = self.saved()
         g = as_grad(self, grad_out, (*x.shape[:-1], self.out_features), x.dtype)
         rows_x, rows_g = (x, g) if x.ndim == 2 else (_rows(x), _rows(g))
         self.weight.accumulate_matmul(rows_x.T, rows_g)         # dL/dW += x.T @ G
         if self.bias is not None and self.bias.requires_grad:  # frozen: nothing accumulates
             self.bias.grad += sum_rows(rows_g)                  # dL/db += Σ_rows G
-        if not input_grad:
-            return None
-        grad_in: Array = matmul(g, self.weight.data.T)          # dL/dx = G @ W.T
-        return grad_in
+        return g
 
     @override
     def extra_repr(self) -> str:

@@ -42,16 +42,36 @@ so it can be saved into an ``.npz`` next to the model's and training resumes exa
 array([0.9, 0.9, 0.9])
 """
 
-from minigrad.optim.adadelta import Adadelta
-from minigrad.optim.adam_variants import Adamax, NAdam, RAdam
-from minigrad.optim.adaptive import Adagrad, Adam, AdamW, RMSprop
-from minigrad.optim.asgd import ASGD
-from minigrad.optim.clip import clip_grad_norm, clip_grad_value
-from minigrad.optim.groups import Hyperparameter, ParamGroup, ParamsLike, check_bool
-from minigrad.optim.lbfgs import LBFGS
-from minigrad.optim.optimizer import Optimizer
-from minigrad.optim.rprop import Rprop
-from minigrad.optim.sgd import SGD
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from minigrad.core.exports import lazy_exports
+
+_HOMES: dict[str, tuple[str, ...]] = {  # where each name of __all__ is defined
+    "minigrad.optim.adadelta": ("Adadelta",),
+    "minigrad.optim.adam_variants": ("Adamax", "NAdam", "RAdam"),
+    "minigrad.optim.adaptive": ("Adagrad", "Adam", "AdamW", "RMSprop"),
+    "minigrad.optim.asgd": ("ASGD",),
+    "minigrad.optim.clip": ("clip_grad_norm", "clip_grad_value"),
+    "minigrad.optim.groups": ("Hyperparameter", "ParamGroup", "ParamsLike", "check_bool"),
+    "minigrad.optim.lbfgs": ("LBFGS",),
+    "minigrad.optim.optimizer": ("Optimizer",),
+    "minigrad.optim.rprop": ("Rprop",),
+    "minigrad.optim.sgd": ("SGD",),
+}
+
+if TYPE_CHECKING:
+    from minigrad.optim.adadelta import Adadelta
+    from minigrad.optim.adam_variants import Adamax, NAdam, RAdam
+    from minigrad.optim.adaptive import Adagrad, Adam, AdamW, RMSprop
+    from minigrad.optim.asgd import ASGD
+    from minigrad.optim.clip import clip_grad_norm, clip_grad_value
+    from minigrad.optim.groups import Hyperparameter, ParamGroup, ParamsLike, check_bool
+    from minigrad.optim.lbfgs import LBFGS
+    from minigrad.optim.optimizer import Optimizer
+    from minigrad.optim.rprop import Rprop
+    from minigrad.optim.sgd import SGD
 
 __all__ = [
     "ASGD",
@@ -74,3 +94,6 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
 ]
+
+if not TYPE_CHECKING:  # a module __getattr__ would let mypy accept any misspelt name
+    __getattr__, __dir__ = lazy_exports(globals(), _HOMES)

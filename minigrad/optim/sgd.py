@@ -104,10 +104,15 @@ class SGD(Optimizer):
             nesterov, maximize = hyper["nesterov"], hyper["maximize"]
             # PyTorch's first buffer is g itself, undamped: b = 0 makes μ b + 1·g that.
             damped = 1 - hyper["dampening"] if self.steps > 1 else 1.0
-            for param in group.trainable():
+            for param in group.params:  # `ParamGroup.trainable`, without building its list
+                if not param.requires_grad:
+                    continue
                 kernels, tmp = workspace(param)
                 theta = param.data
-                g = decayed_grad(self, kernels, param, decay, maximize)  # g ← ±g + λ θ
+                if decay or maximize:
+                    g = decayed_grad(self, kernels, param, decay, maximize)  # g ← ±g + λ θ
+                else:
+                    g = param.grad
                 if mu:
                     b = self.state[param]["momentum_buffer"]
                     kernels.scale_add_(b, g, alpha=damped, beta=mu, tmp=tmp)  # b ← μ b + (1 − τ) g
@@ -116,4 +121,4 @@ class SGD(Optimizer):
                         g = tmp
                     else:
                         g = b                                           # g ← b
-                kernels.add_(theta, g, alpha=-lr, tmp=tmp)              # θ ← θ − γ g
+                kernels.add_(theta, g, -lr, tmp)                        # θ ← θ − γ g

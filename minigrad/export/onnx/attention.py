@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import backend
+from minigrad.export import additive_mask
 from minigrad.export.onnx.convert import OnnxContext, register_onnx
 from minigrad.layers.attention import (
     CrossAttention,
@@ -78,17 +78,13 @@ def _with_extra_keys(layer: MultiHeadKernel, ctx: OnnxContext, keys: str,
 def _fixed_mask(layer: MultiHeadKernel) -> np.ndarray[Any, Any] | None:
     """The layer's ``attn_mask`` and ``key_padding_mask`` attributes as one additive
     array broadcastable to ``(N, h, L, S')`` (the extra keys' columns zero)."""
-    def additive(mask: object) -> np.ndarray[Any, Any]:
-        array = backend.to_numpy(mask) if backend.is_foreign(mask) else np.asarray(mask)
-        return np.where(array, -np.inf, 0.0) if array.dtype == np.bool_ else array
-
     total: np.ndarray[Any, Any] | None = None
     if layer.attn_mask is not None:
-        total = additive(layer.attn_mask)
+        total = additive_mask(layer.attn_mask)
         if total.ndim == 3:
             total = total.reshape(-1, layer.num_heads, *total.shape[1:])
     if layer.key_padding_mask is not None:
-        padding = additive(layer.key_padding_mask)
+        padding = additive_mask(layer.key_padding_mask)
         padding = padding.reshape(padding.shape[0], 1, 1, padding.shape[1])
         total = padding if total is None else total + padding
     if total is None or not layer.extra_keys:

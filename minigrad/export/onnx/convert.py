@@ -141,11 +141,19 @@ class OnnxContext:
         return self.constant(list(values), hint, np.int64)
 
     def reduce_mean(self, x: str, axes: Sequence[int]) -> str:
-        """``mean(x)`` over ``axes``, dims kept: the axes are an attribute before opset 18,
-        an input from 18 on."""
+        """``mean(x)`` over ``axes``, dims kept."""
+        return self._reduce("ReduceMean", x, axes, keepdims=True)
+
+    def reduce_max(self, x: str, axes: Sequence[int], *, keepdims: bool) -> str:
+        """``max(x)`` over ``axes``, dims kept or dropped."""
+        return self._reduce("ReduceMax", x, axes, keepdims=keepdims)
+
+    def _reduce(self, op_type: str, x: str, axes: Sequence[int], *, keepdims: bool) -> str:
+        """A reduction whose axes are an attribute before opset 18 and an input from 18
+        on (ReduceMean, ReduceMax; not ReduceSum, whose axes moved in opset 13)."""
         if self.opset < 18:
-            return self.node("ReduceMean", [x], axes=list(axes), keepdims=1)
-        return self.node("ReduceMean", [x, self.ints(axes, "axes")], keepdims=1)
+            return self.node(op_type, [x], axes=list(axes), keepdims=int(keepdims))
+        return self.node(op_type, [x, self.ints(axes, "axes")], keepdims=int(keepdims))
 
     def convert(self, module: Module[Any], inputs: list[str], where: str) -> str:
         """Emit ``module``'s nodes (a child at ``where``: ``"0"``, ``"fc"``) on ``inputs``;

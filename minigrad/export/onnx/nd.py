@@ -334,14 +334,11 @@ def _embedding(layer: Embedding, ctx: OnnxContext, inputs: list[str]) -> str:
 
 def _row_norms(ctx: OnnxContext, rows: str, p: float) -> str:
     """The ``p``-norm of each row along the last axis, dims kept."""
-    axes = ctx.ints([-1], "axes")
     magnitude = ctx.node("Abs", [rows])
     if p == np.inf:
-        if ctx.opset < 18:  # ReduceMax's axes became an input in opset 18
-            return ctx.node("ReduceMax", [magnitude], axes=[-1], keepdims=1)
-        return ctx.node("ReduceMax", [magnitude, axes], keepdims=1)
+        return ctx.reduce_max(magnitude, [-1], keepdims=True)
     powered = ctx.node("Pow", [magnitude, ctx.constant(p, "p")])
-    total = ctx.node("ReduceSum", [powered, axes], keepdims=1)
+    total = ctx.node("ReduceSum", [powered, ctx.ints([-1], "axes")], keepdims=1)
     return ctx.node("Pow", [total, ctx.constant(1.0 / p, "inverse_p")])
 
 

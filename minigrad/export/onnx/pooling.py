@@ -127,16 +127,8 @@ def _adaptive_pool(layer: AdaptivePool, ctx: OnnxContext, inputs: list[str]) -> 
         gathered = ctx.node("Gather", [x, ctx.ints(table.reshape(-1).tolist(), "windows")],
                             axis=rank - 1)
         split = ctx.node("Reshape", [gathered, ctx.ints([0] * (rank - 1) + list(table.shape))])
-        x = _reduce_max_last(ctx, split, rank)
+        x = ctx.reduce_max(split, [rank], keepdims=False)  # each window's maximum
     return x
-
-
-def _reduce_max_last(ctx: OnnxContext, x: str, rank: int) -> str:
-    """``max`` over the last axis of a rank ``rank + 1`` value, dropped: the axes are an
-    attribute before opset 18, an input from 18 on."""
-    if ctx.opset < 18:
-        return ctx.node("ReduceMax", [x], axes=[rank], keepdims=0)
-    return ctx.node("ReduceMax", [x, ctx.ints([rank], "axes")], keepdims=0)
 
 
 def _global_avg_pool(layer: GlobalAvgPool1D | GlobalAvgPool2D | GlobalAvgPool3D,

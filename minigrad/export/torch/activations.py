@@ -11,9 +11,9 @@ from torch import nn
 
 from minigrad.core import Module
 from minigrad.export.torch.convert import (
-    TORCH_CONVERTERS,
     Convert,
     made_as,
+    register_stateless,
     register_torch,
     same_state,
     torch_dtype,
@@ -73,12 +73,8 @@ _STATELESS: list[tuple[type[Module[Any]], Callable[[Any], nn.Module]]] = [
 ]
 
 
-def _stateless(make: Callable[[Any], nn.Module]) -> Callable[[Any, Convert], nn.Module]:
-    return lambda layer, convert: make(layer)
-
-
 for _type, _make in _STATELESS:
-    TORCH_CONVERTERS[_type] = _stateless(_make)
+    register_stateless(_type, _make)
 
 
 @register_torch(PReLU, state=same_state)

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from minigrad import backend
 from minigrad.core import Array
+from minigrad.export import additive_mask
 from minigrad.export.torch.convert import (
     TORCH_CONVERTERS,
     TORCH_STATE_CONVERTERS,
@@ -53,11 +53,8 @@ class FixedMasks:
     def __init__(self, layer: MultiHeadKernel, dtype: torch.dtype) -> None:
         def additive(mask: object) -> torch.Tensor | None:
             if mask is None:
-                return None
-            array = backend.to_numpy(mask) if backend.is_foreign(mask) else np.asarray(mask)
-            if array.dtype == np.bool_:
-                array = np.where(array, -np.inf, 0.0)
-            return torch.from_numpy(np.array(array)).to(dtype)
+                return None  # a copy: the module must not share the layer's memory
+            return torch.from_numpy(np.array(additive_mask(mask))).to(dtype)
 
         self.attn_mask = additive(layer.attn_mask)
         self.key_padding_mask = additive(layer.key_padding_mask)

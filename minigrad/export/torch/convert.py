@@ -51,6 +51,13 @@ def register_torch(
     return decorate
 
 
+def register_stateless(layer_type: type[Module[Any]],
+                       make: Callable[[Any], nn.Module]) -> None:
+    """Make ``make(layer)`` the torch converter of ``layer_type``: a layer without state
+    (nor sub-modules), whose module its options alone build."""
+    TORCH_CONVERTERS[layer_type] = lambda layer, convert: make(layer)
+
+
 def _refusal(module: Module[Any], what: str) -> TypeError:
     kind = type(module)
     return TypeError(

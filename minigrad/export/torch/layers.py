@@ -22,6 +22,7 @@ from minigrad.export.torch.convert import (
     TORCH_STATE_CONVERTERS,
     Convert,
     made_as,
+    register_stateless,
     same_state,
     torch_dtype,
 )
@@ -177,12 +178,8 @@ _STATELESS: list[tuple[type[Any], Any]] = [
 ]
 
 
-def _stateless(make: Any) -> Any:
-    return lambda layer, convert: make(layer)
-
-
 for _type, _make in _STATELESS:
-    TORCH_CONVERTERS[_type] = _stateless(_make)
+    register_stateless(_type, _make)
 
 
 # -- recurrent -------------------------------------------------------------------------

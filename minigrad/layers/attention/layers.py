@@ -200,8 +200,15 @@ class CrossAttention(MultiHeadKernel, MergeLayer[AttentionCache]):
 
     Parameters
     ----------
-    embed_dim, num_heads, causal, bias, dropout, add_bias_kv, add_zero_attn, batch_first,
-    init, rng, dtype
+    embed_dim, num_heads : int
+        As `MultiHeadAttention`.
+    causal, bias, add_bias_kv, add_zero_attn : bool, default False, True, False, False
+        As `MultiHeadAttention`.
+    dropout : float in [0, 1), default 0
+    batch_first : True
+    init : Initializer, optional
+    rng : int, numpy Generator or RandomState, optional
+    dtype : float dtype, default float64
         As `MultiHeadAttention`.
     kdim, vdim : int, optional
         The widths of the key and of the value; default ``embed_dim``. Two inputs

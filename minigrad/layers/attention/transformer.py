@@ -24,7 +24,7 @@ norm'(g)``, ``h + B'(h)``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -64,7 +64,9 @@ def _activation(owner: str, activation: object) -> Layer[Any]:
 
 
 class _TransformerLayer(Module[tuple[int, ...]]):
-    """The feed-forward block, the norms and the dropouts both layers share."""
+    """What both layers share: the constructor (PyTorch's arguments, checked, and the
+    sub-layers built in PyTorch's order), the feed-forward block, the norms and the
+    dropouts."""
 
     rng: initializers.RNG
     norm1: LayerNorm
@@ -72,40 +74,55 @@ class _TransformerLayer(Module[tuple[int, ...]]):
     dropout1: Dropout
     dropout2: Dropout
 
-    @staticmethod
-    def _check(name: str, d_model: int, nhead: int, dim_feedforward: int, dropout: float,
-               layer_norm_eps: float, batch_first: bool, norm_first: bool, bias: bool
-               ) -> tuple[int, int, int, float, bool]:
-        """The arguments checked, before any sub-layer is built (so errors name ``name``)."""
+    attends_to_memory: ClassVar[bool]
+    """Whether the layer also attends to a second input, the encoder's output (the
+    decoder: a ``multihead_attn`` and a third norm and dropout)."""
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Layer[Any] = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = True,
+        norm_first: bool = False,
+        bias: bool = True,
+        *,
+        init: initializers.Initializer | None = None,
+        rng: initializers.SeedLike = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        # The arguments are checked before any sub-layer is built, so errors name this layer.
+        name = type(self).__name__
         check_batch_first(name, batch_first)
-        d_model = check_count(name, "d_model", d_model, 1)
-        nhead = check_count(name, "nhead", nhead, 1)
+        self.d_model = d_model = check_count(name, "d_model", d_model, 1)
+        self.nhead = nhead = check_count(name, "nhead", nhead, 1)
         if d_model % nhead:
             raise ValueError(f"{name}: d_model ({d_model}) must be divisible by nhead ({nhead})")
-        dim_feedforward = check_count(name, "dim_feedforward", dim_feedforward, 1)
+        self.dim_feedforward = check_count(name, "dim_feedforward", dim_feedforward, 1)
         check_number(name, "dropout", dropout, "a number in [0, 1)", lambda v: 0 <= v < 1)
         eps = check_positive(name, "layer_norm_eps", layer_norm_eps)
-        norm_first = check_flag(name, "norm_first", norm_first)
+        self.norm_first = check_flag(name, "norm_first", norm_first)
         check_flag(name, "bias", bias)
-        return d_model, nhead, dim_feedforward, eps, norm_first
-
-    def _setup_feedforward(self, d_model: int, nhead: int, dim_feedforward: int,
-                           dropout: float, activation: Layer[Any], layer_norm_eps: float,
-                           norm_first: bool, bias: bool, norms: int,
-                           init: initializers.Initializer | None, dtype: npt.DTypeLike) -> None:
-        """``linear1``, ``dropout``, ``linear2``, the norms and dropouts (after the
-        attention layers, so the state dict lists them in PyTorch's order)."""
-        self.d_model, self.nhead, self.dim_feedforward = d_model, nhead, dim_feedforward
-        self.norm_first = norm_first
+        activation_layer = _activation(name, activation)
+        self.rng = initializers.make_rng(rng)
+        # The sub-layers in PyTorch's order, which the state dict lists them in.
+        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            init=init, rng=self.rng, dtype=dtype)
+        if self.attends_to_memory:
+            self.multihead_attn = CrossAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                 init=init, rng=self.rng, dtype=dtype)
         self.linear1 = self._linear(d_model, self.dim_feedforward, bias, init, dtype)
         self.dropout = Dropout(dropout, rng=self.rng)
         self.linear2 = self._linear(self.dim_feedforward, d_model, bias, init, dtype)
+        norms = 3 if self.attends_to_memory else 2
         for index in range(1, norms + 1):
-            setattr(self, f"norm{index}", LayerNorm(d_model, layer_norm_eps, bias=bias,
-                                                         dtype=dtype))
+            setattr(self, f"norm{index}", LayerNorm(d_model, eps, bias=bias, dtype=dtype))
         for index in range(1, norms + 1):
             setattr(self, f"dropout{index}", Dropout(dropout, rng=self.rng))
-        self.activation = activation
+        self.activation = activation_layer
 
     def _linear(self, fan_in: int, fan_out: int, bias: bool,
                 init: initializers.Initializer | None, dtype: npt.DTypeLike) -> Dense:
@@ -185,31 +202,7 @@ class TransformerEncoderLayer(_TransformerLayer, Layer[tuple[int, ...]]):
         ``backward`` before any ``forward``.
     """
 
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str | Layer[Any] = "relu",
-        layer_norm_eps: float = 1e-5,
-        batch_first: bool = True,
-        norm_first: bool = False,
-        bias: bool = True,
-        *,
-        init: initializers.Initializer | None = None,
-        rng: initializers.SeedLike = None,
-        dtype: npt.DTypeLike = np.float64,
-    ) -> None:
-        d_model, nhead, dim_feedforward, eps, norm_first = self._check(
-            "TransformerEncoderLayer", d_model, nhead, dim_feedforward, dropout, layer_norm_eps,
-            batch_first, norm_first, bias)
-        self.rng = initializers.make_rng(rng)
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            init=init, rng=self.rng, dtype=dtype)
-        self._setup_feedforward(d_model, nhead, dim_feedforward, dropout,
-                                _activation("TransformerEncoderLayer", activation), eps,
-                                norm_first, bias, 2, init, dtype)
+    attends_to_memory = False
 
     def _self_attention(self, x: Array, masks: dict[str, Any]) -> Array:
         return self.dropout1(self.self_attn(x, **masks))
@@ -272,36 +265,9 @@ class TransformerDecoderLayer(_TransformerLayer, MergeLayer[tuple[int, ...]]):
 
     min_inputs = 2
     max_inputs = 2
+    attends_to_memory = True
     norm3: LayerNorm
     dropout3: Dropout
-
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str | Layer[Any] = "relu",
-        layer_norm_eps: float = 1e-5,
-        batch_first: bool = True,
-        norm_first: bool = False,
-        bias: bool = True,
-        *,
-        init: initializers.Initializer | None = None,
-        rng: initializers.SeedLike = None,
-        dtype: npt.DTypeLike = np.float64,
-    ) -> None:
-        d_model, nhead, dim_feedforward, eps, norm_first = self._check(
-            "TransformerDecoderLayer", d_model, nhead, dim_feedforward, dropout, layer_norm_eps,
-            batch_first, norm_first, bias)
-        self.rng = initializers.make_rng(rng)
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            init=init, rng=self.rng, dtype=dtype)
-        self.multihead_attn = CrossAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                             init=init, rng=self.rng, dtype=dtype)
-        self._setup_feedforward(d_model, nhead, dim_feedforward, dropout,
-                                _activation("TransformerDecoderLayer", activation), eps,
-                                norm_first, bias, 3, init, dtype)
 
     @override
     def forward(self, *xs: Array, tgt_mask: object = None, memory_mask: object = None,

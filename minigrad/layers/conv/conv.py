@@ -190,6 +190,12 @@ class _ConvND(_Conv[ConvCache]):
         windows = self._windows(tuple(x.shape[2:]))
         if self.padding_mode != "zeros":  # a padded copy, convolved unpadded
             x = pad(x, self.padding_mode, *self._pads)
+        bias = None if self.bias is None else self.bias.data
+        fast = backend.convolve(x, self.weight.data, bias, windows, self.groups)  # or None
+        if fast is not None:  # the same product by a faster kernel (PyTorch's, Winograd's)
+            y: Array = fast[0]
+            self.cache = (fast[1] if self.training else None, windows, tuple(x.shape), x)
+            return y
         # With a bias, [W b] @ [cols; 1]: the bias is added by the product, not a pass
         # of its own over the output (and its gradient comes out of the weight's).
         last = self._batch_last(windows)
@@ -230,6 +236,8 @@ class _ConvND(_Conv[ConvCache]):
         """The three gradients (dL/dx with ``input_grad`` only; of the padded copy, with
         a ``padding_mode``) for ``G = grad_out``, per group, on the columns of the
         forward's product; returns dL/dx or None."""
+        if (fast := self._kernel_backward(grad_out, input_grad)) is not None:
+            return fast[0]
         grad, g, cols = self._columns(grad_out)  # G; G as columns (G, O/G, P); [cols; 1]
         k = cols.shape[1] - (self.bias is not None)  # the weight's columns: C/G · ∏kernel
         products = matmul_nt(g, cols)  # G @ [cols; 1]ᵀ = [G @ colsᵀ | G @ 1ᵀ]  (G, O/G, K [+ 1])
@@ -241,6 +249,23 @@ class _ConvND(_Conv[ConvCache]):
         if not input_grad:
             return None
         return self._input_grad(grad)                                   # dL/dx = col2im(Wᵀ @ G)
+
+    def _kernel_backward(self, grad_out: Array, input_grad: bool) -> tuple[Array | None] | None:
+        """The gradients by the kernel that computed the forward (`backend.convolve`), added
+        to the parameters' as `_backward` adds its products: ``(dL/dx or None,)``; None
+        when the forward was the layer's own product."""
+        saved, windows, shape, x = self.saved()
+        if not backend.has_conv_kernel(x, self.weight.data, windows, self.groups):
+            return None
+        grad = as_grad(self, grad_out, (shape[0], self.out_channels, *(w.out for w in windows)),
+                       self.weight.dtype)
+        grads = backend.convolve_backward(saved, x, self.weight.data, grad, windows, self.groups,
+                                          bias=self.bias is not None, input_grad=input_grad)
+        if self.weight.requires_grad:
+            self.weight.grad += grads[0]
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += grads[1]
+        return (grads[2],)
 
     def _columns(self, grad_out: Array) -> tuple[Array, Array, Array]:
         """``G`` validated, ``G`` as columns ``(G, O/G, P)`` in the column buffer's order,

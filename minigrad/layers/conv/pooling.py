@@ -43,6 +43,26 @@ def check_flag(owner: str, name: str, value: object) -> bool:
     return bool(value)
 
 
+def window_arguments(owner: str, dims: int, kernel_size: Sizes, stride: Sizes | None,
+                     padding: Sizes) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """A pooling or unpooling layer's ``kernel_size``, ``stride`` (default: the kernel
+    size, as PyTorch's) and ``padding``, one entry per spatial axis, checked."""
+    kernel = as_sizes(owner, "kernel_size", kernel_size, dims, 1)
+    strides = kernel if stride is None else as_sizes(owner, "stride", stride, dims, 1)
+    return kernel, strides, as_sizes(owner, "padding", padding, dims, 0)
+
+
+def window_repr(kernel_size: tuple[int, ...], stride: tuple[int, ...],
+                padding: tuple[int, ...]) -> str:
+    """The ``extra_repr`` of those three: the stride and padding where not the defaults."""
+    text = f"kernel_size={kernel_size}"
+    if stride != kernel_size:
+        text += f", stride={stride}"
+    if any(padding):
+        text += f", padding={padding}"
+    return text
+
+
 class _Pool(Layer[Any]):
     """Arguments, input checks and repr shared by the window pooling layers."""
 
@@ -52,10 +72,8 @@ class _Pool(Layer[Any]):
     def __init__(self, kernel_size: Sizes, stride: Sizes | None, padding: Sizes,
                  dilation: Sizes, ceil_mode: bool) -> None:
         owner = type(self).__name__
-        self.kernel_size = as_sizes(owner, "kernel_size", kernel_size, self.dims, 1)
-        self.stride = (self.kernel_size if stride is None
-                       else as_sizes(owner, "stride", stride, self.dims, 1))
-        self.padding = as_sizes(owner, "padding", padding, self.dims, 0)
+        self.kernel_size, self.stride, self.padding = window_arguments(
+            owner, self.dims, kernel_size, stride, padding)
         self.dilation = as_sizes(owner, "dilation", dilation, self.dims, 1)
         self.ceil_mode = check_flag(owner, "ceil_mode", ceil_mode)
         # PyTorch's limit: at most half the (dilated) kernel, so a window meets the input.
@@ -71,11 +89,7 @@ class _Pool(Layer[Any]):
 
     @override
     def extra_repr(self) -> str:
-        text = f"kernel_size={self.kernel_size}"
-        if self.stride != self.kernel_size:
-            text += f", stride={self.stride}"
-        if any(self.padding):
-            text += f", padding={self.padding}"
+        text = window_repr(self.kernel_size, self.stride, self.padding)
         if any(d != 1 for d in self.dilation):
             text += f", dilation={self.dilation}"
         if self.ceil_mode:

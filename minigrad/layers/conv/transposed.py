@@ -72,7 +72,13 @@ class _ConvTransposeND(_Conv[TransposedCache]):
     def forward(self, x: Array) -> Array:
         x = self._input(x)
         windows = self._windows(tuple(x.shape[2:]))
+        bias = None if self.bias is None else self.bias.data
+        fast = backend.convolve_transposed(x, self.weight.data, bias, windows, self.groups)
         src = channel_major(x, self.groups)
+        if fast is not None:  # the same col2im by PyTorch's own kernel, on torch
+            self.cache = (src, windows, tuple(x.shape))
+            y: Array = fast
+            return y
         y = backend.zeros_in_layout((self.out_channels, x.shape[0], *(w.size for w in windows)),
                                     x.dtype, self.weight.data)  # C order, as the weight
         col2im(y, self.weight.data, src, windows)
@@ -96,6 +102,17 @@ class _ConvTransposeND(_Conv[TransposedCache]):
         src, windows, shape = self.saved()  # x as (G, C/G, P)
         out_shape = (shape[0], self.out_channels, *(w.size for w in windows))
         grad = as_grad(self, grad_out, out_shape, self.weight.dtype)
+        x = swap01(reshape(src, (shape[1], shape[0], *shape[2:])))
+        fast = backend.convolve_transposed_backward(
+            x, self.weight.data, grad, windows, self.groups,
+            bias=self.bias is not None, input_grad=input_grad)
+        if fast is not None:  # PyTorch's kernels, on torch: added as below
+            if self.weight.requires_grad:
+                self.weight.grad += fast[0]
+            if self.bias is not None and self.bias.requires_grad:
+                self.bias.grad += fast[1]
+            grad_in: Array | None = fast[2]
+            return grad_in
         cols = im2col(grad, windows, self.groups)  # im2col(G): (G, K, P)
         if self.weight.requires_grad:  # frozen parameters accumulate nothing
             grad_w = grouped_matmul(src, transpose_last(cols))

@@ -22,7 +22,15 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad.core import Array, Layer, Module, as_batch, as_grad
-from minigrad.layers.conv.pooling import SPATIAL_AXES, MaxPool1D, MaxPool2D, MaxPool3D, Sizes
+from minigrad.layers.conv.pooling import (
+    SPATIAL_AXES,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPool3D,
+    Sizes,
+    window_arguments,
+    window_repr,
+)
 from minigrad.layers.conv.windows import as_sizes
 
 _POOLS: dict[int, type[Layer[Any]]] = {1: MaxPool1D, 2: MaxPool2D, 3: MaxPool3D}
@@ -35,10 +43,8 @@ class _MaxUnpool(Layer[Any]):
                  *, indices_from: MaxPool1D | MaxPool2D | MaxPool3D | None = None,
                  output_size: Sizes | None = None) -> None:
         owner = type(self).__name__
-        self.kernel_size = as_sizes(owner, "kernel_size", kernel_size, self.dims, 1)
-        self.stride = (self.kernel_size if stride is None
-                       else as_sizes(owner, "stride", stride, self.dims, 1))
-        self.padding = as_sizes(owner, "padding", padding, self.dims, 0)
+        self.kernel_size, self.stride, self.padding = window_arguments(
+            owner, self.dims, kernel_size, stride, padding)
         self.output_size = (None if output_size is None
                             else as_sizes(owner, "output_size", output_size, self.dims, 1))
         pool = _POOLS[self.dims]
@@ -144,11 +150,7 @@ class _MaxUnpool(Layer[Any]):
 
     @override
     def extra_repr(self) -> str:
-        text = f"kernel_size={self.kernel_size}"
-        if self.stride != self.kernel_size:
-            text += f", stride={self.stride}"
-        if any(self.padding):
-            text += f", padding={self.padding}"
+        text = window_repr(self.kernel_size, self.stride, self.padding)
         if self.output_size is not None:
             text += f", output_size={self.output_size}"
         if self.indices_from is not None:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import backend
-from minigrad.backend import grouped_matmul
+from minigrad.backend import grouped_matmul, pool_kernels
 from minigrad.core import Array
 
 Offset = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]
@@ -369,6 +369,8 @@ def max_pool(x: Array, windows: tuple[Window, ...]) -> tuple[Array, Array]:
     A NaN wins over any number and the last NaN's offset is kept, as PyTorch does too:
     checked in one pass over the output, and fixed up only when a NaN is there.
     """
+    if (fast := pool_kernels.max_pool(x, windows)) is not None:  # PyTorch's own, on torch
+        return fast
     xp = backend.namespace(x)
     found = list(offsets(windows))
     out_shape = (*x.shape[:2], *(w.out for w in windows))
@@ -409,6 +411,9 @@ def max_pool_backward(grad: Array, which: Array, windows: tuple[Window, ...],
                       shape: tuple[int, ...]) -> Array:
     """``dL/dx``: each output's gradient goes to the input position its maximum came
     from (``which``), and adds up where windows overlap."""
+    fast: Array | None = pool_kernels.max_pool_backward(grad, which, windows, shape)
+    if fast is not None:  # PyTorch's scatter, on torch
+        return fast
     tiled = all(w.stride == w.kernel and w.out * w.kernel == w.size and w.pad == 0
                 for w in windows)  # every input in exactly one window: assign, no adds
     grad_in: Array = backend.zeros_in_layout(shape, grad.dtype, which)

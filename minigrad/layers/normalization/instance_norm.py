@@ -14,6 +14,7 @@ see `minigrad.layers.normalization.standardization` for backward.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +30,26 @@ from minigrad.layers.normalization.standardization import Normalization
 _MAX_NDIM = 64
 
 
-class _InstanceNorm(RunningNormalization):
+class _PerSampleGroups(Normalization):
+    """Statistics per sample and group of channels: the input seen as ``(N, G, rest)``,
+    each row of ``rest`` (the group's channels with all their positions) one group."""
+
+    @abstractmethod
+    def _groups_per_sample(self) -> int:
+        """G: the channels (instance norm) or the groups of channels (group norm)."""
+
+    @override
+    def _grouped(self, x: Array) -> Array:
+        grouped: Array = backend.namespace(x).reshape(
+            x, (x.shape[0], self._groups_per_sample(), -1))
+        return grouped
+
+    @override
+    def _stat_axes(self, ndim: int) -> tuple[int, ...]:
+        return (2,)
+
+
+class _InstanceNorm(_PerSampleGroups, RunningNormalization):
     """Instance normalization of (N, C, *): statistics per sample and channel, over *."""
 
     affine_default = False
@@ -52,13 +72,8 @@ class _InstanceNorm(RunningNormalization):
                          dtype)
 
     @override
-    def _grouped(self, x: Array) -> Array:
-        grouped: Array = backend.namespace(x).reshape(x, (x.shape[0], self.num_features, -1))
-        return grouped
-
-    @override
-    def _stat_axes(self, ndim: int) -> tuple[int, ...]:
-        return (2,)
+    def _groups_per_sample(self) -> int:
+        return self.num_features
 
     @override
     def _group_size(self, shape: tuple[int, ...]) -> int:
@@ -146,7 +161,7 @@ class InstanceNorm3D(_InstanceNorm):
     layout = "(batch, C, D, H, W)"
 
 
-class GroupNorm(Normalization):
+class GroupNorm(_PerSampleGroups):
     """Group normalization of (N, C, *), as ``torch.nn.GroupNorm``: each sample's
     channels are split into ``num_groups`` blocks of ``C / num_groups``, each block
     (with all its positions) standardized on its own, then ``γ``, ``β`` per channel.
@@ -205,13 +220,8 @@ class GroupNorm(Normalization):
                      dtype=self._dtype(), like=self._like())
 
     @override
-    def _grouped(self, x: Array) -> Array:
-        grouped: Array = backend.namespace(x).reshape(x, (x.shape[0], self.num_groups, -1))
-        return grouped
-
-    @override
-    def _stat_axes(self, ndim: int) -> tuple[int, ...]:
-        return (2,)
+    def _groups_per_sample(self) -> int:
+        return self.num_groups
 
     @override
     def _affine_shape(self, ndim: int) -> tuple[int, ...]:
