@@ -18,6 +18,7 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad.core import Array, Layer, as_batch, as_grad
+from minigrad.core import check_bool as check_flag  # the library's one flag check
 from minigrad.layers.conv.pool_windows import divisors, flat_indices, pool_windows
 from minigrad.layers.conv.windows import (
     Window,
@@ -33,14 +34,6 @@ SPATIAL_AXES: dict[int, tuple[str, ...]] = {
 """The names of the spatial axes of an input with 1, 2 or 3 of them (for messages)."""
 
 Sizes = int | tuple[int, ...]
-
-
-def check_flag(owner: str, name: str, value: object) -> bool:
-    """``value`` if it is a bool, else `TypeError` naming it (``1`` for True is refused:
-    a typo'd positional argument should not pass as an option)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}: {name} must be a bool, got {value!r}")
-    return bool(value)
 
 
 def window_arguments(owner: str, dims: int, kernel_size: Sizes, stride: Sizes | None,
