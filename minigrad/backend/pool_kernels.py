@@ -1,11 +1,12 @@
 """Max-pooling by PyTorch's own kernel on torch tensors, behind the windows' seam.
 
-`minigrad.layers.conv.windows.max_pool` compares the window's kernel offsets one strided
+`minigrad.layers.conv.pool_windows.max_pool` compares the window's kernel offsets one strided
 slice at a time -- the readable reference, and what NumPy runs. On PyTorch tensors that
 is several small kernel launches (and Python calls) per offset, so `max_pool` here asks
 ``torch.nn.functional.max_pool1d/2d/3d`` (``return_indices=True``) for the maxima and
 turns each maximum's flat input index into the number of its kernel offset -- the
 ``which`` the reference returns, so both backward passes read the same cache.
+`max_pool_values` is the maxima alone (an evaluation-mode forward);
 `max_pool_backward` adds each output's gradient at its maximum's input position with
 one ``scatter_add_``. Ties and NaNs: PyTorch's rules, which the reference copies.
 """
@@ -40,7 +41,7 @@ def _meets(w: Geometry, k: int) -> bool:
 
 def max_pool(x: Any, windows: Sequence[Geometry]) -> tuple[Any, Any] | None:
     """The window maxima of ``x (N, C, *size)`` and the kernel offset number of each
-    (int64), as `minigrad.layers.conv.windows.max_pool`; None where it does not apply."""
+    (int64), as `minigrad.layers.conv.pool_windows.max_pool`; None where it does not apply."""
     if not _applies(x, windows):
         return None
     from torch.nn import functional
@@ -53,10 +54,22 @@ def max_pool(x: Any, windows: Sequence[Geometry]) -> tuple[Any, Any] | None:
     return best, number[flat - start]
 
 
+def max_pool_values(x: Any, windows: Sequence[Geometry]) -> Any | None:
+    """The window maxima alone, as `minigrad.layers.conv.pool_windows.max_pool_values`
+    (one ``max_pool1d/2d/3d`` call, no indices); None where it does not apply."""
+    if not _applies(x, windows):
+        return None
+    from torch.nn import functional
+
+    pool = (functional.max_pool1d, functional.max_pool2d, functional.max_pool3d)[len(windows) - 1]
+    return pool(x, [w.kernel for w in windows], [w.stride for w in windows],
+                [w.pad for w in windows], [w.dilation for w in windows])
+
+
 def max_pool_backward(grad: Any, which: Any, windows: Sequence[Geometry],
                       shape: tuple[int, ...]) -> Any | None:
     """``dL/dx``: each output's gradient added at its maximum's input position (one
-    ``scatter_add_``), as `minigrad.layers.conv.windows.max_pool_backward`."""
+    ``scatter_add_``), as `minigrad.layers.conv.pool_windows.max_pool_backward`."""
     if not _applies(grad, windows):
         return None
     import torch

@@ -38,9 +38,11 @@ def check_number(
 
 
 def check_bool(owner: str, name: str, value: object) -> bool:
-    """``value`` if it is a bool (NumPy's too), else `ValueError` naming it."""
+    """``value`` if it is a bool (NumPy's too), else `TypeError` naming it (Python's
+    error for a value of the wrong type; ``1`` for True is refused too, so a misplaced
+    positional argument does not pass as a flag). The one check of every flag."""
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{owner}: {name} must be a bool, got {value!r}")
+        raise TypeError(f"{owner}: {name} must be a bool, got {value!r}")
     return bool(value)
 
 

@@ -22,6 +22,7 @@ from minigrad.core import (
     Layer,
     Parameter,
     as_grad,
+    check_bool,
     check_count,
     check_number,
     check_parameter_dtype,
@@ -78,11 +79,10 @@ class Embedding(Layer[EmbeddingCache]):
     TypeError
         Non-integer ids (floats and bools included), or ids of another array library or
         device than the table; a non-floating ``dtype``; an ``init`` returning the wrong
-        array.
+        array; ``scale_grad_by_freq`` not a bool.
     ValueError
         Ids out of ``[0, num_embeddings)``, empty ids, a bad argument (``max_norm`` not a
-        finite number > 0, ``norm_type`` not a number > 0, ``scale_grad_by_freq`` not a
-        bool...), a gradient not of shape ``(*, D)``.
+        finite number > 0, ``norm_type`` not a number > 0...), a gradient not of shape ``(*, D)``.
     RuntimeError
         ``backward`` before any ``forward``.
     """
@@ -114,10 +114,8 @@ class Embedding(Layer[EmbeddingCache]):
                                                                       max_norm)
         self.norm_type = check_number("Embedding", "norm_type", norm_type,
                                       "a number > 0 (inf: the max-norm)", lambda v: v > 0)
-        if not isinstance(scale_grad_by_freq, (bool, np.bool_)):
-            raise ValueError(f"Embedding: scale_grad_by_freq must be a bool, got "
-                             f"{scale_grad_by_freq!r}")
-        self.scale_grad_by_freq = bool(scale_grad_by_freq)
+        self.scale_grad_by_freq = check_bool("Embedding", "scale_grad_by_freq",
+                                             scale_grad_by_freq)
         dtype = check_parameter_dtype("Embedding", dtype)
         shape = (self.num_embeddings, self.embedding_dim)
         draw = init if init is not None else initializers.normal(1.0)

@@ -24,7 +24,8 @@ class Optimizer(ABC):
     * ``__init__`` calls ``super().__init__(params, defaults)`` with the default
       hyperparameters (a dict, e.g. ``{"lr": lr, "momentum": momentum}``);
     * `validate_hyperparameters` checks one group's hyperparameters and returns them
-      normalized (floats, bools, tuples), raising `ValueError` naming the first bad one;
+      normalized (floats, bools, tuples), raising `ValueError` naming the first bad one
+      (`TypeError` for a flag not a bool);
     * `state_names` names the per-parameter arrays a group's hyperparameters need
       (created by `initial_state`, zeros unless overridden);
     * `step` updates each group's parameters, reading ``group.hyper`` and
@@ -125,7 +126,8 @@ class Optimizer(ABC):
     @abstractmethod
     def validate_hyperparameters(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
         """One group's ``hyper`` checked by the constructor's rules and normalized
-        (floats, bools, tuples); `ValueError` naming the first bad one."""
+        (floats, bools, tuples); `ValueError` naming the first bad one (`TypeError`
+        for a flag not a bool)."""
 
     def state_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
         """Names of the per-parameter arrays a group with these (validated)
@@ -200,10 +202,10 @@ class Optimizer(ABC):
     def _validated_group(self, index: int, hyper: Mapping[str, Any], count: int) -> dict[str, Any]:
         try:
             return self.validate_hyperparameters(hyper)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # a bad value, or a non-bool flag
             if count == 1:
                 raise
-            raise ValueError(f"{exc} (param group {index})") from None
+            raise type(exc)(f"{exc} (param group {index})") from None
 
     def _allocate(self, group: ParamGroup) -> None:
         """Give each of ``group``'s parameters exactly the state its hyperparameters
@@ -333,8 +335,8 @@ class Optimizer(ABC):
                 loaded[name] = tuple(value.tolist()) if value.ndim else value.item()
             try:
                 groups.append(self._validated_group(g, loaded, len(self.param_groups)))
-            except ValueError as exc:
-                raise ValueError(f"{owner}: {exc}") from None
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"{owner}: {exc}") from None
         arrays: dict[Parameter, dict[str, Array]] = {}
         for group, hyper in zip(self.param_groups, groups):
             for param in group.params:

@@ -164,7 +164,8 @@ def fit(
         `minigrad.distributed.DataParallel` and docs/distributed.md. None (the
         default): this process alone. Only on arrays, without ``sample_weight``.
     sample_weight : array_like of shape ``(N,)`` or ``(N, d1, ...)``, optional
-        Finite weights >= 0 per sample (or per leading position of the per-element
+        Finite weights >= 0 (numbers; a bool mask is refused, ``mask.astype(float)``
+        says 0/1) per sample (or per leading position of the per-element
         losses: ``(N, T)`` per time step), multiplying the per-element losses before the
         loss's reduction, whose mean still divides by its usual count (Keras's rule;
         `minigrad.training.weights`). The logged ``loss`` is weighted, the metrics not.

@@ -46,12 +46,17 @@ ClassWeight = Mapping[int, float] | npt.ArrayLike
 
 def check_sample_weight(owner: str, weight: object, rows: int | None) -> Array:
     """``weight`` as an array of real, finite, non-negative values with one row per
-    sample (``rows`` of them, when known), or a ValueError/TypeError naming ``owner``.
+    sample (``rows`` of them, when known), or a ValueError/TypeError naming ``owner``
+    (a bool array is refused: a mask passed as weights is more likely a mistake than
+    0/1 weights, which ``mask.astype(float)`` states).
 
     One vectorized pass; an array of another library stays in it."""
     array: Any = weight if backend.is_foreign(weight) else np.asarray(weight)
     kind = backend.numpy_dtype(array.dtype).kind
-    if kind not in "biuf":
+    if kind == "b":  # a mask is not a weight: say so rather than count True as 1
+        raise TypeError(f"{owner}: sample_weight must hold numbers, got a bool array; for "
+                        "0/1 weights from a mask, pass mask.astype(float)")
+    if kind not in "iuf":
         raise TypeError(f"{owner}: sample_weight must hold real numbers, got dtype "
                         f"{array.dtype}")
     if array.ndim == 0 or (rows is not None and array.shape[0] != rows):
@@ -86,7 +91,7 @@ def check_class_weight(weight: object) -> dict[int, float] | Array:
             raise ValueError("fit: class_weight is an empty dict")
         return checked
     array = np.asarray(weight)
-    if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "biuf":
+    if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "iuf":
         raise ValueError(f"fit: class_weight must be a dict {{class: weight}} or a non-empty "
                          f"1-D array of weights (one per class), got {array.dtype} of shape "
                          f"{array.shape}")

@@ -6,8 +6,9 @@ for every finite input: nothing here overflows, even at ±1e4 in float32.
 
 They run on any array library (see `minigrad.backend`): each computes with the
 namespace of its input, ``xp = backend.namespace(x)`` (the ``numpy`` module itself for
-NumPy arrays), and calls only functions of the Array API standard; `sigmoid` is the
-seam's, which keeps NumPy's overflow-checked fast path.
+NumPy arrays), and calls only functions of the Array API standard; `sigmoid` and
+`select` (``where`` without NumPy's mispredicted branches) are the seam's, which keep
+NumPy's fast paths.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from typing_extensions import override
 
 from minigrad import backend
-from minigrad.backend import sigmoid
+from minigrad.backend import select, sigmoid
 from minigrad.core import Array, Layer, as_batch, as_grad, check_non_negative
 
 __all__ = [
@@ -158,12 +159,12 @@ class LeakyReLU(Activation):
 
     @override
     def function(self, x: Array) -> Array:
-        y: Array = backend.namespace(x).where(x > 0, x, x * self.negative_slope)
+        y: Array = select(x > 0, x, x * self.negative_slope)
         return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in: Array = backend.namespace(y).where(y > 0, g, g * self.negative_slope)
+        grad_in: Array = select(y > 0, g, g * self.negative_slope)
         return grad_in
 
     @override
@@ -270,12 +271,12 @@ class ELU(Activation):
     @override
     def function(self, x: Array) -> Array:
         xp = backend.namespace(x)
-        y: Array = xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0.0)))
+        y: Array = select(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0.0)))
         return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        grad_in: Array = backend.namespace(y).where(y > 0, g, g * (y + self.alpha))
+        grad_in: Array = select(y > 0, g, g * (y + self.alpha))
         return grad_in
 
     @override

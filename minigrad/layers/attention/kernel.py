@@ -40,6 +40,7 @@ from minigrad.core import (
     Module,
     Parameter,
     as_grad,
+    check_bool,
     check_count,
     check_number,
     check_parameter_dtype,
@@ -53,13 +54,6 @@ keys), the dropout multiplier (or None), P, and the heads' output ``(N·L, E)``.
 
 QUERY, KEY, VALUE = 0, 1, 2
 """The parts of the in-projection: its row blocks, or its separate weights."""
-
-
-def check_flag(owner: str, name: str, value: object) -> bool:
-    """``value`` if it is a bool, else `TypeError` naming it."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}: {name} must be a bool, got {value!r}")
-    return bool(value)
 
 
 class MultiHeadKernel:
@@ -95,10 +89,10 @@ class MultiHeadKernel:
         self.head_dim = e // self.num_heads
         self.kdim = e if kdim is None else check_count(name, "kdim", kdim, 1)
         self.vdim = e if vdim is None else check_count(name, "vdim", vdim, 1)
-        self.causal = check_flag(name, "causal", causal)
-        bias = check_flag(name, "bias", bias)
-        self.add_zero_attn = check_flag(name, "add_zero_attn", add_zero_attn)
-        add_bias_kv = check_flag(name, "add_bias_kv", add_bias_kv)
+        self.causal = check_bool(name, "causal", causal)
+        bias = check_bool(name, "bias", bias)
+        self.add_zero_attn = check_bool(name, "add_zero_attn", add_zero_attn)
+        add_bias_kv = check_bool(name, "add_bias_kv", add_bias_kv)
         self.dropout = check_number(name, "dropout", dropout, "a number in [0, 1)",
                                     lambda v: 0 <= v < 1)
         dtype = check_parameter_dtype(name, dtype)
@@ -268,9 +262,9 @@ class MultiHeadKernel:
             "attn_mask": self.attn_mask if attn_mask is None else attn_mask,
             "key_padding_mask": (self.key_padding_mask if key_padding_mask is None
                                  else key_padding_mask),
-            "is_causal": check_flag(name, "is_causal", is_causal),
-            "need_weights": check_flag(name, "need_weights", need_weights),
-            "average_attn_weights": check_flag(name, "average_attn_weights",
+            "is_causal": check_bool(name, "is_causal", is_causal),
+            "need_weights": check_bool(name, "need_weights", need_weights),
+            "average_attn_weights": check_bool(name, "average_attn_weights",
                                                average_attn_weights),
         }
 

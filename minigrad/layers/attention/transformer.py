@@ -24,12 +24,13 @@ norm'(g)``, ``h + B'(h)``.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 from typing_extensions import override
 
+from minigrad import backend
 from minigrad import init as initializers
 from minigrad.core import (
     Array,
@@ -38,13 +39,13 @@ from minigrad.core import (
     Module,
     as_grad,
     check_arity,
+    check_bool,
     check_count,
     check_number,
     check_positive,
 )
 from minigrad.core.nd import as_nd
 from minigrad.layers.activations import GELU, ReLU
-from minigrad.layers.attention.kernel import check_flag
 from minigrad.layers.attention.layers import CrossAttention, MultiHeadAttention, check_batch_first
 from minigrad.layers.dense import Dense
 from minigrad.layers.normalization import LayerNorm
@@ -73,6 +74,10 @@ class _TransformerLayer(Module[tuple[int, ...]]):
     norm2: LayerNorm
     dropout1: Dropout
     dropout2: Dropout
+
+    misplaced_switches: ClassVar[dict[str, str]]
+    """Masks and flags that are forward's arguments or the attention layers' attributes,
+    refused as this layer's attributes, each with its real switch."""
 
     attends_to_memory: ClassVar[bool]
     """Whether the layer also attends to a second input, the encoder's output (the
@@ -104,8 +109,8 @@ class _TransformerLayer(Module[tuple[int, ...]]):
         self.dim_feedforward = check_count(name, "dim_feedforward", dim_feedforward, 1)
         check_number(name, "dropout", dropout, "a number in [0, 1)", lambda v: 0 <= v < 1)
         eps = check_positive(name, "layer_norm_eps", layer_norm_eps)
-        self.norm_first = check_flag(name, "norm_first", norm_first)
-        check_flag(name, "bias", bias)
+        self.norm_first = check_bool(name, "norm_first", norm_first)
+        check_bool(name, "bias", bias)
         activation_layer = _activation(name, activation)
         self.rng = initializers.make_rng(rng)
         # The sub-layers in PyTorch's order, which the state dict lists them in.
@@ -147,10 +152,37 @@ class _TransformerLayer(Module[tuple[int, ...]]):
         return self.linear1.backward(self.activation.backward(self.dropout.backward(g)))
 
     def _describe(self) -> str:
+        """The size arguments, then the options that differ from PyTorch's defaults."""
         text = f"{self.d_model}, nhead={self.nhead}, dim_feedforward={self.dim_feedforward}"
+        if self.dropout.p != 0.1:
+            text += f", dropout={self.dropout.p}"
+        activation = self.activation
+        if type(activation) is GELU and activation.approximate == "none":
+            text += ", activation='gelu'"
+        elif type(activation) is not ReLU:
+            text += f", activation={activation!r}"
+        if self.norm1.eps != 1e-5:
+            text += f", layer_norm_eps={self.norm1.eps}"
         if self.norm_first:
             text += ", norm_first=True"
+        if self.linear1.bias is None:
+            text += ", bias=False"
+        dtype = self.linear1.weight.dtype
+        if backend.numpy_dtype(dtype) != np.float64:
+            text += f", dtype={dtype}"
         return text
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which would then allow any name
+        def __setattr__(self, name: str, value: object) -> None:
+            # A forward argument set as an attribute would be silently ignored; say where
+            # the switch is (one dict lookup per assignment).
+            where = self.misplaced_switches.get(name)
+            if where is not None:
+                raise AttributeError(
+                    f"{type(self).__name__}: {name} is not a setting of this layer (setting "
+                    f"it would do nothing); pass it to forward, or, in a container, set "
+                    f"layer.{where}")
+            super().__setattr__(name, value)
 
     @override
     def extra_repr(self) -> str:
@@ -165,7 +197,10 @@ class TransformerEncoderLayer(_TransformerLayer, Layer[tuple[int, ...]]):
     ``forward(src, *, src_mask=None, src_key_padding_mask=None, is_causal=False)``: the
     masks of `MultiHeadAttention` (``attn_mask``, ``key_padding_mask``, ``is_causal``). In a
     container, which passes the input alone, set them on the attention layer instead
-    (``layer.self_attn.key_padding_mask = ...``: the mask of every call that passes none).
+    (``layer.self_attn.key_padding_mask = ...``: the mask of every call that passes none;
+    ``layer.self_attn.causal = True``: causal on every call). Setting a mask or flag on
+    this layer itself (``layer.src_mask = ...``, ``layer.is_causal = True``) is refused
+    with an `AttributeError` naming the real switch, as it would do nothing.
 
     Shapes: ``(N, T, d_model) -> (N, T, d_model)``.
 
@@ -198,11 +233,18 @@ class TransformerEncoderLayer(_TransformerLayer, Layer[tuple[int, ...]]):
         A bad argument (naming it); an input not ``(N, T, d_model)``; bad masks.
     TypeError
         A non-bool flag; a non-real input; a mask neither bool nor floating.
+    AttributeError
+        Setting a forward argument (a mask or ``is_causal``) as an attribute.
     RuntimeError
         ``backward`` before any ``forward``.
     """
 
     attends_to_memory = False
+    misplaced_switches: ClassVar[dict[str, str]] = {
+        "src_mask": "self_attn.attn_mask", "attn_mask": "self_attn.attn_mask",
+        "src_key_padding_mask": "self_attn.key_padding_mask",
+        "key_padding_mask": "self_attn.key_padding_mask",
+        "is_causal": "self_attn.causal = True", "causal": "self_attn.causal = True"}
 
     def _self_attention(self, x: Array, masks: dict[str, Any]) -> Array:
         return self.dropout1(self.self_attn(x, **masks))
@@ -252,7 +294,14 @@ class TransformerDecoderLayer(_TransformerLayer, MergeLayer[tuple[int, ...]]):
 
     ``forward(tgt, memory, *, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
     memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)``;
-    backward returns ``(dL/dtgt, dL/dmemory)``.
+    backward returns ``(dL/dtgt, dL/dmemory)``. In a container, which passes ``(tgt,
+    memory)`` alone, set the masks on the attention layers instead, for every call that
+    passes none: ``dec.self_attn.causal = True`` (a causal decoder, ``tgt_is_causal``),
+    ``dec.self_attn.attn_mask``/``key_padding_mask`` (``tgt_mask``,
+    ``tgt_key_padding_mask``), ``dec.multihead_attn.key_padding_mask`` (the memory's
+    padding) and ``.attn_mask`` (``memory_mask``). Setting such a name on the layer
+    itself (``dec.tgt_is_causal = True``) is refused with an `AttributeError` naming the
+    real switch, as it would do nothing.
 
     Shapes: ``(N, T, d_model), (N, S, d_model) -> (N, T, d_model)``.
 
@@ -261,11 +310,27 @@ class TransformerDecoderLayer(_TransformerLayer, MergeLayer[tuple[int, ...]]):
     Parameters, Raises: as `TransformerEncoderLayer` (``multihead_attn`` is a
     `CrossAttention`; there are three norms and three dropouts); also inputs of
     different batch sizes.
+
+    >>> import numpy as np, minigrad as mg
+    >>> dec = mg.TransformerDecoderLayer(8, 2, 16, dropout=0.0, rng=0)
+    >>> dec.self_attn.causal = True            # as forward(..., tgt_is_causal=True)
+    >>> tgt, memory = np.ones((1, 3, 8)), np.ones((1, 5, 8))
+    >>> np.allclose(dec(tgt, memory), dec(tgt, memory, tgt_mask=np.triu(np.ones((3, 3), bool), 1)))
+    True
     """
 
     min_inputs = 2
     max_inputs = 2
     attends_to_memory = True
+    misplaced_switches: ClassVar[dict[str, str]] = {
+        "tgt_mask": "self_attn.attn_mask", "attn_mask": "self_attn.attn_mask",
+        "tgt_key_padding_mask": "self_attn.key_padding_mask",
+        "key_padding_mask": "self_attn.key_padding_mask",
+        "tgt_is_causal": "self_attn.causal = True", "is_causal": "self_attn.causal = True",
+        "causal": "self_attn.causal = True",
+        "memory_mask": "multihead_attn.attn_mask",
+        "memory_key_padding_mask": "multihead_attn.key_padding_mask",
+        "memory_is_causal": "multihead_attn.causal = True"}
     norm3: LayerNorm
     dropout3: Dropout
 

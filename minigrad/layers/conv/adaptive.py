@@ -24,9 +24,9 @@ import numpy as np
 from typing_extensions import override
 
 from minigrad import backend
-from minigrad.core import Array, Layer, as_batch, as_grad
+from minigrad.core import Array, Layer, as_batch, as_grad, check_bool
 from minigrad.layers.conv.pool_windows import averaging_matrix, box_table
-from minigrad.layers.conv.pooling import SPATIAL_AXES, check_flag
+from minigrad.layers.conv.pooling import SPATIAL_AXES
 
 OutputSize = int | None | tuple[int | None, ...]
 
@@ -103,7 +103,7 @@ class _AdaptiveMaxPool(_AdaptivePool):
 
     def __init__(self, output_size: OutputSize, return_indices: bool = False) -> None:
         super().__init__(output_size)
-        self.return_indices = check_flag(type(self).__name__, "return_indices", return_indices)
+        self.return_indices = check_bool(type(self).__name__, "return_indices", return_indices)
 
     @override
     def forward(self, x: Array) -> Array:

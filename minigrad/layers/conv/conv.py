@@ -34,6 +34,7 @@ input's gradient back onto the input (`pad_backward`, the copy's adjoint).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import ClassVar, Generic, TypeVar
 
@@ -168,22 +169,16 @@ class _ConvND(_Conv[ConvCache]):
 
     def _windows(self, size: tuple[int, ...]) -> tuple[Window, ...]:
         """The windows over an input of spatial ``size`` -- over its padded copy, padding
-        0, when ``padding_mode`` is not ``"zeros"``."""
+        0, when ``padding_mode`` is not ``"zeros"`` (found once per geometry)."""
         before, after = self._pads
         copied = self.padding_mode != "zeros"
         if copied:
             check_pad_fits(repr(self), self.padding_mode, size, before, after)
-        windows = []
-        for n, k, s, d, p, q in zip(size, self.kernel_size, self.stride, self.dilation,
-                                    before, after):
-            if n + p + q < d * (k - 1) + 1:
-                raise self._too_small(size, f"the input after padding ({n + p + q}) is "
-                                            f"smaller than the dilated kernel ({d * (k - 1) + 1})")
-            out = output_size(n, k, s, d, p + q)
-            windows.append(Window(n + p + q, k, s, d, 0, out) if copied
-                           else Window(n, k, s, d, p, out))
-        return tuple(windows)
-
+        found = _conv_windows(size, self.kernel_size, self.stride, self.dilation, before,
+                              after, copied)
+        if isinstance(found, str):
+            raise self._too_small(size, found)
+        return found
     @override
     def forward(self, x: Array) -> Array:
         x = self._input(x)
@@ -314,6 +309,22 @@ class _ConvND(_Conv[ConvCache]):
         w = xp.permute_dims(w, (0, 2, 1, *range(3, 3 + self.dims)))
         w = xp.reshape(w, (groups, self.in_channels // groups, -1))
         return from_columns(grouped_matmul(w, g_cols), tuple(shape[2:]), last)
+
+
+@functools.lru_cache(maxsize=256)  # a layer meets few input sizes; each took ~10 µs
+def _conv_windows(size: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                  dilation: tuple[int, ...], before: tuple[int, ...], after: tuple[int, ...],
+                  copied: bool) -> tuple[Window, ...] | str:
+    """`_ConvND._windows`' windows, or why the input is too small for them."""
+    windows = []
+    for n, k, s, d, p, q in zip(size, kernel, stride, dilation, before, after):
+        if n + p + q < d * (k - 1) + 1:
+            return (f"the input after padding ({n + p + q}) is smaller than the dilated "
+                    f"kernel ({d * (k - 1) + 1})")
+        out = output_size(n, k, s, d, p + q)
+        windows.append(Window(n + p + q, k, s, d, 0, out) if copied
+                       else Window(n, k, s, d, p, out))
+    return tuple(windows)
 
 
 class Conv1D(_ConvND):

@@ -2,9 +2,9 @@
 spatial axes: `MaxPool1D`/`MaxPool2D`/`MaxPool3D` and `AvgPool1D`/`AvgPool2D`/`AvgPool3D`,
 as PyTorch's, with all of their options.
 
-The window kernels are `minigrad.layers.conv.windows`' (a loop over kernel offsets, never
-over positions); the geometry PyTorch adds -- ``ceil_mode``'s output size, the average's
-divisors, the maximum's flat indices -- is `minigrad.layers.conv.pool_windows`'. Output
+The window kernels (a loop over kernel offsets, never over positions) and the geometry
+PyTorch adds -- ``ceil_mode``'s output size, the average's divisors, the maximum's flat
+indices -- are `minigrad.layers.conv.pool_windows`'. Output
 size per axis: ``⌊(size + 2p − d·(k − 1) − 1) / s⌋ + 1`` (``⌈·⌉`` with ``ceil_mode``, the
 last window starting inside the input or the left padding).
 """
@@ -18,29 +18,24 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad.core import Array, Layer, as_batch, as_grad
-from minigrad.layers.conv.pool_windows import divisors, flat_indices, pool_windows
-from minigrad.layers.conv.windows import (
-    Window,
-    as_sizes,
+from minigrad.core import check_bool as check_flag  # the library's one flag check
+from minigrad.layers.conv.pool_windows import (
     avg_pool,
     avg_pool_backward,
+    divisors,
+    flat_indices,
     max_pool,
     max_pool_backward,
+    max_pool_values,
+    pool_windows,
 )
+from minigrad.layers.conv.windows import Window, as_sizes
 
 SPATIAL_AXES: dict[int, tuple[str, ...]] = {
     1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 """The names of the spatial axes of an input with 1, 2 or 3 of them (for messages)."""
 
 Sizes = int | tuple[int, ...]
-
-
-def check_flag(owner: str, name: str, value: object) -> bool:
-    """``value`` if it is a bool, else `TypeError` naming it (``1`` for True is refused:
-    a typo'd positional argument should not pass as an option)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}: {name} must be a bool, got {value!r}")
-    return bool(value)
 
 
 def window_arguments(owner: str, dims: int, kernel_size: Sizes, stride: Sizes | None,
@@ -97,7 +92,10 @@ class _Pool(Layer[Any]):
         return text
 
 
-MaxCache = tuple[Array, tuple[Window, ...], tuple[int, ...], np.dtype[Any]]
+MaxCache = tuple[Array | None, tuple[Window, ...], tuple[int, ...], np.dtype[Any], Array | None]
+"""Which kernel offset held each maximum, the windows, the input's shape and dtype --
+and after an evaluation-mode forward, no offsets but the input, to find them from if
+a backward asks."""
 
 
 class _MaxPool(_Pool):
@@ -112,15 +110,22 @@ class _MaxPool(_Pool):
     @override
     def forward(self, x: Array) -> Array:
         x, windows = self._input(x)
+        if not (self.training or self.return_indices):  # the maxima alone: no backward asks
+            self.cache = (None, windows, tuple(x.shape), x.dtype, x)
+            return max_pool_values(x, windows)
         y, which = max_pool(x, windows)
-        self.cache = (which, windows, tuple(x.shape), x.dtype)
+        self.cache = (which, windows, tuple(x.shape), x.dtype, None)
         if self.return_indices:
             self.indices = flat_indices(which, windows)
         return y
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        which, windows, shape, dtype = self.saved()
+        which, windows, shape, dtype, x = self.saved()
+        if which is None:  # a backward after an evaluation-mode forward: find them now
+            assert x is not None
+            which = max_pool(x, windows)[1]
+            self.cache = (which, windows, shape, dtype, None)
         g = as_grad(self, grad_out, tuple(which.shape), dtype)
         return max_pool_backward(g, which, windows, shape)
 
@@ -146,7 +151,7 @@ class _AvgPool(_Pool):
         self.divisor_override = None if divisor_override is None else int(divisor_override)
 
     def _rescale(self, windows: tuple[Window, ...], like: Array) -> Array | float | None:
-        """What `windows.avg_pool`'s mean over the whole kernel is multiplied by to be
+        """What `pool_windows.avg_pool`'s mean over the whole kernel is multiplied by to be
         the mean PyTorch takes: ``∏k / divisor`` -- None (no pass at all) where every
         divisor is the kernel's size, the default's usual case."""
         kernel = float(np.prod(self.kernel_size))
@@ -204,7 +209,8 @@ class MaxPool2D(_MaxPool):
     rounded up, unless that last window would start in the right padding.
 
     Cache: for each output, which kernel offset held the maximum (int8), the windows,
-    the input's shape and dtype.
+    the input's shape and dtype; in evaluation mode the input instead of the offsets,
+    found only if a backward asks.
 
     Parameters
     ----------

@@ -52,6 +52,13 @@ class _MaxUnpool(Layer[Any]):
                                              and indices_from.return_indices):
             raise TypeError(f"{owner}: indices_from must be a {pool.__name__} with "
                             f"return_indices=True, got {indices_from!r}")
+        if indices_from is not None and (self.kernel_size, self.stride, self.padding) != (
+                indices_from.kernel_size, indices_from.stride, indices_from.padding):
+            # The indices are positions in the pool's input: another geometry would put
+            # the values in an output of another size, or refuse them, batch by batch.
+            raise ValueError(
+                f"{owner}: the window ({window_repr(self.kernel_size, self.stride, self.padding)})"
+                f" must be that of its indices_from pool {indices_from!r}")
         self.indices_from = indices_from
 
     @override
@@ -182,7 +189,8 @@ class MaxUnpool2D(_MaxUnpool):
     Parameters
     ----------
     kernel_size, stride, padding
-        The pool's, as PyTorch's ``MaxUnpool2d`` (``stride`` defaults to ``kernel_size``).
+        The pool's, as PyTorch's ``MaxUnpool2d`` (``stride`` defaults to ``kernel_size``);
+        with ``indices_from``, they must be that pool's.
     indices_from : MaxPool2D with ``return_indices=True``, optional (keyword)
         The pool whose latest ``indices`` each forward uses. Without it, call
         ``unpool(x, indices, output_size=None)``.
@@ -196,7 +204,8 @@ class MaxUnpool2D(_MaxUnpool):
     ValueError
         An input not ``(N, C, H, W)``; indices not integers of its shape, or outside
         the output; an ``output_size`` out of range; a gradient not of the output's
-        shape; a `forward` without ``indices_from``. Naming the layer.
+        shape; a `forward` without ``indices_from``; a kernel size, stride or padding
+        other than the ``indices_from`` pool's (constructor). Naming the layer.
     RuntimeError
         ``forward`` before the pool's first forward; ``backward`` before any forward.
 

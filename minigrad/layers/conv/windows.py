@@ -13,7 +13,8 @@ both slices, so no padded copy of the input is ever made:
 * the adjoint, `col2im`, is a *slice-add* per offset (``dst[in] += src[out]``) of one
   small matrix product each, which `Conv2D`'s strided backward and `ConvTranspose2D`'s
   forward use (`matmul_nt`, `channel_major`: the products' shapes);
-* `max_pool`/`avg_pool` and their backward passes compare or add the offsets' slices.
+* the pooling kernels (`minigrad.layers.conv.pool_windows`' `max_pool`, `avg_pool` and
+  their backward passes) compare or add the offsets' slices.
 
 Only what the Array API standard has is used -- positive-step slices (read and
 assigned), reshapes, axis permutations and elementwise operations -- so the kernels run
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import backend
-from minigrad.backend import grouped_matmul, pool_kernels
+from minigrad.backend import grouped_matmul
 from minigrad.core import Array
 
 Offset = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]
@@ -139,16 +140,6 @@ def offsets(windows: tuple[Window, ...]) -> tuple[Offset, ...]:
         )
         for combo in itertools.product(*per_axis)
         if all(pair is not None for _, pair in combo)
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _full_cover(windows: tuple[Window, ...]) -> bool:
-    """No offset meets padding: every offset's slices span the whole output."""
-    whole = [slice(0, w.out) for w in windows]
-    return all(
-        (pair := w.lineup(k)) is not None and pair[1] == full
-        for w, full in zip(windows, whole) for k in range(w.kernel)
     )
 
 
@@ -355,95 +346,3 @@ def col2im(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...]) -
         w_k = xp.reshape(weight[spatial(ks)], (groups, out_per_group, -1))
         part = xp.reshape(grouped_matmul(transpose_last(w_k), src), part_shape)
         dst[spatial(ins)] += part[spatial(outs)]
-
-
-# -- pooling --------------------------------------------------------------------------
-
-
-def max_pool(x: Array, windows: tuple[Window, ...]) -> tuple[Array, Array]:
-    """The window maxima of ``x (N, C, *size)`` and, for each, the number of the kernel
-    offset (in `offsets` order) holding it.
-
-    The *first* maximum in the window wins a tie, as in PyTorch (a strict ``>`` scan in
-    row-major kernel order), so backward routes tied gradients exactly as PyTorch does.
-    A NaN wins over any number and the last NaN's offset is kept, as PyTorch does too:
-    checked in one pass over the output, and fixed up only when a NaN is there.
-    """
-    if (fast := pool_kernels.max_pool(x, windows)) is not None:  # PyTorch's own, on torch
-        return fast
-    xp = backend.namespace(x)
-    found = list(offsets(windows))
-    out_shape = (*x.shape[:2], *(w.out for w in windows))
-    which: Array = backend.zeros_in_layout(out_shape, xp.int8 if len(found) < 128 else xp.int32, x)
-    padded = not _full_cover(windows)
-    best: Array = backend.zeros_in_layout(out_shape, x.dtype, x)
-    if padded:  # offset 0 misses some outputs: start empty, every first value taken
-        best[...] = -math.inf
-        which[...] = -1
-        start = 0
-    else:
-        best[...] = x[spatial(found[0][1])]
-        start = 1
-    for index in range(start, len(found)):
-        _, ins, outs = found[index]
-        values, region = x[spatial(ins)], spatial(outs)
-        take = values > best[region]
-        if padded:
-            take = take | (which[region] == -1)
-        backend.update_slice(best, region, "maximum", values)  # NaN-propagating: a NaN stays
-        # which = index where taken: the offsets come in increasing order and no earlier
-        # one is below 0 when not taken, so a max does it (masked writes are 10× slower).
-        backend.update_slice(which, region, "maximum", index, mask=take)
-    if bool(xp.isnan(xp.sum(best))):  # a NaN maximum (or inf − inf): look closer, rarely
-        _nan_wins(x, found, which)
-    return best, which
-
-
-def _nan_wins(x: Array, found: list[Offset], which: Array) -> None:
-    """Where a window holds a NaN, its maximum is at the window's last NaN (PyTorch's)."""
-    xp = backend.namespace(x)
-    for index, (_, ins, outs) in enumerate(found):
-        region = spatial(outs)
-        which[region] = xp.where(xp.isnan(x[spatial(ins)]), index, which[region])
-
-
-def max_pool_backward(grad: Array, which: Array, windows: tuple[Window, ...],
-                      shape: tuple[int, ...]) -> Array:
-    """``dL/dx``: each output's gradient goes to the input position its maximum came
-    from (``which``), and adds up where windows overlap."""
-    fast: Array | None = pool_kernels.max_pool_backward(grad, which, windows, shape)
-    if fast is not None:  # PyTorch's scatter, on torch
-        return fast
-    tiled = all(w.stride == w.kernel and w.out * w.kernel == w.size and w.pad == 0
-                for w in windows)  # every input in exactly one window: assign, no adds
-    grad_in: Array = backend.zeros_in_layout(shape, grad.dtype, which)
-    for index, (_, ins, outs) in enumerate(offsets(windows)):
-        region = spatial(outs)
-        backend.update_slice(grad_in, spatial(ins), "assign" if tiled else "add",
-                       grad[region], which[region] == index)
-    return grad_in
-
-
-def avg_pool(x: Array, windows: tuple[Window, ...]) -> Array:
-    """Window means of ``x (N, C, *size)``, padding counted as zeros in every window
-    (PyTorch's ``count_include_pad=True``): each sum is divided by the kernel size."""
-    out: Array = backend.zeros_in_layout((*x.shape[:2], *(w.out for w in windows)), x.dtype, x)
-    for _, ins, outs in offsets(windows):
-        out[spatial(outs)] += x[spatial(ins)]
-    out /= _kernel_count(windows)
-    return out
-
-
-def avg_pool_backward(grad: Array, windows: tuple[Window, ...], shape: tuple[int, ...]) -> Array:
-    """``dL/dx``: each output's gradient, divided by the kernel size, added to every
-    input position of its window."""
-    share = grad / _kernel_count(windows)
-    grad_in: Array = backend.zeros_in_layout(shape, grad.dtype, share)
-    for _, ins, outs in offsets(windows):
-        grad_in[spatial(ins)] += share[spatial(outs)]
-    return grad_in
-
-
-def _kernel_count(windows: tuple[Window, ...]) -> float:
-    """The kernel's size, a Python number: it keeps the arrays' dtype (float32 stays)."""
-    return float(math.prod(w.kernel for w in windows))
