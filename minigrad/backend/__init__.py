@@ -29,8 +29,9 @@ moving between libraries, `sigmoid`), `minigrad.backend.linalg` (matrix products
 sums), `minigrad.backend.kernels` (the layers' in-place writes: windows, sequence
 layers, elementwise results into buffers), `minigrad.backend.updates` (the optimizers'
 in-place update kernels), `minigrad.backend.loss_kernels` (the losses' reductions,
-casts and class-index scatters) and `minigrad.backend.convolution` (convolutions by a
-library's own kernels or Winograd's, `minigrad.backend.winograd`).
+casts and class-index scatters), `minigrad.backend.convolution` (convolutions by a
+library's own kernels or Winograd's, `minigrad.backend.winograd`) and
+`minigrad.backend.gate_kernels` (the recurrent cells' gate nonlinearities, in place).
 """
 
 
@@ -41,6 +42,7 @@ from minigrad.backend.convolution import (
     convolve_transposed_backward,
     has_conv_kernel,
 )
+from minigrad.backend.gate_kernels import gates_into
 from minigrad.backend.kernels import (
     assign_rows,
     compute_into,
@@ -114,6 +116,7 @@ __all__ = [
     "device",
     "empty_like_shape",
     "fill_zero",
+    "gates_into",
     "grouped_matmul",
     "has_conv_kernel",
     "index_vector",

@@ -4,15 +4,18 @@ around it: drawing the parameters (`ParameterDraws`) and reading a state
 (`check_state`).
 
 One direction is the loop minigrad has always had: the input projection of every step
-as one matrix product ``X W_ihᵀ + b_ih (+ b_hh)`` over all ``T·N`` rows (time-major,
-so each step reads a contiguous slab), then the cell's recurrence
-(`minigrad.layers.recurrent.recurrences`) step by step. Backward is backpropagation
-through time: the recurrence's reverse sweep gives the gradient ``dZ_t`` of every step's
-pre-activations, after which every weight gradient is again one product over all
-steps::
+made before the loop, then the cell's recurrence
+(`minigrad.layers.recurrent.recurrences`) step by step. The recurrence works with a
+column per sample, so the projection is made in that layout, ``xw_t = W_ih x_t + b_ih
+(+ b_hh)`` ``(G·H, N)`` for every step (one batched product), and the hidden states
+come back in rows ``(T+1, N, P)``. Backward is backpropagation through time:
+the recurrence's reverse sweep gives the gradient ``dZ_t`` of every step's
+pre-activations; with every step's columns side by side (``dZx``, ``dZh`` ``(G·H,
+T·N)``, ``H_prev`` ``(P, T·N)``, the input rows ``X`` ``(T·N, D)``) every weight
+gradient is again one product over all steps::
 
-    dL/dW_ih += dZxᵀ X        dL/dW_hh += dZhᵀ H_prev        dL/dX = dZx W_ih
-    dL/db_ih += Σ dZx         dL/db_hh += Σ dZh
+    dL/dW_ih += dZx X        dL/dW_hh += dZh H_prevᵀ        dL/dX = dZxᵀ W_ih
+    dL/db_ih += Σ dZx        dL/db_hh += Σ dZh
 
 A stacked or bidirectional layer (`minigrad.layers.recurrent.stacked`) runs this loop
 once per layer and direction -- the reverse direction on its input flipped in time --
@@ -29,7 +32,7 @@ import numpy as np
 from minigrad import backend
 from minigrad import init as initializers
 from minigrad.core import Array, Layer, Parameter, check_same_place
-from minigrad.layers.recurrent.recurrences import Recurrence, Weights
+from minigrad.layers.recurrent.recurrences import Recurrence, Weights, columns, side_by_side
 
 __all__ = ["DirectionCache", "ParameterDraws", "State", "check_state", "run_direction",
            "run_direction_backward"]
@@ -37,9 +40,10 @@ __all__ = ["DirectionCache", "ParameterDraws", "State", "check_state", "run_dire
 State: TypeAlias = "Array | tuple[Array, Array]"
 """A recurrent state: ``h`` (RNN, GRU) or ``(h, c)`` (LSTM)."""
 
-DirectionCache = tuple[Array, Array, tuple[Array, ...]]
+DirectionCache = tuple[Array, Array, Array, tuple[Array, ...]]
 """One direction's input rows ``(T·N, D)`` in its order of time, its hidden states
-``h_0 .. h_T`` ``(T+1, N, P)``, and what its recurrence keeps per step."""
+``h_0 .. h_T`` in rows ``(T+1, N, P)`` and as the recurrence made them ``(T+1, P, N)``,
+and what its recurrence keeps per step."""
 
 
 def run_direction(cell: Recurrence, w: Weights, x: Array, state: tuple[Array, ...]
@@ -47,13 +51,17 @@ def run_direction(cell: Recurrence, w: Weights, x: Array, state: tuple[Array, ..
     """Run one direction over time on the time-major input ``x (T, N, D)``, in the
     direction's own order of time, from ``state``; return the hidden states ``h_0 ..
     h_T`` ``(T+1, N, P)``, the final state and the cache of its backward."""
+    xp = backend.namespace(x)
     t, n, d = x.shape
     rows = backend.reshape(x, (t * n, d))
-    xw = rows @ w.ih.data.T
+    xw = xp.matmul(w.ih.data, xp.permute_dims(backend.reshape(rows, (t, n, d)), (0, 2, 1)))
     if w.bias_ih is not None and w.bias_hh is not None:
-        xw += w.bias_ih.data + cell.folded_bias(w.bias_hh.data)
-    hs, final, steps = cell.scan(backend.reshape(xw, (t, n, -1)), state, w)
-    return hs, final, (rows, hs, steps)
+        xw += columns(w.bias_ih.data + cell.folded_bias(w.bias_hh.data), n)
+    hs, final, steps = cell.scan(xw, _transposed(state), w)
+    # in memory as rows: one small transpose per step, where transposing (T+1, P, N)
+    # straight into the layer's (N, T, P) output gathers element by element (3× slower)
+    hs_rows = backend.owned_copy(xp.permute_dims(hs, (0, 2, 1)))
+    return hs_rows, _transposed(final), (rows, hs_rows, hs, steps)
 
 
 def run_direction_backward(cell: Recurrence, w: Weights, cache: DirectionCache, dhs: Array,
@@ -63,21 +71,38 @@ def run_direction_backward(cell: Recurrence, w: Weights, cache: DirectionCache, 
     the direction's order of time) and dL/d(final state) (None: zero), accumulate the
     weight gradients and return dL/dx ``(T, N, D)`` (None unless ``input_grad``) and
     dL/d(initial state)."""
-    rows, hs, steps = cache
+    rows, _, hs, steps = cache
     xp = backend.namespace(hs)
-    t, n, p = dhs.shape
-    dzx, dzh, dstate = cell.scan_backward(dhs, hs, steps, w, dfinal)
-    dzx2, dzh2 = backend.reshape(dzx, (t * n, -1)), backend.reshape(dzh, (t * n, -1))
-    h_prev = backend.reshape(hs[:t, ...], (t * n, p))  # h_0 .. h_(T-1), a row per (t, n)
-    w.ih.accumulate_matmul(dzx2.T, rows)    # dL/dW_ih += dZxᵀ x
-    w.hh.accumulate_matmul(dzh2.T, h_prev)  # dL/dW_hh += dZhᵀ h_(t-1)
-    if w.bias_ih is not None and w.bias_ih.requires_grad:  # frozen: nothing accumulates
-        w.bias_ih.grad += xp.sum(dzx2, axis=0)              # dL/db_ih += Σ dZx
-    if w.bias_hh is not None and w.bias_hh.requires_grad:
-        w.bias_hh.grad += xp.sum(dzh2, axis=0)              # dL/db_hh += Σ dZh
+    t, n, _ = dhs.shape
+    dzx, dzh, dstate = cell.scan_backward(
+        backend.owned_copy(xp.permute_dims(dhs, (0, 2, 1))), hs, steps, w,
+        None if dfinal is None else _transposed(dfinal))
+    dzx2 = side_by_side(dzx)  # (G·H, T·N): a column per (t, n)
+    dzh2 = dzx2 if dzh is dzx else side_by_side(dzh)
+    w.ih.accumulate_matmul(dzx2, rows)                      # dL/dW_ih += dZx X
+    w.hh.accumulate_matmul(dzh2, side_by_side(hs[:t, ...]).T)  # dL/dW_hh += dZh H_prevᵀ
+    if w.bias_ih is not None and w.bias_hh is not None:
+        db_ih = _row_sums(dzx2)
+        if w.bias_ih.requires_grad:  # frozen: nothing accumulates
+            w.bias_ih.grad += db_ih                            # dL/db_ih += Σ dZx
+        if w.bias_hh.requires_grad:
+            w.bias_hh.grad += db_ih if dzh is dzx else _row_sums(dzh2)  # dL/db_hh += Σ dZh
     if not input_grad:
-        return None, dstate
-    return backend.reshape(dzx2 @ w.ih.data, (t, n, rows.shape[1])), dstate  # dZx W_ih
+        return None, _transposed(dstate)
+    dx = backend.reshape(dzx2.T @ w.ih.data, (t, n, rows.shape[1]))  # dZxᵀ W_ih
+    return dx, _transposed(dstate)
+
+
+def _row_sums(a: Array) -> Array:
+    """The sum of each row of the matrix ``a`` (`minigrad.backend.reduce_sum`: on NumPy a
+    product with ones, 2× NumPy's ``sum`` here)."""
+    sums: Array = backend.reshape(backend.reduce_sum(a, (1,)), (-1,))
+    return sums
+
+
+def _transposed(state: tuple[Array, ...]) -> tuple[Array, ...]:
+    """Each ``(N, F)`` array of a state as ``(F, N)``, or back (views)."""
+    return tuple(s.T for s in state)
 
 
 class ParameterDraws:
