@@ -182,9 +182,10 @@ def test_import_minigrad_loads_no_family() -> None:
 
 def test_the_blog_net_loads_only_what_it_uses() -> None:
     # examples/blog_net.py's names, one training step: numpy.random is the blog post's
-    # own (its initial weights), so it is loaded first.
+    # own (its initial weights), and typing_extensions a dependency of minigrad's core
+    # (on Python 3.10 it imports inspect itself), so both are loaded first.
     new = _new_modules(
-        "import numpy, numpy.random",
+        "import numpy, numpy.random, typing_extensions",
         f"sys.path.insert(0, {str(ROOT / 'examples')!r})\nimport blog_net\n"
         "blog_net.train(blog_net.build_model(), iterations=1)",
     )
