@@ -66,7 +66,14 @@ from typing_extensions import Self, TypeVar
 from minigrad import backend
 from minigrad.core.parameter import Array, Buffer, Parameter, check_parameter_dtype
 from minigrad.core.state import checked_state
-from minigrad.core.tree import _PLAIN, changes_structure, retaining, structure_changed, tree_of
+from minigrad.core.tree import (
+    _PLAIN,
+    changes_structure,
+    release_modules,
+    retaining,
+    structure_changed,
+    tree_of,
+)
 from minigrad.core.walk import expand, first_paths
 
 CacheT = TypeVar("CacheT", default=Array)
@@ -385,12 +392,8 @@ class Module(ABC, Generic[CacheT]):
         A later `saved` raises ("through the same forward a second time"), as PyTorch
         refuses a backward through a freed graph. Inside `minigrad.retain_graph` it does
         nothing. Other attributes than ``cache`` are left alone (they hold on longer)."""
-        if retaining():
-            return
-        for module in tree_of(self).modules:
-            if module.cache is not None:
-                module.cache = None
-                _set(module, "_released", True)
+        if not retaining():
+            release_modules(tree_of(self).modules)
 
     def clear_cache(self) -> None:
         """Forget the latest forward's ``self.cache`` in this module and its descendants
