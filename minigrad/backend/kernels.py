@@ -7,9 +7,9 @@ Part of `minigrad.backend`, which re-exports all of it (the optimizers' kernels 
 into a buffer, `compute_into`, `compute_reusing` and `subtract_row_scaled` (the layer
 norms' backward); the sequence layers'
 `index_vector`, `take_rows`, `scatter_add_rows`, `assign_rows` and `owned_copy`; the
-activations' `select`, `positive_part` and `gate_positive`; and `reshape`. On NumPy they write through ufuncs' ``out=``; the
-Array API standard has no ``out=``, so other libraries compute a temporary and assign it
-(or return it).
+activations' `select`, `positive_part` and `gate_positive`; and `reshape`. On NumPy
+they write through ufuncs' ``out=``; the Array API standard has no ``out=``, so other
+libraries compute a temporary and assign it (or return it).
 """
 
 from __future__ import annotations

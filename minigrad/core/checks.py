@@ -161,14 +161,14 @@ def as_batch(
             # parameter's type, dtype and device, of a fitting shape, is returned as is.
             if (
                 type(x) is type(like)
-                and x.dtype == dtype  # type: ignore[attr-defined]
-                and (len(x.shape) >= 2 if shape is None  # type: ignore[attr-defined]
-                     else _matches(x.shape, shape))  # type: ignore[attr-defined]
-                and (features is None or x.shape[-1] == features)  # type: ignore[attr-defined]
-                and 0 not in x.shape  # type: ignore[attr-defined]
+                and x.dtype == dtype
+                and (len(x.shape) >= 2 if shape is None
+                     else _matches(x.shape, shape))
+                and (features is None or x.shape[-1] == features)
+                and 0 not in x.shape
                 and backend.device(x) == backend.device(like)
             ):
-                return x  # type: ignore[return-value]
+                return x
             return _as_batch_slow(layer, x, features, shape, dtype, like)
     # Fast path: the common case costs a handful of attribute reads (each counts: six
     # calls a step of the blog net, whose whole step is ~20 µs).

@@ -175,10 +175,14 @@ def release_modules(modules: Sequence[Module[Any]]) -> None:
         cache = module.cache
         if cache is not None:
             if type(cache) in _PLAIN or type(cache) is tuple:  # holds no member: no new tree
-                object.__setattr__(module, "cache", None)
+                _set(module, "cache", None)
             else:  # `Module.__setattr__` decides whether the structure changes
                 module.cache = None
-            object.__setattr__(module, "_released", True)
+            if not module._released:  # set once: after the first step it stays set
+                _set(module, "_released", True)
+
+
+_set = object.__setattr__  # an assignment that bypasses `Module.__setattr__`
 
 
 _RETAIN: ContextVar[bool] = ContextVar("minigrad_retain_graph", default=False)
