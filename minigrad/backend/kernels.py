@@ -7,9 +7,9 @@ Part of `minigrad.backend`, which re-exports all of it (the optimizers' kernels 
 into a buffer, `compute_into`, `compute_reusing` and `subtract_row_scaled` (the layer
 norms' backward); the sequence layers'
 `index_vector`, `take_rows`, `scatter_add_rows`, `assign_rows` and `owned_copy`; the
-activations' `select`; and `reshape`. On NumPy they write through ufuncs' ``out=``; the
-Array API standard has no ``out=``, so other libraries compute a temporary and assign it
-(or return it).
+activations' `select`, `positive_part` and `gate_positive`; and `reshape`. On NumPy
+they write through ufuncs' ``out=``; the Array API standard has no ``out=``, so other
+libraries compute a temporary and assign it (or return it).
 """
 
 from __future__ import annotations
@@ -98,6 +98,38 @@ def select(condition: Any, a: Any, b: Any) -> Any:
             return a * chosen + b * (1.0 - chosen)
         return np.where(condition, a, b)
     return namespace(condition).where(condition, a, b)
+
+
+def positive_part(x: Any) -> Any:
+    """``max(x, 0)``, elementwise (ReLU): the standard's ``maximum``; on PyTorch its own
+    ``relu``, one call where the standard's wrapper first makes the 0 a tensor."""
+    if type(x) is not np.ndarray and _library(x) == "torch":
+        return x.relu()
+    return namespace(x).maximum(x, 0.0)
+
+
+def gate_positive(values: Any, gate: Any) -> Any:
+    """``values ⊙ [gate > 0]``: ``values`` where ``gate > 0``, else 0 -- also where a
+    value gated off is ±inf or NaN, as PyTorch (ReLU's backward, gated by its output).
+
+    A product with the mask as 0/1 wherever that is exact -- ``where`` branches on every
+    element, and on a ReLU's half-random mask NumPy's runs 10-15× slower (0.25 ms vs
+    0.02 ms on a 32×32×8×8 float32 batch), PyTorch's (CPU) ~10× slower than a product --
+    and ``where`` itself otherwise. NumPy (and libraries other than PyTorch): the product
+    for finite ``values``. PyTorch: the mask as ``sign(gate)`` clipped at 0 (already in
+    the values' dtype: ``gate > 0`` makes a bool tensor, itself slower than that), and
+    the product kept unless its sum is NaN -- a NaN, or 0 · ±inf, somewhere in it (or
+    both infinities) -- which costs one fast reduction, not a pass of ``isfinite``.
+    """
+    xp = namespace(gate)
+    if type(values) is not np.ndarray and _library(values) == "torch":
+        product = values * gate.sign().clamp_(min=0)
+        if not bool(product.sum().isnan()):
+            return product
+        return xp.where(gate > 0, values, 0.0)
+    if bool(xp.all(xp.isfinite(values))):
+        return values * xp.astype(gate > 0, values.dtype)
+    return xp.where(gate > 0, values, 0.0)
 
 
 # -- reshaping ----------------------------------------------------------------------------

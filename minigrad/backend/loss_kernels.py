@@ -16,7 +16,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from minigrad.backend.namespaces import asarray, device, namespace, numpy_dtype
+from minigrad.backend.namespaces import _library, asarray, device, namespace, numpy_dtype
 
 _ndarray = np.ndarray  # bound once: ``np.ndarray`` is two lookups a check, 30 ns each
 
@@ -118,6 +118,9 @@ def index_bounds(indices: Any) -> tuple[int, int]:
     """The smallest and the largest of the integer ``indices``, as Python ints."""
     if type(indices) is _ndarray:
         return int(_min_reduce(indices, axis=None)), int(_max_reduce(indices, axis=None))
+    if _library(indices) == "torch":  # one pass for both (PyTorch's ``aminmax``)
+        low, high = indices.aminmax()
+        return int(low), int(high)
     xp = namespace(indices)
     return int(xp.min(indices)), int(xp.max(indices))
 
@@ -149,7 +152,8 @@ def subtract_at_last(array: Any, indices: Any, values: Any) -> Any:
     axis (of length ``C``), 0 elsewhere: ``array − values · onehot(indices)``.
 
     NumPy: in place in ``array`` (returned), through ``take_along_axis`` and
-    ``put_along_axis`` -- ``C`` times fewer subtractions. The standard has no scatter:
+    ``put_along_axis`` -- ``C`` times fewer subtractions; PyTorch the same, by its
+    ``gather`` and ``scatter_``. The standard has no scatter:
     a new array, less ``where`` over the one-hot mask (minus 0 elsewhere: exact).
     """
     if type(array) is _ndarray:
@@ -157,5 +161,8 @@ def subtract_at_last(array: Any, indices: Any, values: Any) -> Any:
         np.put_along_axis(array, at, np.take_along_axis(array, at, axis=-1) - values[..., None],
                           axis=-1)
         return array
+    if _library(array) == "torch":  # in place too, through ``gather`` and ``scatter_``
+        at = indices[..., None].long()
+        return array.scatter_(-1, at, array.gather(-1, at) - values[..., None])
     xp = namespace(array)
     return array - xp.where(_one_hot(indices, array.shape[-1]), values[..., None], 0.0)

@@ -6,13 +6,14 @@ sharing) and the helpers both use.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, NoReturn, overload
 
 from typing_extensions import override
 
 from minigrad.core import Array, Layer, MergeLayer, Module, Parameter, describe, raise_located
-from minigrad.core.tree import retaining
+from minigrad.core.tree import release_modules, retaining, tree_of
 
 
 def shared_children(children: list[Module[Any]]) -> list[bool]:
@@ -124,6 +125,26 @@ def uses(container: Container, children: Sequence[Layer[Any] | MergeLayer[Any]]
             for slot, (child, flag) in enumerate(zip(children, flags))]
 
 
+def release_plan(container: Container, uses: Sequence[Any]) -> tuple[Callable[[], None], ...]:
+    """What lets each of ``uses`` (a container's plan) go of its forward's cache after its
+    backward: `release_modules` of the modules of its subtree, or its own ``release``
+    where it has one (a `SharedUse`, a layer that overrides `Module.release`).
+
+    Found once per structure -- kept in the container's `Tree` (``memo``), which is
+    rebuilt when anything in the subtree changes -- not looked up for each layer at each
+    step: those look-ups were a sixth of the blog net's training step.
+    """
+    tree = tree_of(container)
+    plan: Any = tree.memo.get("release")
+    if plan is None:
+        plan = tree.memo["release"] = tuple(
+            partial(release_modules, tuple(tree_of(use).modules))
+            if type(use).release is Module.release else use.release
+            for use in uses
+        )
+    return plan  # type: ignore[no-any-return]
+
+
 class Sequential(Container):
     """Apply ``layers`` in order; backward runs them in reverse.
 
@@ -200,10 +221,11 @@ class Sequential(Container):
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        try:
-            for layer in reversed(self._uses):  # G ← dL/d(layer's input), last layer first
+        releases = release_plan(self, self._uses)
+        try:  # G ← dL/d(layer's input), last layer first
+            for layer, release in zip(reversed(self._uses), reversed(releases)):
                 grad_out = layer.backward(grad_out)
-                layer.release()  # its forward's cache: used, so freed
+                release()  # its forward's cache: used, so freed
         except Exception as exc:
             self._reraise_at(exc, layer)
         return grad_out
@@ -217,16 +239,17 @@ class Sequential(Container):
         if first == len(self._uses):  # nothing to train; a full backward still validates
             self.backward(grad_out)
             return
-        try:
-            for layer in self._uses[:first:-1]:  # as backward, down to the first trainable
+        releases = release_plan(self, self._uses)
+        try:  # as backward, down to the first trainable
+            for layer, release in zip(self._uses[:first:-1], releases[:first:-1]):
                 grad_out = layer.backward(grad_out)
-                layer.release()
+                release()
             layer = self._uses[first]
             layer.backward_params(grad_out)
         except Exception as exc:
             self._reraise_at(exc, layer)
-        for layer in self._uses[: first + 1]:  # and those in front, whose backward is skipped
-            layer.release()
+        for release in releases[: first + 1]:  # and those in front, whose backward is skipped
+            release()
 
     def _reraise_at(self, exc: Exception, use: Layer[Any]) -> NoReturn:
         """Re-raise ``exc`` with the position of ``use`` (an item of ``_uses``) in its path."""

@@ -159,6 +159,18 @@ def as_batch(
     if like is not None:
         dtype = like.dtype
         if type(like) is not _ndarray:
+            # The same fast path for a layer moved to another library: an array of the
+            # parameter's type, dtype and device, of a fitting shape, is returned as is.
+            if (
+                type(x) is type(like)
+                and x.dtype == dtype
+                and (len(x.shape) >= 2 if shape is None
+                     else _matches(x.shape, shape))
+                and (features is None or x.shape[-1] == features)
+                and 0 not in x.shape
+                and backend.device(x) == backend.device(like)
+            ):
+                return x
             return _as_batch_slow(layer, x, features, shape, dtype, like)
     # Fast path: the common case costs a handful of attribute reads (each counts: six
     # calls a step of the blog net, whose whole step is ~20 µs).

@@ -66,7 +66,14 @@ from typing_extensions import Self, TypeVar
 from minigrad import backend
 from minigrad.core.parameter import Array, Buffer, Parameter, check_parameter_dtype
 from minigrad.core.state import checked_state
-from minigrad.core.tree import _PLAIN, changes_structure, retaining, structure_changed, tree_of
+from minigrad.core.tree import (
+    _PLAIN,
+    changes_structure,
+    release_modules,
+    retaining,
+    structure_changed,
+    tree_of,
+)
 from minigrad.core.walk import expand, first_paths
 
 CacheT = TypeVar("CacheT", default=Array)
@@ -109,12 +116,12 @@ class Module(ABC, Generic[CacheT]):
             # Assigning a member, or over one, changes the tree (`minigrad.core.tree`);
             # the common case (an array, a number, a cache's tuple) decided inline.
             old = self.__dict__.get(name)
-            if not ((type(value) in _PLAIN or (name == "cache" and type(value) is tuple))
-                    and (type(old) in _PLAIN or (name == "cache" and type(old) is tuple))
-                    ) and (changes_structure(name, value, _MEMBERS)
-                           or changes_structure(name, old, _MEMBERS)):
+            plain = _CACHE_PLAIN if name == "cache" else _PLAIN
+            if (type(value) not in plain or type(old) not in plain) and (
+                    changes_structure(name, value, _MEMBERS)
+                    or changes_structure(name, old, _MEMBERS)):
                 structure_changed()
-            object.__setattr__(self, name, value)
+            _set(self, name, value)
 
         def __delattr__(self, name: str) -> None:
             if changes_structure(name, self.__dict__.get(name), _MEMBERS):
@@ -385,12 +392,8 @@ class Module(ABC, Generic[CacheT]):
         A later `saved` raises ("through the same forward a second time"), as PyTorch
         refuses a backward through a freed graph. Inside `minigrad.retain_graph` it does
         nothing. Other attributes than ``cache`` are left alone (they hold on longer)."""
-        if retaining():
-            return
-        for module in tree_of(self).modules:
-            if module.cache is not None:
-                module.cache = None
-                _set(module, "_released", True)
+        if not retaining():
+            release_modules(tree_of(self).modules)
 
     def clear_cache(self) -> None:
         """Forget the latest forward's ``self.cache`` in this module and its descendants
@@ -442,3 +445,4 @@ class Module(ABC, Generic[CacheT]):
 _MEMBERS = (Parameter, Buffer, Module)
 _set = object.__setattr__  # an assignment known not to change the tree
 """What makes an attribute part of the tree rather than per-use state."""
+_CACHE_PLAIN = _PLAIN | {tuple}  # a cache's tuple is not expanded: never a member either

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -89,13 +89,16 @@ class Tree:
     """A root's modules, each once, in `Module.modules` order (the root first), with the
     names of each one's persistent attributes: members, and ``training``."""
 
-    __slots__ = ("modules", "persistent", "token", "watched")
+    __slots__ = ("memo", "modules", "persistent", "token", "watched")
 
     def __init__(self, root: Module[Any]) -> None:
         from minigrad.core.module import Module  # they import each other
 
         kinds = (Parameter, Buffer, Module)
         self.token = _Structure.token
+        self.memo: dict[str, object] = {}
+        """What a container derives from its structure (`Sequential`'s release plan):
+        valid as long as the tree is, so rebuilt with it."""
         self.modules: list[Module[Any]] = []
         self.persistent: list[frozenset[str]] = []
         self.watched: list[tuple[Any, tuple[object, ...]]] = []
@@ -117,10 +120,10 @@ class Tree:
 
     def valid(self) -> bool:
         """Built under the current structure token, and no watched list or dict changed."""
-        return self.token is _Structure.token and all(
+        return self.token is _Structure.token and (not self.watched or all(  # most: none
             len(container) == len(items) and all(
                 a is b for a, b in zip(_items(container), items))
-            for container, items in self.watched)
+            for container, items in self.watched))
 
     def stash(self) -> tuple[dict[str, object], ...]:
         """`Module.stash`: per module, its per-use attributes, lists, dicts and sets
@@ -161,6 +164,25 @@ def tree_of(root: Module[Any]) -> Tree:
     if tree is None or not tree.valid():
         tree = _TREES[root] = Tree(root)
     return tree
+
+
+def release_modules(modules: Sequence[Module[Any]]) -> None:
+    """`Module.release` of the root of a tree whose modules are ``modules``: each one's
+    ``cache`` let go of, and marked released (a later ``saved`` says so)."""
+    if _RETAIN.get():
+        return
+    for module in modules:
+        cache = module.cache
+        if cache is not None:
+            if type(cache) in _PLAIN or type(cache) is tuple:  # holds no member: no new tree
+                _set(module, "cache", None)
+            else:  # `Module.__setattr__` decides whether the structure changes
+                module.cache = None
+            if not module._released:  # set once: after the first step it stays set
+                _set(module, "_released", True)
+
+
+_set = object.__setattr__  # an assignment that bypasses `Module.__setattr__`
 
 
 _RETAIN: ContextVar[bool] = ContextVar("minigrad_retain_graph", default=False)

@@ -120,17 +120,12 @@ class ReLU(Activation):
 
     @override
     def function(self, x: Array) -> Array:
-        y: Array = backend.namespace(x).maximum(x, 0.0)
+        y: Array = backend.positive_part(x)  # max(x, 0)
         return y
 
     @override
     def gradient(self, y: Array, g: Array) -> Array:
-        # G · [y > 0] as a product: ``where`` branches on every element, and on a ReLU's
-        # half-random mask NumPy's runs 10-15× slower (0.25 ms vs 0.02 ms on a 32×32×8×8
-        # float32 batch). Only for a finite G: 0 · inf is NaN where PyTorch has 0.
-        xp = backend.namespace(y)
-        grad_in: Array = (g * xp.astype(y > 0, g.dtype) if bool(xp.all(xp.isfinite(g)))
-                          else xp.where(y > 0, g, 0.0))
+        grad_in: Array = backend.gate_positive(g, y)  # G · [y > 0]
         return grad_in
 
 
