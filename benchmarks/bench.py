@@ -45,6 +45,7 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -364,8 +365,16 @@ def subprocess_times(commands: dict[str, list[str]], runs: int
                      ) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
     """Median wall and CPU (user + sys) seconds of each command, run in turn ``runs``
     times after one untimed run each (which also writes the bytecode), and the output
-    of each command's last run."""
-    env = checkout_env()
+    of each command's last run. The bytecode goes to a temporary folder
+    (``PYTHONPYCACHEPREFIX``), removed afterwards: cached for the timed runs, as users
+    run it, without writing ``__pycache__`` folders into the checkout."""
+    with tempfile.TemporaryDirectory(prefix="minigrad-bytecode-") as bytecode:
+        return _subprocess_times(commands, runs, {**checkout_env(),
+                                                  "PYTHONPYCACHEPREFIX": bytecode})
+
+
+def _subprocess_times(commands: dict[str, list[str]], runs: int, env: dict[str, str]
+                      ) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
     wall: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, list[float]] = {name: [] for name in commands}
     outputs = {}
