@@ -15,10 +15,11 @@ It prints the test accuracy next to the MLP's of ``examples/digits.py`` (98.0 %)
 with matplotlib, saves the 32 first-layer filters as a PNG.
 
 Measured with ``OPENBLAS_NUM_THREADS=1 python examples/digits_cnn.py --seed S`` (one BLAS
-thread; the machine and the date: the README's Examples): 99.11-99.78 % test accuracy over
-seeds 0-3 (seed 0, the default: 99.78 %), the 30 epochs trained in 8.5-19.2 s, the whole
-run 11-15 s of CPU. With OpenBLAS's default two threads seed 0 reached 99.56 % (float32
-sums in another order; seeds 1-3 the same as with one) and the runs took 19-29 s of CPU.
+thread; the machine and the date: the README's Examples; re-measured after the Winograd
+kernel changed the float32 rounding of the 32-channel layers): 99.33-99.56 % test accuracy
+over seeds 0-3 (seed 0, the default: 99.33 %), the 30 epochs trained in 10.4-12.1 s, the
+whole run 11-15 s of CPU. With OpenBLAS's default two threads seed 0 also reached 99.33 %,
+in 27 s of CPU.
 
 Needs scikit-learn: ``pip install "minigrad[examples]"``. Run
 ``python examples/digits_cnn.py [--epochs N] [--png filters.png]``; importing this file
