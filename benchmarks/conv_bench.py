@@ -83,8 +83,9 @@ def layer_case(name: str, layer: mg.Layer, module: Any, x: np.ndarray, torch: An
     return Case(name, ours, theirs, flops)
 
 
-def lenet(torch: Any, batch: int = 64) -> Case:
-    rng = np.random.default_rng(0)
+def lenet_pair(torch: Any, rng: np.random.Generator) -> tuple[mg.Sequential, Any]:
+    """LeNet-5 in float32, its weights drawn from ``rng``, and the same network in PyTorch
+    on those weights."""
     model = mg.Sequential(
         mg.Conv2D(1, 6, 5, padding=2, rng=rng, dtype=F32), mg.ReLU(), mg.MaxPool2D(2),
         mg.Conv2D(6, 16, 5, rng=rng, dtype=F32), mg.ReLU(), mg.MaxPool2D(2),
@@ -99,25 +100,66 @@ def lenet(torch: Any, batch: int = 64) -> Case:
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
     )
     copy_weights(model, net, torch)
-    x = rng.standard_normal((batch, 1, 28, 28)).astype(F32)
-    labels = rng.integers(0, 10, batch)
-    loss, optimizer = mg.CrossEntropyLoss(), mg.SGD(model.parameters(), lr=0.01)
-    xt, lt = torch.from_numpy(x), torch.from_numpy(labels)
-    loss_t, optimizer_t = nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=0.01)
+    return model, net
+
+
+def digits_cnn_pair(torch: Any) -> tuple[mg.Sequential, Any]:
+    """examples/digits_cnn.py's CNN (seed 0) and the same network in PyTorch on its
+    weights (in training mode)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import digits_cnn
+
+    model = digits_cnn.build_model(0)
+    width, nn = digits_cnn.WIDTH, torch.nn
+    net = nn.Sequential(
+        nn.Conv2d(1, width, 3, padding="same"), nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 4, 10),
+    )
+    copy_weights(model, net, torch)
+    return model, net
+
+
+def training_steps(model: mg.Sequential, loss: Any, optimizer: Any, x: Any, y: Any,
+                   net: Any, loss_t: Any, optimizer_t: Any, xt: Any, yt: Any, *,
+                   set_to_none: bool = True) -> tuple[Callable[[], object],
+                                                      Callable[[], object]]:
+    """One training step of each (minigrad, PyTorch), each returning its loss;
+    ``set_to_none`` goes to torch's ``zero_grad``."""
 
     def ours() -> object:
-        value = loss(model(x), labels)
+        value = loss(model(x), y)
         optimizer.zero_grad()
         model.backward_params(loss.backward())
         optimizer.step()
         return value
 
     def theirs() -> object:
-        value = loss_t(net(xt), lt)
-        optimizer_t.zero_grad()
+        value = loss_t(net(xt), yt)
+        optimizer_t.zero_grad(set_to_none=set_to_none)
         value.backward()
         optimizer_t.step()
         return value
+
+    return ours, theirs
+
+
+def lenet(torch: Any, batch: int = 64) -> Case:
+    rng = np.random.default_rng(0)
+    model, net = lenet_pair(torch, rng)
+    nn = torch.nn
+    x = rng.standard_normal((batch, 1, 28, 28)).astype(F32)
+    labels = rng.integers(0, 10, batch)
+    loss, optimizer = mg.CrossEntropyLoss(), mg.SGD(model.parameters(), lr=0.01)
+    xt, lt = torch.from_numpy(x), torch.from_numpy(labels)
+    loss_t, optimizer_t = nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=0.01)
+
+    ours, theirs = training_steps(model, loss, optimizer, x, labels,
+                                  net, loss_t, optimizer_t, xt, lt)
 
     ours_loss, their_loss = float(ours()), float(theirs().detach())
     assert abs(ours_loss - their_loss) < 1e-3 * max(1.0, their_loss), (ours_loss, their_loss)
@@ -139,15 +181,8 @@ def digits_epoch(torch: Any, samples: int | None = None) -> Case:
 
     X_train, _, y_train, _ = digits_cnn.load_images()
     X_train, y_train = X_train[:samples], y_train[:samples]  # all, unless --quick
-    model = digits_cnn.build_model(0)
+    model, net = digits_cnn_pair(torch)
     width, nn = digits_cnn.WIDTH, torch.nn
-    net = nn.Sequential(
-        nn.Conv2d(1, width, 3, padding="same"), nn.ReLU(),
-        nn.Conv2d(width, width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(width, 2 * width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 4, 10),
-    )
-    copy_weights(model, net, torch)
     optimizer = mg.Adam(model.parameters(), lr=1e-3)
     optimizer_t = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_t = nn.CrossEntropyLoss()
@@ -236,33 +271,15 @@ def digits_torch_step(torch: Any) -> Case:
     import digits_cnn
 
     X_train, _, y_train, _ = digits_cnn.load_images()
-    model = digits_cnn.build_model(0)
+    model, net = digits_cnn_pair(torch)
     width, nn = digits_cnn.WIDTH, torch.nn
-    net = nn.Sequential(
-        nn.Conv2d(1, width, 3, padding="same"), nn.ReLU(),
-        nn.Conv2d(width, width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(width, 2 * width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 4, 10),
-    )
-    copy_weights(model, net, torch)
     model.to(torch)
     xt, yt = torch.from_numpy(X_train[:32]), torch.from_numpy(y_train[:32])
     loss, optimizer = mg.CrossEntropyLoss(), mg.Adam(model.parameters(), lr=1e-3)
     loss_t, optimizer_t = nn.CrossEntropyLoss(), torch.optim.Adam(net.parameters(), lr=1e-3)
 
-    def ours() -> object:
-        value = loss(model(xt), yt)
-        optimizer.zero_grad()
-        model.backward_params(loss.backward())
-        optimizer.step()
-        return value
-
-    def theirs() -> object:
-        value = loss_t(net(xt), yt)
-        optimizer_t.zero_grad()
-        value.backward()
-        optimizer_t.step()
-        return value
+    ours, theirs = training_steps(model, loss, optimizer, xt, yt,
+                                  net, loss_t, optimizer_t, xt, yt)
 
     flops = 32 * 3 * 2.0 * 64 * (width * 9 + width * width * 9 + 2 * width * width * 9 / 4)
     return Case("digits CNN step on model.to(torch), batch 32", ours, theirs, flops)

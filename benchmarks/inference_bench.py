@@ -43,7 +43,6 @@ import argparse
 import gc
 import json
 import statistics
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -52,33 +51,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import conv_bench  # beside this file: the model pairs and training steps it shares
 import numpy as np
 
 import minigrad as mg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-import digits_cnn  # building the model needs no scikit-learn
-
 F32 = np.float32
 
 
-def copy_weights(ours: mg.Module, theirs: Any, torch: Any) -> None:
-    with torch.no_grad():
-        for param, tparam in zip(ours.parameters(), theirs.parameters()):
-            data = param.data.T if param.data.ndim == 2 else param.data  # Dense is (in, out)
-            tparam.copy_(torch.from_numpy(np.ascontiguousarray(data)))
-
-
 def digits_cnn_pair(torch: Any) -> tuple[mg.Sequential, Any]:
-    model = digits_cnn.build_model(0)
-    width, nn = digits_cnn.WIDTH, torch.nn
-    net = nn.Sequential(
-        nn.Conv2d(1, width, 3, padding="same"), nn.ReLU(),
-        nn.Conv2d(width, width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(width, 2 * width, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * width * 4, 10),
-    )
-    copy_weights(model, net, torch)
+    """examples/digits_cnn.py's CNN and its PyTorch twin on the same weights, in eval mode."""
+    model, net = conv_bench.digits_cnn_pair(torch)
     return model, net.eval()
 
 
@@ -148,39 +131,16 @@ def lenet(torch: Any, batch: int) -> tuple[Callable[[], object], Callable[[], ob
     """The two LeNet-5 training steps (minigrad, PyTorch) on the same weights and batch,
     the minigrad model and the arrays its baseline holds (batch, optimizer state)."""
     rng = np.random.default_rng(0)
-    model = mg.Sequential(
-        mg.Conv2D(1, 6, 5, padding=2, rng=rng, dtype=F32), mg.ReLU(), mg.MaxPool2D(2),
-        mg.Conv2D(6, 16, 5, rng=rng, dtype=F32), mg.ReLU(), mg.MaxPool2D(2),
-        mg.Flatten(), mg.Dense(400, 120, bias=True, rng=rng, dtype=F32), mg.ReLU(),
-        mg.Dense(120, 84, bias=True, rng=rng, dtype=F32), mg.ReLU(),
-        mg.Dense(84, 10, bias=True, rng=rng, dtype=F32),
-    )
+    model, net = conv_bench.lenet_pair(torch, rng)
     nn = torch.nn
-    net = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-    )
-    copy_weights(model, net, torch)
     x = rng.standard_normal((batch, 1, 28, 28)).astype(F32)
     labels = rng.integers(0, 10, batch)
     loss, optimizer = mg.CrossEntropyLoss(), mg.SGD(model.parameters(), lr=0.01)
     xt, lt = torch.from_numpy(x.copy()), torch.from_numpy(labels.copy())
     loss_t, optimizer_t = nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=0.01)
 
-    def ours() -> object:
-        value = loss(model(x), labels)
-        optimizer.zero_grad()
-        model.backward_params(loss.backward())
-        optimizer.step()
-        return value
-
-    def theirs() -> object:
-        value = loss_t(net(xt), lt)
-        optimizer_t.zero_grad(set_to_none=False)  # kept, as minigrad keeps its gradients
-        value.backward()
-        optimizer_t.step()
-        return value
+    ours, theirs = conv_bench.training_steps(  # torch's gradients kept, as minigrad keeps its
+        model, loss, optimizer, x, labels, net, loss_t, optimizer_t, xt, lt, set_to_none=False)
 
     assert abs(float(ours()) - float(theirs().detach())) < 1e-3  # type: ignore[attr-defined]
     return ours, theirs, model, [x, labels]

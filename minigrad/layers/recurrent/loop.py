@@ -25,17 +25,18 @@ and a one-step cell (`minigrad.layers.recurrent.step`) runs it on one step.
 from __future__ import annotations
 
 import math
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
+from typing_extensions import override
 
 from minigrad import backend
 from minigrad import init as initializers
 from minigrad.core import Array, Layer, Parameter, check_same_place
 from minigrad.layers.recurrent.recurrences import Recurrence, Weights, columns, side_by_side
 
-__all__ = ["DirectionCache", "ParameterDraws", "State", "check_state", "run_direction",
-           "run_direction_backward"]
+__all__ = ["DirectionCache", "ParameterDraws", "State", "StatefulLayer", "check_state",
+           "run_direction", "run_direction_backward"]
 
 State: TypeAlias = "Array | tuple[Array, Array]"
 """A recurrent state: ``h`` (RNN, GRU) or ``(h, c)`` (LSTM)."""
@@ -44,6 +45,32 @@ DirectionCache = tuple[Array, Array, Array, tuple[Array, ...]]
 """One direction's input rows ``(T·N, D)`` in its order of time, its hidden states
 ``h_0 .. h_T`` in rows ``(T+1, N, P)`` and as the recurrence made them ``(T+1, P, N)``,
 and what its recurrence keeps per step."""
+
+
+CacheT = TypeVar("CacheT")
+
+
+class StatefulLayer(Layer[CacheT]):
+    """What `RecurrentCell` and `Recurrent` share: ``backward`` and ``backward_params`` are
+    one `_backward`, with or without dL/dx, that also takes dL/d(final state)."""
+
+    def _backward(self, grad_out: Array, final_state_grad: State | None, *,
+                  input_grad: bool) -> Array | None:
+        """dL/dx (None when not ``input_grad``), the parameters' gradients accumulated
+        and ``initial_state_grad`` set."""
+        raise NotImplementedError
+
+    @override
+    def backward(self, grad_out: Array, final_state_grad: State | None = None) -> Array:
+        """dL/dx from dL/d(output) (and dL/d(final state), in ``final_state_grad``'s
+        form)."""
+        grad_in = self._backward(grad_out, final_state_grad, input_grad=True)
+        assert grad_in is not None
+        return grad_in
+
+    @override
+    def backward_params(self, grad_out: Array, final_state_grad: State | None = None) -> None:
+        self._backward(grad_out, final_state_grad, input_grad=False)
 
 
 def run_direction(cell: Recurrence, w: Weights, x: Array, state: tuple[Array, ...]

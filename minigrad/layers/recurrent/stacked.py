@@ -43,7 +43,6 @@ from minigrad import backend
 from minigrad import init as initializers
 from minigrad.core import (
     Array,
-    Layer,
     as_grad,
     check_count,
     check_number,
@@ -54,6 +53,7 @@ from minigrad.layers.recurrent.loop import (
     DirectionCache,
     ParameterDraws,
     State,
+    StatefulLayer,
     check_state,
     run_direction,
     run_direction_backward,
@@ -67,7 +67,7 @@ RecurrentCache = tuple[tuple[DirectionCache, ...], tuple[Array | None, ...], tup
 where none was applied), the input's shape."""
 
 
-class Recurrent(Layer[RecurrentCache]):
+class Recurrent(StatefulLayer[RecurrentCache]):
     """Options, parameters, states, the composition of layers and directions and its
     backward; a subclass gives the cell (`_recurrence`) and its docstring."""
 
@@ -236,6 +236,7 @@ class Recurrent(Layer[RecurrentCache]):
         return x * multiplier, multiplier
 
     # -- backward -------------------------------------------------------------------------
+    @override
     def _backward(self, grad_out: Array, final_state_grad: State | None, *,
                   input_grad: bool) -> Array | None:
         caches, masks, (n, t, _) = self.saved()
@@ -276,17 +277,6 @@ class Recurrent(Layer[RecurrentCache]):
             return None
         grad_in: Array = backend.owned_copy(xp.permute_dims(d_in, (1, 0, 2)))
         return grad_in
-
-    @override
-    def backward(self, grad_out: Array, final_state_grad: State | None = None) -> Array:
-        """dL/dx from dL/dy (and dL/d(final state), in ``final_state_grad``'s form)."""
-        grad_in = self._backward(grad_out, final_state_grad, input_grad=True)
-        assert grad_in is not None
-        return grad_in
-
-    @override
-    def backward_params(self, grad_out: Array, final_state_grad: State | None = None) -> None:
-        self._backward(grad_out, final_state_grad, input_grad=False)
 
     @override
     def extra_repr(self) -> str:

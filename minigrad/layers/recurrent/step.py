@@ -25,12 +25,13 @@ from typing_extensions import override
 
 from minigrad import backend
 from minigrad import init as initializers
-from minigrad.core import Array, Layer, as_grad, check_count, check_parameter_dtype
+from minigrad.core import Array, as_grad, check_count, check_parameter_dtype
 from minigrad.core.nd import as_nd
 from minigrad.layers.recurrent.loop import (
     DirectionCache,
     ParameterDraws,
     State,
+    StatefulLayer,
     check_state,
     run_direction,
     run_direction_backward,
@@ -46,7 +47,7 @@ from minigrad.layers.recurrent.recurrences import (
 __all__ = ["GRUCell", "LSTMCell", "RNNCell", "RecurrentCell"]
 
 
-class RecurrentCell(Layer[DirectionCache]):
+class RecurrentCell(StatefulLayer[DirectionCache]):
     """Parameters, states and the one step (the one-direction loop on ``T = 1``); a
     subclass gives the cell (`_recurrence`)."""
 
@@ -117,6 +118,7 @@ class RecurrentCell(Layer[DirectionCache]):
     def __call__(self, x: npt.ArrayLike, initial_state: State | None = None) -> Array:
         return self.forward(x, initial_state)  # type: ignore[arg-type]  # validated there
 
+    @override
     def _backward(self, grad_out: Array, final_state_grad: State | None, *,
                   input_grad: bool) -> Array | None:
         cache = self.saved()
@@ -133,17 +135,6 @@ class RecurrentCell(Layer[DirectionCache]):
             return None
         grad_in: Array = backend.owned_copy(dx[0, ...])
         return grad_in
-
-    @override
-    def backward(self, grad_out: Array, final_state_grad: State | None = None) -> Array:
-        """dL/dx from dL/dh (plus dL/d(new state) from the next step, if given)."""
-        grad_in = self._backward(grad_out, final_state_grad, input_grad=True)
-        assert grad_in is not None
-        return grad_in
-
-    @override
-    def backward_params(self, grad_out: Array, final_state_grad: State | None = None) -> None:
-        self._backward(grad_out, final_state_grad, input_grad=False)
 
     @override
     def extra_repr(self) -> str:
