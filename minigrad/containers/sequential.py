@@ -67,6 +67,7 @@ class Container(Layer[None]):
     """
 
     _stashes: list[object] | None = None
+    releases_in_backward = True  # each child's release follows its backward
 
     @override
     def clear_cache(self) -> None:

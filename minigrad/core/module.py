@@ -57,7 +57,7 @@ import types
 from abc import ABC
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
 import numpy as np
 import numpy.typing as npt
@@ -104,12 +104,15 @@ class Module(ABC, Generic[CacheT]):
         What the latest ``forward`` saved for ``backward``; None before any forward.
         (A layer may keep its state in other attributes too: the sharing rule in
         `minigrad.core.module` says what `stash` covers.)
+    releases_in_backward : bool
+        True where ``backward`` itself releases what the forward kept (the containers).
     """
 
     # Class-level defaults, so a subclass that forgets ``super().__init__()`` still works.
     training: bool = True
     cache: CacheT | None = None
     _released: bool = False  # the cache was let go of by `release`, not never set
+    releases_in_backward: ClassVar[bool] = False
 
     if not TYPE_CHECKING:  # hidden from type checkers, which would then allow any name
         def __setattr__(self, name: str, value: object) -> None:
@@ -399,8 +402,7 @@ class Module(ABC, Generic[CacheT]):
         """Forget the latest forward's ``self.cache`` in this module and its descendants
         (frees memory; a later ``backward`` raises). Other attributes are left alone."""
         self.cache = None
-        if self._released:
-            self._released = False
+        self._released = False
         for _, child in self.named_children():
             child.clear_cache()
 

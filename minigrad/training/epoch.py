@@ -185,7 +185,8 @@ def train_epoch(
             model.backward_params(criterion.backward(criterion.denominator))
         else:
             model.backward_params(criterion.backward())  # the input needs no gradient
-        model.release()  # what the forward kept (a container released it as it went)
+        if not model.releases_in_backward:  # a container released each layer as it went
+            model.release()
         if parallel is not None:  # the processes' mean gradients, and the global loss
             loss = parallel.reduce_gradients(loss)
             check_finite_loss(loss, where, index, steps, model, "step")
