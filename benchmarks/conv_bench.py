@@ -169,6 +169,33 @@ def lenet(torch: Any, batch: int = 64) -> Case:
     return Case(f"LeNet-5 step, 28×28, batch {batch}", ours, theirs, flops)
 
 
+def fit_epochs(model: mg.Sequential, net: Any, X: np.ndarray, y: np.ndarray, batch: int,
+               lr: float, torch: Any) -> tuple[Callable[[], object], Callable[[], object]]:
+    """One shuffled epoch with Adam and cross-entropy: minigrad's `fit`, and the same as
+    a PyTorch loop (``randperm``, ``optim.Adam``) over batches of ``batch``."""
+    optimizer = mg.Adam(model.parameters(), lr=lr)
+    optimizer_t = torch.optim.Adam(net.parameters(), lr=lr)
+    loss_t = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def ours() -> object:
+        return mg.fit(model, mg.CrossEntropyLoss(), optimizer, X, y, epochs=1,
+                      batch_size=batch, rng=0, progress=False)
+
+    def theirs() -> object:
+        net.train()
+        order = torch.randperm(len(xt))
+        for start in range(0, len(xt), batch):
+            index = order[start:start + batch]
+            value = loss_t(net(xt[index]), yt[index])
+            optimizer_t.zero_grad()
+            value.backward()
+            optimizer_t.step()
+        return value
+
+    return ours, theirs
+
+
 def digits_epoch(torch: Any, samples: int | None = None) -> Case:
     """A whole `fit` epoch of examples/digits_cnn.py's CNN (batch 32, Adam, shuffled)
     against a PyTorch loop over the same batches (``randperm``, ``nn.Sequential``,
@@ -182,27 +209,8 @@ def digits_epoch(torch: Any, samples: int | None = None) -> Case:
     X_train, _, y_train, _ = digits_cnn.load_images()
     X_train, y_train = X_train[:samples], y_train[:samples]  # all, unless --quick
     model, net = digits_cnn_pair(torch)
-    width, nn = digits_cnn.WIDTH, torch.nn
-    optimizer = mg.Adam(model.parameters(), lr=1e-3)
-    optimizer_t = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss_t = nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train)
-
-    def ours() -> object:
-        return mg.fit(model, mg.CrossEntropyLoss(), optimizer, X_train, y_train, epochs=1,
-                      batch_size=32, rng=0, progress=False)
-
-    def theirs() -> object:
-        net.train()
-        order = torch.randperm(len(xt))
-        for start in range(0, len(xt), 32):
-            index = order[start:start + 32]
-            value = loss_t(net(xt[index]), yt[index])
-            optimizer_t.zero_grad()
-            value.backward()
-            optimizer_t.step()
-        return value
-
+    width = digits_cnn.WIDTH
+    ours, theirs = fit_epochs(model, net, X_train, y_train, 32, 1e-3, torch)
     images = len(X_train)
     flops = images * 3 * 2.0 * 64 * (width * 9 + width * width * 9 + 2 * width * width * 9 / 4)
     return Case(f"digits CNN (examples/digits_cnn.py), fit epoch ({images} images), batch 32",
@@ -231,26 +239,8 @@ def mnist_epoch(torch: Any, samples: int) -> Case:
     )
     copy_weights(model, net, torch)
     batch = mnist_cnn.BATCH_SIZE
-    optimizer = mg.Adam(model.parameters(), lr=mnist_cnn.LEARNING_RATE)
-    optimizer_t = torch.optim.Adam(net.parameters(), lr=mnist_cnn.LEARNING_RATE)
-    loss_t = nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train)
-
-    def ours() -> object:
-        return mg.fit(model, mg.CrossEntropyLoss(), optimizer, X_train, y_train, epochs=1,
-                      batch_size=batch, rng=0, progress=False)
-
-    def theirs() -> object:
-        net.train()
-        order = torch.randperm(len(xt))
-        for start in range(0, len(xt), batch):
-            index = order[start:start + batch]
-            value = loss_t(net(xt[index]), yt[index])
-            optimizer_t.zero_grad()
-            value.backward()
-            optimizer_t.step()
-        return value
-
+    ours, theirs = fit_epochs(model, net, X_train, y_train, batch, mnist_cnn.LEARNING_RATE,
+                              torch)
     images = len(X_train)
     flops = images * (2.0 * 2 * first * 25 * 28 * 28
                       + 2.0 * 3 * second * first * 25 * 10 * 10
