@@ -62,7 +62,12 @@ def compare(fast: tuple, reference: tuple, dtype: type) -> None:
 
 @pytest.fixture
 def winograd_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts `winograd.convolve` calls (forward passes and input gradients)."""
+    """Counts `winograd.convolve` calls (forward passes and input gradients), with
+    Winograd taken at any batch and the batch worked on two samples at a time (so the
+    small test batches have parts, the last one short)."""
+    monkeypatch.setattr(convolution, "WINOGRAD_MIN_TILES", 1)
+    monkeypatch.setattr(winograd, "PART_BYTES", 1)
+    monkeypatch.setattr(winograd, "PART_MIN_SAMPLES", 2)
     calls: list[int] = []
     original = winograd.convolve
 
@@ -83,6 +88,7 @@ WINOGRAD_CASES = [  # (batch, in, out, height, width, padding, bias)
     (2, 32, 34, 4, 3, 2, True),       # padding 2: the input gradient's 2 − p is 0
     (1, 40, 32, 3, 3, "same", True),  # the smallest input with padding
     (2, 32, 32, 8, 11, (0, 2), True),  # different padding per axis
+    (5, 32, 32, 4, 4, 1, True),       # three parts of the batch, the last of one sample
 ]
 
 
@@ -117,7 +123,8 @@ def test_winograd_layers_in_a_row(winograd_calls: list[int]) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_winograd_backward_params_and_frozen_weight(dtype: type) -> None:
+def test_winograd_backward_params_and_frozen_weight(dtype: type,
+                                                   winograd_calls: list[int]) -> None:
     rng = np.random.default_rng(2)
     layer = mg.Conv2D(32, 32, 3, padding=1, rng=3, dtype=dtype)
     x = rng.standard_normal((2, 32, 5, 6)).astype(dtype)
@@ -127,9 +134,10 @@ def test_winograd_backward_params_and_frozen_weight(dtype: type) -> None:
     fast, reference = both_paths(layer, x, grad)
     compare(fast, reference, dtype)
     assert not np.any(fast[2][0])  # the frozen weight's gradient stays zero
+    assert winograd_calls
 
 
-def test_winograd_second_backward_adds_the_same_gradients() -> None:
+def test_winograd_second_backward_adds_the_same_gradients(winograd_calls: list[int]) -> None:
     rng = np.random.default_rng(4)
     layer = mg.Conv2D(32, 32, 3, padding=1, rng=5)
     x, grad = rng.standard_normal((2, 32, 4, 4)), rng.standard_normal((2, 32, 4, 4))
@@ -140,6 +148,21 @@ def test_winograd_second_backward_adds_the_same_gradients() -> None:
     second = layer.backward(grad)
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(layer.weight.grad, 2 * once, rtol=1e-14)
+    assert winograd_calls
+
+
+@pytest.mark.parametrize(("batch", "size", "applies"), [
+    (32, 8, True), (31, 8, False),   # 16 tiles a sample: 512 from 32 samples
+    (1, 45, True), (1, 44, False),   # 23² = 529 tiles; 22² = 484
+    (128, 4, True), (127, 4, False),  # 4 tiles a sample
+])
+def test_winograd_from_enough_tiles(batch: int, size: int, applies: bool) -> None:
+    """Below `WINOGRAD_MIN_TILES` 2×2 output tiles over the batch the im2col product is
+    faster (batch 1 of 8×8: 16 tiles), from there Winograd is."""
+    layer = mg.Conv2D(32, 32, 3, padding=1, rng=0, dtype=np.float32)
+    x = np.zeros((batch, 32, size, size), np.float32)
+    windows = layer._windows((size, size))
+    assert backend.has_conv_kernel(x, layer.weight.data, windows, 1) is applies
 
 
 def test_winograd_gradients_match_finite_differences(winograd_calls: list[int]) -> None:

@@ -65,6 +65,15 @@ on 16×16 25-31 vs 30-34 ms, 128→128 39 vs 52-57 ms and 256→256 (batch 8) 63
 92-95 ms won."""
 
 
+WINOGRAD_MIN_TILES = 512
+"""2×2 output tiles over the batch (``N·⌈H_out/2⌉·⌈W_out/2⌉``) from which Winograd pays:
+its transforms are some twenty NumPy calls whatever the size, which small batches do
+not repay. Measured (float32, one thread, CPU time; eval forward, im2col against
+Winograd): 32→32 on 8×8 at batch 1 (16 tiles) 0.09 against 0.16 ms, batch 4 (64)
+0.16 against 0.37, batch 16 (256) 0.44 against 0.52, batch 32 (512) even; batch 256
+(4096) 11.1 against 7.8."""
+
+
 _enabled = [True]
 
 
@@ -92,16 +101,17 @@ def has_conv_kernel(x: Any, weight: Any, windows: Sequence[Geometry], groups: in
         _library(x) == "torch" or _winograd_applies(x, weight, windows, groups))
 
 
-def convolve(x: Any, weight: Any, bias: Any, windows: Sequence[Geometry], groups: int
-             ) -> tuple[Any, Any] | None:
+def convolve(x: Any, weight: Any, bias: Any, windows: Sequence[Geometry], groups: int, *,
+             keep: bool = True) -> tuple[Any, Any] | None:
     """``y = W ⋆ x + b`` by a fast kernel: ``(y, saved)``, ``saved`` what
-    `convolve_backward` takes back (or None); None where no kernel applies."""
+    `convolve_backward` takes back (None without ``keep``: the backward, if any, then
+    recomputes it); None where no kernel applies."""
     if not _enabled[0]:
         return None
     if _library(x) == "torch":
         return _torch_convolve(x, weight, bias, windows, groups), None
     if _winograd_applies(x, weight, windows, groups):
-        return winograd.convolve(x, weight, bias, _pads(windows), _outs(windows))
+        return winograd.convolve(x, weight, bias, _pads(windows), _outs(windows), keep=keep)
     return None
 
 
@@ -112,9 +122,7 @@ def convolve_backward(saved: Any, x: Any, weight: Any, grad: Any, windows: Seque
     if _library(x) == "torch":
         return _torch_backward(x, weight, grad, windows, groups, bias=bias, input_grad=input_grad)
     pads = _pads(windows)
-    if saved is None:  # the transformed input was let go of: transform it again
-        saved = winograd.input_transform(x, pads, _outs(windows))
-    grad_w, grad_b = winograd.weight_gradient(grad, saved)
+    grad_w, grad_b = winograd.weight_gradient(grad, x, pads, saved)
     grad_in = winograd.input_gradient(grad, weight, pads, (windows[0].size, windows[1].size)
                                       ) if input_grad else None
     return grad_w, grad_b if bias else None, grad_in
@@ -130,8 +138,8 @@ def _outs(windows: Sequence[Geometry]) -> tuple[int, int]:
 
 def _winograd_applies(x: Any, weight: Any, windows: Sequence[Geometry], groups: int) -> bool:
     """NumPy float32 or float64 arrays, one group, 2-D, 3×3, stride 1, no dilation,
-    padding 0-2 (the input gradient's ``2 − p`` is a padding too), and enough channels
-    (`WINOGRAD_MIN_CHANNELS`)."""
+    padding 0-2 (the input gradient's ``2 − p`` is a padding too), enough channels
+    (`WINOGRAD_MIN_CHANNELS`) and tiles (`WINOGRAD_MIN_TILES`)."""
     return (
         type(x) is np.ndarray and type(weight) is np.ndarray and x.dtype == weight.dtype
         and x.dtype in (np.float32, np.float64)
@@ -139,6 +147,8 @@ def _winograd_applies(x: Any, weight: Any, windows: Sequence[Geometry], groups: 
         and all(w.kernel == 3 and w.stride == 1 and w.dilation == 1 and 0 <= w.pad <= 2
                 for w in windows)
         and min(weight.shape[0], weight.shape[1]) >= WINOGRAD_MIN_CHANNELS
+        and x.shape[0] * winograd.tiles(windows[0].out) * winograd.tiles(windows[1].out)
+        >= WINOGRAD_MIN_TILES
     )
 
 

@@ -186,10 +186,11 @@ class _ConvND(_Conv[ConvCache]):
         if self.padding_mode != "zeros":  # a padded copy, convolved unpadded
             x = pad(x, self.padding_mode, *self._pads)
         bias = None if self.bias is None else self.bias.data
-        fast = backend.convolve(x, self.weight.data, bias, windows, self.groups)  # or None
+        fast = backend.convolve(x, self.weight.data, bias, windows, self.groups,
+                                keep=self.training)  # or None
         if fast is not None:  # the same product by a faster kernel (PyTorch's, Winograd's)
             y: Array = fast[0]
-            self.cache = (fast[1] if self.training else None, windows, tuple(x.shape), x)
+            self.cache = (fast[1], windows, tuple(x.shape), x)
             return y
         # With a bias, [W b] @ [cols; 1]: the bias is added by the product, not a pass
         # of its own over the output (and its gradient comes out of the weight's).
