@@ -136,11 +136,16 @@ def test_after_a_fit_step_only_parameters_gradients_and_optimizer_state_are_held
             gc.collect()
             held.append(tracemalloc.get_traced_memory()[0])
 
-    # One forward keeps ~0.5 MB here (im2col columns, masks, pooling's choices); the
+    # One forward keeps ~0.8 MB here (the layers' inputs, masks, pooling's choices); the
     # batch is 64 KB; parameters, gradients and Adam's two moments ~40 KB in all.
-    model(X[:32])
-    kept = sum(np.asarray(layer.cache[0]).nbytes for layer in model
-               if isinstance(layer, mg.Conv2D))
+    model(X[:32])  # untraced: what a first forward imports
+    model.clear_cache()
+    tracemalloc.start()
+    try:
+        out = model(X[:32])
+        kept = tracemalloc.get_traced_memory()[0] - out.nbytes
+    finally:
+        tracemalloc.stop()
     model.clear_cache()
     # A first fit imports what fit imports on first use (the lazily loaded families: their
     # code stays, as any import's does) and builds the model's cached tree.
@@ -161,13 +166,16 @@ def test_after_a_fit_step_only_parameters_gradients_and_optimizer_state_are_held
         assert after_step - base < 3 * state + 2 * batch + 64_000, (after_step - base, state)
 
 
-def test_a_conv_in_evaluation_mode_keeps_no_column_buffer():
+@pytest.mark.parametrize("training", [True, False])
+def test_a_conv_keeps_its_input_not_its_column_buffer(training):
+    """As PyTorch keeps the input, not 9× it: backward rebuilds the columns."""
     conv = mg.Conv2D(2, 3, 3, padding=1, rng=0)
     x, g = RNG.standard_normal((2, 2, 5, 5)), RNG.standard_normal((2, 3, 5, 5))
-    want = conv(x), conv.backward(g)  # training mode: the buffer is kept
+    with mg.retain_graph():
+        want = conv(x), conv.backward(g)
     conv.zero_grad()
-    conv.eval()
+    conv.train(training)
     y = conv(x)
-    assert conv.cache[0] is None  # not kept for a backward that predict never runs
+    assert conv.cache[0] is None and conv.cache[3] is x
     np.testing.assert_array_equal(y, want[0])
     np.testing.assert_array_equal(conv.backward(g), want[1])  # rebuilt from the input

