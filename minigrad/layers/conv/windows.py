@@ -353,6 +353,7 @@ def col2im(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...],
         w_k = xp.reshape(weight[spatial(ks)], (groups, out_per_group, -1))
         part = xp.reshape(grouped_matmul(transpose_last(w_k), src), part_shape)
         if batch_last:
-            dst[(slice(None), *ins, slice(None))] += part[(slice(None), *out_slices, slice(None))]
+            into: Index = (slice(None), *ins, slice(None))
+            dst[into] += part[(slice(None), *out_slices, slice(None))]
         else:
             dst[spatial(ins)] += part[spatial(out_slices)]
