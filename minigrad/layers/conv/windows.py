@@ -354,6 +354,7 @@ def col2im(dst: Array, weight: Array, src: Array, windows: tuple[Window, ...],
         part = xp.reshape(grouped_matmul(transpose_last(w_k), src), part_shape)
         if batch_last:
             into: Index = (slice(None), *ins, slice(None))
-            dst[into] += part[(slice(None), *out_slices, slice(None))]
+            read: Index = (slice(None), *out_slices, slice(None))
+            dst[into] += part[read]
         else:
             dst[spatial(ins)] += part[spatial(out_slices)]
