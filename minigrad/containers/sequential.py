@@ -126,24 +126,59 @@ def uses(container: Container, children: Sequence[Layer[Any] | MergeLayer[Any]]
             for slot, (child, flag) in enumerate(zip(children, flags))]
 
 
-def release_plan(container: Container, uses: Sequence[Any]) -> tuple[Callable[[], None], ...]:
-    """What lets each of ``uses`` (a container's plan) go of its forward's cache after its
-    backward: `release_modules` of the modules of its subtree, or its own ``release``
-    where it has one (a `SharedUse`, a layer that overrides `Module.release`).
+def _retained() -> None:
+    """A subtree's release inside `minigrad.retain_graph`: nothing."""
 
-    Found once per structure -- kept in the container's `Tree` (``memo``), which is
-    rebuilt when anything in the subtree changes -- not looked up for each layer at each
-    step: those look-ups were a sixth of the blog net's training step.
+
+Step = tuple[Any, Callable[[], None]]
+"""A position of a container's backward: its use, and what lets its cache go after."""
+
+
+class Plan:
+    """What a container's backward runs, last position first: each use (the child, or
+    its `SharedUse`) and what lets its forward's cache go afterwards -- `release_modules`
+    of its subtree's modules, or its own ``release`` where it has one (a `SharedUse`, a
+    layer that overrides `Module.release`, which also runs inside `retain_graph`: it
+    decides there itself). Plus the split `Sequential.backward_params` takes at its
+    first trainable position.
+
+    A container keeps two, for outside and inside `minigrad.retain_graph` (`plan_of`),
+    found once per structure -- kept in its `Tree` (``memo``), rebuilt when anything in
+    the subtree changes -- not looked up for each layer at each step: those look-ups
+    were a sixth of the blog net's training step.
     """
-    tree = tree_of(container)
-    plan: Any = tree.memo.get("release")
-    if plan is None:
-        plan = tree.memo["release"] = tuple(
-            partial(release_modules, tuple(tree_of(use).modules))
-            if type(use).release is Module.release else use.release
-            for use in uses
-        )
-    return plan  # type: ignore[no-any-return]
+
+    __slots__ = ("_split", "steps")
+
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        self.steps = steps
+        self._split: tuple[Any, ...] | None = None
+
+    def split(self, first: int) -> tuple[Any, ...]:
+        """``(first, the steps after it, its use, the releases of it and of the positions
+        in front of it)`` -- what `Sequential.backward_params` runs down to position
+        ``first``, whose backward skips those in front."""
+        found = self._split
+        if found is None or found[0] != first:  # the first trainable moved: found again
+            at = len(self.steps) - 1 - first  # ``first``'s place, last position first
+            found = self._split = (first, self.steps[:at], self.steps[at][0],
+                                   tuple(release for _, release in self.steps[at:]))
+        return found
+
+
+def plan_of(container: Container, uses: Sequence[Any]) -> Plan:
+    """The `Plan` of ``container``, whose positions run ``uses``, for outside or inside
+    `minigrad.retain_graph`, as it is now; kept with the container's `Tree`."""
+    memo = tree_of(container).memo
+    plans: Any = memo.get("plans")
+    if plans is None:
+        own = [type(use).release is not Module.release for use in uses]
+        frees = [use.release if has_own else partial(release_modules, tuple(tree_of(use).modules))
+                 for use, has_own in zip(uses, own)]
+        keeps = [use.release if has_own else _retained for use, has_own in zip(uses, own)]
+        plans = memo["plans"] = (Plan(tuple(zip(uses, frees))[::-1]),
+                                 Plan(tuple(zip(uses, keeps))[::-1]))
+    return plans[retaining()]  # type: ignore[no-any-return]
 
 
 class Sequential(Container):
@@ -222,9 +257,8 @@ class Sequential(Container):
 
     @override
     def backward(self, grad_out: Array) -> Array:
-        releases = release_plan(self, self._uses)
         try:  # G ← dL/d(layer's input), last layer first
-            for layer, release in zip(reversed(self._uses), reversed(releases)):
+            for layer, release in plan_of(self, self._uses).steps:
                 grad_out = layer.backward(grad_out)
                 release()  # its forward's cache: used, so freed
         except Exception as exc:
@@ -240,16 +274,16 @@ class Sequential(Container):
         if first == len(self._uses):  # nothing to train; a full backward still validates
             self.backward(grad_out)
             return
-        releases = release_plan(self, self._uses)
+        _, after, trainable, releases = plan_of(self, self._uses).split(first)
         try:  # as backward, down to the first trainable
-            for layer, release in zip(self._uses[:first:-1], releases[:first:-1]):
+            for layer, release in after:
                 grad_out = layer.backward(grad_out)
                 release()
-            layer = self._uses[first]
+            layer = trainable
             layer.backward_params(grad_out)
         except Exception as exc:
             self._reraise_at(exc, layer)
-        for release in releases[: first + 1]:  # and those in front, whose backward is skipped
+        for release in releases:  # its own, and those in front, whose backward is skipped
             release()
 
     def _reraise_at(self, exc: Exception, use: Layer[Any]) -> NoReturn:

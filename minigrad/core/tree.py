@@ -28,7 +28,8 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -51,6 +52,8 @@ def structure_changed() -> None:
 
 _PLAIN = frozenset({type(None), bool, int, float, str, np.ndarray})
 """The types of most attribute values: never a member, decided without an isinstance."""
+_CACHE_PLAIN = _PLAIN | {tuple}
+"""The same for a ``cache``, whose tuple is not expanded: never a member either."""
 
 
 def holds_members(value: object, kinds: tuple[type, ...],
@@ -152,30 +155,40 @@ _ONE_LEVEL = (list, dict, set)
 does not reach into the stash."""
 
 
-_TREES: weakref.WeakKeyDictionary[Module[Any], Tree] = weakref.WeakKeyDictionary()
+_TREES: dict[int, tuple[weakref.ref[Module[Any]], Tree]] = {}
+"""Each root's `Tree`, by the root's ``id``, with a weak reference that tells the root
+is the same one and drops the entry when it goes: a look-up without hashing the module
+(a class may make itself unhashable) or a new weak reference, as ``WeakKeyDictionary``
+makes for each ``get`` -- a backward, a `Module.mode`, a stash each look one up."""
 
 
 def tree_of(root: Module[Any]) -> Tree:
     """``root``'s `Tree`: the cached one while it is valid, else a new one (kept)."""
-    try:
-        tree = _TREES.get(root)
-    except TypeError:  # a module class that made itself unhashable: no cache
-        return Tree(root)
-    if tree is None or not tree.valid():
-        tree = _TREES[root] = Tree(root)
+    entry = _TREES.get(id(root))
+    if entry is not None and entry[0]() is root and entry[1].valid():
+        return entry[1]
+    tree = Tree(root)
+    _TREES[id(root)] = (weakref.ref(root, partial(_forget, id(root))), tree)
     return tree
 
 
+def _forget(key: int, ref: weakref.ref[Module[Any]], trees: dict[int, Any] = _TREES) -> None:
+    """Drop the tree of a root that is gone -- unless the entry is already another's.
+    (``trees`` bound at definition: at interpreter exit the module's globals may be gone
+    before the last roots.)"""
+    entry = trees.get(key)
+    if entry is not None and entry[0] is ref:
+        del trees[key]
+
+
 def release_modules(modules: Sequence[Module[Any]]) -> None:
-    """`Module.release` of the root of a tree whose modules are ``modules``: each one's
-    ``cache`` let go of, and marked released (a later ``saved`` says so)."""
-    if _RETAIN.get():
-        return
+    """What `Module.release` does outside `retain_graph` (its callers ask): each of
+    ``modules``' ``cache`` let go of, and marked released (a later ``saved`` says so)."""
     for module in modules:
         cache = module.cache
         if cache is not None:
-            if type(cache) in _PLAIN or type(cache) is tuple:  # holds no member: no new tree
-                _set(module, "cache", None)
+            if type(cache) in _CACHE_PLAIN and module._cache_in_dict:
+                module.__dict__["cache"] = None  # holds no member: no new tree, no call
             else:  # `Module.__setattr__` decides whether the structure changes
                 module.cache = None
             if not module._released:  # set once: after the first step it stays set
@@ -183,6 +196,31 @@ def release_modules(modules: Sequence[Module[Any]]) -> None:
 
 
 _set = object.__setattr__  # an assignment that bypasses `Module.__setattr__`
+
+
+def raise_unsaved(module: Module[Any]) -> NoReturn:
+    """`Module.saved`'s error for a ``module`` whose cache is None: released by a
+    backward (`release_modules`), or never set since it was made or cleared."""
+    if module._released:
+        raise RuntimeError(
+            f"{module!r}: backward() through the same forward a second time: the "
+            "first backward released what the forward kept, to free its memory "
+            "(as PyTorch frees its graph); run forward again, or run the backward "
+            "passes inside `with minigrad.retain_graph():` to keep it"
+        )
+    raise RuntimeError(
+        f"{module!r}: backward() called before forward(): there was no forward "
+        "since it was made, or since its cache was cleared (clear_cache(), which "
+        "model.to(...), the end of fit and the exporters call)"
+    )
+
+
+def plain_attribute(cls: type, name: str) -> bool:
+    """Is ``name`` an ordinary attribute of ``cls``'s instances -- not a property or
+    another descriptor that intercepts assignment? Then a value may be written straight
+    into an instance's ``__dict__`` (`Module.__setattr__` does, for a forward's cache)."""
+    owner = next((klass for klass in cls.__mro__ if name in vars(klass)), None)
+    return owner is None or not hasattr(type(vars(owner)[name]), "__set__")
 
 
 _RETAIN: ContextVar[bool] = ContextVar("minigrad_retain_graph", default=False)
