@@ -179,3 +179,24 @@ def test_a_conv_keeps_its_input_not_its_column_buffer(training):
     assert conv.cache[0] is None and conv.cache[3] is x
     np.testing.assert_array_equal(y, want[0])
     np.testing.assert_array_equal(conv.backward(g), want[1])  # rebuilt from the input
+
+
+def test_a_model_whose_tree_was_cached_is_freed_with_its_last_reference():
+    """The table of cached trees (`minigrad.core.tree`) holds no model alive: a model
+    built, trained, predicted with, then dropped is freed -- its layers and arrays too."""
+    from minigrad.core import tree
+
+    model = lenet_like()
+    X, y = RNG.standard_normal((8, 1, 16, 16)), RNG.integers(0, 3, 8)
+    mg.fit(model, mg.CrossEntropyLoss(), mg.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
+           batch_size=4, progress=False, rng=0)
+    mg.predict(model, X)
+    with model.mode(training=False):
+        pass
+    gone = [weakref.ref(module) for module in model.modules()]
+    entries = len(tree._TREES)
+    assert entries >= 1
+    del model
+    gc.collect()
+    assert all(ref() is None for ref in gone)
+    assert len(tree._TREES) < entries  # the entries went with their roots

@@ -92,7 +92,7 @@ class Tree:
     """A root's modules, each once, in `Module.modules` order (the root first), with the
     names of each one's persistent attributes: members, and ``training``."""
 
-    __slots__ = ("memo", "modules", "persistent", "token", "watched")
+    __slots__ = ("descendants", "memo", "persistent", "root", "token", "watched")
 
     def __init__(self, root: Module[Any]) -> None:
         from minigrad.core.module import Module  # they import each other
@@ -102,7 +102,7 @@ class Tree:
         self.memo: dict[str, object] = {}
         """What a container derives from its structure (`Sequential`'s release plan):
         valid as long as the tree is, so rebuilt with it."""
-        self.modules: list[Module[Any]] = []
+        modules: list[Module[Any]] = []
         self.persistent: list[frozenset[str]] = []
         self.watched: list[tuple[Any, tuple[object, ...]]] = []
         seen: set[int] = set()
@@ -112,7 +112,7 @@ class Tree:
             if id(module) in seen:
                 continue
             seen.add(id(module))
-            self.modules.append(module)
+            modules.append(module)
             keep = {"training"}
             for name, value in vars(module).items():
                 if (isinstance(value, kinds) if name == "cache"
@@ -120,6 +120,17 @@ class Tree:
                     keep.add(name)
             self.persistent.append(frozenset(keep))
             pending.extend(reversed([child for _, child in module.named_children()]))
+        self.root = weakref.ref(root)
+        """Weakly: the trees are kept in a table (`tree_of`) that must not keep a model
+        alive -- its entry goes when the root does."""
+        self.descendants = modules[1:]
+
+    @property
+    def modules(self) -> list[Module[Any]]:
+        """The root and its descendants, each once, in `Module.modules` order."""
+        root = self.root()
+        assert root is not None  # looked up through its root, which is alive
+        return [root, *self.descendants]
 
     def valid(self) -> bool:
         """Built under the current structure token, and no watched list or dict changed."""
@@ -138,7 +149,7 @@ class Tree:
     def restore(self, stashed: object, root: Module[Any]) -> None:
         """`Module.unstash`: each module's per-use attributes as ``stashed`` has them,
         those it does not have deleted."""
-        if not isinstance(stashed, tuple) or len(stashed) != len(self.modules):
+        if not isinstance(stashed, tuple) or len(stashed) != len(self.persistent):
             raise RuntimeError(f"{root!r}.unstash() takes what its stash() returned, with "
                                "the same modules in the tree")
         for module, persistent, own in zip(self.modules, self.persistent, stashed):
