@@ -217,20 +217,18 @@ class _ConvND(_Conv[ConvCache]):
         So at small batches: the digits CNN's three layers at batch 1 took 4-9 % less
         (float32, 1 thread; 32→64 3×3 on 4×4: 54 → 49 µs), at batch 256 the joined
         product stays."""
-        columns = batch * math.prod(w.out for w in windows)
-        rows = self.in_channels // self.groups * math.prod(self.kernel_size)
-        per_group = self.out_channels // self.groups
-        return per_group * columns <= per_group * (rows + 1) + columns + _CALL_IN_ELEMENTS
+        return _bias_apart(batch, windows, self.in_channels // self.groups
+                           * math.prod(self.kernel_size), self.out_channels // self.groups)
 
     def _weight_matrix(self, with_bias: bool) -> Array:
         """The weight as the product's left operand, ``(G, O/G, K)``, ``with_bias`` as a
         last column: ``[W_g b_g]``, ``(G, O/G, K + 1)``."""
-        xp = backend.namespace(self.weight.data)
         shape = (self.groups, self.out_channels // self.groups, -1)
-        weight: Array = xp.reshape(self.weight.data, shape)
+        weight: Array = reshape(self.weight.data, shape)
         if not with_bias or self.bias is None:
             return weight
-        joined: Array = xp.concat((weight, xp.reshape(self.bias.data, shape)), axis=2)
+        joined: Array = backend.namespace(weight).concat(
+            (weight, reshape(self.bias.data, shape)), axis=2)
         return joined
 
     @override
@@ -332,6 +330,13 @@ class _ConvND(_Conv[ConvCache]):
 _CALL_IN_ELEMENTS = 4096
 """What one more NumPy call costs at batch 1, in elements of a float32 copy or add
 (~1 µs), for `_ConvND._bias_apart`."""
+
+
+@functools.lru_cache(maxsize=256)
+def _bias_apart(batch: int, windows: tuple[Window, ...], rows: int, per_group: int) -> bool:
+    """`_ConvND._bias_apart` for ``rows = K`` and ``per_group = O/G`` (once per geometry)."""
+    columns = batch * math.prod(w.out for w in windows)
+    return per_group * columns <= per_group * (rows + 1) + columns + _CALL_IN_ELEMENTS
 
 
 @functools.lru_cache(maxsize=256)  # a layer meets few input sizes; each took ~10 µs

@@ -30,8 +30,7 @@ import functools
 import itertools
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -76,10 +75,10 @@ def as_sizes(owner: str, name: str, value: object, dims: int, minimum: int) -> t
     return tuple(sizes)
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """One spatial axis of a sliding window: output ``o`` reads input ``o·stride +
-    k·dilation − pad`` for kernel offset ``k``; ``out`` is the output length."""
+    k·dilation − pad`` for kernel offset ``k``; ``out`` is the output length. A named
+    tuple: hashed in C, as the per-geometry caches keyed on windows do on every call."""
 
     size: int
     kernel: int
@@ -338,10 +337,10 @@ def to_columns(x: Array, groups: int, batch_last: bool) -> Array:
 def from_columns(product: Array, size: tuple[int, ...], batch_last: bool) -> Array:
     """A product ``(G, C / G, P)`` with `im2col`'s column order as ``(N, C, *size)``:
     a view of ``(C, N, *size)`` memory -- free, or with ``batch_last`` one copy."""
-    xp = backend.namespace(product)
     channels = product.shape[0] * product.shape[1]
     if not batch_last:
-        return swap01(xp.reshape(product, (channels, -1, *size)))
+        return swap01(backend.reshape(product, (channels, -1, *size)))
+    xp = backend.namespace(product)
     moved = xp.reshape(product, (channels, *size, -1))
     out: Array = backend.empty_like_shape(product, (channels, moved.shape[-1], *size))
     out[...] = xp.permute_dims(moved, (0, moved.ndim - 1, *range(1, moved.ndim - 1)))
