@@ -315,7 +315,7 @@ class Module(ABC, Generic[CacheT]):
         """
         modules = tree_of(self).modules  # cached: no walk of the tree per call
         saved = [module.training for module in modules]
-        if any(mode != training for mode in saved):
+        if saved.count(training) != len(saved):  # some module is in the other mode
             for module in modules:
                 _set(module, "training", training)
         try:

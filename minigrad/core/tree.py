@@ -29,7 +29,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
-from typing import TYPE_CHECKING, Any, NoReturn
+from itertools import chain
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import numpy as np
 
@@ -139,31 +140,58 @@ class Tree:
                 a is b for a, b in zip(_items(container), items))
             for container, items in self.watched))
 
-    def stash(self) -> tuple[dict[str, object], ...]:
-        """`Module.stash`: per module, its per-use attributes, lists, dicts and sets
-        copied one level."""
-        return tuple({name: copy.copy(value) if isinstance(value, _ONE_LEVEL) else value
-                      for name, value in vars(module).items() if name not in persistent}
-                     for module, persistent in zip(self.modules, self.persistent))
+    def stash(self) -> Stash:
+        """`Module.stash`: per module, its per-use attributes -- a copy of its
+        ``__dict__`` less the persistent names, lists, dicts and sets copied one level."""
+        states = tuple([vars(module).copy() for module in self.modules])
+        for state, persistent in zip(states, self.persistent):
+            for name in persistent:  # a few names: its members, ``training``
+                state.pop(name, None)
+        if _NEVER_COPIED.issuperset(map(type, chain.from_iterable(map(dict.values, states)))):
+            return Stash(states, ())  # the common case, decided without a Python loop
+        copies = tuple((index, name) for index, state in enumerate(states)
+                       for name, value in state.items() if isinstance(value, _ONE_LEVEL))
+        for index, name in copies:
+            states[index][name] = copy.copy(states[index][name])
+        return Stash(states, copies)
 
     def restore(self, stashed: object, root: Module[Any]) -> None:
         """`Module.unstash`: each module's per-use attributes as ``stashed`` has them,
-        those it does not have deleted."""
-        if not isinstance(stashed, tuple) or len(stashed) != len(self.persistent):
+        those it does not have deleted (set since: back to the class default, or gone),
+        the persistent ones as they are -- set and dict operations, no loop in Python
+        over the attributes."""
+        if not isinstance(stashed, Stash) or len(stashed.states) != len(self.persistent):
             raise RuntimeError(f"{root!r}.unstash() takes what its stash() returned, with "
                                "the same modules in the tree")
-        for module, persistent, own in zip(self.modules, self.persistent, stashed):
+        modules = self.modules
+        for module, persistent, own in zip(modules, self.persistent, stashed.states):
             state = vars(module)
-            for name in [name for name in state
-                         if name not in own and name not in persistent]:
-                del state[name]  # set after the stash: back to the class default, or gone
-            state.update({name: copy.copy(value) if isinstance(value, _ONE_LEVEL) else value
-                          for name, value in own.items()})
+            extra = state.keys() - own.keys()
+            if not persistent.issuperset(extra):  # per-use attributes set since the stash
+                for name in extra - persistent:
+                    del state[name]
+            state.update(own)
+        for index, name in stashed.copies:  # the stash stays the stash: copied again
+            vars(modules[index])[name] = copy.copy(stashed.states[index][name])
+
+
+class Stash(NamedTuple):
+    """What `Module.stash` returns: each module's per-use attributes (``states``, in the
+    tree's order) and which of them are lists, dicts and sets, copied one level, as
+    ``(module index, name)``. A tuple: what it holds can be walked as any nested state
+    (`minigrad.testing.check_layer` looks for its arrays)."""
+
+    states: tuple[dict[str, object], ...]
+    copies: tuple[tuple[int, str], ...]
 
 
 _ONE_LEVEL = (list, dict, set)
 """Per-use values `Module.stash` copies (one level), so that appending to them later
 does not reach into the stash."""
+
+_NEVER_COPIED = frozenset({*_PLAIN, tuple, Parameter, Buffer, np.random.Generator})
+"""Types of attribute values that are never a list, dict or set: a module holding only
+these needs no look at its attributes one by one in `Tree.stash`."""
 
 
 _TREES: dict[int, tuple[weakref.ref[Module[Any]], Tree]] = {}

@@ -30,13 +30,13 @@ import functools
 import itertools
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from minigrad import backend
 from minigrad.backend import grouped_matmul
+from minigrad.backend.window_views import fill_columns, frame_extent, frame_size
 from minigrad.core import Array
 
 Offset = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]
@@ -75,10 +75,10 @@ def as_sizes(owner: str, name: str, value: object, dims: int, minimum: int) -> t
     return tuple(sizes)
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """One spatial axis of a sliding window: output ``o`` reads input ``o·stride +
-    k·dilation − pad`` for kernel offset ``k``; ``out`` is the output length."""
+    k·dilation − pad`` for kernel offset ``k``; ``out`` is the output length. A named
+    tuple: hashed in C, as the per-geometry caches keyed on windows do on every call."""
 
     size: int
     kernel: int
@@ -160,23 +160,34 @@ def im2col(x: Array, windows: tuple[Window, ...], groups: int = 1, ones: bool = 
     small padded input, the input is copied once into a zero frame and each block is
     one copy with no bands: a slice assignment per offset and side costs more than a
     pass over a cache-sized input (the 5×5 first layer's im2col: 0.38 → 0.23 ms).
+    Where the input is framed so, NumPy copies all the offsets' blocks at once, from a
+    strided view of the frame (`minigrad.backend.window_views`: at batch 1, 9 slice
+    assignments cost more than the bytes they move); `_fill_columns` is the reference.
     """
-    n, c = x.shape[:2]
-    kernel, outs = tuple(w.kernel for w in windows), tuple(w.out for w in windows)
-    rows, columns = c // groups * math.prod(kernel), n * math.prod(outs)
-    blocks = ((groups, c // groups, *kernel, *outs, n) if batch_last
-              else (groups, c // groups, *kernel, n, *outs))  # the buffer, axis by axis
+    rows, columns, blocks = _column_layout(windows, *x.shape[:2], groups, batch_last)
     matrix: Array = backend.empty_like_shape(x, (groups, rows + ones, columns))
     cols = backend.writable_reshape(matrix[:, :rows, :], blocks)
     in_place = cols is not None
     if cols is None:  # a library that does not promise a writable view: a buffer of its own
         cols = backend.empty_like_shape(x, blocks)
-    _fill_columns(cols, x, windows, groups, batch_last)
+    if not fill_columns(cols, x, windows, groups, batch_last,  # NumPy's: one strided copy
+                        None if batch_last else _SMALL_INPUT):  # of what is framed below
+        _fill_columns(cols, x, windows, groups, batch_last)
     if not in_place:
         matrix[:, :rows, :] = backend.namespace(x).reshape(cols, (groups, rows, columns))
     if ones:
         matrix[:, rows:, :] = 1
     return matrix
+
+
+@functools.lru_cache(maxsize=256)
+def _column_layout(windows: tuple[Window, ...], n: int, c: int, groups: int, batch_last: bool
+                   ) -> tuple[int, int, tuple[int, ...]]:
+    """`im2col`'s rows and columns per group, and its buffer's shape axis by axis."""
+    kernel, outs = tuple(w.kernel for w in windows), tuple(w.out for w in windows)
+    blocks = ((groups, c // groups, *kernel, *outs, n) if batch_last
+              else (groups, c // groups, *kernel, n, *outs))
+    return c // groups * math.prod(kernel), n * math.prod(outs), blocks
 
 
 def _fill_columns(cols: Array, x: Array, windows: tuple[Window, ...], groups: int,
@@ -185,10 +196,9 @@ def _fill_columns(cols: Array, x: Array, windows: tuple[Window, ...], groups: in
     from ``x (N, C, *size)``."""
     n, c = x.shape[:2]
     xp = backend.namespace(x)
-    extents = [max(w.pad + w.size, (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
-               for w in windows]  # of the padded input each window reads
+    extents = [frame_extent(w) for w in windows]  # of the padded input each window reads
     if batch_last or (any(w.pad for w in windows) and all(w.pad >= 0 for w in windows) and (
-            n * c * math.prod(extents) <= _SMALL_INPUT)):
+            frame_size(x, windows) <= _SMALL_INPUT)):
         def order(spatial: Iterable[Any], batch: Any) -> tuple[Any, ...]:  # where N goes
             return (*spatial, batch) if batch_last else (batch, *spatial)
 
@@ -249,10 +259,13 @@ copy: fitted to where `batch_last` stopped paying in the measurements listed the
 (11.5-14 separates them; NumPy, float32, 1 thread)."""
 
 
-def batch_last(windows: tuple[Window, ...], column_rows: int, out_channels: int) -> bool:
+def batch_last(windows: tuple[Window, ...], column_rows: int, out_channels: int,
+               batch: int) -> bool:
     """Whether a convolution's columns should run over ``(*out, n)`` rather than
     ``(n, *out)``, for ``column_rows = C/G·∏kernel`` rows of ``out_channels = O/G``
-    outputs per group.
+    outputs per group and ``batch`` samples. With one sample both orders are the same
+    columns, so the batch stays first: no transposing copies (6 µs of the 32→32 3×3
+    layer's ~60 at batch 1).
 
     In ``(n, *out)`` order each kernel offset's block is ``N·∏out[:-1]`` copies of
     ``W_out``-element rows per channel; with the batch last, from a frame of the input
@@ -268,8 +281,23 @@ def batch_last(windows: tuple[Window, ...], column_rows: int, out_channels: int)
     (17.8 → 19.6), 3→16 5×5 on 32×32 (7.9 → 8.4) and 64→128 3×3 on 32×32, batch 8 (41.8
     → 42.9): those keep the batch first.
     """
-    return all(w.pad >= 0 for w in windows) and (
+    return batch > 1 and all(w.pad >= 0 for w in windows) and (
         column_rows * _ROW_COPY_IN_ELEMENTS > 2 * out_channels * windows[-1].out)
+
+
+_CALL_IN_ELEMENTS = 4096
+"""What one more NumPy call costs at batch 1, in elements of a float32 copy or add
+(~1 µs), for `bias_apart`."""
+
+
+@functools.lru_cache(maxsize=256)
+def bias_apart(batch: int, windows: tuple[Window, ...], rows: int, per_group: int) -> bool:
+    """Whether a convolution in evaluation mode adds its bias after the product ``W @
+    cols`` (``rows = K`` rows, ``per_group = O/G`` outputs per group) rather than as
+    ``[W b] @ [cols; 1]`` (`minigrad.layers.conv.conv._ConvND._bias_apart`); once per
+    geometry."""
+    columns = batch * math.prod(w.out for w in windows)
+    return per_group * columns <= per_group * (rows + 1) + columns + _CALL_IN_ELEMENTS
 
 
 # -- the convolutions' matrix products --------------------------------------------------
@@ -324,10 +352,10 @@ def to_columns(x: Array, groups: int, batch_last: bool) -> Array:
 def from_columns(product: Array, size: tuple[int, ...], batch_last: bool) -> Array:
     """A product ``(G, C / G, P)`` with `im2col`'s column order as ``(N, C, *size)``:
     a view of ``(C, N, *size)`` memory -- free, or with ``batch_last`` one copy."""
-    xp = backend.namespace(product)
     channels = product.shape[0] * product.shape[1]
     if not batch_last:
-        return swap01(xp.reshape(product, (channels, -1, *size)))
+        return swap01(backend.reshape(product, (channels, -1, *size)))
+    xp = backend.namespace(product)
     moved = xp.reshape(product, (channels, *size, -1))
     out: Array = backend.empty_like_shape(product, (channels, moved.shape[-1], *size))
     out[...] = xp.permute_dims(moved, (0, moved.ndim - 1, *range(1, moved.ndim - 1)))

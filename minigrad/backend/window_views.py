@@ -1,0 +1,92 @@
+"""`im2col`'s column buffer by one copy of a strided view: NumPy's fast path behind
+`minigrad.layers.conv.windows.im2col`.
+
+The layer's own `_fill_columns` -- the readable reference -- copies one strided slice of
+the input per kernel offset (9 for a 3×3 kernel), each a Python-level slice assignment
+with its index built and checked: at batch 1 those calls, not the bytes, are the cost
+(the 32→32 3×3 layer of the digits CNN on 8×8: ~50 µs of a ~110 µs forward). Here the
+input is copied once into a zero frame in the buffer's layout, and all kernel offsets
+of all output positions are one strided *view* of that frame --
+``view[g, c, *k, n, *o] = frame[g, c, n, *(o·stride + k·dilation)]`` -- which a single
+assignment copies into the buffer. The numbers are the same copies of the same values:
+the buffer is bit-identical to the reference's (``tests/test_window_views.py``).
+
+NumPy only (a view with chosen strides is not in the Array API standard); off within
+``fast_kernels(False)``, as the convolutions' other kernels.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from minigrad.backend.convolution import Geometry, kernels_enabled
+
+
+def fill_columns(cols: Any, x: Any, windows: Sequence[Geometry], groups: int,
+                 batch_last: bool, limit: int | None = None) -> bool:
+    """Fill ``cols (G, C/G, *kernel, N, *out)`` -- ``(G, C/G, *kernel, *out, N)`` with
+    ``batch_last`` -- with the windows of ``x (N, C, *size)``, 0 in the padding, as
+    `minigrad.layers.conv.windows.im2col` lays them out; False (nothing written) where
+    this kernel does not apply: not NumPy, a negative padding, a frame of more than
+    ``limit`` elements, or fast kernels off."""
+    if not (type(x) is np.ndarray and type(cols) is np.ndarray and kernels_enabled()):
+        return False
+    plan = _plan(tuple(windows), x.shape[0], x.shape[1], groups, batch_last, x.dtype)
+    if plan is None or (limit is not None and math.prod(plan[0]) > limit):
+        return False
+    shape, padded, to_nc, inside, view_shape, view_strides = plan
+    frame = (np.zeros if padded else np.empty)(shape, x.dtype)
+    frame.transpose(to_nc)[inside] = x
+    cols[...] = np.ndarray(view_shape, x.dtype, frame, 0, view_strides)
+    return True
+
+
+Plan = tuple[tuple[int, ...], bool, tuple[int, ...], tuple[slice, ...], tuple[int, ...],
+             tuple[int, ...]]
+"""The frame's shape, whether it holds padding (zeros), the axes that show it as
+``(N, C, *extents)``, the input's place in that, and the strided view's shape and
+strides in bytes."""
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(windows: tuple[Geometry, ...], n: int, c: int, groups: int, batch_last: bool,
+          dtype: np.dtype[Any]) -> Plan | None:
+    """`fill_columns`' frame and view, once per geometry (None: a negative padding, which
+    a frame cannot hold)."""
+    if any(w.pad < 0 for w in windows):
+        return None
+    dims = len(windows)
+    extents = tuple(frame_extent(w) for w in windows)
+    shape = (c, *extents, n) if batch_last else (c, n, *extents)
+    padded = any(w.pad or w.pad + w.size < e for w, e in zip(windows, extents))
+    to_nc = (dims + 1, 0, *range(1, dims + 1)) if batch_last else (1, 0, *range(2, dims + 2))
+    inside = (slice(None), slice(None), *(slice(w.pad, w.pad + w.size) for w in windows))
+    step = [math.prod(shape[axis + 1:]) * dtype.itemsize for axis in range(len(shape))]
+    channel, batch = step[0], step[-1] if batch_last else step[1]
+    axes = step[1:1 + dims] if batch_last else step[2:]
+    kernel = tuple(w.dilation * s for w, s in zip(windows, axes))
+    out = tuple(w.stride * s for w, s in zip(windows, axes))
+    per_group = c // groups
+    head = (groups, per_group, *(w.kernel for w in windows))
+    outs = tuple(w.out for w in windows)
+    if batch_last:
+        return (shape, padded, to_nc, inside, (*head, *outs, n),
+                (per_group * channel, channel, *kernel, *out, batch))
+    return (shape, padded, to_nc, inside, (*head, n, *outs),
+            (per_group * channel, channel, *kernel, batch, *out))
+
+
+def frame_extent(w: Geometry) -> int:
+    """The length of one axis of the frame: the input and its padding before, reaching as
+    far as the last window reads (past the input: zeros)."""
+    return max(w.pad + w.size, (w.out - 1) * w.stride + (w.kernel - 1) * w.dilation + 1)
+
+
+def frame_size(x: Any, windows: Sequence[Geometry]) -> int:
+    """Elements of the frame `fill_columns` would copy ``x`` into."""
+    return int(x.shape[0] * x.shape[1]) * math.prod(frame_extent(w) for w in windows)
