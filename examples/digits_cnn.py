@@ -16,10 +16,10 @@ with matplotlib, saves the 32 first-layer filters as a PNG.
 
 Measured with ``OPENBLAS_NUM_THREADS=1 python examples/digits_cnn.py --seed S`` (one BLAS
 thread; the machine and the date: the README's Examples; re-measured after the Winograd
-kernel changed the float32 rounding of the 32-channel layers): 99.33-99.56 % test accuracy
-over seeds 0-3 (seed 0, the default: 99.33 %), the 30 epochs trained in 10.4-12.1 s, the
-whole run 11-15 s of CPU. With OpenBLAS's default two threads seed 0 also reached 99.33 %,
-in 27 s of CPU.
+kernel and then its batch-size threshold changed the float32 rounding of the 32-channel
+layers): 99.11-99.56 % test accuracy over seeds 0-3 (seed 0, the default: 99.56 %), the
+30 epochs trained in 12.5-13.9 s, the whole run 15 s of CPU (3-4 s of it the kernel's
+page faults on that virtual machine).
 
 Needs scikit-learn: ``pip install "minigrad[examples]"``. Run
 ``python examples/digits_cnn.py [--epochs N] [--png filters.png]``; importing this file

@@ -10,12 +10,12 @@ classes agree, and the time per batch of 256 images in each (default thread sett
 the best of a few repeats).
 
 Measured (``OPENBLAS_NUM_THREADS=1 python examples/export.py``, three runs, and one
-without the variable; the machine and the date: the README's Examples): 97.78 % test
-accuracy after the 3 epochs; onnxruntime's and PyTorch's logits within 3.8e-6 and 4.8e-6
-of minigrad's, all 450 predicted classes the same; 8.0-8.7 s of CPU a run, 8.1 s the
-median (10.6 s without the variable). The times per batch of 256 varied severalfold from
-run to run on that busy machine: minigrad 10-33 ms, onnxruntime 2.4-20 ms, PyTorch
-5.8-70 ms.
+without the variable; the machine and the date: the README's Examples; re-measured,
+three runs, after the last convolution changes of issue 23): 97.56 % test accuracy after
+the 3 epochs; onnxruntime's and PyTorch's logits within 4.8e-6 and 5.2e-6 of minigrad's,
+all 450 predicted classes the same; 7.2-9.5 s of CPU a run, 8.4 s the median. The times
+per batch of 256 varied severalfold from run to run on that busy machine: minigrad
+15-16 ms, onnxruntime 2.5-7.5 ms, PyTorch 6-132 ms.
 
 To export another model, change `train` below: that is the one line.
 
