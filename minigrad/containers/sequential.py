@@ -268,8 +268,9 @@ class Sequential(Container):
 
     @override
     def backward(self, grad_out: Array) -> Array:
+        steps = plan_of(self, self._uses).steps  # found before: its errors are no layer's
         try:  # G ← dL/d(layer's input), last layer first
-            for layer, release in plan_of(self, self._uses).steps:
+            for layer, release in steps:
                 grad_out = layer.backward(grad_out)
                 release()  # its forward's cache: used, so freed
         except Exception as exc:
