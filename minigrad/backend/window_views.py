@@ -9,7 +9,7 @@ input is copied once into a zero frame in the buffer's layout, and all kernel of
 of all output positions are one strided *view* of that frame --
 ``view[g, c, *k, n, *o] = frame[g, c, n, *(o·stride + k·dilation)]`` -- which a single
 assignment copies into the buffer. The numbers are the same copies of the same values:
-the buffer is bit-identical to the reference's (``tests/test_window_views.py``).
+the buffer is bit-identical to the reference's (``tests/test_batch1_latency.py``).
 
 NumPy only (a view with chosen strides is not in the Array API standard); off within
 ``fast_kernels(False)``, as the convolutions' other kernels.

@@ -6,6 +6,7 @@ sharing) and the helpers both use.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, NoReturn, overload
@@ -82,16 +83,26 @@ class SharedUse:
     stashed into the container's slot for this position (`Module.stash`); that state
     restored (`Module.unstash`), then the layer's ``backward`` or `backward_params`; its
     `release` keeps in the slot the use's state with the cache let go of. So each use's
-    backward sees its own forward, and a container's loops need no branch."""
+    backward sees its own forward, and a container's loops need no branch.
+
+    It holds its container weakly: the container's plan, with its uses, is kept in the
+    container's cached `Tree` (`plan_of`), in a table that must not keep the container
+    alive (a model dropped after use is freed). Copied or pickled with its container."""
 
     __slots__ = ("container", "layer", "slot")
 
     def __init__(self, container: Container, slot: int,
                  layer: Layer[Any] | MergeLayer[Any]) -> None:
-        self.container, self.slot, self.layer = container, slot, layer
+        self.container = weakref.ref(container)
+        self.slot, self.layer = slot, layer
+
+    def __reduce__(self) -> tuple[type[SharedUse], tuple[Any, ...]]:
+        return SharedUse, (self.container(), self.slot, self.layer)
 
     def _slots(self) -> list[object]:
-        slots = self.container._stashes
+        container = self.container()
+        assert container is not None, "a use runs only through its container"
+        slots = container._stashes
         assert slots is not None, "a container with shared layers has a slot per position"
         return slots
 
@@ -257,8 +268,9 @@ class Sequential(Container):
 
     @override
     def backward(self, grad_out: Array) -> Array:
+        steps = plan_of(self, self._uses).steps  # found before: its errors are no layer's
         try:  # G ← dL/d(layer's input), last layer first
-            for layer, release in plan_of(self, self._uses).steps:
+            for layer, release in steps:
                 grad_out = layer.backward(grad_out)
                 release()  # its forward's cache: used, so freed
         except Exception as exc:

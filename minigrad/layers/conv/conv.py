@@ -257,14 +257,14 @@ class _ConvND(_Conv[ConvCache]):
         grad, g, cols = self._columns(grad_out)  # G; G as columns (G, O/G, P); [cols; 1]
         k = cols.shape[1] - (self.bias is not None)  # the weight's columns: C/G · ∏kernel
         products = matmul_nt(g, cols)  # G @ [cols; 1]ᵀ = [G @ colsᵀ | G @ 1ᵀ]  (G, O/G, K [+ 1])
-        del cols  # the column buffer: let go of it before dL/dx, which may build one
+        del g, cols  # both column buffers: let go of them before dL/dx, which builds its own
         if self.weight.requires_grad:  # frozen parameters accumulate nothing
             self.weight.grad += reshape(products[:, :, :k], self.weight.shape)  # dL/dW += G @ colsᵀ
         if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += reshape(products[:, :, k], (self.out_channels,))  # dL/db += Σ G
         if not input_grad:
             return None
-        return self._input_grad(grad, g)                                # dL/dx = col2im(Wᵀ @ G)
+        return self._input_grad(grad)                                   # dL/dx = col2im(Wᵀ @ G)
 
     def _kernel_backward(self, grad_out: Array, input_grad: bool) -> tuple[Array | None] | None:
         """The gradients by the kernel that computed the forward (`backend.convolve`), added
@@ -293,12 +293,12 @@ class _ConvND(_Conv[ConvCache]):
         cols = im2col(x, windows, self.groups, ones=self.bias is not None, batch_last=last)
         return grad, to_columns(grad, self.groups, last), cols
 
-    def _input_grad(self, grad: Array, g: Array) -> Array:
-        """``dL/dx = col2im(Wᵀ @ G)`` from ``G`` and its columns ``g`` (`_columns`): at
-        stride 1, when G's column buffer is no bigger than the input's (memory), as one
-        convolution (`_input_grad_as_conv`); otherwise one product and slice-add per
-        kernel offset (`col2im`), into ``(C, N, *size)`` memory -- or ``(C, *size, N)``
-        when the columns run batch last, returned as an ``(N, C, *size)`` view."""
+    def _input_grad(self, grad: Array) -> Array:
+        """``dL/dx = col2im(Wᵀ @ G)``: at stride 1, when G's column buffer is no bigger
+        than the input's (memory), as one convolution (`_input_grad_as_conv`); otherwise
+        one product and slice-add per kernel offset (`col2im`) of G's columns in the
+        forward's order (`to_columns`), into ``(C, N, *size)`` memory -- or ``(C, *size,
+        N)`` when the columns run batch last, returned as an ``(N, C, *size)`` view."""
         _, windows, shape, _ = self.saved()
         if all(w.stride == 1 and w.pad <= w.dilation * (w.kernel - 1) for w in windows) and (
                 self.out_channels * math.prod(shape[2:])
@@ -308,7 +308,8 @@ class _ConvND(_Conv[ConvCache]):
         layout = (shape[1], *shape[2:], shape[0]) if last else (shape[1], shape[0], *shape[2:])
         # zeros on the weight's library and device, in C order (the weight is C order)
         grad_in = backend.zeros_in_layout(layout, grad.dtype, self.weight.data)
-        col2im(grad_in, self.weight.data, g, windows, batch_last=last)
+        col2im(grad_in, self.weight.data, to_columns(grad, self.groups, last), windows,
+               batch_last=last)
         if not last:
             return swap01(grad_in)
         batch_first: Array = backend.namespace(grad_in).permute_dims(

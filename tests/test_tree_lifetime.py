@@ -1,0 +1,81 @@
+"""The table of cached trees (`minigrad.core.tree`) keeps no model alive -- also one
+that shares a layer between positions, whose container's plan runs `SharedUse`s that
+reach back to the container -- and a model whose tree was built still copies and
+pickles into one that trains as the original does."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import pickle
+import weakref
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+RNG = np.random.default_rng(0)
+
+
+def shared_sequential() -> mg.Sequential:
+    dense = mg.Dense(4, 4, bias=True, rng=0)
+    return mg.Sequential(dense, mg.Tanh(), dense, mg.Dense(4, 2, rng=1))
+
+
+def nested_shared() -> mg.Sequential:
+    return mg.Sequential(mg.Dense(4, 4, rng=2), shared_sequential())
+
+
+def shared_graph() -> mg.Graph:
+    dense = mg.Dense(4, 4, rng=3)
+    return mg.Graph({"a": (dense, "input"), "t": (mg.Tanh(), "a"), "b": (dense, "t"),
+                     "out": (mg.Dense(4, 2, rng=4), "b")})
+
+
+def train_a_step(model: mg.Module) -> None:
+    x = RNG.standard_normal((3, 4))
+    y = model(x)
+    model.backward(np.ones_like(y))
+    with mg.retain_graph():  # the other plan, kept beside the first
+        y = model(x)
+        model.backward(np.ones_like(y))
+    first = next(p for p in model.parameters())
+    first.requires_grad = False  # a frozen first layer: backward_params' split
+    y = model(x)
+    model.backward_params(np.ones_like(y))
+    first.requires_grad = True
+
+
+@pytest.mark.parametrize("build", [shared_sequential, nested_shared, shared_graph])
+def test_a_model_with_a_shared_layer_is_freed_with_its_last_reference(build):
+    model = build()
+    train_a_step(model)
+    mg.predict(model, RNG.standard_normal((5, 4)))
+    gone = [weakref.ref(module) for module in model.modules()]
+    del model
+    gc.collect()
+    assert [ref() for ref in gone if ref() is not None] == []
+
+
+@pytest.mark.parametrize("duplicate", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
+@pytest.mark.parametrize("build", [shared_sequential, shared_graph])
+def test_a_shared_model_copied_after_its_tree_was_built_trains_as_the_original(
+        build, duplicate):
+    model = build()
+    train_a_step(model)
+    twin = duplicate(model)
+    x = RNG.standard_normal((3, 4))
+    for each in (model, twin):
+        each.zero_grad()
+        y = each(x)
+        each.backward(np.ones_like(y) * y)
+    for got, want in zip(twin.parameters(), model.parameters()):
+        assert got is not want
+        np.testing.assert_array_equal(got.grad, want.grad)
+    model.zero_grad()
+    y = model(x)
+    want = model.backward(np.ones_like(y))
+    y = model(x)
+    twin(x + 1.0)  # the copy's shared uses stash into the copy's slots, not the original's
+    np.testing.assert_array_equal(model.backward(np.ones_like(y)), want)
