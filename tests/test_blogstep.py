@@ -138,3 +138,10 @@ def test_sigmoid_check_sees_a_nan_anywhere_and_the_extremes(dtype: Any) -> None:
         assert 0.0 < y[1, 2] < 1e-300  # tiny values kept
     small = np.array([[-3.0, 0.5], [2.0, 1.0]], dtype=dtype)  # no extreme: the textbook form
     np.testing.assert_array_equal(backend.sigmoid(small), (1.0 / (1.0 + np.exp(-small))))
+    # A NaN alone (no extreme value beside it) picks the stable form too: at -5 the two
+    # forms round differently, so this tells them apart.
+    lone = np.array([[-5.0, np.nan]], dtype=dtype)
+    textbook = 1.0 / (1.0 + np.exp(-lone[0, 0]))
+    general = np.exp(lone[0, 0]) / (1.0 + np.exp(lone[0, 0]))
+    assert textbook != general
+    assert backend.sigmoid(lone)[0, 0] == general

@@ -70,7 +70,7 @@ from minigrad.layers.conv.windows import (
     to_columns,
 )
 
-ConvCache = tuple[Array | None, tuple[Window, ...], tuple[int, ...], Array]
+ConvCache = tuple[object, tuple[Window, ...], tuple[int, ...], Array]
 """What a fast kernel kept for the backward (`backend.convolve`; None for the layer's
 own product, whose backward rebuilds the column buffer), the windows, the input's shape
 and the input."""
