@@ -96,13 +96,13 @@ def frame_size(x: Any, windows: Sequence[Geometry]) -> int:
 
 
 def wide_columns(x: Any, windows: Sequence[Geometry], groups: int, ones: bool
-                 ) -> tuple[Any, tuple[tuple[int, ...], tuple[int, ...]]] | None:
+                 ) -> tuple[Any, WideOutput] | None:
     """`im2col`'s matrices ``(G, C/G · ∏kernel [+ 1], L)`` for one sample at stride 1,
     with the columns over *every* position of the zero frame from the first output to
     the last -- the frame's padding columns at the ends of the rows too -- and where the
-    outputs are among them (their sizes and steps, for `from_wide_columns`); None
-    where this does not apply (not NumPy, a batch > 1, one spatial axis, a stride > 1,
-    a negative padding, fast kernels off).
+    outputs are among them (for `from_wide_columns`); None where this does not apply
+    (not NumPy, a batch > 1, one spatial axis, a stride > 1, a negative padding, fast
+    kernels off).
 
     Column ``j`` is frame position ``j`` (flattened), so each offset's block is one
     contiguous run of the frame: 288 runs of 80 numbers, not 2,304 rows of 8, for the
@@ -110,8 +110,9 @@ def wide_columns(x: Any, windows: Sequence[Geometry], groups: int, ones: bool
     it computes the ``(W + 2)/W`` columns, which `from_wide_columns` leaves out). ``L``
     is rounded up to a multiple of 8 (a whole SIMD width; the product's edge cases cost
     more than the columns), the frame's buffer padded so that the last channel's run
-    stays inside it. Each kept output is the same dot product of the same numbers as
-    in `im2col`'s columns.
+    stays inside it. Each kept output is a dot product of the same numbers as with
+    `im2col`'s columns; BLAS may sum it in another order for another ``L`` (equal to
+    rounding).
     """
     if not (type(x) is np.ndarray and x.shape[0] == 1 and len(windows) > 1
             and kernels_enabled()):
@@ -119,33 +120,36 @@ def wide_columns(x: Any, windows: Sequence[Geometry], groups: int, ones: bool
     plan = _wide_plan(tuple(windows), x.shape[1], groups, x.dtype)
     if plan is None:
         return None
-    size, frame_shape, inside, view_shape, view_strides, columns, out = plan
-    buffer = np.zeros(size, x.dtype)
-    buffer[:math.prod(frame_shape)].reshape(frame_shape)[inside] = x[0]
-    rows = math.prod(view_shape[1:-1])
-    matrix = np.empty((groups, rows + ones, columns), x.dtype)
-    matrix[:, :rows, :].reshape(view_shape)[...] = np.ndarray(view_shape, x.dtype, buffer, 0,
-                                                              view_strides)
+    buffer, frame_shape, inside, rows, view_shape, view_strides, out = plan
+    frame = np.zeros(buffer, x.dtype)
+    frame[:math.prod(frame_shape)].reshape(frame_shape)[inside] = x[0]
+    matrix = np.empty((groups, rows + ones, view_shape[-1]), x.dtype)
+    blocks = (matrix[:, :rows, :] if ones else matrix).reshape(view_shape)
+    blocks[...] = np.ndarray(view_shape, x.dtype, frame, 0, view_strides)
     if ones:
         matrix[:, rows:, :] = 1
     return matrix, out
 
 
-def from_wide_columns(product: Any, out: tuple[tuple[int, ...], tuple[int, ...]]) -> Any:
+WideOutput = tuple[tuple[int, ...], tuple[int, ...]]
+"""Where `wide_columns`' product holds the outputs: their spatial sizes, and the strides
+in bytes of the channel axis and the spatial axes."""
+
+
+def from_wide_columns(product: Any, out: WideOutput) -> Any:
     """The product ``(G, O/G, L)`` of `wide_columns`' matrices as the ``(1, O, *out)``
     output: a strided view that leaves the padding columns out."""
-    outs, steps = out
-    channels, columns = product.shape[0] * product.shape[1], product.shape[2]
-    item = product.itemsize
-    return np.ndarray((1, channels, *outs), product.dtype, product, 0,
-                      (channels * columns * item, columns * item, *(s * item for s in steps)))
+    sizes, strides = out
+    channels = product.shape[0] * product.shape[1]
+    return np.ndarray((1, channels, *sizes), product.dtype, product, 0,
+                      (channels * strides[0], *strides))
 
 
-WidePlan = tuple[int, tuple[int, ...], tuple[slice, ...], tuple[int, ...], tuple[int, ...], int,
-                 tuple[tuple[int, ...], tuple[int, ...]]]
+WidePlan = tuple[int, tuple[int, ...], tuple[slice, ...], int, tuple[int, ...],
+                 tuple[int, ...], WideOutput]
 """The frame buffer's elements, the frame's shape ``(C, *extents)``, the input's place
-in it, the strided view's shape and strides in bytes, the columns ``L``, and the
-output's sizes and its steps along the columns."""
+in it, the rows ``C/G · ∏kernel``, the strided view's shape ``(G, C/G, *kernel, L)``
+and strides in bytes, and the output's place in the product."""
 
 _SIMD_COLUMNS = 8
 """`wide_columns` rounds its columns up to a multiple of this: 32→32 3×3 on 8×8, 78 →
@@ -162,12 +166,11 @@ def _wide_plan(windows: tuple[Geometry, ...], c: int, groups: int, dtype: np.dty
     steps = [math.prod(extents[axis + 1:]) for axis in range(len(extents))]
     used = sum((w.out - 1) * s for w, s in zip(windows, steps)) + 1
     columns = -(-used // _SIMD_COLUMNS) * _SIMD_COLUMNS
-    channel = math.prod(extents)
-    item = dtype.itemsize
-    per_group = c // groups
-    view_shape = (groups, per_group, *(w.kernel for w in windows), columns)
+    channel, item, per_group = math.prod(extents), dtype.itemsize, c // groups
+    kernel = tuple(w.kernel for w in windows)
     view_strides = (per_group * channel * item, channel * item,
                     *(w.dilation * s * item for w, s in zip(windows, steps)), item)
     inside = (slice(None), *(slice(w.pad, w.pad + w.size) for w in windows))
-    return (c * channel + columns - used, (c, *extents), inside, view_shape, view_strides,
-            columns, (tuple(w.out for w in windows), tuple(steps)))
+    return (c * channel + columns - used, (c, *extents), inside, per_group * math.prod(kernel),
+            (groups, per_group, *kernel, columns), view_strides,
+            (tuple(w.out for w in windows), (columns * item, *(s * item for s in steps))))
