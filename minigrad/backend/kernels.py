@@ -105,15 +105,16 @@ def positive_part(x: Any) -> Any:
     """``max(x, 0)``, elementwise (ReLU): the standard's ``maximum``; on PyTorch its own
     ``relu``, one call where the standard's wrapper first makes the 0 a tensor.
 
-    On NumPy, ``maximum(zeros, x)`` with an *array* of zeros laid out as ``x``
-    (`zeros_as`): NumPy 2.4's ``maximum`` against a scalar runs ~2.5× slower than
-    against an array (a (256, 32, 8, 8) float32 batch: 254 → 99 µs; PyTorch 45). And
-    the zeros first: where ``x`` ties with them, ``maximum`` gives its second operand,
-    so ``-0.0`` stays ``-0.0`` as in PyTorch's ``relu`` (``x < 0 ? 0 : x``); a NaN is
-    returned as it is.
+    On NumPy, ``maximum`` against an *array* of zeros laid out as ``x`` (`zeros_as`):
+    NumPy 2.4's ``maximum`` against a scalar runs ~2.5× slower than against an array
+    (a (256, 32, 8, 8) float32 batch: 254 → 99 µs; PyTorch 45). A NaN is returned as it
+    is, and the operands are ordered so that ``-0.0`` stays ``-0.0``, as PyTorch's
+    ``relu`` (``x < 0 ? 0 : x``) keeps it: on a tie NumPy's float32 and float64 loops
+    (SIMD) give their second operand, its other loops (float16, longdouble) their first.
     """
     if type(x) is np.ndarray:
-        return np.maximum(0.0 if x.size < _ZEROS_FROM else zeros_as(x), x)
+        zeros = 0.0 if x.size < _ZEROS_FROM else zeros_as(x)
+        return np.maximum(zeros, x) if x.dtype.char in "fd" else np.maximum(x, zeros)
     if _library(x) == "torch":
         return x.relu()
     return namespace(x).maximum(x, 0.0)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from minigrad.backend.convolution import Geometry, kernels_enabled
 
@@ -136,13 +137,14 @@ WideOutput = tuple[tuple[int, ...], tuple[int, ...]]
 in bytes of the channel axis and the spatial axes."""
 
 
-def from_wide_columns(product: Any, out: WideOutput) -> Any:
+def from_wide_columns(product: npt.NDArray[Any], out: WideOutput) -> npt.NDArray[Any]:
     """The product ``(G, O/G, L)`` of `wide_columns`' matrices as the ``(1, O, *out)``
     output: a strided view that leaves the padding columns out."""
     sizes, strides = out
     channels = product.shape[0] * product.shape[1]
-    return np.ndarray((1, channels, *sizes), product.dtype, product, 0,
-                      (channels * strides[0], *strides))
+    view: npt.NDArray[Any] = np.ndarray((1, channels, *sizes), product.dtype, product, 0,
+                                        (channels * strides[0], *strides))
+    return view
 
 
 WidePlan = tuple[int, tuple[int, ...], tuple[slice, ...], int, tuple[int, ...],
