@@ -2,9 +2,9 @@
 a one-sample evaluation convolution on wide columns (`window_views.wide_columns`)
 against `im2col`'s columns and the layer's reference product; ReLU against an array of
 zeros (`backend.positive_part`, `zeros_as`) against PyTorch's ``relu`` bit for bit; and
-`predict`'s `Evaluation`, which snapshots and restores the model in one pass and lets a
-`Sequential` forget each layer's cache inside it. Values and states, not timings (those
-are benchmarks/inference_bench.py's)."""
+`predict`'s `Evaluation`, which snapshots the model, sets evaluation mode and restores
+both in one pass each way. Values and states, not timings (those are
+benchmarks/inference_bench.py's)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import minigrad as mg
 from minigrad import backend
 from minigrad.backend import kernels, window_views
 from minigrad.backend.convolution import fast_kernels
-from minigrad.core.tree import Evaluation, forgetting
+from minigrad.core.tree import Evaluation
 from minigrad.layers.conv import windows
 from minigrad.layers.conv.conv import _conv_windows
 
@@ -213,19 +213,18 @@ def test_the_zeros_are_read_only_zeros_in_the_inputs_layout():
 # -- predict's Evaluation ------------------------------------------------------------------
 
 
-SEEN: list[tuple[bool, object]] = []
+SEEN: list[object] = []
 """What `Probe` saw (outside the model: its own per-use lists are restored by predict)."""
 
 
 class Probe(mg.Layer):
-    """Identity recording, at each forward, whether caches are being forgotten and the
-    cache its neighbour before it holds."""
+    """Identity recording, at each forward, the cache its neighbour before it holds."""
 
     def __init__(self, before: mg.Layer) -> None:
         self.peek = lambda: before.cache  # not a member: ``before`` is no child of ours
 
     def forward(self, x):
-        SEEN.append((forgetting(), self.peek()))
+        SEEN.append(self.peek())
         self.cache = x.shape
         return x
 
@@ -233,32 +232,30 @@ class Probe(mg.Layer):
         return grad_out
 
 
-def test_inside_predict_a_sequential_forgets_each_layers_cache_and_restores_it_after():
+def test_predict_runs_in_evaluation_and_restores_the_pending_forwards_caches():
     first = mg.Dense(3, 4, rng=0)
     probe = Probe(first)
-    model = mg.Sequential(first, probe, mg.ReLU(), mg.Dense(4, 2, rng=1))
+    model = mg.Sequential(first, probe, mg.Dropout(0.5, rng=0), mg.Dense(4, 2, rng=1))
     x = np.random.default_rng(0).standard_normal((5, 3))
     g = np.random.default_rng(1).standard_normal((5, 2))
     model(x)  # a pending forward, in training mode
     pending = [m.cache for m in model.modules()]
     SEEN.clear()
     out = mg.predict(model, x[:2])
-    assert SEEN == [(True, None)]  # the Dense before it had let go of its cache
+    assert SEEN[0] is not pending[1] and SEEN[0] is not None  # predict's own forward
     assert all(m.cache is cache for m, cache in zip(model.modules(), pending))  # all back
-    assert first.cache is not None
-    assert all(m.training for m in model.modules()) and not forgetting()
+    assert all(m.training for m in model.modules())
     model.zero_grad()
     dx = model.backward(g)  # the pending forward's backward, as if predict had not run
     grads = [p.grad.copy() for p in model.parameters()]
     model.zero_grad()
+    model[2].rng = np.random.default_rng(0)  # the same dropout mask as the pending forward
     model(x)
     np.testing.assert_array_equal(model.backward(g), dx)
     for param, want in zip(model.parameters(), grads):
         np.testing.assert_array_equal(param.grad, want)
-    model.eval()  # outside predict nothing is forgotten, in either mode
-    SEEN.clear()
+    model.eval()  # evaluation mode, as predict ran it: the same outputs
     np.testing.assert_array_equal(model(x[:2]), out)
-    assert SEEN[0][0] is False and SEEN[0][1] is not None
 
 
 class Failing(mg.Layer):
@@ -277,7 +274,6 @@ def test_an_error_inside_predict_restores_the_model_and_the_flag():
     before = [dict(vars(m)) for m in model.modules()]
     with pytest.raises(ValueError, match="no"):
         mg.predict(model, np.ones((1, 2)))
-    assert not forgetting()
     after = [dict(vars(m)) for m in model.modules()]
     for state in before + after:  # the modes as they were, on the instance or the class
         state.pop("training", None)
@@ -307,7 +303,6 @@ def test_a_member_made_inside_predict_stays_and_the_rest_is_restored():
     np.testing.assert_allclose(mg.predict(model, np.ones((1, 2))), model[0](np.ones((1, 2))))
     assert isinstance(lazy.weight, mg.Parameter)  # kept: a member, not per-use state
     assert lazy.cache is cache and all(m.training for m in model.modules())
-    assert not forgetting()
     assert [name for name, _ in model.named_parameters()][-1] == "1.weight"
 
 
@@ -319,8 +314,8 @@ def test_predict_leaves_the_modes_as_they_were_on_instances_and_classes():
         mg.predict(model, np.ones((3, 2)))  # finds it there: the same modes both times
         assert [m.training for m in model.modules()] == modes
     with Evaluation(model):
-        assert not any(m.training for m in model.modules()) and forgetting()
-    assert [m.training for m in model.modules()] == modes and not forgetting()
+        assert not any(m.training for m in model.modules())
+    assert [m.training for m in model.modules()] == modes
 
 
 def test_predict_between_a_forward_and_its_backward_with_a_shared_layer():

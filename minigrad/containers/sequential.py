@@ -14,7 +14,7 @@ from typing import Any, NoReturn, overload
 from typing_extensions import override
 
 from minigrad.core import Array, Layer, MergeLayer, Module, Parameter, describe, raise_located
-from minigrad.core.tree import forget_cache, forgetting, release_modules, retaining, tree_of
+from minigrad.core.tree import release_modules, retaining, tree_of
 
 
 def shared_children(children: list[Module[Any]]) -> list[bool]:
@@ -259,12 +259,9 @@ class Sequential(Container):
 
     @override
     def forward(self, x: Array) -> Array:
-        forget = forgetting()  # in `predict`: no backward will ask for the layers' caches
         try:
             for layer in self._uses:  # x ← layer(x), first layer first
                 x = layer.forward(x)
-                if forget:  # its cache goes now: the activation it holds is freed
-                    forget_cache(layer)
         except Exception as exc:
             self._reraise_at(exc, layer)
         return x
