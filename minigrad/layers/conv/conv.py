@@ -203,9 +203,8 @@ class _ConvND(_Conv[ConvCache]):
         # One sample in evaluation: columns over the frame's whole rows (NumPy's copy).
         wide = None if self.training else wide_columns(x, windows, self.groups, ones)
         cols = wide[0] if wide else im2col(x, windows, self.groups, ones=ones, batch_last=last)
-        # Only the input is kept, as PyTorch keeps it: backward rebuilds the columns.
-        # Keeping them held 9× the input of a 3×3 kernel from forward to backward -- a
-        # LeNet-5 step's peak 2.5× PyTorch's, 1.4× rebuilt, for 2-5 % more time.
+        # Only the input is kept, as PyTorch keeps it: backward rebuilds the columns (kept,
+        # 9× a 3×3 kernel's input made a LeNet-5 step's peak 2.5× PyTorch's; 1.4× rebuilt).
         self.cache = (None, windows, tuple(x.shape), x)
         y = grouped_matmul(self._weight_matrix(ones), cols)  # [W b] @ [cols; 1], or W @ cols
         if apart:
