@@ -1,7 +1,9 @@
 """The flat view of a module tree that the per-call machinery walks, kept until the
-structure changes; and `retain_graph`, which keeps what forwards saved past a backward.
+structure changes; `Evaluation`, `predict`'s stash and evaluation mode in one pass; and
+`retain_graph`, which keeps what forwards saved past a backward.
 
-Every `predict` enters `Module.mode` and takes a `Module.stash`; every training step lets
+Every `predict` snapshots the tree and sets evaluation mode (`Evaluation`: what
+`Module.stash` and `Module.mode` do, in one pass); every training step lets
 each layer's cache go (`Module.release`). Walking the tree for each of them --
 ``named_children`` → ``named_members`` → an ``isinstance`` per attribute, lists expanded --
 cost ~270 µs per `predict` of the 11-layer digits CNN at batch 1: about PyTorch's whole
