@@ -11,6 +11,11 @@ of all output positions are one strided *view* of that frame --
 assignment copies into the buffer. The numbers are the same copies of the same values:
 the buffer is bit-identical to the reference's (``tests/test_batch1_latency.py``).
 
+`wide_columns` goes one step further for one sample at stride 1 in evaluation: columns
+over every position of the frame's rows, so each offset's block is one contiguous run,
+and `from_wide_columns` views the product without the padding columns
+(``tests/test_latency3.py``).
+
 NumPy only (a view with chosen strides is not in the Array API standard); off within
 ``fast_kernels(False)``, as the convolutions' other kernels.
 """
