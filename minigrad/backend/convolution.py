@@ -108,7 +108,7 @@ def convolve(x: Any, weight: Any, bias: Any, windows: Sequence[Geometry], groups
     recomputes it); None where no kernel applies."""
     if not _enabled[0]:
         return None
-    if _library(x) == "torch":
+    if type(x) is not np.ndarray and _library(x) == "torch":
         return _torch_convolve(x, weight, bias, windows, groups), None
     if _winograd_applies(x, weight, windows, groups):
         return winograd.convolve(x, weight, bias, _pads(windows), _outs(windows), keep=keep)
@@ -140,15 +140,15 @@ def _winograd_applies(x: Any, weight: Any, windows: Sequence[Geometry], groups: 
     """NumPy float32 or float64 arrays, one group, 2-D, 3×3, stride 1, no dilation,
     padding 0-2 (the input gradient's ``2 − p`` is a padding too), enough channels
     (`WINOGRAD_MIN_CHANNELS`) and tiles (`WINOGRAD_MIN_TILES`)."""
-    return (
-        type(x) is np.ndarray and type(weight) is np.ndarray and x.dtype == weight.dtype
+    return (  # the tiles first: a batch-1 call is decided by them alone
+        groups == 1 and len(windows) == 2
+        and x.shape[0] * winograd.tiles(windows[0].out) * winograd.tiles(windows[1].out)
+        >= WINOGRAD_MIN_TILES
+        and type(x) is np.ndarray and type(weight) is np.ndarray and x.dtype == weight.dtype
         and x.dtype in (np.float32, np.float64)
-        and groups == 1 and len(windows) == 2
         and all(w.kernel == 3 and w.stride == 1 and w.dilation == 1 and 0 <= w.pad <= 2
                 for w in windows)
         and min(weight.shape[0], weight.shape[1]) >= WINOGRAD_MIN_CHANNELS
-        and x.shape[0] * winograd.tiles(windows[0].out) * winograd.tiles(windows[1].out)
-        >= WINOGRAD_MIN_TILES
     )
 
 

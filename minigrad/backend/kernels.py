@@ -14,6 +14,7 @@ libraries compute a temporary and assign it (or return it).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -102,10 +103,63 @@ def select(condition: Any, a: Any, b: Any) -> Any:
 
 def positive_part(x: Any) -> Any:
     """``max(x, 0)``, elementwise (ReLU): the standard's ``maximum``; on PyTorch its own
-    ``relu``, one call where the standard's wrapper first makes the 0 a tensor."""
-    if type(x) is not np.ndarray and _library(x) == "torch":
+    ``relu``, one call where the standard's wrapper first makes the 0 a tensor.
+
+    On NumPy, ``maximum`` against an *array* of zeros laid out as ``x`` (`zeros_as`):
+    NumPy 2.4's ``maximum`` against a scalar runs ~2.5× slower than against an array
+    (a (256, 32, 8, 8) float32 batch: 254 → 99 µs; PyTorch 45). A NaN is returned as it
+    is, and the operands are ordered so that ``-0.0`` stays ``-0.0``, as PyTorch's
+    ``relu`` (``x < 0 ? 0 : x``) keeps it: on a tie NumPy's float32 and float64 loops
+    (SIMD) give their second operand, its other loops (float16, longdouble) their first.
+    """
+    if type(x) is np.ndarray:
+        zeros = 0.0 if x.size < _ZEROS_FROM else zeros_as(x)
+        return np.maximum(zeros, x) if x.dtype.char in "fd" else np.maximum(x, zeros)
+    if _library(x) == "torch":
         return x.relu()
     return namespace(x).maximum(x, 0.0)
+
+
+_ZEROS_FROM = 4096
+"""Elements from which `positive_part` takes an array of zeros: below, building the view
+(~1.4 µs) costs more than the scalar's slower pass saves (even at ~3,000 float32)."""
+
+_ZERO_ELEMENTS = 1 << 18
+"""The most elements of the zeros `zeros_as` keeps per dtype (1 MiB of float32)."""
+
+_zeros: dict[Any, Any] = {}
+
+
+def zeros_as(x: Any) -> Any:
+    """Read-only zeros of ``x``'s shape and strides -- a view of one zero buffer kept per
+    dtype, broadcast (stride 0) along ``x``'s outermost axes as far as needed to keep
+    that buffer within `_ZERO_ELEMENTS`; ``0.0`` where ``x``'s strides do not allow one
+    (negative, or not whole elements)."""
+    strides, span = _zero_strides(x.shape, x.strides, x.itemsize)
+    if span == 0:
+        return 0.0
+    buffer = _zeros.get(x.dtype)
+    if buffer is None or buffer.size < span:
+        buffer = np.zeros(span, x.dtype)
+        buffer.flags.writeable = False
+        _zeros[x.dtype] = buffer
+    return np.ndarray(x.shape, x.dtype, buffer, 0, strides)
+
+
+@functools.lru_cache(maxsize=256)
+def _zero_strides(shape: tuple[int, ...], strides: tuple[int, ...], item: int
+                  ) -> tuple[tuple[int, ...], int]:
+    """`zeros_as`' strides and the elements its buffer spans (0: no zeros array)."""
+    if any(s < 0 or s % item for s in strides):
+        return strides, 0
+    kept = list(strides)
+    span = sum((n - 1) * s for n, s in zip(shape, strides)) // item + 1
+    for axis in sorted(range(len(shape)), key=lambda a: -strides[a]):  # outermost first
+        if span <= _ZERO_ELEMENTS:
+            break
+        span -= (shape[axis] - 1) * strides[axis] // item
+        kept[axis] = 0
+    return tuple(kept), span
 
 
 def gate_positive(values: Any, gate: Any) -> Any:

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from minigrad import backend
 from minigrad.core import Array, Layer, check_count, describe
+from minigrad.core.tree import Evaluation
 from minigrad.training.sources import MapDataset, batch_size_for, data_kind, input_batches
 
 __all__ = ["predict"]
@@ -67,21 +68,17 @@ def predict(model: Layer[Any], X: npt.ArrayLike | MapDataset | Iterable[Any],
     if data.ndim == 0 or data.shape[0] == 0:
         raise ValueError(
             f"predict: X must hold at least one sample, got shape {tuple(data.shape)}")
-    pending = model.stash()
-    with model.mode(training=False):
-        try:
-            if type(data) is not np.ndarray:
-                n = data.shape[0]  # stops within n: the standard leaves others unspecified
-                parts = [model.forward(data[start : min(start + size, n), ...])
-                         for start in range(0, n, size)]
-                return parts[0] if len(parts) == 1 else backend.namespace(*parts).concat(parts)
-            first = model.forward(data[:size])
-            out = np.empty((len(data), *first.shape[1:]), dtype=first.dtype)
-            out[: len(first)] = first
-            for start in range(size, len(data), size):
-                out[start : start + size] = model.forward(data[start : start + size])
-        finally:
-            model.unstash(pending)
+    with Evaluation(model):  # stash, mode(training=False); then unstash, modes back
+        if type(data) is not np.ndarray:
+            n = data.shape[0]  # stops within n: the standard leaves others unspecified
+            parts = [model.forward(data[start : min(start + size, n), ...])
+                     for start in range(0, n, size)]
+            return parts[0] if len(parts) == 1 else backend.namespace(*parts).concat(parts)
+        first = model.forward(data[:size])
+        out = np.empty((len(data), *first.shape[1:]), dtype=first.dtype)
+        out[: len(first)] = first
+        for start in range(size, len(data), size):
+            out[start : start + size] = model.forward(data[start : start + size])
     return out
 
 
@@ -103,12 +100,8 @@ def predict_batches(model: Layer[Any], data: object, batch_size: int | None,
         steps = check_count("predict", "steps", steps, 1)
         if data_kind(data, "predict") != "iterable":
             raise ValueError("predict: steps is for an iterable of batches (a generator)")
-    pending = model.stash()
-    with model.mode(training=False):
-        try:
-            parts = [model.forward(xb) for xb in input_batches("predict", data, size, steps)]
-        finally:
-            model.unstash(pending)
+    with Evaluation(model):
+        parts = [model.forward(xb) for xb in input_batches("predict", data, size, steps)]
     if not parts:
         raise ValueError(f"predict: the {type(data).__name__} gave no batches")
     if type(parts[0]) is np.ndarray:

@@ -45,6 +45,7 @@ from typing_extensions import override
 from minigrad import backend
 from minigrad import init as initializers
 from minigrad.backend import grouped_matmul, reshape
+from minigrad.backend.window_views import from_wide_columns, wide_columns
 from minigrad.core import (
     Array,
     Layer,
@@ -199,14 +200,17 @@ class _ConvND(_Conv[ConvCache]):
         last = self._batch_last(windows, x.shape[0])
         apart = bias is not None and not self.training and self._bias_apart(x.shape[0], windows)
         ones = bias is not None and not apart
-        cols = im2col(x, windows, self.groups, ones=ones, batch_last=last)
-        # Only the input is kept, as PyTorch keeps it: backward rebuilds the columns.
-        # Keeping them held 9× the input of a 3×3 kernel from forward to backward -- a
-        # LeNet-5 step's peak 2.5× PyTorch's, 1.4× rebuilt, for 2-5 % more time.
+        # One sample in evaluation: columns over the frame's whole rows (NumPy's copy).
+        wide = None if self.training else wide_columns(x, windows, self.groups, ones)
+        cols = wide[0] if wide else im2col(x, windows, self.groups, ones=ones, batch_last=last)
+        # Only the input is kept, as PyTorch keeps it: backward rebuilds the columns (kept,
+        # 9× a 3×3 kernel's input made a LeNet-5 step's peak 2.5× PyTorch's; 1.4× rebuilt).
         self.cache = (None, windows, tuple(x.shape), x)
         y = grouped_matmul(self._weight_matrix(ones), cols)  # [W b] @ [cols; 1], or W @ cols
         if apart:
             y += reshape(bias, (self.groups, -1, 1))                            # ... + b
+        if wide is not None:
+            return from_wide_columns(y, wide[1])
         return from_columns(y, tuple(w.out for w in windows), last)
 
     def _batch_last(self, windows: tuple[Window, ...], batch: int) -> bool:
@@ -215,13 +219,11 @@ class _ConvND(_Conv[ConvCache]):
                           self.out_channels // self.groups, batch)
 
     def _bias_apart(self, batch: int, windows: tuple[Window, ...]) -> bool:
-        """Whether an evaluation-mode forward adds the bias to the product ``W @ cols``
-        rather than computing ``[W b] @ [cols; 1]``: where that pass over the output,
-        ``O/G · P`` elements, costs no more than copying ``W`` into ``[W b]`` and the
-        row of ones, ``O/G · (K + 1) + P``, plus the copy's call (`bias_apart`).
-        So at small batches: the digits CNN's three layers at batch 1 took 4-9 % less
-        (float32, 1 thread; 32→64 3×3 on 4×4: 54 → 49 µs), at batch 256 the joined
-        product stays."""
+        """Whether an evaluation-mode forward adds the bias to ``W @ cols`` rather than
+        computing ``[W b] @ [cols; 1]``: where that pass over the output, ``O/G · P``
+        elements, costs no more than copying ``W`` into ``[W b]`` and the row of ones,
+        ``O/G · (K + 1) + P``, plus the copy's call (`bias_apart`): at batch 1 the
+        digits CNN's layers took 4-9 % less, at batch 256 the joined product stays."""
         return bias_apart(batch, windows, self.in_channels // self.groups
                            * math.prod(self.kernel_size), self.out_channels // self.groups)
 
