@@ -110,7 +110,8 @@ def positive_part(x: Any) -> Any:
     (a (256, 32, 8, 8) float32 batch: 254 → 99 µs; PyTorch 45). A NaN is returned as it
     is, and the operands are ordered so that ``-0.0`` stays ``-0.0``, as PyTorch's
     ``relu`` (``x < 0 ? 0 : x``) keeps it: on a tie NumPy's float32 and float64 loops
-    (SIMD) give their second operand, its other loops (float16, longdouble) their first.
+    (SIMD) give their second operand, its other loops (float16, longdouble) their first
+    -- on x86 (``maxps``); another processor's ``max`` may break a ±0 tie its own way.
     """
     if type(x) is np.ndarray:
         zeros = 0.0 if x.size < _ZEROS_FROM else zeros_as(x)
