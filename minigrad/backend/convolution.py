@@ -62,7 +62,9 @@ as ``C + O``. Measured (forward + backward, float32, batch 32, one thread, CPU t
 against the im2col products): 16→32 on 28×28 lost (23-31 vs 19-21 ms); 32→32 on 8×8
 2.3 vs 2.7 ms, 32→64 on 4×4 1.2 vs 1.9 ms, 48→48 on 16×16 15-17 vs 18-32 ms, 64→64
 on 16×16 25-31 vs 30-34 ms, 128→128 39 vs 52-57 ms and 256→256 (batch 8) 63-66 vs
-92-95 ms won."""
+92-95 ms won. Those were whole-batch transforms; in parts (`winograd.batch_parts`), 15
+interleaved rounds later gave 32→32 on 8×8 at batch 32 2.66 vs 2.68 ms and 32→64 on 4×4
+1.30 vs 1.26 ms -- even, which is where `WINOGRAD_MIN_TILES` now draws the line."""
 
 
 WINOGRAD_MIN_TILES = 512

@@ -181,6 +181,7 @@ class _ConvND(_Conv[ConvCache]):
         if isinstance(found, str):
             raise self._too_small(size, found)
         return found
+
     @override
     def forward(self, x: Array) -> Array:
         x = self._input(x)
