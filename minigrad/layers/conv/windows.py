@@ -294,8 +294,10 @@ _CALL_IN_ELEMENTS = 4096
 def bias_apart(batch: int, windows: tuple[Window, ...], rows: int, per_group: int) -> bool:
     """Whether a convolution in evaluation mode adds its bias after the product ``W @
     cols`` (``rows = K`` rows, ``per_group = O/G`` outputs per group) rather than as
-    ``[W b] @ [cols; 1]`` (`minigrad.layers.conv.conv._ConvND._bias_apart`); once per
-    geometry."""
+    ``[W b] @ [cols; 1]`` (`minigrad.layers.conv.conv._ConvND._bias_apart`), once per
+    geometry: where the pass over the output, ``O/G · P`` elements, costs no more than
+    copying ``W`` into ``[W b]`` and the row of ones, ``O/G · (K + 1) + P``, plus the
+    copy's call (`_CALL_IN_ELEMENTS`)."""
     columns = batch * math.prod(w.out for w in windows)
     return per_group * columns <= per_group * (rows + 1) + columns + _CALL_IN_ELEMENTS
 
