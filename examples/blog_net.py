@@ -23,10 +23,11 @@ import numpy as np
 
 import minigrad as mg
 
-# The post's integer features, made float once here rather than by the first layer at
-# every step (the values, and so every result, are the same).
+# The post's integer features and targets, made float once here rather than by the first
+# layer and the loss at every step (the values, and so every result, are the same; an int
+# target costs `MSELoss` a check and a cast per step: 5-8 µs of a 55 µs step).
 X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1]], dtype=np.float64)
-Y = np.array([[0, 1, 0, 1, 1, 0]]).T
+Y = np.array([[0, 1, 0, 1, 1, 0]], dtype=np.float64).T
 
 POST_ALPHA = 0.1
 LEARNING_RATE = POST_ALPHA / 2  # MSELoss's gradient is twice the post's; see above
