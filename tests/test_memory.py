@@ -63,6 +63,32 @@ def test_backward_params_releases_the_layers_whose_backward_is_skipped_too():
     assert all(layer.cache is None for layer in model)
 
 
+def _held_arrays(stash: object) -> list[np.ndarray]:
+    """The arrays in the per-module states of a `Module.stash`."""
+    states = stash.states  # type: ignore[attr-defined]
+    return [v for state in states for v in state.values() if isinstance(v, np.ndarray)]
+
+
+@pytest.mark.parametrize("call", ["backward_params", "release"])
+def test_a_container_whose_backward_is_skipped_lets_go_of_its_shared_uses_caches(call):
+    # A shared layer's cache of each use waits in its container's stash slots. A
+    # parameter-free container in front of the first trainable layer has no backward
+    # under backward_params (and none at all before a plain release): its slots must
+    # go with the release that stands in for that backward.
+    act = mg.ReLU()
+    inner = mg.Sequential(act, act)
+    model = mg.Sequential(inner, mg.Dense(4, 2, rng=0))
+    model(RNG.standard_normal((3, 4)))
+    assert inner._stashes is not None and all(_held_arrays(s) for s in inner._stashes)
+    if call == "backward_params":
+        model.backward_params(np.ones((3, 2)))
+    else:
+        model.release()
+    assert all(not _held_arrays(s) for s in inner._stashes)
+    with pytest.raises(RuntimeError, match="second time"):  # released, not forgotten
+        model.backward(np.ones((3, 2)))
+
+
 @pytest.mark.parametrize("shared", [False, True])
 def test_a_second_backward_through_one_forward_raises_unless_retained(shared):
     dense = mg.Dense(3, 3, rng=0)

@@ -68,7 +68,22 @@ class Container(Layer[None]):
     """
 
     _stashes: list[object] | None = None
+    _shared_uses: tuple[SharedUse, ...] = ()  # the positions that fill ``_stashes``
     releases_in_backward = True  # each child's release follows its backward
+
+    @override
+    def release(self) -> None:
+        """`Module.release`, and the per-use states that the latest forward left in the
+        stash slots of this container and of the containers inside it (a shared layer's
+        cache of each use): a container whose backward did not run -- never called, or
+        skipped by `Sequential.backward_params` in front of the first trainable layer --
+        holds nothing afterwards either."""
+        super().release()
+        if not retaining():
+            for module in tree_of(self).modules:
+                if isinstance(module, Container):
+                    for use in module._shared_uses:
+                        use.release_unused()
 
     @override
     def clear_cache(self) -> None:
@@ -125,6 +140,14 @@ class SharedUse:
             self.layer.release()
             self._slots()[self.slot] = self.layer.stash()
 
+    def release_unused(self) -> None:
+        """`release` for a use whose backward did not run: its own state restored first,
+        so that it keeps its attributes other than ``cache``, as a used one does."""
+        stashed = self._slots()[self.slot]
+        if stashed is not None:  # None: no forward since the container was made or cleared
+            self.layer.unstash(stashed)
+            self.release()
+
 
 def uses(container: Container, children: Sequence[Layer[Any] | MergeLayer[Any]]
          ) -> list[Any]:
@@ -133,8 +156,10 @@ def uses(container: Container, children: Sequence[Layer[Any] | MergeLayer[Any]]
     the container's stash slots (None when nothing is shared)."""
     flags = shared_children(list(children))
     container._stashes = [None] * len(children) if any(flags) else None
-    return [SharedUse(container, slot, child) if flag else child
+    runs = [SharedUse(container, slot, child) if flag else child
             for slot, (child, flag) in enumerate(zip(children, flags))]
+    container._shared_uses = tuple(run for run in runs if isinstance(run, SharedUse))
+    return runs
 
 
 def _retained() -> None:
