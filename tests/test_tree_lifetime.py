@@ -79,3 +79,39 @@ def test_a_shared_model_copied_after_its_tree_was_built_trains_as_the_original(
     y = model(x)
     twin(x + 1.0)  # the copy's shared uses stash into the copy's slots, not the original's
     np.testing.assert_array_equal(model.backward(np.ones_like(y)), want)
+
+
+# -- a module inside itself is refused where it is assigned --------------------------------
+
+
+class _Child(mg.Identity):
+    """An Identity that a user gives a reference to its parent."""
+
+
+@pytest.mark.parametrize("holds", ["parent", "itself", "parent in a list", "grandparent"])
+def test_a_module_assigned_into_its_own_subtree_is_refused_there(holds):
+    # Before, such a back-reference made every walk recurse without end (parameters,
+    # state_dict: RecursionError) and a backward release layers before their turn.
+    child = _Child()
+    block = mg.Sequential(mg.Dense(2, 2, rng=0), child)
+    model = mg.Sequential(block, mg.Dense(2, 1, rng=1))
+    value = {"parent": block, "itself": child, "parent in a list": [mg.ReLU(), block],
+             "grandparent": model}[holds]
+    with pytest.raises(ValueError, match=r"_Child\.up: .* holds this _Child itself.*weakref"):
+        child.up = value
+    assert "up" not in vars(child)  # refused before it was set
+    assert len(model.parameters()) == 2  # the tree is as it was, and trains
+    y = model(RNG.standard_normal((3, 2)))
+    model.backward(np.ones_like(y))
+
+
+def test_a_parent_held_by_a_weak_reference_is_no_member_and_frees_the_model():
+    child = _Child()
+    model = mg.Sequential(mg.Dense(2, 2, rng=0), child)
+    child.up = weakref.ref(model)  # the way the error points to
+    assert child.up() is model and len(model.parameters()) == 1
+    model.backward(model(RNG.standard_normal((3, 2))))
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None

@@ -70,11 +70,11 @@ from minigrad.core.tree import (
     _CACHE_PLAIN,
     _PLAIN,
     changes_structure,
+    members_changed,
     plain_attribute,
     raise_unsaved,
     release_modules,
     retaining,
-    structure_changed,
     tree_of,
 )
 from minigrad.core.walk import expand, first_paths
@@ -135,12 +135,12 @@ class Module(ABC, Generic[CacheT]):
                     state[name] = value
                     return
             elif changes_structure(name, value, _MEMBERS) or changes_structure(name, old, _MEMBERS):
-                structure_changed()
+                members_changed(self, name, value)
             _set(self, name, value)
 
         def __delattr__(self, name: str) -> None:
             if changes_structure(name, self.__dict__.get(name), _MEMBERS):
-                structure_changed()
+                members_changed(self, name, None)
             object.__delattr__(self, name)
 
     # -- the tree -------------------------------------------------------------------

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 import numpy as np
 
 from minigrad.core.parameter import Buffer, Parameter
+from minigrad.core.walk import expand
 
 if TYPE_CHECKING:
     from minigrad.core.module import Module
@@ -51,6 +52,35 @@ class _Structure:
 def structure_changed() -> None:
     """Mark every cached `Tree` stale (they are rebuilt at their next use)."""
     _Structure.token = object()
+
+
+def members_changed(owner: Module[Any], name: str, value: object) -> None:
+    """``owner``'s attribute ``name`` now holds ``value`` (None: deleted), which made or
+    unmade members: every cached `Tree` is stale -- and a ``value`` that holds ``owner``
+    itself is refused, since a module inside itself makes a tree without end.
+
+    Raises
+    ------
+    ValueError
+        ``owner`` is ``value``, or one of its descendants (a child's back-reference to
+        its parent, say), naming the attribute and the way out: a `weakref.ref`.
+    """
+    from minigrad.core.module import Module  # they import each other
+
+    pending = [item for _, item in expand(name, value) if isinstance(item, Module)]
+    seen: set[int] = set()
+    while pending:  # the subtrees being assigned, each module once
+        module = pending.pop()
+        if module is owner:
+            raise ValueError(
+                f"{type(owner).__name__}.{name}: the {type(value).__name__} assigned holds "
+                f"this {type(owner).__name__} itself, so it would be a member of its own "
+                "subtree (a tree without end); to keep a reference to a parent or to "
+                "itself, hold a weakref.ref(...) to it, which is no member")
+        if id(module) not in seen:
+            seen.add(id(module))
+            pending.extend(child for _, child in module.named_children())
+    structure_changed()
 
 
 _PLAIN = frozenset({type(None), bool, int, float, str, np.ndarray})
