@@ -45,7 +45,6 @@ from typing_extensions import override
 from minigrad import backend
 from minigrad import init as initializers
 from minigrad.backend import grouped_matmul, reshape
-from minigrad.backend.window_views import from_wide_columns, wide_columns
 from minigrad.core import (
     Array,
     Layer,
@@ -62,6 +61,7 @@ from minigrad.layers.conv.windows import (
     batch_last,
     bias_apart,
     col2im,
+    forward_columns,
     from_columns,
     im2col,
     matmul_nt,
@@ -198,21 +198,17 @@ class _ConvND(_Conv[ConvCache]):
         # With a bias, [W b] @ [cols; 1]: the bias is added by the product, not a pass
         # of its own over the output (and its gradient comes out of the weight's) --
         # unless no backward needs the row of ones and the output is small (`_bias_apart`).
-        last = self._batch_last(windows, x.shape[0])
         apart = bias is not None and not self.training and self._bias_apart(x.shape[0], windows)
         ones = bias is not None and not apart
-        # One sample in evaluation: columns over the frame's whole rows (NumPy's copy).
-        wide = None if self.training else wide_columns(x, windows, self.groups, ones)
-        cols = wide[0] if wide else im2col(x, windows, self.groups, ones=ones, batch_last=last)
+        cols = forward_columns(x, windows, self.groups, ones=ones, evaluation=not self.training,
+                               batch_last=self._batch_last(windows, x.shape[0]))
         # Only the input is kept, as PyTorch keeps it: backward rebuilds the columns (kept,
         # 9× a 3×3 kernel's input made a LeNet-5 step's peak 2.5× PyTorch's; 1.4× rebuilt).
         self.cache = (None, windows, tuple(x.shape), x)
-        y = grouped_matmul(self._weight_matrix(ones), cols)  # [W b] @ [cols; 1], or W @ cols
+        y = grouped_matmul(self._weight_matrix(ones), cols.matrix)  # [W b] @ [cols; 1], or W @ cols
         if apart:
             y += reshape(bias, (self.groups, -1, 1))                            # ... + b
-        if wide is not None:
-            return from_wide_columns(y, wide[1])
-        return from_columns(y, tuple(w.out for w in windows), last)
+        return cols.output(y, tuple(w.out for w in windows))
 
     def _batch_last(self, windows: tuple[Window, ...], batch: int) -> bool:
         """`batch_last` for this layer's columns (the same in forward and backward)."""

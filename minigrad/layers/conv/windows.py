@@ -36,7 +36,14 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.backend import grouped_matmul
-from minigrad.backend.window_views import fill_columns, frame_extent, frame_size
+from minigrad.backend.window_views import (
+    WideOutput,
+    fill_columns,
+    frame_extent,
+    frame_size,
+    from_wide_columns,
+    wide_columns,
+)
 from minigrad.core import Array
 
 Offset = tuple[tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]
@@ -178,6 +185,37 @@ def im2col(x: Array, windows: tuple[Window, ...], groups: int = 1, ones: bool = 
     if ones:
         matrix[:, rows:, :] = 1
     return matrix
+
+
+class Columns(NamedTuple):
+    """A forward's column matrices (`forward_columns`) and where their product's columns
+    go in the output."""
+
+    matrix: Array
+    """``(G, C/G · ∏kernel [+ 1], L)``: the product's right operand."""
+    wide: WideOutput | None
+    """Where the outputs are among the columns of a one-sample evaluation's wide matrix
+    (`minigrad.backend.window_views.wide_columns`); None: `im2col`'s columns."""
+    batch_last: bool
+    """`im2col`'s column order: over ``(*out, n)``, or ``(n, *out)``."""
+
+    def output(self, product: Array, size: tuple[int, ...]) -> Array:
+        """The product ``(G, O/G, L)`` of `matrix` as the output ``(N, O, *size)``."""
+        if self.wide is not None:
+            return from_wide_columns(product, self.wide)
+        return from_columns(product, size, self.batch_last)
+
+
+def forward_columns(x: Array, windows: tuple[Window, ...], groups: int, *, ones: bool,
+                    batch_last: bool, evaluation: bool) -> Columns:
+    """A convolution forward's columns: in evaluation, for one sample, the wide columns
+    over the padded frame's rows where they apply (a quarter of the copying); else
+    `im2col`'s, in the given order. The product is the same either way (to rounding)."""
+    wide = wide_columns(x, windows, groups, ones) if evaluation else None
+    if wide is not None:
+        return Columns(wide[0], wide[1], batch_last=False)
+    return Columns(im2col(x, windows, groups, ones=ones, batch_last=batch_last), None,
+                   batch_last)
 
 
 @functools.lru_cache(maxsize=256)
