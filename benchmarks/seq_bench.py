@@ -18,7 +18,9 @@ Timing interleaves the contenders round by round (`bench.measure_samples`, witho
 pauses for spinning BLAS threads: there are none at one thread); the table shows the
 median per step over ``--steps`` rounds, the ratio minigrad / PyTorch of the medians
 (judged against the issue's target) and of the fastest steps (less sensitive to other
-work on a shared machine).
+work on a shared machine). Where a case has one, the textbook formula typed in plain
+NumPy runs in the same rounds (and passes the same check): its ratio to PyTorch is the
+floor a layer written with NumPy calls stands on (``layernorm``).
 
 ``lstm2bi`` and ``gru2bi`` are 2-layer bidirectional layers (four one-direction loops,
 the second layer reading 2H features): their target is the single layer's times 1.2,
@@ -65,6 +67,7 @@ class SeqCase:
     target: float | None  # minigrad / PyTorch, from the issue
     minigrad: Callable[[], list[np.ndarray]]  # one step; returns [output, input grad, grads...]
     torch: Callable[[], list[np.ndarray]]
+    numpy: Callable[[], list[np.ndarray]] | None = None  # the textbook formula by hand, if any
 
 
 def torch_step(module: Any, x: np.ndarray, g: np.ndarray,
@@ -163,8 +166,31 @@ def layernorm_case(quick: bool) -> SeqCase:
     copy_into([theirs.weight, theirs.bias], params)
     x = rng.standard_normal(shape).astype(F32)
     g = rng.standard_normal(shape).astype(F32)
-    return SeqCase("LayerNorm", f"{shape}, over the last {shape[-1]}", 2.5,
-                   minigrad_step(ours, x, g, params), torch_step(theirs, x, g))
+    return SeqCase("LayerNorm", f"{shape}, over the last {shape[-1]}", 2.0,
+                   minigrad_step(ours, x, g, params), torch_step(theirs, x, g),
+                   layernorm_by_hand(x, g, ours.weight.data, ours.bias.data, ours.eps))
+
+
+def layernorm_by_hand(x: np.ndarray, g: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                      eps: float) -> Callable[[], list[np.ndarray]]:
+    """LayerNorm as one would type it with NumPy alone: forward, and the three-term
+    backward ``dL/dx = r (Ĝ − mean(Ĝ) − x̂ mean(Ĝ ⊙ x̂))`` with ``Ĝ = G ⊙ γ`` -- the
+    floor a layer written in NumPy stands on, timed in the same rounds."""
+    rows, grads = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+
+    def step() -> list[np.ndarray]:
+        centred = rows - rows.mean(axis=1, keepdims=True)
+        inv_std = 1 / np.sqrt(np.einsum("ij,ij->i", centred, centred)[:, None]
+                              / rows.shape[1] + eps)
+        normalized = centred * inv_std
+        y = normalized * gamma + beta
+        scaled = grads * gamma
+        dx = inv_std * (scaled - scaled.mean(axis=1, keepdims=True)
+                        - normalized * (scaled * normalized).mean(axis=1, keepdims=True))
+        return [y.reshape(x.shape), dx.reshape(x.shape), (grads * normalized).sum(axis=0),
+                grads.sum(axis=0)]
+
+    return step
 
 
 def activation_case(kind: str, quick: bool) -> SeqCase:
@@ -415,15 +441,19 @@ CASES: dict[str, Callable[[bool], SeqCase]] = {
 
 def check(case: SeqCase) -> None:
     """Both steps must give the same output, input gradient and parameter gradients."""
-    ours, theirs = case.minigrad(), case.torch()
-    labels = (["output", "input gradient"] + [f"parameter gradient {i}"
-                                              for i in range(len(ours) - 2)]
-              if len(ours) > 1 else ["first batch's loss"])
-    for label, a, b in zip(labels, ours, theirs, strict=True):
-        scale = float(np.abs(b).max()) or 1.0
-        if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-3 * scale):
-            raise SystemExit(f"{case.name}: minigrad's {label} disagrees with PyTorch's "
-                             f"(largest difference {np.abs(a - b).max():.3g}, scale {scale:.3g})")
+    theirs = case.torch()
+    steps = {"minigrad": case.minigrad} | ({} if case.numpy is None else {"NumPy": case.numpy})
+    for who, step in steps.items():
+        ours = step()
+        labels = (["output", "input gradient"] + [f"parameter gradient {i}"
+                                                  for i in range(len(ours) - 2)]
+                  if len(ours) > 1 else ["first batch's loss"])
+        for label, a, b in zip(labels, ours, theirs, strict=True):
+            scale = float(np.abs(b).max()) or 1.0
+            if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-3 * scale):
+                raise SystemExit(f"{case.name}: {who}'s {label} disagrees with PyTorch's "
+                                 f"(largest difference {np.abs(a - b).max():.3g}, "
+                                 f"scale {scale:.3g})")
 
 
 def blas_info() -> str:
@@ -461,8 +491,9 @@ def main(argv: list[str] | None = None) -> None:
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
     print(f"float32, forward + backward (input and parameter gradients), median of "
           f"{args.steps} interleaved rounds\n")
-    print("| layer | shape | minigrad | torch | mg/torch | best/best | target | met |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| layer | shape | minigrad | torch | mg/torch | best/best | NumPy by hand / torch "
+          "| target | met |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.cases:
         case = CASES[name](args.quick)
         check(case)
@@ -470,13 +501,18 @@ def main(argv: list[str] | None = None) -> None:
             "minigrad": Contender(lambda c=case: float(c.minigrad()[0].flat[0]), list),
             "torch": Contender(lambda c=case: float(c.torch()[0].flat[0]), list),
         }
+        if case.numpy is not None:
+            contenders["numpy"] = Contender(lambda f=case.numpy: float(f()[0].flat[0]), list)
         samples = measure_samples(contenders, args.steps, pause=False)  # nothing spins
         ours, theirs = (float(np.median(samples[name])) for name in ("minigrad", "torch"))
         best = min(samples["minigrad"]) / min(samples["torch"])
+        by_hand = ("--" if case.numpy is None
+                   else ratio(float(np.median(samples["numpy"])), theirs))
         target = "--" if case.target is None else f"≤ {case.target}×"
         met = "--" if case.target is None else ("yes" if ours / theirs <= case.target else "no")
         print(f"| {case.name} | {case.shape} | {fmt_time(ours)} | {fmt_time(theirs)} "
-              f"| {ratio(ours, theirs)} | {best:.2f}× | {target} | {met} |", flush=True)
+              f"| {ratio(ours, theirs)} | {best:.2f}× | {by_hand} | {target} | {met} |",
+              flush=True)
 
 
 if __name__ == "__main__":
