@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -222,6 +223,26 @@ def test_bench_digits_and_profile_smoke():
     )
     assert done.returncode == 0, done.stderr
     assert "total: numpy" in done.stdout
+
+
+def test_blog_floor_smoke():
+    # Each variant is compared with the hand-written step's weights before it is timed,
+    # so a monkeypatch that no longer reaches minigrad's code (a renamed check) or
+    # breaks the step fails here.
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "blog_floor.py"), "--rounds", "2"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "error"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1:3] for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert [name.strip() for name, _ in rows[1:]] == [
+        "layer objects and nothing else", "minigrad", "without the checks",
+        "... and without releasing the caches", "... and without structure tracking",
+        "... and without the sigmoid's overflow check",
+    ]
+    assert all(re.fullmatch(r" \d+\.\d\d× \(\d+\.\d\d-\d+\.\d\d\) ", cell)
+               for _, cell in rows[1:])
 
 
 def test_seq_bench_smoke():
