@@ -42,3 +42,45 @@ def test_a_backward_after_an_evaluation_forward_rebuilds_each_part(
     for param, want in zip(layer.parameters(), grads):
         np.testing.assert_array_equal(param.grad, want)
     assert calls == [3, 0]  # Winograd both times: three kept parts, then none
+
+
+
+def _channel_major(a: np.ndarray) -> np.ndarray:
+    """The values of ``a (N, C, ...)`` in channel-major memory (as a convolution's output
+    is): the same array, other strides."""
+    return np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)
+
+
+def test_the_kernel_reads_batch_and_channel_major_memory_alike(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The transforms move the batch innermost; from batch-major memory they go through a
+    # channel-major copy first (`winograd._batch_last`). Either way: the same bits, and
+    # the readable im2col path's results to rounding.
+    monkeypatch.setattr(convolution, "WINOGRAD_MIN_TILES", 1)
+    ran: list[bool] = []
+    original = winograd.convolve
+
+    def spied(*args: object, **kwargs: object) -> object:
+        ran.append(True)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(winograd, "convolve", spied)
+    rng = np.random.default_rng(3)
+    x, g = rng.standard_normal((6, 32, 5, 6)), rng.standard_normal((6, 32, 5, 6))
+    xc, gc = _channel_major(x), _channel_major(g)
+    assert x.strides[0] > x.strides[1] and xc.strides[0] < xc.strides[1]
+    layer = mg.Conv2D(32, 32, 3, padding=1, rng=2)
+
+    def step(x: np.ndarray, g: np.ndarray) -> list[np.ndarray]:
+        layer.zero_grad()
+        return [layer(x), layer.backward(g), *(p.grad.copy() for p in layer.parameters())]
+
+    with convolution.fast_kernels(False):
+        want = step(x, g)
+    assert not ran
+    batch_major, channel_major = step(x, g), step(xc, gc)
+    assert len(ran) == 4  # forward and dL/dx, twice
+    for got, reference in zip(batch_major, want):
+        np.testing.assert_allclose(got, reference, rtol=1e-10, atol=1e-10)
+    for a, b in zip(batch_major, channel_major):
+        np.testing.assert_array_equal(a, b)

@@ -81,13 +81,28 @@ def input_transform(x: Array, pads: tuple[int, int], out: tuple[int, int]) -> Ar
     frame = np.zeros((c, 2 * rows + 2, 2 * cols + 2, n), x.dtype)
     top, left = pads
     fit_h, fit_w = min(h, frame.shape[1] - top), min(w, frame.shape[2] - left)
-    frame[:, top:top + fit_h, left:left + fit_w, :] = x[:, :, :fit_h, :fit_w].transpose(1, 2, 3, 0)
+    frame[:, top:top + fit_h, left:left + fit_w, :] = _batch_last(x[:, :, :fit_h, :fit_w])
     across = np.empty((4, c, frame.shape[1], cols, n), x.dtype)  # Bᵀ along the columns
     _b_transposed([frame[:, :, k:k + 2 * cols:2, :] for k in range(4)], across)
     v = np.empty((16, c, rows * cols * n), x.dtype)
     down = v.reshape(4, 4, c, rows, cols, n)  # [a, b]: Bᵀ along the rows, then columns
     _b_transposed([across[:, :, k:k + 2 * rows:2] for k in range(4)], down)
     return v
+
+
+def _batch_last(a: Array) -> Array:
+    """``a (N, C, H, W)`` as ``(C, H, W, N)``, to copy from: the kernel's layout, batch
+    innermost. From batch-major memory (each sample's values together, as most layers
+    hand them over) that copy gathers each value from another sample, C·H·W values
+    apart; one copy to channel-major memory first moves runs of H·W values, and the
+    gather then steps H·W apart. Interleaved, float32, one thread, batch-major input:
+    32→32 on 8×8 at batch 256, `convolve` 12.0 → 10.8 ms and `weight_gradient` 17.3 →
+    14.1; 32→64 on 4×4 at batch 128, 1.29 → 1.18 and 1.67 → 1.19; 64→64 on 16×16 at
+    batch 32, even."""
+    if a.strides[0] > a.strides[1]:  # batch-major: make it channel-major first
+        a = np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    moved: Array = a.transpose(1, 2, 3, 0)
+    return moved
 
 
 def _b_transposed(taps: list[Array], out: Array) -> None:
@@ -135,7 +150,7 @@ def gradient_transform(grad: Array, rows: int, cols: int) -> Array:
     the rows."""
     n, o, h, w = grad.shape
     frame = np.zeros((o, rows, 2, cols, 2, n), grad.dtype)
-    frame.reshape(o, 2 * rows, 2 * cols, n)[:, :h, :w, :] = grad.transpose(1, 2, 3, 0)
+    frame.reshape(o, 2 * rows, 2 * cols, n)[:, :h, :w, :] = _batch_last(grad)
     across = np.empty((2, 4, o, rows, cols, n), grad.dtype)  # [r, b]
     _a(frame.transpose(4, 2, 0, 1, 3, 5), across.transpose(1, 0, 2, 3, 4, 5))  # s, r first
     m = np.empty((16, o, rows * cols * n), grad.dtype)
