@@ -89,6 +89,34 @@ def test_a_container_whose_backward_is_skipped_lets_go_of_its_shared_uses_caches
         model.backward(np.ones((3, 2)))
 
 
+class _Wrapper(mg.Layer):
+    """A root that is no container (`fit` then calls its `release` after the step),
+    whose parameter-free body's backward is skipped."""
+
+    def __init__(self) -> None:
+        act = mg.ReLU()
+        self.body = mg.Sequential(act, act)
+        self.head = mg.Dense(4, 2, rng=0)
+
+    def forward(self, x):
+        return self.head.forward(self.body.forward(x))
+
+    def backward(self, grad_out):
+        return self.body.backward(self.head.backward(grad_out))
+
+    def backward_params(self, grad_out):
+        self.head.backward_params(grad_out)
+
+
+def test_release_of_a_root_that_is_no_container_lets_go_of_the_shared_uses_caches():
+    model = _Wrapper()
+    model(RNG.standard_normal((3, 4)))
+    model.backward_params(np.ones((3, 2)))
+    model.release()  # what fit does for a root whose backward releases nothing itself
+    assert model.body._stashes is not None
+    assert all(not _held_arrays(s) for s in model.body._stashes)
+
+
 @pytest.mark.parametrize("shared", [False, True])
 def test_a_second_backward_through_one_forward_raises_unless_retained(shared):
     dense = mg.Dense(3, 3, rng=0)
@@ -226,3 +254,21 @@ def test_a_model_whose_tree_was_cached_is_freed_with_its_last_reference():
     gc.collect()
     assert all(ref() is None for ref in gone)
     assert len(tree._TREES) < entries  # the entries went with their roots
+
+
+@pytest.mark.parametrize("call", ["backward", "backward_params"])
+def test_a_backward_restores_each_shared_use_once(call, monkeypatch):
+    # After a use's backward its release lets the caches go; it must not restore and
+    # stash the uses inside again (their own backward already released their slots):
+    # each restore copies every module's state back, a cost per use and step.
+    from minigrad.core.tree import Tree
+
+    cell = mg.Sequential(mg.Dense(4, 4, rng=0), mg.Tanh())
+    model = mg.Sequential(mg.Dense(4, 4, rng=1), mg.Sequential(*[cell] * 3))
+    model(RNG.standard_normal((2, 4)))
+    restores: list[object] = []
+    original = Tree.restore
+    monkeypatch.setattr(Tree, "restore", lambda *a: restores.append(a) or original(*a))
+    getattr(model, call)(np.ones((2, 4)))
+    assert len(restores) == 4  # the inner Sequential's one use (it shares), cell's three
+    assert not any(_held_arrays(s) for s in model[1]._stashes)

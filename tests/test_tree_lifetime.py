@@ -115,3 +115,31 @@ def test_a_parent_held_by_a_weak_reference_is_no_member_and_frees_the_model():
     del model
     gc.collect()
     assert gone() is None
+
+
+class _Head(mg.Identity):
+    def __init__(self, owner: mg.Module) -> None:
+        self.owner = owner  # a strong back-reference, to a module still in its __init__
+
+
+class _Block(mg.Sequential):
+    def __init__(self) -> None:
+        self.head = _Head(self)  # before Sequential.__init__ sets what named_children reads
+        super().__init__(mg.Dense(2, 2, rng=0))
+
+
+def test_a_back_reference_to_a_module_still_being_built_is_refused_once_it_closes_the_loop():
+    with pytest.raises(ValueError, match=r"_Block\.head: .* holds this _Block itself"):
+        _Block()
+
+
+def test_a_module_still_being_built_may_be_referenced_from_outside_its_tree():
+    registry = mg.Identity()
+
+    class Registered(mg.Graph):
+        def __init__(self) -> None:
+            registry.latest = self  # no loop: the registry is not inside the graph
+            super().__init__({"a": (mg.Dense(2, 2, rng=0), "input")})
+
+    graph = Registered()
+    assert registry.latest is graph

@@ -68,22 +68,10 @@ class Container(Layer[None]):
     """
 
     _stashes: list[object] | None = None
-    _shared_uses: tuple[SharedUse, ...] = ()  # the positions that fill ``_stashes``
+    _shared_uses: tuple[SharedUse, ...] = ()
+    """The positions that fill ``_stashes``: `Module.release` lets go of their slots too
+    (`minigrad.core.tree.Tree.shared_uses`), for a container whose backward did not run."""
     releases_in_backward = True  # each child's release follows its backward
-
-    @override
-    def release(self) -> None:
-        """`Module.release`, and the per-use states that the latest forward left in the
-        stash slots of this container and of the containers inside it (a shared layer's
-        cache of each use): a container whose backward did not run -- never called, or
-        skipped by `Sequential.backward_params` in front of the first trainable layer --
-        holds nothing afterwards either."""
-        super().release()
-        if not retaining():
-            for module in tree_of(self).modules:
-                if isinstance(module, Container):
-                    for use in module._shared_uses:
-                        use.release_unused()
 
     @override
     def clear_cache(self) -> None:
@@ -136,17 +124,33 @@ class SharedUse:
         self.layer.backward_params(grad_out)
 
     def release(self) -> None:
-        if not retaining():  # the slot holds the released state: a second backward raises
-            self.layer.release()
-            self._slots()[self.slot] = self.layer.stash()
+        """After this use's backward: the layer's cache let go of, the slot holding the
+        released state (a second backward raises). Its backward emptied the stash slots
+        of the containers inside, so unless the layer has its own ``release``, only the
+        caches go (`release_modules`), not `Module.release`'s look at those slots."""
+        if not retaining():
+            layer = self.layer
+            if type(layer).release is Module.release:
+                release_modules(tree_of(layer).modules)
+            else:
+                layer.release()
+            self._slots()[self.slot] = layer.stash()
 
     def release_unused(self) -> None:
         """`release` for a use whose backward did not run: its own state restored first,
         so that it keeps its attributes other than ``cache``, as a used one does."""
-        stashed = self._slots()[self.slot]
-        if stashed is not None:  # None: no forward since the container was made or cleared
+        slots = self._slots()
+        stashed = slots[self.slot]
+        if stashed is None:  # no forward since the container was made or cleared
+            return
+        try:
             self.layer.unstash(stashed)
-            self.release()
+        except RuntimeError:  # the layer's modules changed since that forward: a release
+            slots[self.slot] = None  # must not raise, and the state is of no use anymore
+            return
+        if not retaining():
+            self.layer.release()  # `Module.release`: the slots of the containers inside too
+            slots[self.slot] = self.layer.stash()
 
 
 def uses(container: Container, children: Sequence[Layer[Any] | MergeLayer[Any]]
@@ -184,10 +188,15 @@ class Plan:
     were a sixth of the blog net's training step.
     """
 
-    __slots__ = ("_split", "steps")
+    __slots__ = ("_split", "skips", "steps")
 
-    def __init__(self, steps: tuple[Step, ...]) -> None:
+    def __init__(self, steps: tuple[Step, ...], skips: tuple[Callable[[], None], ...]) -> None:
         self.steps = steps
+        self.skips = skips
+        """Per step, what lets its cache go where its backward was skipped (the positions
+        in front of `split`'s): a container's release also empties its stash slots,
+        which its own backward would have done, and a shared use restores its state
+        first (`SharedUse.release_unused`)."""
         self._split: tuple[Any, ...] | None = None
 
     def split(self, first: int) -> tuple[Any, ...]:
@@ -198,7 +207,7 @@ class Plan:
         if found is None or found[0] != first:  # the first trainable moved: found again
             at = len(self.steps) - 1 - first  # ``first``'s place, last position first
             found = self._split = (first, self.steps[:at], self.steps[at][0],
-                                   tuple(release for _, release in self.steps[at:]))
+                                   (self.steps[at][1], *self.skips[at + 1:]))
         return found
 
 
@@ -212,8 +221,12 @@ def plan_of(container: Container, uses: Sequence[Any]) -> Plan:
         frees = [use.release if has_own else partial(release_modules, tuple(tree_of(use).modules))
                  for use, has_own in zip(uses, own)]
         keeps = [use.release if has_own else _retained for use, has_own in zip(uses, own)]
-        plans = memo["plans"] = (Plan(tuple(zip(uses, frees))[::-1]),
-                                 Plan(tuple(zip(uses, keeps))[::-1]))
+        # A child whose subtree shares a layer is a `SharedUse` (`shared_children`), so
+        # the others hold no stash slots: their release is the same, run or skipped.
+        skips = [use.release_unused if isinstance(use, SharedUse) else free
+                 for use, free in zip(uses, frees)]
+        plans = memo["plans"] = (Plan(tuple(zip(uses, frees))[::-1], tuple(skips[::-1])),
+                                 Plan(tuple(zip(uses, keeps))[::-1], tuple(keeps[::-1])))
     return plans[retaining()]  # type: ignore[no-any-return]
 
 

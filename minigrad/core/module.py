@@ -395,9 +395,15 @@ class Module(ABC, Generic[CacheT]):
         call it on each layer after its backward, `fit` on the model after the step.
         A later `saved` raises ("through the same forward a second time"), as PyTorch
         refuses a backward through a freed graph. Inside `minigrad.retain_graph` it does
-        nothing. Other attributes than ``cache`` are left alone (they hold on longer)."""
+        nothing. Other attributes than ``cache`` are left alone (they hold on longer).
+
+        The containers' stash slots inside (a shared layer's state of each use) are let
+        go of too: those of a container whose backward did not run still hold caches."""
         if not retaining():
-            release_modules(tree_of(self).modules)
+            tree = tree_of(self)
+            release_modules(tree.modules)
+            for use in tree.shared_uses():  # most trees: none
+                use.release_unused()
 
     def clear_cache(self) -> None:
         """Forget the latest forward's ``self.cache`` in this module and its descendants

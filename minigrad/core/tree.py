@@ -67,7 +67,9 @@ def members_changed(owner: Module[Any], name: str, value: object) -> None:
     """
     from minigrad.core.module import Module  # they import each other
 
-    pending = [item for _, item in expand(name, value) if isinstance(item, Module)]
+    # The ``cache`` is not expanded: its tuple holds no members (`changes_structure`).
+    items = [value] if name == "cache" else [item for _, item in expand(name, value)]
+    pending = [item for item in items if isinstance(item, Module)]
     seen: set[int] = set()
     while pending:  # the subtrees being assigned, each module once
         module = pending.pop()
@@ -79,7 +81,11 @@ def members_changed(owner: Module[Any], name: str, value: object) -> None:
                 "itself, hold a weakref.ref(...) to it, which is no member")
         if id(module) not in seen:
             seen.add(id(module))
-            pending.extend(child for _, child in module.named_children())
+            try:
+                children = [child for _, child in module.named_children()]
+            except AttributeError:  # still in its __init__ (a container before its list
+                continue  # of children): a cycle through it is refused when it is assigned
+            pending.extend(children)
     structure_changed()
 
 
@@ -164,6 +170,16 @@ class Tree:
         root = self.root()
         assert root is not None  # looked up through its root, which is alive
         return [root, *self.descendants]
+
+    def shared_uses(self) -> tuple[Any, ...]:
+        """The weight-sharing positions (``SharedUse``) of the containers in the tree,
+        outer ones first, found once per structure: what `Module.release` also lets go
+        of."""
+        found: Any = self.memo.get("shared_uses")
+        if found is None:
+            found = self.memo["shared_uses"] = tuple(chain.from_iterable(
+                vars(module).get("_shared_uses", ()) for module in self.modules))
+        return found  # type: ignore[no-any-return]
 
     def valid(self) -> bool:
         """Built under the current structure token, and no watched list or dict changed."""
