@@ -126,21 +126,29 @@ def layered_step(weights: list[np.ndarray], lr: float) -> tuple[Callable[[], Non
 # -- minigrad's guarantees, taken away one after another -------------------------------------
 
 
+def replace(owner: object, name: str, value: object) -> None:
+    """``owner.name = value`` for a name ``owner`` has: a name that went (renamed in
+    minigrad) must stop this script, not add an attribute nothing reads."""
+    if not hasattr(owner, name):
+        raise SystemExit(f"blog_floor.py: {owner!r} has no {name!r} to replace")
+    setattr(owner, name, value)
+
+
 def without_checks() -> None:
     """Inputs, gradients and the loss's operands taken as they come."""
     for module in (dense, activations):
-        module.as_batch = lambda layer, x, **_: x  # type: ignore[assignment]
-        module.as_grad = lambda layer, g, *_: g  # type: ignore[assignment]
-    regression.as_prediction_and_target = lambda loss, p, t: (p, t)  # type: ignore[assignment]
-    mg.Module.saved = lambda self: self.cache  # type: ignore[assignment, method-assign]
+        replace(module, "as_batch", lambda layer, x, **_: x)
+        replace(module, "as_grad", lambda layer, g, *_: g)
+    replace(regression, "as_prediction_and_target", lambda loss, p, t: (p, t))
+    replace(mg.Module, "saved", lambda self: self.cache)
 
 
 def without_structure_tracking() -> None:
-    mg.Module.__setattr__ = object.__setattr__  # type: ignore[assignment, method-assign]
+    replace(mg.Module, "__setattr__", object.__setattr__)
 
 
 def without_overflow_check() -> None:
-    activations.sigmoid = lambda x: 1 / (1 + np.exp(-x))  # type: ignore[assignment]
+    replace(activations, "sigmoid", lambda x: 1 / (1 + np.exp(-x)))
 
 
 def minigrad_step(retain: bool) -> tuple[Callable[[], None], list[np.ndarray]]:

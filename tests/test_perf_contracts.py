@@ -226,9 +226,9 @@ def test_bench_digits_and_profile_smoke():
 
 
 def test_blog_floor_smoke():
-    # Each variant is compared with the hand-written step's weights before it is timed,
-    # so a monkeypatch that no longer reaches minigrad's code (a renamed check) or
-    # breaks the step fails here.
+    # Each variant is compared with the hand-written step's weights before it is timed
+    # (a replacement that breaks the step fails here), and a replaced name minigrad no
+    # longer has stops the script (`blog_floor.replace`).
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "blog_floor.py"), "--rounds", "2"],
         capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "error"},

@@ -44,7 +44,6 @@ def test_a_backward_after_an_evaluation_forward_rebuilds_each_part(
     assert calls == [3, 0]  # Winograd both times: three kept parts, then none
 
 
-
 def _channel_major(a: np.ndarray) -> np.ndarray:
     """The values of ``a (N, C, ...)`` in channel-major memory (as a convolution's output
     is): the same array, other strides."""

@@ -73,7 +73,7 @@ from minigrad.core.tree import (
     members_changed,
     plain_attribute,
     raise_unsaved,
-    release_modules,
+    release_tree,
     retaining,
     tree_of,
 )
@@ -390,20 +390,14 @@ class Module(ABC, Generic[CacheT]):
         return cache
 
     def release(self) -> None:
-        """Let go of ``self.cache`` in this module and its descendants once its backward
-        has run, freeing the memory for the rest of the step: `Sequential` and `Graph`
-        call it on each layer after its backward, `fit` on the model after the step.
-        A later `saved` raises ("through the same forward a second time"), as PyTorch
-        refuses a backward through a freed graph. Inside `minigrad.retain_graph` it does
-        nothing. Other attributes than ``cache`` are left alone (they hold on longer).
-
-        The containers' stash slots inside (a shared layer's state of each use) are let
-        go of too: those of a container whose backward did not run still hold caches."""
+        """Let go of ``self.cache`` in this module and its descendants (and of each use's
+        state in their containers' stash slots) once its backward has run, freeing the
+        memory for the rest of the step: `Sequential` and `Graph` call it on each layer
+        after its backward, `fit` on the model after the step. A later `saved` raises, as
+        PyTorch refuses a backward through a freed graph; inside `minigrad.retain_graph`
+        it does nothing. Other attributes than ``cache`` are left alone."""
         if not retaining():
-            tree = tree_of(self)
-            release_modules(tree.modules)
-            for use in tree.shared_uses():  # most trees: none
-                use.release_unused()
+            release_tree(self)
 
     def clear_cache(self) -> None:
         """Forget the latest forward's ``self.cache`` in this module and its descendants

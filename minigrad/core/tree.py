@@ -344,6 +344,17 @@ def _forget(key: int, ref: weakref.ref[Module[Any]], trees: dict[int, Any] = _TR
         del trees[key]
 
 
+def release_tree(root: Module[Any]) -> None:
+    """What `Module.release` does outside `retain_graph`: `release_modules` on ``root``'s
+    tree, and each shared use's stash slot in its containers let go of
+    (`Tree.shared_uses`): a container whose backward did not run still holds there the
+    caches of each use."""
+    tree = tree_of(root)
+    release_modules(tree.modules)
+    for use in tree.shared_uses():  # most trees: none
+        use.release_unused()
+
+
 def release_modules(modules: Sequence[Module[Any]]) -> None:
     """What `Module.release` does outside `retain_graph` (its callers ask): each of
     ``modules``' ``cache`` let go of, and marked released (a later ``saved`` says so)."""
