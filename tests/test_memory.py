@@ -272,3 +272,48 @@ def test_a_backward_restores_each_shared_use_once(call, monkeypatch):
     getattr(model, call)(np.ones((2, 4)))
     assert len(restores) == 4  # the inner Sequential's one use (it shares), cell's three
     assert not any(_held_arrays(s) for s in model[1]._stashes)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_layer_that_is_no_container_lets_go_of_the_slots_its_backward_params_skipped(shared):
+    # A `_Wrapper` inside a container is a shared use (its body shares a layer): after
+    # its backward_params, which skips the body, its release must empty the body's slots.
+    wrapper = _Wrapper()
+    model = mg.Sequential(wrapper, *((mg.Dense(2, 4, rng=1), wrapper) if shared else ()))
+    model(RNG.standard_normal((3, 4)))
+    model.backward_params(np.ones((3, 2)))
+    assert all(not _held_arrays(s) for s in wrapper.body._stashes)
+
+
+class _Keeps(mg.Layer):
+    """A parameter-free layer that keeps its input as an ordinary attribute too."""
+
+    def forward(self, x):
+        self.x = x
+        self.cache = x
+        return x
+
+    def backward(self, grad_out):
+        self.saved()
+        return grad_out
+
+
+def test_a_skipped_shared_use_keeps_its_own_attributes_in_its_slot():
+    keeps = _Keeps()
+    model = mg.Sequential(keeps, mg.Dense(4, 4, rng=0), keeps)
+    first = RNG.standard_normal((2, 4))
+    model(first)
+    second = model._stashes[2].states[0]["x"]  # the Dense's output
+    model.backward_params(np.ones((2, 4)))
+    assert model._stashes[0].states[0]["x"] is first  # position 0's own input, not 2's
+    assert model._stashes[2].states[0]["x"] is second
+    assert all(s.states[0]["cache"] is None for s in model._stashes[::2])
+
+
+def test_a_release_after_the_shared_layers_modules_changed_does_not_raise():
+    act = mg.ReLU()
+    model = mg.Sequential(mg.Sequential(act, act), mg.Dense(4, 2, rng=0))
+    model(RNG.standard_normal((3, 4)))
+    act.extra = mg.Identity()  # a new module in the shared layer's tree
+    model.release()
+    assert model[0]._stashes == [None, None]

@@ -125,13 +125,19 @@ class SharedUse:
 
     def release(self) -> None:
         """After this use's backward: the layer's cache let go of, the slot holding the
-        released state (a second backward raises). Its backward emptied the stash slots
-        of the containers inside, so unless the layer has its own ``release``, only the
-        caches go (`release_modules`), not `Module.release`'s look at those slots."""
+        released state (a second backward raises). A container's backward emptied the
+        stash slots of the containers inside, so unless the layer has its own
+        ``release``, only the caches go (`release_modules`), not `Module.release`'s look
+        at those slots -- which another layer gets: its ``backward_params`` may have
+        skipped a container it holds."""
         if not retaining():
             layer = self.layer
             if type(layer).release is Module.release:
-                release_modules(tree_of(layer).modules)
+                tree = tree_of(layer)
+                release_modules(tree.modules)
+                if not layer.releases_in_backward:  # no container: any inside it skipped?
+                    for use in tree.shared_uses():
+                        use.release_unused()
             else:
                 layer.release()
             self._slots()[self.slot] = layer.stash()
