@@ -14,7 +14,7 @@ from typing import Any, NoReturn, overload
 from typing_extensions import override
 
 from minigrad.core import Array, Layer, MergeLayer, Module, Parameter, describe, raise_located
-from minigrad.core.tree import release_modules, retaining, tree_of
+from minigrad.core.tree import release_modules, release_tree, retaining, tree_of
 
 
 def shared_children(children: list[Module[Any]]) -> list[bool]:
@@ -126,20 +126,17 @@ class SharedUse:
     def release(self) -> None:
         """After this use's backward: the layer's cache let go of, the slot holding the
         released state (a second backward raises). A container's backward emptied the
-        stash slots of the containers inside, so unless the layer has its own
-        ``release``, only the caches go (`release_modules`), not `Module.release`'s look
-        at those slots -- which another layer gets: its ``backward_params`` may have
-        skipped a container it holds."""
+        stash slots of the containers inside, so only the caches go (`release_modules`);
+        another layer's ``backward_params`` may have skipped a container it holds, whose
+        slots go too (`release_tree`)."""
         if not retaining():
             layer = self.layer
-            if type(layer).release is Module.release:
-                tree = tree_of(layer)
-                release_modules(tree.modules)
-                if not layer.releases_in_backward:  # no container: any inside it skipped?
-                    for use in tree.shared_uses():
-                        use.release_unused()
-            else:
+            if type(layer).release is not Module.release:  # the layer's own
                 layer.release()
+            elif layer.releases_in_backward:
+                release_modules(tree_of(layer).modules)
+            else:
+                release_tree(layer)
             self._slots()[self.slot] = layer.stash()
 
     def release_unused(self) -> None:
