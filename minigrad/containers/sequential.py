@@ -67,10 +67,7 @@ class Container(Layer[None]):
     goes as soon as it is used, not at the next forward.
     """
 
-    _stashes: list[object] | None = None
-    _shared_uses: tuple[SharedUse, ...] = ()
-    """The positions that fill ``_stashes``: `Module.release` lets go of their slots too
-    (`minigrad.core.tree.Tree.shared_uses`), for a container whose backward did not run."""
+    _stashes: list[object] | None = None  # and `Module._shared_uses`, the uses filling them
     releases_in_backward = True  # each child's release follows its backward
 
     @override
@@ -141,7 +138,8 @@ class SharedUse:
 
     def release_unused(self) -> None:
         """`release` for a use whose backward did not run: its own state restored first,
-        so that it keeps its attributes other than ``cache``, as a used one does."""
+        so that it keeps its attributes other than ``cache``, as a used one does. Its
+        callers (`Plan.skips`, `Module.release`) run it outside `retain_graph` only."""
         slots = self._slots()
         stashed = slots[self.slot]
         if stashed is None:  # no forward since the container was made or cleared
@@ -151,9 +149,8 @@ class SharedUse:
         except RuntimeError:  # the layer's modules changed since that forward: a release
             slots[self.slot] = None  # must not raise, and the state is of no use anymore
             return
-        if not retaining():
-            self.layer.release()  # `Module.release`: the slots of the containers inside too
-            slots[self.slot] = self.layer.stash()
+        self.layer.release()  # `Module.release`: the slots of the containers inside too
+        slots[self.slot] = self.layer.stash()
 
 
 def uses(container: Container, children: Sequence[Layer[Any] | MergeLayer[Any]]

@@ -115,6 +115,7 @@ class Module(ABC, Generic[CacheT]):
     training: bool = True
     cache: CacheT | None = None
     _released: bool = False  # the cache was let go of by `release`, not never set
+    _shared_uses: tuple[Any, ...] = ()  # a container's `SharedUse`s: `release` empties their slots
     releases_in_backward: ClassVar[bool] = False
     _cache_in_dict: ClassVar[bool] = True  # ``cache`` is no property (`plain_attribute`)
 
@@ -391,11 +392,10 @@ class Module(ABC, Generic[CacheT]):
 
     def release(self) -> None:
         """Let go of ``self.cache`` in this module and its descendants (and of each use's
-        state in their containers' stash slots) once its backward has run, freeing the
-        memory for the rest of the step: `Sequential` and `Graph` call it on each layer
-        after its backward, `fit` on the model after the step. A later `saved` raises, as
-        PyTorch refuses a backward through a freed graph; inside `minigrad.retain_graph`
-        it does nothing. Other attributes than ``cache`` are left alone."""
+        state in their containers' stash slots) once its backward has run: `Sequential`
+        and `Graph` call it on each layer after its backward, `fit` on the model after the
+        step. A later `saved` raises, as PyTorch refuses a backward through a freed graph;
+        inside `minigrad.retain_graph` it does nothing. Other attributes stay."""
         if not retaining():
             release_tree(self)
 

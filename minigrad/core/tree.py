@@ -178,7 +178,7 @@ class Tree:
         found: Any = self.memo.get("shared_uses")
         if found is None:
             found = self.memo["shared_uses"] = tuple(chain.from_iterable(
-                vars(module).get("_shared_uses", ()) for module in self.modules))
+                module._shared_uses for module in self.modules))
         return found  # type: ignore[no-any-return]
 
     def valid(self) -> bool:
