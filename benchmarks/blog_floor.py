@@ -71,8 +71,11 @@ class Dense:
         self.x = x
         return x @ self.weight.data
 
-    def backward(self, g: np.ndarray) -> np.ndarray:
+    def backward_params(self, g: np.ndarray) -> None:
         self.weight.grad += self.x.T @ g
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        self.backward_params(g)
         return g @ self.weight.data.T
 
 
@@ -116,7 +119,7 @@ def layered_step(weights: list[np.ndarray], lr: float) -> tuple[Callable[[], Non
         g = diff * (2.0 / diff.size)
         for layer in layers[:1:-1]:
             g = layer.backward(g)
-        layers[1].weight.grad += layers[1].x.T @ g
+        layers[1].backward_params(g)
         for p in params:
             p.data -= lr * p.grad
 
